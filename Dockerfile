@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# Build stage: compile TypeScript with the full dev toolchain.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY test ./test
+COPY bench ./bench
+RUN npm run build
+
+# Runtime stage: production dependencies and compiled output only, as a non-root user.
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+RUN mkdir -p /var/spool/pandora/data_in && chown -R node:node /var/spool/pandora
+USER node
+# 41121: Tentacle; 8080: health, readiness, drain, status and metrics (http_port).
+EXPOSE 41121 8080
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:8080/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "dist/src/main.js"]
+CMD ["serve", "--incomingdir", "/var/spool/pandora/data_in", "--http-port", "8080"]

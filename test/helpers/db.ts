@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+
+/** Where the test MariaDB is: TEST_MYSQL_URL, or root without password on 127.0.0.1:3306. */
+export function testDbServer(): { host: string; port: number; user: string; password: string } {
+  const url = new URL(process.env['TEST_MYSQL_URL'] ?? 'mysql://root@127.0.0.1:3306');
+  return {
+    host: url.hostname,
+    port: Number(url.port || 3306),
+    user: decodeURIComponent(url.username || 'root'),
+    password: decodeURIComponent(url.password),
+  };
+}
+
+export interface TestDatabase {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  /** A small pool on the test database, for assertions. */
+  readonly pool: mysql.Pool;
+  drop(): Promise<void>;
+}
+
+/** Creates a database with a random name; `drop()` removes it (call it from `t.after`). */
+export async function createTestDatabase(prefix = 'ti_test'): Promise<TestDatabase> {
+  const server = testDbServer();
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = await mysql.createConnection({ ...server });
+  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await admin.end();
+  const pool = mysql.createPool({ ...server, database: name, connectionLimit: 4, queueLimit: 100 });
+  let dropped = false;
+  return {
+    name,
+    ...server,
+    pool,
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      await pool.end();
+      const conn = await mysql.createConnection({ ...server });
+      await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await conn.end();
+    },
+  };
+}
