@@ -1,0 +1,125 @@
+import { once } from 'node:events';
+import net from 'node:net';
+
+/**
+ * A loopback TCP proxy a test controls, to make a database or a server go away and come back:
+ * - `pass`: bytes flow both ways (the default);
+ * - `cut()`: every open connection is reset and new ones are reset on accept (the peer is gone);
+ * - `blackhole()`: a partition: connections are accepted but nothing flows either way; bytes wait
+ *   in the kernel as they would for a partitioned TCP peer, and flow again after `restore()`;
+ * - `restore()`: back to `pass`.
+ */
+export type ProxyMode = 'pass' | 'cut' | 'blackhole';
+
+export interface TcpProxy {
+  readonly host: string;
+  readonly port: number;
+  readonly mode: ProxyMode;
+  /** Connections currently open through the proxy. */
+  readonly openConnections: number;
+  cut(): void;
+  blackhole(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+interface Pair {
+  client: net.Socket;
+  upstream: net.Socket | undefined;
+}
+
+export async function createTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  let mode: ProxyMode = 'pass';
+  const pairs = new Set<Pair>();
+
+  function destroyPair(pair: Pair): void {
+    pairs.delete(pair);
+    pair.client.resetAndDestroy();
+    pair.upstream?.resetAndDestroy();
+  }
+
+  function connectUpstream(pair: Pair): void {
+    const upstream = net.connect(target.port, target.host);
+    pair.upstream = upstream;
+    upstream.on('error', () => {
+      destroyPair(pair);
+    });
+    upstream.on('close', () => {
+      destroyPair(pair);
+    });
+    pair.client.pipe(upstream);
+    upstream.pipe(pair.client);
+    if (mode === 'blackhole') {
+      pair.client.pause();
+      upstream.pause();
+    }
+  }
+
+  const server = net.createServer((client) => {
+    const pair: Pair = { client, upstream: undefined };
+    client.on('error', () => {
+      destroyPair(pair);
+    });
+    client.on('close', () => {
+      destroyPair(pair);
+    });
+    if (mode === 'cut') {
+      client.resetAndDestroy();
+      return;
+    }
+    pairs.add(pair);
+    if (mode === 'blackhole') client.pause();
+    else connectUpstream(pair);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address() as net.AddressInfo;
+
+  return {
+    host: '127.0.0.1',
+    port: address.port,
+    get mode() {
+      return mode;
+    },
+    get openConnections() {
+      return pairs.size;
+    },
+    cut() {
+      mode = 'cut';
+      for (const pair of [...pairs]) destroyPair(pair);
+    },
+    blackhole() {
+      mode = 'blackhole';
+      for (const pair of pairs) {
+        // pipe() resumes a paused source on 'drain'; unpipe first so the partition holds.
+        pair.client.unpipe();
+        pair.upstream?.unpipe();
+        pair.client.pause();
+        pair.upstream?.pause();
+      }
+    },
+    restore() {
+      const wasBlackhole = mode === 'blackhole';
+      mode = 'pass';
+      if (!wasBlackhole) return;
+      for (const pair of pairs) {
+        if (pair.upstream === undefined) {
+          connectUpstream(pair);
+        } else {
+          pair.client.pipe(pair.upstream);
+          pair.upstream.pipe(pair.client);
+        }
+        pair.client.resume();
+        pair.upstream?.resume();
+      }
+    },
+    async close() {
+      for (const pair of [...pairs]) destroyPair(pair);
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+    },
+  };
+}
