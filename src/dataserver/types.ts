@@ -68,7 +68,9 @@ export type ParseDisposition =
   /** Rename to `<name>_BADXML` and raise the "Unable to process XML data file" event. */
   | 'badxml'
   /** Delete without an event (e.g. missing agent name, §3.1). */
-  | 'drop';
+  | 'drop'
+  /** The file could not be read (vanished, EACCES…): not the file's fault; leave it, retry later. */
+  | 'io';
 
 /** A refused file, as it crosses the worker boundary (plain data). */
 export interface ParseFailure {

@@ -1,0 +1,10 @@
+export {
+  DEFAULT_MAX_XML_DEPTH,
+  DEFAULT_MAX_XML_SIZE_BYTES,
+  DEFAULT_PARSE_OPTIONS,
+  parseAgentXml,
+  toParseFailure,
+  tryParseAgentXml,
+} from './parse.js';
+export { safeInput, safeOutput } from './safe-input.js';
+export { decodeXmlBytes } from './decode.js';
