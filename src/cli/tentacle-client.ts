@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describeError } from '../core/errors.js';
+import { runDeliveryCommand } from '../ha/delivery/cli.js';
+import { CLIENT_HELP, UsageError, parseClientCommandLine } from '../tentacle/client-options.js';
+import { runPerlClient, type ClientIo } from '../tentacle/client-run.js';
+
+/**
+ * `tentacle-client`: a drop-in for the reference `tentacle_client` (same options, output lines
+ * and exit codes), plus delivery with failover (`--config`, `--secondary-*`) and a shipper
+ * (`--watch DIR`) when long options are given.
+ */
+export async function runTentacleClient(
+  argv: readonly string[],
+  io: ClientIo,
+  signal?: AbortSignal,
+): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseClientCommandLine(argv);
+  } catch (err) {
+    if (err instanceof UsageError && err.showHelp) {
+      io.err(err.message);
+      io.out(CLIENT_HELP);
+    } else io.err(`[err] ${describeError(err).message}`);
+    return 1;
+  }
+  const { options, longOptions, files } = parsed;
+  if (options.help || longOptions.some((o) => o.name === 'help')) {
+    io.out(CLIENT_HELP);
+    return 1;
+  }
+  if (longOptions.length > 0) {
+    return runDeliveryCommand(parsed, io, signal);
+  }
+  return runPerlClient(options, files, io);
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  const stop = new AbortController();
+  for (const signalName of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signalName, () => {
+      stop.abort();
+    });
+  }
+  const io: ClientIo = {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    cwd: process.cwd(),
+  };
+  runTentacleClient(process.argv.slice(2), io, stop.signal).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`[err] ${describeError(err).message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

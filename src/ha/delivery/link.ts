@@ -1,0 +1,155 @@
+import { ErrorCode, describeError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { TentacleClientError, connect, type TentacleSession } from '../../tentacle/client.js';
+import type { Address, TargetConfig, TargetRole } from './config.js';
+
+/** Longest connect attempt per address when a target lists several (ha.md §1.7). */
+const MAX_CONNECT_PER_ADDRESS_MS = 5000;
+const FILE_EXISTS_REPLY = /ERR \(file already exists\)$/;
+
+/**
+ * One delivery target (primary or secondary) and its open session, reused for many files.
+ * Each file gets the whole `transfer_timeout` budget, connect included; when it runs out the
+ * socket is destroyed, so the transfer cannot complete later and be resent as a duplicate.
+ */
+export interface TargetLink {
+  readonly role: TargetRole;
+  /** Resolves once the server confirmed the file is stored; rejects with the reason. */
+  send(name: string, data: Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface OpenSession {
+  readonly session: TentacleSession;
+  readonly abort: AbortController;
+  readonly address: Address;
+  used: boolean;
+}
+
+export function createTargetLink(target: TargetConfig, deps: { logger: Logger }): TargetLink {
+  const log = deps.logger.child({ target: target.role });
+  let open: OpenSession | undefined;
+  /** The controller of a connect in progress, so the transfer budget can stop it too. */
+  let connecting: AbortController | undefined;
+  /** Sticky: the address that last worked is tried first. */
+  let preferred = 0;
+  /**
+   * Names whose body went out but whose confirmation never came back: the server may hold
+   * them. If a resend is refused with "file already exists", that copy is ours.
+   */
+  const uncertain = new Set<string>();
+
+  function addressOrder(): Address[] {
+    const all = target.addresses;
+    return [...all.slice(preferred), ...all.slice(0, preferred)];
+  }
+
+  async function openSession(abort: AbortController): Promise<OpenSession> {
+    const order = addressOrder();
+    const connectTimeoutMs = Math.min(
+      target.ioTimeoutMs,
+      order.length > 1
+        ? Math.min(MAX_CONNECT_PER_ADDRESS_MS, target.transferTimeoutMs / order.length)
+        : target.transferTimeoutMs,
+    );
+    let lastError: unknown;
+    for (const address of order) {
+      try {
+        const session = await connect({
+          host: address.host,
+          port: address.port,
+          timeoutMs: target.ioTimeoutMs,
+          connectTimeoutMs,
+          signal: abort.signal,
+          ...(target.password === undefined ? {} : { password: target.password }),
+          ...(target.tls === undefined ? {} : { tls: target.tls }),
+        });
+        preferred = target.addresses.indexOf(address);
+        return { session, abort, address, used: false };
+      } catch (err) {
+        lastError = err;
+        if (abort.signal.aborted) break;
+        log.debug({ address, err: describeError(err) }, 'connect failed');
+      }
+    }
+    throw lastError;
+  }
+
+  function drop(): void {
+    open?.session.destroy();
+    open = undefined;
+  }
+
+  async function attempt(name: string, data: Buffer): Promise<void> {
+    let current = open;
+    if (!current) {
+      connecting = new AbortController();
+      try {
+        current = await openSession(connecting);
+      } finally {
+        connecting = undefined;
+      }
+      open = current;
+    }
+    const reused = current.used;
+    current.used = true;
+    try {
+      if (target.compress) await current.session.zsend(name, data);
+      else await current.session.send(name, data);
+    } catch (err) {
+      const failure = err instanceof TentacleClientError ? err : undefined;
+      // A refusal leaves the session usable; anything else ends it.
+      if (failure?.code !== ErrorCode.TentacleRejected) drop();
+      // The server may have closed an idle kept-alive session: nothing was stored, retry once.
+      if (reused && failure?.code === ErrorCode.TentacleClosed && !failure.afterBody) {
+        return attempt(name, data);
+      }
+      throw err;
+    }
+  }
+
+  return {
+    role: target.role,
+    async send(name, data) {
+      const budget = { expired: false };
+      const timer = setTimeout(() => {
+        budget.expired = true;
+        connecting?.abort();
+        open?.abort.abort();
+        drop();
+      }, target.transferTimeoutMs);
+      try {
+        await attempt(name, data);
+        uncertain.delete(name);
+      } catch (err) {
+        if (budget.expired) {
+          if (err instanceof TentacleClientError && err.afterBody) uncertain.add(name);
+          throw new TentacleClientError(
+            ErrorCode.TentacleTransferDeadline,
+            `transfer_timeout of ${target.transferTimeoutMs / 1000}s exceeded; transfer aborted.`,
+            { cause: err },
+          );
+        }
+        if (err instanceof TentacleClientError) {
+          if (err.afterBody) uncertain.add(name);
+          if (
+            err.code === ErrorCode.TentacleRejected &&
+            FILE_EXISTS_REPLY.test(err.serverLine ?? '') &&
+            uncertain.delete(name)
+          ) {
+            log.info({ file: name }, 'earlier unconfirmed transfer had been stored; not resent');
+            return;
+          }
+        }
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async close() {
+      const current = open;
+      open = undefined;
+      await current?.session.quit();
+    },
+  };
+}

@@ -1,0 +1,442 @@
+import { createHash } from 'node:crypto';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
+import { ErrorCode } from '../core/errors.js';
+import { SocketReader, TentacleClientError } from './client-reader.js';
+import { unzipFirstMember, zipSingleFile } from './zip.js';
+
+export { TentacleClientError } from './client-reader.js';
+
+/** The reference client's per-operation limit: `-t 1` second × (`-r 3` retries + 1). */
+export const DEFAULT_CLIENT_TIMEOUT_MS = 4000;
+/** Cap on a downloaded (or unzipped) file, so a hostile server cannot exhaust memory. */
+export const DEFAULT_MAX_RECV_BYTES = 64 * 1024 * 1024;
+/** Bodies are written in pieces so a stalled peer is detected per piece, not per file. */
+const WRITE_PIECE_BYTES = 64 * 1024;
+
+export interface TentacleTlsOptions {
+  /** Client certificate (PEM). Without it the client presents none (`-c`). */
+  readonly cert?: string | Buffer;
+  /** Private key (PEM); defaults to `cert`, which may hold both. */
+  readonly key?: string | Buffer;
+  /** CA (PEM) to verify the server against, host name included (`-f`). */
+  readonly ca?: string | Buffer;
+  /** Defaults to true when `ca` is given, false otherwise, as the reference client. */
+  readonly rejectUnauthorized?: boolean;
+}
+
+export interface ConnectOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Local address to bind (`-b`). */
+  readonly localAddress?: string;
+  readonly tls?: TentacleTlsOptions;
+  /** Server password; sent as `PASS md5hex(md5(password))` right after connecting. */
+  readonly password?: string | Buffer;
+  /** Longest wait without progress for any read, write or the connect itself. */
+  readonly timeoutMs?: number;
+  /** A shorter limit for the TCP connect alone (when several addresses share one budget). */
+  readonly connectTimeoutMs?: number;
+  /** Aborting destroys the socket at once: the transfer in flight can never complete later. */
+  readonly signal?: AbortSignal;
+  readonly maxRecvBytes?: number;
+  /** Reach the server through an HTTP proxy with `CONNECT` (`-y`). */
+  readonly httpProxy?: { host: string; port: number; user?: string; pass?: string };
+}
+
+/** Progress callbacks for the reference client's `[log]` lines. */
+export interface UploadHooks {
+  /** The request line is about to go out; `size` is what `SIZE` says (the ZIP's for ZSEND). */
+  onRequest?(size: number): void;
+  /** The server accepted the request; the body follows. */
+  onAccepted?(): void;
+}
+
+export type FileName = string | Buffer;
+
+export interface TentacleSession {
+  /** Local address of the connection, as the reference prints in its errors. */
+  readonly localAddress: string;
+  /** Uploads `data` as `name` (sent as is: callers pass a base name). */
+  send(name: FileName, data: Buffer, hooks?: UploadHooks): Promise<void>;
+  /** Uploads a ZIP of `data` with ZSEND; the archive's member is named after `name`. */
+  zsend(name: FileName, data: Buffer, hooks?: UploadHooks): Promise<void>;
+  recv(name: FileName): Promise<Buffer>;
+  zrecv(name: FileName): Promise<Buffer>;
+  /** Sends `QUIT` and closes. Never throws. */
+  quit(): Promise<void>;
+  /** Closes at once without `QUIT`. */
+  destroy(): void;
+}
+
+export function passDigest(password: string | Buffer): string {
+  const inner = createHash('md5').update(password).digest();
+  return createHash('md5').update(inner).digest('hex');
+}
+
+/**
+ * Opens a Tentacle session: TCP or TLS, then `PASS` when a password is set. The client speaks
+ * first and strictly in lock step: it never writes before the previous reply has arrived.
+ */
+export async function connect(options: ConnectOptions): Promise<TentacleSession> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
+  options.signal?.throwIfAborted();
+  const socket = await openSocket(options, timeoutMs);
+  socket.setNoDelay(true);
+  const localAddress = socket.localAddress ?? '127.0.0.1';
+  const reader = new SocketReader(socket, timeoutMs, () => localAddress);
+  const session = new Session(socket, reader, timeoutMs, options, localAddress);
+  try {
+    if (options.password !== undefined && options.password.length > 0) {
+      await session.authenticate(options.password);
+    }
+  } catch (err) {
+    session.destroy();
+    throw err;
+  }
+  return session;
+}
+
+function abortError(): TentacleClientError {
+  return new TentacleClientError(ErrorCode.TentacleAborted, 'Transfer aborted.');
+}
+
+/** The C library's text for the errors a connect usually meets, as the reference prints `$!`. */
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'Connection refused',
+  ETIMEDOUT: 'Connection timed out',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+  ECONNRESET: 'Connection reset by peer',
+  EADDRNOTAVAIL: 'Cannot assign requested address',
+  ENOTFOUND: 'Name or service not known',
+  EAI_AGAIN: 'Temporary failure in name resolution',
+};
+
+function connectFailure(host: string, port: number, err: Error): TentacleClientError {
+  const errno = (err as { code?: unknown }).code;
+  const text = typeof errno === 'string' ? (ERRNO_TEXT[errno] ?? err.message) : err.message;
+  return new TentacleClientError(
+    ErrorCode.TentacleConnect,
+    `Cannot connect to ${host} on port ${port}: ${text}.`,
+    { cause: err },
+  );
+}
+
+/**
+ * Waits for `event` on `socket`, bounded by `timeoutMs` and the abort signal; on failure the
+ * socket is destroyed and the error comes from `describe`.
+ */
+function settle<S extends Socket>(
+  socket: S,
+  event: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  describe: (err: Error) => TentacleClientError,
+): Promise<S> {
+  return new Promise((resolve, reject) => {
+    const finish = (err: TentacleClientError | undefined): void => {
+      clearTimeout(timer);
+      socket.off(event, onReady);
+      socket.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        socket.destroy();
+        reject(err);
+      } else resolve(socket);
+    };
+    const onReady = (): void => {
+      finish(undefined);
+    };
+    const onError = (err: Error): void => {
+      finish(describe(err));
+    };
+    const onAbort = (): void => {
+      finish(abortError());
+    };
+    const timer = setTimeout(() => {
+      finish(describe(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    }, timeoutMs);
+    socket.once(event, onReady);
+    socket.on('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** `CONNECT host:port` through an HTTP proxy, with the reference's separate writes. */
+async function tunnel(
+  socket: Socket,
+  options: ConnectOptions,
+  proxy: NonNullable<ConnectOptions['httpProxy']>,
+  timeoutMs: number,
+): Promise<void> {
+  const reader = new SocketReader(socket, timeoutMs, () => socket.localAddress ?? proxy.host);
+  const lines = [`CONNECT ${options.host}:${options.port} HTTP/1.0\r\n`];
+  if (proxy.user !== undefined && proxy.user !== '') {
+    const token = Buffer.from(`${proxy.user}:${proxy.pass ?? ''}`).toString('base64');
+    lines.push(`Proxy-Authorization: Basic ${token}\r\n`);
+  }
+  lines.push('\r\n');
+  for (const line of lines) socket.write(line);
+  // The reply header ends with an empty line; read up to it and leave nothing behind.
+  const status = await reader.readLine();
+  for (;;) {
+    const header = await reader.readLine();
+    if (header === '' || header === '\r') break;
+  }
+  reader.detach();
+  if (!/^HTTP.* 200 /.test(`${status} `)) {
+    throw new TentacleClientError(
+      ErrorCode.TentacleConnect,
+      `CONNECT error: ${status.replace(/\r$/, '')}`,
+    );
+  }
+}
+
+async function openSocket(options: ConnectOptions, timeoutMs: number): Promise<Socket> {
+  const { host, port, tls, httpProxy, signal } = options;
+  const peer = httpProxy ?? { host, port };
+  const raw = await settle(
+    netConnect({
+      host: peer.host,
+      port: peer.port,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+    }),
+    'connect',
+    options.connectTimeoutMs ?? timeoutMs,
+    signal,
+    (err) => connectFailure(peer.host, peer.port, err),
+  );
+  if (httpProxy) {
+    try {
+      await tunnel(raw, options, httpProxy, timeoutMs);
+    } catch (err) {
+      raw.destroy();
+      throw err;
+    }
+  }
+  if (!tls) return raw;
+  const secure = tlsConnect({
+    socket: raw,
+    ...(tls.cert === undefined ? {} : { cert: tls.cert, key: tls.key ?? tls.cert }),
+    ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+    // SNI must not carry an IP literal; the certificate check still uses `host`.
+    ...(isIP(host) === 0 ? { servername: host } : {}),
+    checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert),
+    rejectUnauthorized: tls.rejectUnauthorized ?? tls.ca !== undefined,
+  });
+  return settle(secure, 'secureConnect', timeoutMs, signal, (err) => {
+    raw.destroy();
+    return new TentacleClientError(ErrorCode.TentacleConnect, `SSL error: ${err.message}.`, {
+      cause: err,
+    });
+  });
+}
+
+function nameBytes(name: FileName): Buffer {
+  return typeof name === 'string' ? Buffer.from(name) : name;
+}
+
+function commandLine(verb: string, name: FileName, size?: number): Buffer {
+  const tail = size === undefined ? '>\n' : `> SIZE ${size}\n`;
+  return Buffer.concat([Buffer.from(`${verb} <`), nameBytes(name), Buffer.from(tail)]);
+}
+
+class Session implements TentacleSession {
+  readonly localAddress: string;
+  readonly #socket: Socket;
+  readonly #reader: SocketReader;
+  readonly #timeoutMs: number;
+  readonly #maxRecvBytes: number;
+  readonly #signal: AbortSignal | undefined;
+  /** Operations run one at a time, in call order. */
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #quitting: Promise<void> | undefined;
+
+  constructor(
+    socket: Socket,
+    reader: SocketReader,
+    timeoutMs: number,
+    options: ConnectOptions,
+    localAddress: string,
+  ) {
+    this.#socket = socket;
+    this.#reader = reader;
+    this.#timeoutMs = timeoutMs;
+    this.#maxRecvBytes = options.maxRecvBytes ?? DEFAULT_MAX_RECV_BYTES;
+    this.#signal = options.signal;
+    this.localAddress = localAddress;
+    if (this.#signal) {
+      const onAbort = (): void => {
+        reader.fail(abortError());
+        socket.destroy();
+      };
+      this.#signal.addEventListener('abort', onAbort, { once: true });
+      socket.once('close', () => this.#signal?.removeEventListener('abort', onAbort));
+    }
+  }
+
+  async authenticate(password: string | Buffer): Promise<void> {
+    await this.#write(Buffer.from(`PASS ${passDigest(password)}\n`));
+    const reply = await this.#reader.readLine();
+    if (reply !== 'PASS OK') {
+      throw new TentacleClientError(ErrorCode.TentacleAuthFailed, 'Authentication failed.', {
+        serverLine: reply,
+      });
+    }
+  }
+
+  send(name: FileName, data: Buffer, hooks: UploadHooks = {}): Promise<void> {
+    return this.#serial(() => this.#upload('SEND', name, data, hooks));
+  }
+
+  zsend(name: FileName, data: Buffer, hooks: UploadHooks = {}): Promise<void> {
+    const memberName = nameBytes(name).toString('latin1');
+    return this.#serial(() => this.#upload('ZSEND', name, zipSingleFile(memberName, data), hooks));
+  }
+
+  recv(name: FileName): Promise<Buffer> {
+    return this.#serial(() => this.#download('RECV', name));
+  }
+
+  zrecv(name: FileName): Promise<Buffer> {
+    return this.#serial(async () => {
+      const zip = await this.#download('ZRECV', name);
+      try {
+        return unzipFirstMember(zip, this.#maxRecvBytes);
+      } catch (err) {
+        // The reference tells the server its archive was bad before giving up.
+        await this.#write(Buffer.from('ZRECV ERR\n')).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  quit(): Promise<void> {
+    return (this.#quitting ??= this.#doQuit());
+  }
+
+  async #doQuit(): Promise<void> {
+    await this.#queue.catch(() => undefined);
+    const wasOpen = !this.#closed;
+    this.#closed = true;
+    if (wasOpen && !this.#reader.failure) {
+      await this.#write(Buffer.from('QUIT\n')).catch(() => undefined);
+    }
+    this.#socket.end();
+    this.#socket.destroySoon();
+  }
+
+  destroy(): void {
+    this.#closed = true;
+    this.#socket.destroy();
+  }
+
+  #serial<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(
+      () => this.#guarded(operation),
+      () => this.#guarded(operation),
+    );
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #guarded<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(
+        new TentacleClientError(ErrorCode.TentacleClosed, 'Session already closed.'),
+      );
+    }
+    const failure = this.#reader.failure;
+    if (failure) return Promise.reject(failure);
+    return operation();
+  }
+
+  async #upload(
+    verb: 'SEND' | 'ZSEND',
+    name: FileName,
+    body: Buffer,
+    hooks: UploadHooks,
+  ): Promise<void> {
+    hooks.onRequest?.(body.length);
+    await this.#write(commandLine(verb, name, body.length));
+    this.#expectReply(verb, await this.#reader.readLine());
+    hooks.onAccepted?.();
+    for (let off = 0; off < body.length; off += WRITE_PIECE_BYTES) {
+      await this.#write(body.subarray(off, off + WRITE_PIECE_BYTES));
+    }
+    let reply: string;
+    try {
+      reply = await this.#reader.readLine();
+    } catch (err) {
+      if (!(err instanceof TentacleClientError)) throw err;
+      // The body left; whether the server stored it is unknown.
+      throw new TentacleClientError(err.code, err.message, { afterBody: true, cause: err });
+    }
+    this.#expectReply(verb, reply);
+  }
+
+  #expectReply(verb: string, reply: string): void {
+    if (reply === `${verb} OK`) return;
+    const code = reply.startsWith(`${verb} ERR`)
+      ? ErrorCode.TentacleRejected
+      : ErrorCode.TentacleProtocol;
+    throw new TentacleClientError(code, `Server responded ${reply}.`, { serverLine: reply });
+  }
+
+  async #download(verb: 'RECV' | 'ZRECV', name: FileName): Promise<Buffer> {
+    await this.#write(commandLine(verb, name));
+    const reply = await this.#reader.readLine();
+    const match = new RegExp(`^${verb} SIZE (\\d+)$`).exec(reply);
+    if (!match) {
+      const code = reply.startsWith(`${verb} ERR`)
+        ? ErrorCode.TentacleRejected
+        : ErrorCode.TentacleProtocol;
+      throw new TentacleClientError(code, `Server responded ${reply}.`, { serverLine: reply });
+    }
+    const size = Number(match[1]);
+    if (size > this.#maxRecvBytes) {
+      // Decline politely: any line other than `RECV OK` returns the server to its loop.
+      await this.#write(Buffer.from(`${verb} ERR\n`)).catch(() => undefined);
+      throw new TentacleClientError(
+        ErrorCode.TentacleProtocol,
+        `Server offered ${size} bytes, more than the limit of ${this.#maxRecvBytes}.`,
+        { serverLine: reply },
+      );
+    }
+    await this.#write(Buffer.from(`${verb} OK\n`));
+    return size === 0 ? Buffer.alloc(0) : await this.#reader.readExactly(size);
+  }
+
+  /** One write, settled when the bytes are handed to the kernel; bounded by the timeout. */
+  #write(bytes: Buffer): Promise<void> {
+    const failure = this.#reader.failure;
+    if (failure) return Promise.reject(failure);
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const err = new TentacleClientError(
+          ErrorCode.TentacleTimeout,
+          `Connection from ${this.localAddress} timed out.`,
+        );
+        this.#reader.fail(err);
+        this.#socket.destroy();
+        reject(err);
+      }, this.#timeoutMs);
+      this.#socket.write(bytes, (err) => {
+        clearTimeout(timer);
+        const failure = this.#reader.failure;
+        if (failure) reject(failure);
+        else if (err) {
+          const wrapped = new TentacleClientError(
+            ErrorCode.TentacleClosed,
+            `Connection error from ${this.localAddress}: ${err.message}.`,
+            { cause: err },
+          );
+          this.#reader.fail(wrapped);
+          reject(wrapped);
+        } else resolve();
+      });
+    });
+  }
+}
