@@ -1,0 +1,229 @@
+import { hostname } from 'node:os';
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import type { ConfEntries } from '../core/conf-file.js';
+import { ConfigError } from '../core/errors.js';
+import { resolveSettings, type Settings, type SettingsTable } from '../core/settings.js';
+import type { LogicConfig, ParseOptions } from './types.js';
+
+/**
+ * The dataserver's keys of `pandora_server.conf` (spec §7) plus the database keys, with the
+ * shipped configuration's values as defaults where the code default would not run out of the
+ * box (autocreate_group 10). Keys marked `extension` do not exist in the Perl server.
+ */
+export const DATASERVER_SETTINGS = {
+  incomingdir: { kind: 'string', default: './data_in', help: 'spool folder scanned for *.data' },
+  servername: { kind: 'string', help: 'this server name (tserver.name); default: host name' },
+  dbhost: { kind: 'string', default: '127.0.0.1', help: 'MariaDB/MySQL host' },
+  dbport: { kind: 'int', default: 3306, min: 1, max: 65535, help: 'MariaDB/MySQL port' },
+  dbname: { kind: 'string', default: 'pandora', help: 'database name' },
+  dbuser: { kind: 'string', default: 'root', help: 'database user' },
+  dbpass: { kind: 'string', default: '', secret: true, help: 'database password' },
+  dataserver_threads: {
+    kind: 'int',
+    default: 2,
+    min: 0,
+    max: 64,
+    help: 'XML parse worker threads (0 = parse on the main thread)',
+  },
+  max_queue_files: {
+    kind: 'int',
+    default: 5000,
+    min: 1,
+    help: 'spool files held in the queue at once (the rest wait on disk)',
+  },
+  server_threshold: { kind: 'int', default: 5, min: 1, help: 'seconds between full spool rescans' },
+  dataserver_lifo: { kind: 'bool', default: false, help: 'newest file of an agent first' },
+  too_many_xml: {
+    kind: 'int',
+    default: 10,
+    min: 0,
+    help: 'backlog event when an agent has more files queued (0 = off)',
+  },
+  use_xml_timestamp: { kind: 'bool', default: true, help: '0 = data time is the file mtime' },
+  use_module_timestamp: {
+    kind: 'bool',
+    default: false,
+    extension: true,
+    help: 'honour <timestamp> of single-datum modules (D-4)',
+  },
+  max_xml_size: {
+    kind: 'int',
+    default: 16 * 1024 * 1024,
+    min: 1,
+    extension: true,
+    help: 'bigger files go to _BADXML unparsed (bytes)',
+  },
+  max_xml_depth: {
+    kind: 'int',
+    default: 32,
+    min: 4,
+    extension: true,
+    help: 'deeper XML nesting goes to _BADXML',
+  },
+  autocreate: { kind: 'bool', default: true, help: 'create unknown agents' },
+  autocreate_group: { kind: 'int', default: 10, help: 'group id for new agents (<= 0: none)' },
+  autocreate_group_name: { kind: 'string', default: '', help: 'group name for new agents' },
+  autocreate_group_force: {
+    kind: 'bool',
+    default: false,
+    help: '1 = autocreate group wins over the agent group',
+  },
+  update_parent: { kind: 'bool', default: true, help: 'let parent_agent_name move agents' },
+  event_auto_validation: {
+    kind: 'bool',
+    default: true,
+    help: 'validate older events of a module on a new one',
+  },
+  unknown_events: { kind: 'bool', default: true, help: 'events for changes from/to UNKNOWN' },
+  warmup_event_interval: {
+    kind: 'int',
+    default: 0,
+    min: 0,
+    help: 'seconds after start without status events',
+  },
+  event_storm_protection: { kind: 'bool', default: false, help: 'no status events at all' },
+  graph_precision: { kind: 'int', default: 1, min: 0, max: 10, help: 'decimals in event data' },
+  text_going_down_normal: {
+    kind: 'string',
+    default: "Module '_module_' is going to NORMAL (_data_)",
+    help: 'event text',
+  },
+  text_going_up_critical: {
+    kind: 'string',
+    default: "Module '_module_' is going to CRITICAL (_data_)",
+    help: 'event text',
+  },
+  text_going_up_warning: {
+    kind: 'string',
+    default: "Module '_module_' is going to WARNING (_data_)",
+    help: 'event text',
+  },
+  text_going_down_warning: {
+    kind: 'string',
+    default: "Module '_module_' is going to WARNING (_data_)",
+    help: 'event text',
+  },
+  dataserver_batch_files: {
+    kind: 'int',
+    default: 200,
+    min: 1,
+    max: 5000,
+    extension: true,
+    help: 'packets written per database transaction at most',
+  },
+  dataserver_batch_wait_ms: {
+    kind: 'int',
+    default: 20,
+    min: 0,
+    extension: true,
+    help: 'how long a partial batch waits for more packets',
+  },
+  dataserver_db_connections: {
+    kind: 'int',
+    default: 4,
+    min: 2,
+    max: 64,
+    extension: true,
+    help: 'database connections (batches in flight + 1)',
+  },
+  ledger_retention: {
+    kind: 'int',
+    default: 7 * 86400,
+    min: 3600,
+    extension: true,
+    help: 'seconds processed-file records are kept',
+  },
+} as const satisfies SettingsTable;
+
+export type DataserverSettings = Settings<typeof DATASERVER_SETTINGS>;
+
+/** The typed, validated configuration the pipeline runs on. */
+export interface DataserverConfig {
+  readonly incomingDir: string;
+  readonly serverName: string;
+  readonly db: {
+    readonly host: string;
+    readonly port: number;
+    readonly user: string;
+    readonly password: string;
+    readonly database: string;
+    readonly connections: number;
+  };
+  readonly parseThreads: number;
+  readonly maxQueueFiles: number;
+  readonly rescanIntervalMs: number;
+  readonly lifo: boolean;
+  readonly tooManyXml: number;
+  readonly batchFiles: number;
+  readonly batchWaitMs: number;
+  readonly ledgerRetentionSec: number;
+  readonly parse: ParseOptions;
+  readonly logic: LogicConfig;
+}
+
+/** Absolute path; the reference resolves a relative incomingdir against its base path (cwd here). */
+function absolute(path: string, baseDir: string): string {
+  return isAbsolute(path) ? path : resolvePath(baseDir, path);
+}
+
+export function toDataserverConfig(
+  s: DataserverSettings,
+  baseDir = process.cwd(),
+): DataserverConfig {
+  const serverName = s.servername ?? hostname();
+  if (serverName === '' || serverName.length > 100 || /[/\\\0]/.test(serverName)) {
+    throw new ConfigError(`servername "${serverName}" must be 1..100 characters without / or \\`);
+  }
+  return {
+    incomingDir: absolute(s.incomingdir, baseDir),
+    serverName,
+    db: {
+      host: s.dbhost,
+      port: s.dbport,
+      user: s.dbuser,
+      password: s.dbpass,
+      database: s.dbname,
+      connections: s.dataserver_db_connections,
+    },
+    parseThreads: s.dataserver_threads,
+    maxQueueFiles: s.max_queue_files,
+    rescanIntervalMs: s.server_threshold * 1000,
+    lifo: s.dataserver_lifo,
+    tooManyXml: s.too_many_xml,
+    batchFiles: s.dataserver_batch_files,
+    batchWaitMs: s.dataserver_batch_wait_ms,
+    ledgerRetentionSec: s.ledger_retention,
+    parse: {
+      maxXmlSize: s.max_xml_size,
+      useXmlTimestamp: s.use_xml_timestamp,
+      useModuleTimestamp: s.use_module_timestamp,
+      maxDepth: s.max_xml_depth,
+    },
+    logic: {
+      autocreate: s.autocreate,
+      autocreateGroup: s.autocreate_group,
+      autocreateGroupName: s.autocreate_group_name,
+      autocreateGroupForce: s.autocreate_group_force,
+      updateParent: s.update_parent,
+      dataserverLifo: s.dataserver_lifo,
+      eventAutoValidation: s.event_auto_validation,
+      unknownEvents: s.unknown_events,
+      warmupEventInterval: s.warmup_event_interval,
+      eventStormProtection: s.event_storm_protection,
+      graphPrecision: s.graph_precision,
+      textGoingDownNormal: s.text_going_down_normal,
+      textGoingUpCritical: s.text_going_up_critical,
+      textGoingUpWarning: s.text_going_up_warning,
+      textGoingDownWarning: s.text_going_down_warning,
+    },
+  };
+}
+
+/** Resolves the table from file/env/flags and converts it (tests pass overrides as flags). */
+export function loadDataserverConfig(sources: {
+  file?: ConfEntries;
+  env?: Readonly<Record<string, string | undefined>>;
+  flags?: ReadonlyMap<string, string>;
+}): DataserverConfig {
+  return toDataserverConfig(resolveSettings(DATASERVER_SETTINGS, sources).values);
+}

@@ -1,0 +1,395 @@
+import { createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { RowDataPacket } from 'mysql2/promise';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { describeError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { LEDGER_TABLE, type DbPool } from '../db/index.js';
+import type { DataserverConfig } from './config.js';
+import type { PacketParser } from './parser.js';
+import { ensureServerRow } from './server-row.js';
+import { createFileQueue, type QueuedFile } from './spool/file-queue.js';
+import { BADXML_SUFFIX, FAILED_SUFFIX, createSpoolDir, type SpoolDir } from './spool/spool-dir.js';
+import { createAgentCache } from './state/agent-cache.js';
+import { loadCatalogData, type CatalogData } from './state/catalog.js';
+import { epochToDatetime } from './state/datetime.js';
+import type { EventRow, ProcessPacket } from './types.js';
+import { createBatchWriter, type BatchWriter } from './writer/batch-writer.js';
+import { safeInput } from './xml/index.js';
+
+export interface DataserverDeps {
+  readonly pool: DbPool;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly processPacket: ProcessPacket;
+  readonly parser: PacketParser;
+  /** Version string written to tserver.version. */
+  readonly version?: string;
+}
+
+export interface Dataserver {
+  start(): Promise<void>;
+  /** A file was stored in the spool (Tentacle's 'fileStored'): look at it now. */
+  wake(name?: string): void;
+  /** Resolves once the spool holds no data file and nothing is in flight. */
+  drain(): Promise<void>;
+  /** Stops intake, finishes in-flight files (commit, delete), stops timers. Idempotent. */
+  close(): Promise<void>;
+  readonly serverId: number;
+  readonly spool: SpoolDir;
+}
+
+const CATALOG_REFRESH_MS = 60_000;
+const LEDGER_PRUNE_MS = 3_600_000;
+const BACKLOG_EVENT_PERIOD_SEC = 300;
+const WATCH_BATCH_MS = 5;
+
+export function createDataserver(config: DataserverConfig, deps: DataserverDeps): Dataserver {
+  const log = deps.logger.child({ component: 'dataserver' });
+  const spool = createSpoolDir(config.incomingDir, config.serverName);
+  const queue = createFileQueue({ capacity: config.maxQueueFiles, lifo: config.lifo });
+  const cache = createAgentCache();
+  const maxConcurrentBatches = Math.max(1, Math.min(2, config.db.connections - 1));
+  const maxInFlight = config.batchFiles * (maxConcurrentBatches + 1);
+  const startedAtSec = Math.floor(Date.now() / 1000);
+  const nowSec = () => Math.floor(Date.now() / 1000);
+
+  const files = new Counter({
+    name: 'pandora_dataserver_files_processed_total',
+    help: 'Spool files finished, by result',
+    labelNames: ['result'] as const,
+    registers: [deps.registry],
+  });
+  new Gauge({
+    name: 'pandora_dataserver_spool_files',
+    help: 'Data files known to the queue (queued or in flight)',
+    registers: [deps.registry],
+    collect() {
+      this.set(queue.size);
+    },
+  });
+  new Gauge({
+    name: 'pandora_dataserver_files_in_flight',
+    help: 'Files claimed and not yet finished',
+    registers: [deps.registry],
+    collect() {
+      this.set(inFlight);
+    },
+  });
+  const parseDuration = new Histogram({
+    name: 'pandora_dataserver_xml_parse_duration_seconds',
+    help: 'Time to parse one agent XML file',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+    registers: [deps.registry],
+  });
+
+  let catalog: CatalogData | undefined;
+  let writer: BatchWriter | undefined;
+  let serverId = 0;
+  let inFlight = 0;
+  let closing = false;
+  let closed: Promise<void> | undefined;
+  let scanTimer: NodeJS.Timeout | undefined;
+  let catalogTimer: NodeJS.Timeout | undefined;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  let watchTimer: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  let scanning: Promise<void> | undefined;
+  const watched = new Set<string>();
+  const backlogSent = new Map<string, number>();
+  let idleWaiters: (() => void)[] = [];
+
+  function badXmlEvent(name: string): EventRow {
+    const now = nowSec();
+    return {
+      autoValidate: false,
+      agentRef: null,
+      moduleRef: null,
+      id_grupo: 0,
+      evento: safeInput(`Unable to process XML data file '${name}'.`),
+      event_type: 'error',
+      criticity: 0,
+      estado: 0,
+      timestamp: epochToDatetime(now),
+      utimestamp: now,
+      ack_utimestamp: 0,
+      data: '',
+      module_status: -1,
+      tags: '',
+      source: 'Pandora',
+      critical_instructions: '',
+      warning_instructions: '',
+      unknown_instructions: '',
+    };
+  }
+
+  async function handle(file: QueuedFile, w: BatchWriter): Promise<void> {
+    if (!file.recovered && !(await spool.claim(file.name))) {
+      files.labels('lost').inc(); // another process claimed it first
+      return;
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(spool.claimedPath(file.name));
+    } catch (err) {
+      log.error({ err: describeError(err), file: file.name }, 'cannot read claimed file');
+      files.labels('error').inc();
+      return;
+    }
+    const sha256 = createHash('sha256').update(bytes).digest();
+    const t0 = process.hrtime.bigint();
+    const parsed = await deps.parser.parse(bytes, {
+      mtimeSec: Math.floor(file.mtimeMs / 1000),
+      nowSec: nowSec(),
+    });
+    parseDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+    if (parsed.error) {
+      const { disposition, code, message } = parsed.error;
+      if (disposition === 'drop') {
+        log.info({ file: file.name, code, reason: message }, 'file dropped');
+        await spool.remove(file.name);
+        files.labels('dropped').inc();
+        return;
+      }
+      if (disposition === 'badxml') {
+        log.warn({ file: file.name, code, reason: message }, 'bad XML file');
+        const r = await w.submit({ kind: 'event', event: badXmlEvent(file.name) });
+        if (r.status === 'abandoned') return;
+        await spool.reject(file.name, BADXML_SUFFIX);
+        files.labels('badxml').inc();
+        return;
+      }
+      log.error({ file: file.name, code, reason: message }, 'cannot read file');
+      await spool.reject(file.name, FAILED_SUFFIX);
+      files.labels('error').inc();
+      return;
+    }
+    for (const warning of parsed.packet.warnings)
+      log.warn({ file: file.name, warning }, 'packet warning');
+    const r = await w.submit({
+      kind: 'packet',
+      fileName: file.name,
+      sha256,
+      packet: parsed.packet,
+    });
+    switch (r.status) {
+      case 'committed':
+        await spool.remove(file.name);
+        files.labels(r.outcome?.dropped ? 'dropped' : 'ok').inc();
+        return;
+      case 'duplicate':
+        log.info({ file: file.name }, 'file already committed (ledger); removed');
+        await spool.remove(file.name);
+        files.labels('duplicate').inc();
+        return;
+      case 'failed':
+        log.error(
+          { file: file.name, reason: r.error },
+          `file refused by the database; kept as ${file.name}${FAILED_SUFFIX}`,
+        );
+        await spool.reject(file.name, FAILED_SUFFIX);
+        files.labels('error').inc();
+        return;
+      case 'abandoned':
+        return;
+    }
+  }
+
+  function pump(): void {
+    const w = writer;
+    if (!w) return;
+    while (!closing && w.available && inFlight < maxInFlight) {
+      const file = queue.next();
+      if (!file) break;
+      inFlight++;
+      void handle(file, w)
+        .catch((err: unknown) => {
+          log.error({ err: describeError(err), file: file.name }, 'file handling failed');
+          files.labels('error').inc();
+        })
+        .finally(() => {
+          inFlight--;
+          queue.done(file);
+          pump();
+          checkIdle();
+        });
+    }
+  }
+
+  function checkIdle(): void {
+    if (inFlight > 0 || queue.size > 0 || idleWaiters.length === 0) return;
+    // Something may have arrived meanwhile: confirm with a listing before declaring idle.
+    void scan().then(() => {
+      if (inFlight > 0 || queue.size > 0) return;
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    });
+  }
+
+  function scan(): Promise<void> {
+    scanning ??= (async () => {
+      try {
+        const room = config.maxQueueFiles - queue.size;
+        if (room > 0) {
+          const entries = await spool.list(room, queue.names);
+          queue.add(entries.map((e) => ({ ...e, recovered: false })));
+        }
+        backlogEvents();
+      } catch (err) {
+        log.error({ err: describeError(err) }, 'spool scan failed');
+      } finally {
+        scanning = undefined;
+      }
+      pump();
+    })();
+    return scanning;
+  }
+
+  function backlogEvents(): void {
+    if (config.tooManyXml <= 0 || !writer) return;
+    const now = nowSec();
+    for (const { key } of queue.backlog(config.tooManyXml)) {
+      const text = `More than ${config.tooManyXml} XML files queued for agent ${key}`;
+      if (now - (backlogSent.get(text) ?? 0) < BACKLOG_EVENT_PERIOD_SEC) continue;
+      backlogSent.set(text, now);
+      const event = {
+        ...badXmlEvent(''),
+        evento: safeInput(text),
+        event_type: 'system' as const,
+        criticity: 3,
+      };
+      void writer.submit({ kind: 'event', event });
+    }
+  }
+
+  function scheduleScan(): void {
+    scanTimer = setTimeout(() => {
+      void scan().finally(() => {
+        if (!closing) scheduleScan();
+      });
+    }, config.rescanIntervalMs).unref();
+  }
+
+  function onWatch(name: string | null): void {
+    if (closing || name === null || queue.names.has(name)) return;
+    watched.add(name);
+    watchTimer ??= setTimeout(() => {
+      watchTimer = undefined;
+      const names = [...watched];
+      watched.clear();
+      void Promise.all(names.map((n) => spool.entry(n)))
+        .then((entries) => {
+          queue.add(entries.flatMap((e) => (e ? [{ ...e, recovered: false }] : [])));
+          pump();
+        })
+        .catch((err: unknown) => {
+          log.error({ err: describeError(err) }, 'watch lookup failed');
+        });
+    }, WATCH_BATCH_MS);
+  }
+
+  async function refreshCatalog(): Promise<void> {
+    try {
+      catalog = await loadCatalogData(deps.pool);
+    } catch (err) {
+      log.warn({ err: describeError(err) }, 'catalog refresh failed; keeping the previous one');
+    }
+    if (!closing)
+      catalogTimer = setTimeout(() => void refreshCatalog(), CATALOG_REFRESH_MS).unref();
+  }
+
+  async function pruneLedger(): Promise<void> {
+    try {
+      await deps.pool.query(`DELETE FROM ${LEDGER_TABLE} WHERE utimestamp < ? LIMIT 50000`, [
+        nowSec() - config.ledgerRetentionSec,
+      ]);
+    } catch (err) {
+      log.warn({ err: describeError(err) }, 'ledger prune failed');
+    }
+    if (!closing) pruneTimer = setTimeout(() => void pruneLedger(), LEDGER_PRUNE_MS).unref();
+  }
+
+  return {
+    get serverId() {
+      return serverId;
+    },
+    spool,
+    async start() {
+      catalog = await loadCatalogData(deps.pool);
+      serverId = await ensureServerRow(deps.pool, config.serverName, deps.version ?? '');
+      const [modeRows] = await deps.pool.query<RowDataPacket[]>(
+        'SELECT @@innodb_autoinc_lock_mode AS m',
+      );
+      const consecutiveIds = Number(modeRows[0]?.['m'] ?? 2) !== 2;
+      writer = createBatchWriter(
+        {
+          batchFiles: config.batchFiles,
+          batchWaitMs: config.batchWaitMs,
+          maxConcurrentBatches,
+          serverName: config.serverName,
+          serverId,
+          startedAtSec,
+          logic: config.logic,
+          consecutiveIds,
+        },
+        {
+          pool: deps.pool,
+          logger: deps.logger,
+          registry: deps.registry,
+          cache,
+          processPacket: deps.processPacket,
+          catalog: () => catalog as CatalogData,
+        },
+      );
+      const recovered = await spool.listClaimed();
+      if (recovered.length > 0)
+        log.info({ files: recovered.length }, 're-queueing files claimed by a previous run');
+      queue.add(recovered.map((e) => ({ ...e, recovered: true })));
+      try {
+        watcher = watch(config.incomingDir, { persistent: false }, (_event, name) => {
+          onWatch(name);
+        });
+        watcher.on('error', (err) => {
+          log.warn({ err: describeError(err) }, 'spool watch failed; rescans continue');
+        });
+      } catch (err) {
+        log.warn({ err: describeError(err) }, 'spool watch unavailable; relying on rescans');
+      }
+      catalogTimer = setTimeout(() => void refreshCatalog(), CATALOG_REFRESH_MS).unref();
+      pruneTimer = setTimeout(() => void pruneLedger(), 1000).unref();
+      scheduleScan();
+      log.info(
+        { incomingDir: config.incomingDir, serverName: config.serverName, serverId },
+        'dataserver started',
+      );
+      await scan();
+    },
+    wake(name) {
+      if (name === undefined) void scan();
+      else onWatch(name);
+    },
+    drain() {
+      return new Promise<void>((resolve) => {
+        idleWaiters.push(resolve);
+        void scan().then(checkIdle);
+      });
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        for (const t of [scanTimer, catalogTimer, pruneTimer, watchTimer]) if (t) clearTimeout(t);
+        watcher?.close();
+        await scanning;
+        // In-flight files finish: their batches commit and the files are removed.
+        await writer?.drain();
+        while (inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+        await writer?.close();
+        for (const resolve of idleWaiters.splice(0)) resolve();
+        log.info('dataserver stopped');
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import { mkdirSync } from 'node:fs';
+import { readdir, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * The reference's data-file name rule (spec §1.1): `<key>[._]<digits>.data`, case-sensitive;
+ * the greedy prefix is the agent key used for per-agent ordering.
+ */
+const DATA_FILE = /^(.*)[._]\d+\.data$/;
+
+export function agentKeyOf(name: string): string | undefined {
+  return DATA_FILE.exec(name)?.[1];
+}
+
+export interface SpoolEntry {
+  readonly name: string;
+  readonly key: string;
+  readonly mtimeMs: number;
+}
+
+/** Suffix the reference gives unparsable files; the console counts files ending in it. */
+export const BADXML_SUFFIX = '_BADXML';
+/** Files the database refuses for a reason other than an outage (kept for an operator). */
+export const FAILED_SUFFIX = '_FAILED';
+
+function isMissing(err: unknown): boolean {
+  return (err as { code?: unknown }).code === 'ENOENT';
+}
+
+/**
+ * The spool folder and this server's claim folder `.processing/<servername>/` (ha.md §4.4). A
+ * file is claimed by an atomic rename into the claim folder, so two processes scanning one
+ * folder by mistake still never both take a file; it leaves the claim folder only after its
+ * batch commits (deleted) or when it is refused (renamed back with a suffix).
+ */
+export interface SpoolDir {
+  readonly incomingDir: string;
+  readonly claimDir: string;
+  /** Matching files in the spool, stat'ed; files that vanish meanwhile are skipped. */
+  list(limit: number, skip: ReadonlySet<string>): Promise<SpoolEntry[]>;
+  /** One file by name (a watcher or Tentacle event); undefined when not a data file or gone. */
+  entry(name: string): Promise<SpoolEntry | undefined>;
+  /** Files left claimed by a previous run of this server (crash recovery, spec §9 case 68). */
+  listClaimed(): Promise<SpoolEntry[]>;
+  /** true = the file is ours now; false = it is gone (claimed by someone else or removed). */
+  claim(name: string): Promise<boolean>;
+  claimedPath(name: string): string;
+  /** Processing finished and committed: remove the claimed file. */
+  remove(name: string): Promise<void>;
+  /** Move a refused claimed file back into the spool as `<name><suffix>`. */
+  reject(name: string, suffix: string): Promise<void>;
+}
+
+export function createSpoolDir(incomingDir: string, serverName: string): SpoolDir {
+  const claimDir = join(incomingDir, '.processing', serverName);
+  mkdirSync(claimDir, { recursive: true });
+
+  async function statEntry(dir: string, name: string): Promise<SpoolEntry | undefined> {
+    const key = agentKeyOf(name);
+    if (key === undefined) return undefined;
+    try {
+      const st = await stat(join(dir, name));
+      return st.isFile() ? { name, key, mtimeMs: st.mtimeMs } : undefined;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async function listDir(dir: string, limit: number, skip: ReadonlySet<string>) {
+    const names: string[] = [];
+    for (const dirent of await readdir(dir, { withFileTypes: true })) {
+      if (names.length >= limit) break;
+      if (!dirent.isFile() || skip.has(dirent.name)) continue;
+      if (agentKeyOf(dirent.name) !== undefined) names.push(dirent.name);
+    }
+    const entries = await Promise.all(names.map((name) => statEntry(dir, name)));
+    return entries.filter((e): e is SpoolEntry => e !== undefined);
+  }
+
+  return {
+    incomingDir,
+    claimDir,
+    list: (limit, skip) => listDir(incomingDir, limit, skip),
+    entry: (name) => statEntry(incomingDir, name),
+    listClaimed: () => listDir(claimDir, Number.MAX_SAFE_INTEGER, new Set()),
+    async claim(name) {
+      try {
+        await rename(join(incomingDir, name), join(claimDir, name));
+        return true;
+      } catch (err) {
+        if (isMissing(err)) return false;
+        throw err;
+      }
+    },
+    claimedPath: (name) => join(claimDir, name),
+    async remove(name) {
+      try {
+        await unlink(join(claimDir, name));
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+      }
+    },
+    async reject(name, suffix) {
+      await rename(join(claimDir, name), join(incomingDir, name + suffix));
+    },
+  };
+}

@@ -1,0 +1,262 @@
+import mysql from 'mysql2/promise';
+import { LEDGER_TABLE } from '../../db/index.js';
+import type { EventRow, PacketOutcome, StatusWrite } from '../types.js';
+import { chunks } from './insert-ids.js';
+
+/**
+ * SQL for the parts of a batch that need no ids back: built as one multi-statement string so the
+ * whole tail of a batch (updates, history, events, ledger, COMMIT) is one round trip. Every value
+ * goes through mysql2's escaping; nothing is interpolated raw.
+ */
+
+const fmt = (sql: string, values: unknown[]): string =>
+  mysql.format(sql, values as Parameters<typeof mysql.format>[1]);
+
+const STATUS_COLUMNS = [
+  'id_agente_estado',
+  'id_agente_modulo',
+  'id_agente',
+  'datos',
+  'timestamp',
+  'estado',
+  'known_status',
+  'last_status',
+  'last_known_status',
+  'status_changes',
+  'last_try',
+  'utimestamp',
+  'current_interval',
+  'running_by',
+  'last_execution_try',
+  'last_error',
+  'ff_start_utimestamp',
+  'ff_normal',
+  'ff_warning',
+  'ff_critical',
+  'last_status_change',
+  'warning_count',
+] as const;
+
+const clamp = (v: number, lo: number, hi: number): number =>
+  Math.min(hi, Math.max(lo, Math.trunc(v)));
+
+export function statusRow(w: StatusWrite): unknown[] {
+  const s = w.status;
+  return [
+    w.statusRef.id || null,
+    w.ref.id,
+    w.agentRef.id,
+    s.datos,
+    s.timestamp,
+    s.estado,
+    s.knownStatus,
+    s.lastStatus,
+    s.lastKnownStatus,
+    clamp(s.statusChanges, 0, 255),
+    s.lastTry,
+    s.utimestamp,
+    clamp(s.currentInterval, 0, 4294967295),
+    clamp(s.runningBy, 0, 65535),
+    s.lastExecutionTry,
+    s.lastError,
+    s.ffStartUtimestamp,
+    clamp(s.ffNormal, 0, 4294967295),
+    clamp(s.ffWarning, 0, 4294967295),
+    clamp(s.ffCritical, 0, 4294967295),
+    s.lastStatusChange,
+    clamp(s.warningCount, 0, 4294967295),
+  ];
+}
+
+export const STATUS_INSERT_COLUMNS = STATUS_COLUMNS.slice(1);
+
+const STATUS_UPSERT = `INSERT INTO tagente_estado (${STATUS_COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE ${STATUS_COLUMNS.slice(
+  1,
+)
+  .map((c) => `\`${c}\` = VALUES(\`${c}\`)`)
+  .join(', ')}`;
+
+const EVENT_COLUMNS = [
+  'id_agente',
+  'id_grupo',
+  'evento',
+  'timestamp',
+  'utimestamp',
+  'estado',
+  'event_type',
+  'id_agentmodule',
+  'id_alert_am',
+  'criticity',
+  'tags',
+  'source',
+  'id_extra',
+  'id_usuario',
+  'critical_instructions',
+  'warning_instructions',
+  'unknown_instructions',
+  'ack_utimestamp',
+  'custom_data',
+  'data',
+  'module_status',
+] as const;
+
+function eventRow(e: EventRow): unknown[] {
+  return [
+    e.agentRef?.id ?? 0,
+    e.id_grupo,
+    e.evento,
+    e.timestamp,
+    e.utimestamp,
+    e.estado,
+    e.event_type,
+    e.moduleRef?.id ?? 0,
+    0,
+    e.criticity,
+    e.tags,
+    e.source,
+    '',
+    '',
+    e.critical_instructions,
+    e.warning_instructions,
+    e.unknown_instructions,
+    e.ack_utimestamp,
+    '',
+    e.data,
+    e.module_status < 0 ? 0 : e.module_status,
+  ];
+}
+
+export interface LedgerRow {
+  readonly sha256: Buffer;
+  readonly fileName: string;
+  readonly agentId: number;
+}
+
+/** Everything after the id-returning INSERTs, for all outcomes of a batch, in dependency order. */
+export function tailStatements(
+  outcomes: readonly PacketOutcome[],
+  extraEvents: readonly EventRow[],
+  ledger: readonly LedgerRow[],
+  ctx: { serverName: string; nowSec: number },
+): string[] {
+  const sql: string[] = [];
+  const estado: unknown[][] = [];
+  const numeric: unknown[][] = [];
+  const strings: unknown[][] = [];
+  const incInserts: unknown[][] = [];
+  const tagRows: unknown[][] = [];
+  const customData: unknown[][] = [];
+  const events: EventRow[] = [];
+  for (const o of outcomes) {
+    const u = o.agentUpdate;
+    if (u) {
+      const set: Record<string, unknown> = {
+        intervalo: u.intervalo,
+        ultimo_contacto_remoto: u.ultimo_contacto_remoto,
+        ultimo_contacto: u.ultimo_contacto,
+        timezone_offset: clamp(u.timezone_offset, -128, 127),
+        id_parent: u.id_parent,
+        satellite_server: u.satellite_server,
+      };
+      if (u.disabled !== undefined) set['disabled'] = u.disabled;
+      if (u.direccion !== undefined) set['direccion'] = u.direccion.slice(0, 100);
+      if (u.agent_version !== undefined) set['agent_version'] = u.agent_version.slice(0, 100);
+      if (u.os_version !== undefined) set['os_version'] = u.os_version.slice(0, 100);
+      if (u.update_module_count !== undefined) set['update_module_count'] = 1;
+      sql.push(fmt('UPDATE tagente SET ? WHERE id_agente = ?', [set, u.ref.id]));
+    }
+    for (const m of o.newModules) for (const tag of m.tagIds) tagRows.push([tag, m.ref.id]);
+    for (const c of o.moduleConfigUpdates) {
+      sql.push(
+        fmt(
+          'UPDATE tagente_modulo SET descripcion = ?, extended_info = ?, module_interval = ? WHERE id_agente_modulo = ?',
+          [c.descripcion, c.extended_info, clamp(c.module_interval, 0, 4294967295), c.ref.id],
+        ),
+      );
+    }
+    for (const w of o.statusWrites) if (!w.insert) estado.push(statusRow(w));
+    for (const w of o.incrementalWrites) {
+      const sample = [w.sample.datos, clamp(w.sample.utimestamp, 0, 4294967295)];
+      if (w.insert) incInserts.push([w.ref.id, ...sample]);
+      else {
+        sql.push(
+          fmt('UPDATE tagente_datos_inc SET datos = ?, utimestamp = ? WHERE id_agente_modulo = ?', [
+            ...sample,
+            w.ref.id,
+          ]),
+        );
+      }
+    }
+    for (const h of o.numericHistory) numeric.push([h.ref.id, h.datos, h.utimestamp]);
+    for (const h of o.stringHistory) {
+      strings.push([h.ref.id, h.datos, clamp(h.utimestamp, 0, 4294967295)]);
+    }
+    for (const c of o.customData) customData.push([c.id_field, c.agentRef.id, c.description]);
+    for (const l of o.parentLinks) {
+      sql.push(
+        fmt('UPDATE tagente_modulo SET parent_module_id = ? WHERE id_agente_modulo = ?', [
+          l.parentRef?.id ?? 0,
+          l.ref.id,
+        ]),
+      );
+    }
+    events.push(...o.events);
+  }
+  events.push(...extraEvents);
+  for (const c of chunks(estado)) sql.push(fmt(STATUS_UPSERT, [c]));
+  for (const c of chunks(incInserts)) {
+    sql.push(
+      fmt('INSERT INTO tagente_datos_inc (id_agente_modulo, datos, utimestamp) VALUES ?', [c]),
+    );
+  }
+  for (const c of chunks(numeric)) {
+    sql.push(fmt('INSERT INTO tagente_datos (id_agente_modulo, datos, utimestamp) VALUES ?', [c]));
+  }
+  for (const c of chunks(strings)) {
+    sql.push(
+      fmt('INSERT INTO tagente_datos_string (id_agente_modulo, datos, utimestamp) VALUES ?', [c]),
+    );
+  }
+  for (const c of chunks(tagRows)) {
+    sql.push(fmt('INSERT IGNORE INTO ttag_module (id_tag, id_agente_modulo) VALUES ?', [c]));
+  }
+  for (const c of chunks(customData)) {
+    sql.push(
+      fmt(
+        'INSERT INTO tagent_custom_data (id_field, id_agent, description) VALUES ? ON DUPLICATE KEY UPDATE description = VALUES(description)',
+        [c],
+      ),
+    );
+  }
+  // Auto-validation must precede the new events (spec §7); one outcome per agent per batch, so
+  // validating every affected module once before the insert equals doing it event by event.
+  const validate = new Map<number, number>();
+  for (const e of events) {
+    if (e.autoValidate && e.moduleRef)
+      validate.set(e.moduleRef.id, Math.max(validate.get(e.moduleRef.id) ?? 0, e.utimestamp));
+  }
+  for (const [moduleId, ack] of validate) {
+    sql.push(
+      fmt(
+        'UPDATE tevento SET estado = 1, ack_utimestamp = ? WHERE estado = 0 AND id_agentmodule = ?',
+        [ack, moduleId],
+      ),
+    );
+  }
+  for (const c of chunks(events.map(eventRow))) {
+    sql.push(
+      fmt(`INSERT INTO tevento (${EVENT_COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES ?`, [c]),
+    );
+  }
+  for (const c of chunks(
+    ledger.map((l) => [l.sha256, l.fileName.slice(0, 255), ctx.serverName, l.agentId, ctx.nowSec]),
+  )) {
+    sql.push(
+      fmt(
+        `INSERT INTO ${LEDGER_TABLE} (file_sha256, file_name, server_name, id_agente, utimestamp) VALUES ?`,
+        [c],
+      ),
+    );
+  }
+  return sql;
+}
