@@ -50,7 +50,7 @@ export interface Pass {
   /** The same instant as MariaDB stores DATETIMEs: `YYYY-MM-DD HH:MM:SS`. */
   readonly sqlTimestamp: string;
   /** Files for agents [from, to) (all by default), in agent order. */
-  files(from?: number, to?: number): Generator<GeneratedFile>;
+  files(from?: number, to?: number): Generator<GeneratedFile, void, undefined>;
 }
 
 export interface Fleet {

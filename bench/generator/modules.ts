@@ -1,7 +1,8 @@
 /**
  * Module definitions. The default set is the Pandora capacity study's agent: 33 modules, of
  * which 1 string, 17 `generic_proc` and 15 `generic_data` with warning/critical thresholds at
- * 50/75.
+ * 50/75. Names use only `[A-Za-z0-9_]` plus, for Windows-style agents, Latin-1 letters, so
+ * they survive Pandora's `safe_input` encoding unchanged except for those letters.
  */
 import type { ModuleProfile } from './profiles.js';
 
@@ -13,6 +14,7 @@ export interface ModuleSpec {
   readonly latin1Name: string;
   readonly type: ModuleType;
   readonly description: string;
+  readonly latin1Description?: string;
   readonly unit?: string;
   readonly minWarning?: number;
   readonly minCritical?: number;
@@ -34,8 +36,8 @@ export function capacityStudyModules(count = CAPACITY_STUDY_MODULE_COUNT): Modul
   const dataCount = numeric - procCount;
   const modules: ModuleSpec[] = [
     {
-      name: 'Last login',
-      latin1Name: 'Último acceso',
+      name: 'last_login',
+      latin1Name: 'último_acceso',
       type: 'generic_data_string',
       description: 'Last user login',
       profile: { kind: 'string', minLength: 8, maxLength: 16 },
@@ -44,8 +46,8 @@ export function capacityStudyModules(count = CAPACITY_STUDY_MODULE_COUNT): Modul
   for (let i = 1; i <= procCount; i++) {
     const n = pad2(i);
     modules.push({
-      name: `Service ${n} running`,
-      latin1Name: `Servicio ${n} en ejecución`,
+      name: `service_${n}_running`,
+      latin1Name: `servicio_${n}_en_ejecución`,
       type: 'generic_proc',
       description: `Service ${n} status`,
       profile: { kind: 'random', min: 0, max: 1 },
@@ -54,10 +56,12 @@ export function capacityStudyModules(count = CAPACITY_STUDY_MODULE_COUNT): Modul
   for (let i = 1; i <= dataCount; i++) {
     const n = pad2(i);
     modules.push({
-      name: `Load ${n}`,
-      latin1Name: `Carga ${n} (¼ núcleo)`,
+      // Same ASCII name for both agent styles: the bench finds a packet's last module by name.
+      name: `load_${n}`,
+      latin1Name: `load_${n}`,
       type: 'generic_data',
       description: `Resource load ${n}`,
+      latin1Description: `Carga ${n} (¼ núcleo)`,
       unit: '%',
       minWarning: WARNING_THRESHOLD,
       minCritical: CRITICAL_THRESHOLD,

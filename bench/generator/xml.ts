@@ -49,11 +49,15 @@ export function renderAgentXml(doc: AgentDocument): string {
     `<agent_data ${attrs.map(([k, v]) => `${k}='${escapeAttribute(String(v))}'`).join(' ')}>`,
   ];
   doc.modules.forEach((module, i) => {
-    const name = doc.style === 'windows' ? module.latin1Name : module.name;
+    const isWindows = doc.style === 'windows';
+    const name = isWindows ? module.latin1Name : module.name;
+    const description = isWindows
+      ? (module.latin1Description ?? module.description)
+      : module.description;
     parts.push(
       '<module>',
       `<name>${cdata(name)}</name>`,
-      `<description>${cdata(module.description)}</description>`,
+      `<description>${cdata(description)}</description>`,
       `<type>${module.type}</type>`,
       '<module_interval>1</module_interval>',
     );

@@ -1,0 +1,350 @@
+/**
+ * Every knob of `npm run bench`, declared once: the table drives parsing, defaults and `--help`.
+ */
+import { parseDurationMs } from '../lib/index.js';
+
+export interface E2eOptions {
+  agents: number;
+  modules: number;
+  steadyPasses: number;
+  concurrency: number;
+  mode: 'per-file' | 'persistent';
+  changeRate: number;
+  windowsShare: number;
+  seed: number;
+  intervalSec: number;
+  repeat: number;
+  latencyLoad: number;
+  latencySeconds: number;
+  target: string | undefined;
+  db: string | undefined;
+  dbServer: string;
+  password: string | undefined;
+  tls: boolean;
+  client: 'library' | 'raw';
+  serverArgs: string[];
+  sendTimeoutMs: number;
+  commitTimeoutMs: number;
+  maxDurationMs: number;
+  pollIntervalMs: number;
+  keepDb: boolean;
+  outDir: string | undefined;
+  readme: string | undefined;
+  scaling: boolean;
+  scalingAgents: number[];
+  scalingModules: number[];
+  scalingMaxDurationMs: number;
+  quiet: boolean;
+  help: boolean;
+}
+
+type Kind = 'int' | 'number' | 'string' | 'bool' | 'duration' | 'list' | 'repeat';
+
+interface Knob {
+  readonly flag: string;
+  readonly key: keyof E2eOptions;
+  readonly kind: Kind;
+  readonly default?: string;
+  readonly help: string;
+}
+
+export const KNOBS: readonly Knob[] = [
+  {
+    flag: 'agents',
+    key: 'agents',
+    kind: 'int',
+    default: '3000',
+    help: 'simulated agents (one file each per pass)',
+  },
+  {
+    flag: 'modules',
+    key: 'modules',
+    kind: 'int',
+    default: '33',
+    help: 'modules per agent (capacity-study mix: 1 string, proc:data 17:15)',
+  },
+  {
+    flag: 'steady-passes',
+    key: 'steadyPasses',
+    kind: 'int',
+    default: '2',
+    help: 'full-speed passes after the creation pass',
+  },
+  {
+    flag: 'concurrency',
+    key: 'concurrency',
+    kind: 'int',
+    default: '8',
+    help: 'agents sending at the same time (connections)',
+  },
+  {
+    flag: 'mode',
+    key: 'mode',
+    kind: 'string',
+    default: 'per-file',
+    help: "'per-file' (a connection per file, as agents do) or 'persistent'",
+  },
+  {
+    flag: 'change-rate',
+    key: 'changeRate',
+    kind: 'number',
+    default: '0.1',
+    help: 'fraction of values that change between passes (information fragmentation)',
+  },
+  {
+    flag: 'windows-share',
+    key: 'windowsShare',
+    kind: 'number',
+    default: '0.2',
+    help: 'fraction of agents sending Windows-style ISO-8859-1 files',
+  },
+  {
+    flag: 'seed',
+    key: 'seed',
+    kind: 'int',
+    default: '1',
+    help: 'generator seed (same seed, same files)',
+  },
+  {
+    flag: 'interval',
+    key: 'intervalSec',
+    kind: 'int',
+    default: '300',
+    help: 'agent interval in seconds (verdict: a pass must fit in 80 % of it)',
+  },
+  {
+    flag: 'repeat',
+    key: 'repeat',
+    kind: 'int',
+    default: '1',
+    help: 'run the scenario this many times and report medians',
+  },
+  {
+    flag: 'latency-load',
+    key: 'latencyLoad',
+    kind: 'number',
+    default: '0.5',
+    help: 'paced latency pass at this fraction of the steady rate (0 = skip)',
+  },
+  {
+    flag: 'latency-seconds',
+    key: 'latencySeconds',
+    kind: 'number',
+    default: '10',
+    help: 'length cap of the paced latency pass',
+  },
+  {
+    flag: 'target',
+    key: 'target',
+    kind: 'string',
+    help: 'host:port of a running Tentacle server (default: start our own)',
+  },
+  {
+    flag: 'db',
+    key: 'db',
+    kind: 'string',
+    help: "the target's Pandora database, mysql://user:pass@host:port/db (required with --target)",
+  },
+  {
+    flag: 'db-server',
+    key: 'dbServer',
+    kind: 'string',
+    default: 'mysql://root@127.0.0.1:3306',
+    help: 'MariaDB where the self-started server gets a fresh random database',
+  },
+  {
+    flag: 'password',
+    key: 'password',
+    kind: 'string',
+    help: 'Tentacle password (PASS); also given to the self-started server',
+  },
+  {
+    flag: 'tls',
+    key: 'tls',
+    kind: 'bool',
+    help: 'connect with TLS (server certificate not verified, like agents)',
+  },
+  {
+    flag: 'client',
+    key: 'client',
+    kind: 'string',
+    default: 'library',
+    help: "'library' (src/tentacle client) or 'raw' (minimal built-in SEND)",
+  },
+  {
+    flag: 'server-arg',
+    key: 'serverArgs',
+    kind: 'repeat',
+    help: 'extra flag for the self-started `serve` (repeatable), e.g. --server-arg=--dataserver-threads=2',
+  },
+  {
+    flag: 'send-timeout',
+    key: 'sendTimeoutMs',
+    kind: 'duration',
+    default: '10s',
+    help: 'per reply wait on the Tentacle connection',
+  },
+  {
+    flag: 'commit-timeout',
+    key: 'commitTimeoutMs',
+    kind: 'duration',
+    default: '120s',
+    help: 'give up a pass when the database stops progressing this long',
+  },
+  {
+    flag: 'max-duration',
+    key: 'maxDurationMs',
+    kind: 'duration',
+    default: '280s',
+    help: 'hard cap on the whole run; it stops and reports what it has',
+  },
+  {
+    flag: 'poll-interval',
+    key: 'pollIntervalMs',
+    kind: 'duration',
+    default: '100ms',
+    help: 'database polling period (latency resolution); stretches if polls get slow',
+  },
+  { flag: 'keep-db', key: 'keepDb', kind: 'bool', help: 'keep the fresh database after the run' },
+  { flag: 'out', key: 'outDir', kind: 'string', help: 'results folder (default bench/results/)' },
+  {
+    flag: 'readme',
+    key: 'readme',
+    kind: 'string',
+    help: 'also write the markdown performance section to this file (e.g. docs/bench.md)',
+  },
+  {
+    flag: 'scaling',
+    key: 'scaling',
+    kind: 'bool',
+    help: 'scaling run: packets/s against agent count and module count',
+  },
+  {
+    flag: 'scaling-agents',
+    key: 'scalingAgents',
+    kind: 'list',
+    default: '1000,3000,10000,30000',
+    help: 'agent counts of the scaling run (33 modules)',
+  },
+  {
+    flag: 'scaling-modules',
+    key: 'scalingModules',
+    kind: 'list',
+    default: '10,33,100',
+    help: 'module counts of the scaling run (at 3,000 agents)',
+  },
+  {
+    flag: 'scaling-max-duration',
+    key: 'scalingMaxDurationMs',
+    kind: 'duration',
+    default: '15m',
+    help: 'hard cap on the whole scaling run',
+  },
+  { flag: 'quiet', key: 'quiet', kind: 'bool', help: 'no progress bar' },
+  { flag: 'help', key: 'help', kind: 'bool', help: 'this text' },
+];
+
+export function parseE2eArgs(argv: readonly string[]): E2eOptions {
+  const values = new Map<keyof E2eOptions, unknown>();
+  for (const knob of KNOBS) {
+    if (knob.kind === 'bool') values.set(knob.key, false);
+    else if (knob.kind === 'repeat') values.set(knob.key, []);
+    else if (knob.default !== undefined) values.set(knob.key, convert(knob, knob.default));
+    else values.set(knob.key, undefined);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const match = /^--([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
+    if (!match) throw new Error(`unexpected argument: ${arg} (see --help)`);
+    const name = match[1] ?? '';
+    const knob = KNOBS.find(
+      (k) => k.flag === name || (k.kind === 'bool' && `no-${k.flag}` === name),
+    );
+    if (!knob) throw new Error(`unknown option --${name} (see --help)`);
+    if (knob.kind === 'bool') {
+      values.set(knob.key, !name.startsWith('no-') && match[2] !== '0' && match[2] !== 'false');
+      continue;
+    }
+    let raw = match[2];
+    if (raw === undefined) {
+      raw = argv[i + 1];
+      i += 1;
+    }
+    if (raw === undefined) throw new Error(`--${name} needs a value`);
+    if (knob.kind === 'repeat') (values.get(knob.key) as string[]).push(raw);
+    else values.set(knob.key, convert(knob, raw));
+  }
+  const options = Object.fromEntries(values) as unknown as E2eOptions;
+  validate(options);
+  return options;
+}
+
+function convert(knob: Knob, raw: string): unknown {
+  switch (knob.kind) {
+    case 'int': {
+      if (!/^\d+$/.test(raw)) throw new Error(`--${knob.flag} must be a whole number, got ${raw}`);
+      return Number(raw);
+    }
+    case 'number': {
+      const n = Number(raw);
+      if (!Number.isFinite(n)) throw new Error(`--${knob.flag} must be a number, got ${raw}`);
+      return n;
+    }
+    case 'duration':
+      return parseDurationMs(raw);
+    case 'list':
+      return raw.split(',').map((part) => {
+        if (!/^\d+$/.test(part.trim())) throw new Error(`--${knob.flag}: not a number: ${part}`);
+        return Number(part);
+      });
+    case 'string':
+    case 'repeat':
+      return raw;
+    case 'bool':
+      return raw === '1' || raw === 'true';
+  }
+}
+
+function validate(o: E2eOptions): void {
+  if (o.agents < 1) throw new Error('--agents must be at least 1');
+  if (o.modules < 1) throw new Error('--modules must be at least 1');
+  if (o.repeat < 1) throw new Error('--repeat must be at least 1');
+  if (o.concurrency < 1) throw new Error('--concurrency must be at least 1');
+  // Strings from the command line: the declared unions are only true after these checks.
+  const mode: string = o.mode;
+  const client: string = o.client;
+  if (!['per-file', 'persistent'].includes(mode)) throw new Error(`bad --mode ${mode}`);
+  if (!['library', 'raw'].includes(client)) throw new Error(`bad --client ${client}`);
+  if (o.changeRate < 0 || o.changeRate > 1) throw new Error('--change-rate must be within 0..1');
+  if (o.windowsShare < 0 || o.windowsShare > 1)
+    throw new Error('--windows-share must be within 0..1');
+  if (o.target !== undefined && o.db === undefined) throw new Error('--target needs --db');
+}
+
+export function helpText(): string {
+  const lines = [
+    'Usage: npm run bench -- [options]',
+    '',
+    'End-to-end bench the way Pandora sizes a data server: simulated agents send XML packets',
+    'over Tentacle; packets and module values are counted as they are committed to the database.',
+    'Standard scenario: 3,000 agents x 33 modules, one creation pass, two steady passes and a',
+    'paced latency pass, against a server it starts itself (fresh database, temp spool).',
+    '',
+    'Options:',
+  ];
+  for (const knob of KNOBS) {
+    const left = `  --${knob.flag}${knob.kind === 'bool' ? '' : ' <v>'}`;
+    const def = knob.default === undefined ? '' : ` [${knob.default}]`;
+    lines.push(`${left.padEnd(30)}${knob.help}${def}`);
+  }
+  lines.push(
+    '',
+    'Examples:',
+    '  npm run bench                                   # standard scenario',
+    '  npm run bench -- --agents 300 --steady-passes 1 # quick look',
+    '  npm run bench -- --target 127.0.0.1:41121 --db mysql://pandora:pandora@127.0.0.1/pandora',
+    '  npm run bench -- --scaling                      # packets/s vs agents and modules',
+    '  npm run bench -- --readme docs/bench.md         # regenerate the README section',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,259 @@
+/** Turns e2e results into the console table, the SVG charts and the README markdown section. */
+import {
+  barChartSvg,
+  describeEnv,
+  formatMarkdownTable,
+  lineChartSvg,
+  median,
+  type BenchEnv,
+  type Row,
+} from '../lib/index.js';
+import type { E2eResult, PassResult } from './scenario.js';
+
+/** The issue's targets for the standard scenario on the 2-core machine. */
+export const TARGETS = {
+  creationPacketsPerSec: 1000,
+  steadyPacketsPerSec: 2000,
+  latencyP99Ms: 1000,
+  serverRssBytes: 300 * 2 ** 20,
+} as const;
+
+/** The Perl reference measured on this machine (issue 6). */
+export const PERL_REFERENCE = { creationPacketsPerSec: 26, steadyPacketsPerSec: 46 } as const;
+
+export function passRows(passes: readonly PassResult[]): Row[] {
+  return passes.map((p) => ({
+    pass: p.complete ? p.name : `${p.name} (incomplete)`,
+    packets: p.committed,
+    'pkt/s': p.packetsPerSec,
+    'values/s': p.valuesPerSec,
+    'history rows': p.historyRows,
+    'p50 ms': p.latencyMs.p50,
+    'p95 ms': p.latencyMs.p95,
+    'p99 ms': p.latencyMs.p99,
+    'server CPU %': p.serverCpuPercent ?? Number.NaN,
+    'DB CPU %': p.dbCpuPercent ?? Number.NaN,
+    'server RSS MB': p.serverRssBytes === undefined ? Number.NaN : p.serverRssBytes / 2 ** 20,
+  }));
+}
+
+/** Median over repeated runs, pass by pass (passes matched by name). */
+export function medianPassRows(runs: readonly E2eResult[]): Row[] {
+  const names = runs[0]?.passes.map((p) => p.name) ?? [];
+  return names.map((name) => {
+    const same = runs.flatMap((r) => r.passes.filter((p) => p.name === name));
+    const m = (pick: (p: PassResult) => number | undefined): number =>
+      median(same.map(pick).filter((v): v is number => v !== undefined && Number.isFinite(v)));
+    return {
+      pass: name,
+      runs: same.length,
+      packets: m((p) => p.committed),
+      'pkt/s': m((p) => p.packetsPerSec),
+      'values/s': m((p) => p.valuesPerSec),
+      'history rows': m((p) => p.historyRows),
+      'p50 ms': m((p) => p.latencyMs.p50),
+      'p95 ms': m((p) => p.latencyMs.p95),
+      'p99 ms': m((p) => p.latencyMs.p99),
+      'server CPU %': m((p) => p.serverCpuPercent),
+      'DB CPU %': m((p) => p.dbCpuPercent),
+      'server RSS MB': m((p) =>
+        p.serverRssBytes === undefined ? undefined : p.serverRssBytes / 2 ** 20,
+      ),
+    };
+  });
+}
+
+export interface TargetCheck {
+  readonly what: string;
+  readonly target: string;
+  readonly measured: string;
+  readonly ok: boolean;
+}
+
+export function checkTargets(runs: readonly E2eResult[]): TargetCheck[] {
+  const all = runs.flatMap((r) => r.passes);
+  const creation = median(all.filter((p) => p.kind === 'creation').map((p) => p.packetsPerSec));
+  const steady = median(
+    runs.map((r) =>
+      median(r.passes.filter((p) => p.kind === 'steady').map((p) => p.packetsPerSec)),
+    ),
+  );
+  const p99 = median(all.filter((p) => p.kind === 'latency').map((p) => p.latencyMs.p99));
+  const rss = median(
+    runs.map((r) => r.serverPeakRssBytes).filter((v): v is number => v !== undefined),
+  );
+  return [
+    check(
+      'creation pass',
+      `≥ ${TARGETS.creationPacketsPerSec} pkt/s`,
+      creation,
+      'pkt/s',
+      creation >= TARGETS.creationPacketsPerSec,
+    ),
+    check(
+      'steady state',
+      `≥ ${TARGETS.steadyPacketsPerSec} pkt/s`,
+      steady,
+      'pkt/s',
+      steady >= TARGETS.steadyPacketsPerSec,
+    ),
+    check(
+      'p99 SEND OK → commit at half load',
+      `< ${TARGETS.latencyP99Ms} ms`,
+      p99,
+      'ms',
+      p99 < TARGETS.latencyP99Ms,
+    ),
+    check('server peak RSS', '< 300 MB', rss / 2 ** 20, 'MB', rss < TARGETS.serverRssBytes),
+  ];
+}
+
+function check(
+  what: string,
+  target: string,
+  value: number,
+  unit: string,
+  ok: boolean,
+): TargetCheck {
+  const measured = Number.isFinite(value)
+    ? `${Math.round(value * 10) / 10} ${unit}`
+    : 'not measured';
+  return { what, target, measured, ok: Number.isFinite(value) && ok };
+}
+
+export function timelineSvg(result: E2eResult, title: string): string {
+  const { t, committed, acked, inFlight, spool } = result.timeline;
+  const rate = (values: readonly number[]): [number, number][] => {
+    const out: [number, number][] = [];
+    let from = 0;
+    for (let i = 1; i < t.length; i++) {
+      const now = t[i] ?? 0;
+      while (from < i - 1 && now - (t[from] ?? 0) > 1) from += 1;
+      const dt = now - (t[from] ?? 0);
+      if (dt > 0) out.push([now, ((values[i] ?? 0) - (values[from] ?? 0)) / dt]);
+    }
+    return out;
+  };
+  const zip = (values: readonly number[]): [number, number][] =>
+    t.map((x, i) => [x, values[i] ?? 0]);
+  const hasSpool = spool.some((v) => v > 0);
+  return lineChartSvg({
+    title,
+    xLabel: 'seconds since start',
+    yLabel: 'packets per second',
+    y2Label: 'packets queued',
+    series: [
+      { name: 'committed pkt/s', points: rate(committed) },
+      { name: 'SEND OK pkt/s', points: rate(acked) },
+      { name: 'acked, not committed', points: zip(inFlight), axis: 'right' },
+      ...(hasSpool ? [{ name: 'spool files', points: zip(spool), axis: 'right' as const }] : []),
+    ],
+    markers: result.passes.map((p) => ({ x: p.startedAtSec, label: p.name })),
+  });
+}
+
+export interface ScalingPoint {
+  readonly label: string;
+  readonly agents: number;
+  readonly modules: number;
+  readonly creationPacketsPerSec: number;
+  readonly steadyPacketsPerSec: number;
+  readonly steadyValuesPerSec: number;
+  readonly complete: boolean;
+}
+
+export function scalingSvg(points: readonly ScalingPoint[], title: string, xLabel: string): string {
+  return barChartSvg({
+    title,
+    xLabel,
+    yLabel: 'packets per second',
+    seriesNames: ['creation pass', 'steady pass'],
+    groups: points.map((p) => ({
+      label: p.complete ? p.label : `${p.label} (incomplete)`,
+      values: [p.creationPacketsPerSec, p.steadyPacketsPerSec],
+    })),
+  });
+}
+
+export function scalingRows(points: readonly ScalingPoint[]): Row[] {
+  return points.map((p) => ({
+    agents: p.agents,
+    modules: p.modules,
+    'creation pkt/s': p.creationPacketsPerSec,
+    'steady pkt/s': p.steadyPacketsPerSec,
+    'steady values/s': p.steadyValuesPerSec,
+    complete: p.complete ? 'yes' : 'no',
+  }));
+}
+
+export interface MarkdownInput {
+  readonly env: BenchEnv;
+  readonly command: string;
+  readonly runs: readonly E2eResult[];
+  readonly chartPath: string | undefined;
+  readonly scaling?: {
+    readonly points: readonly ScalingPoint[];
+    readonly chartPaths: readonly string[];
+    readonly command: string;
+  };
+}
+
+export function markdownSection(input: MarkdownInput): string {
+  const { runs } = input;
+  const checks = checkTargets(runs);
+  const verdicts = runs.map((r) => r.verdict?.text).filter((v): v is string => v !== undefined);
+  const lines = [
+    '## Performance',
+    '',
+    '> **How to read these numbers.** Load generator, server and MariaDB share one small machine;',
+    '> the figures compare servers on *this* machine only. A packet counts when its last module’s',
+    '> status row is in the database (read back with SQL, so any Pandora server can be measured',
+    '> the same way); latency runs from the final `SEND OK` to the first database poll that sees',
+    '> the packet (poll period 100 ms, so values are rounded up by up to one period).',
+    '',
+    `Machine: ${describeEnv(input.env)}, ${input.env.date.slice(0, 16).replace('T', ' ')} UTC.`,
+    '',
+    `Command: \`${input.command}\`${runs.length > 1 ? ` — ${runs.length} runs, medians shown` : ''}.`,
+    '',
+    formatMarkdownTable(runs.length > 1 ? medianPassRows(runs) : passRows(runs[0]?.passes ?? [])),
+    '',
+    `Capacity verdict: ${verdicts.length > 1 ? verdicts.map((v, i) => `run ${i + 1}: ${v}`).join('; ') : (verdicts[0] ?? 'not reached')}.`,
+    '',
+    `Perl reference on the same machine: ${PERL_REFERENCE.creationPacketsPerSec} packets/s creating, ${PERL_REFERENCE.steadyPacketsPerSec} packets/s steady.`,
+    '',
+    formatMarkdownTable(
+      checks.map((c) => ({
+        target: c.what,
+        goal: c.target,
+        measured: c.measured,
+        met: c.ok ? 'yes' : 'no',
+      })),
+    ),
+  ];
+  if (input.chartPath !== undefined) {
+    lines.push('', `![Throughput and queue depth over time](${input.chartPath})`);
+  }
+  if (input.scaling) {
+    lines.push(
+      '',
+      '### Scaling',
+      '',
+      `Command: \`${input.scaling.command}\` (one creation and one steady pass per point).`,
+      '',
+      formatMarkdownTable(scalingRows(input.scaling.points)),
+      '',
+      ...input.scaling.chartPaths.map(
+        (p) => `![Packets per second against the amount of work](${p})`,
+      ),
+    );
+  }
+  lines.push(
+    '',
+    'Reproduce: `npm run bench` (standard scenario, about 1–2 minutes), `npm run bench -- --help`',
+    'for every knob, `npm run bench -- --scaling` for the scaling run, `--readme docs/bench.md` to',
+    'regenerate this section. Results (JSON with machine, versions and commit; SVG charts) go to',
+    '`bench/results/`.',
+    '',
+  );
+  return lines.join('\n');
+}

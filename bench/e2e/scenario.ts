@@ -1,0 +1,451 @@
+/**
+ * The end-to-end scenario: a creation pass (agents and modules get created), steady passes at
+ * full speed, and a paced latency pass at a fraction of the steady rate. Each pass is sent over
+ * Tentacle and measured where it lands — in the database — then reported apart.
+ */
+import { capacityStudyModules, createFleet, type Fleet, type Pass } from '../generator/index.js';
+import {
+  createProgressBar,
+  createTimeSeries,
+  findPidsByName,
+  formatNumber,
+  median,
+  readProcSnapshot,
+  summarize,
+  type Summary,
+  type TimeSeries,
+} from '../lib/index.js';
+import { createCommitWatcher, type CommitWatcher } from '../load/commit-watcher.js';
+import { openRawConnection } from '../load/raw-tentacle.js';
+import { sendFiles, type OpenConnection, type OutgoingFile } from '../load/sender.js';
+import type { E2eOptions } from './options.js';
+import { openTarget, type BenchTarget } from './target.js';
+
+export type PassKind = 'creation' | 'steady' | 'latency';
+
+export interface PassResult {
+  readonly name: string;
+  readonly kind: PassKind;
+  /** When the pass started, seconds from the start of the run (chart markers). */
+  readonly startedAtSec: number;
+  readonly packets: number;
+  readonly acked: number;
+  readonly committed: number;
+  readonly failed: number;
+  readonly retries: number;
+  readonly complete: boolean;
+  /** First send to last `SEND OK`. */
+  readonly sendSeconds: number;
+  /** First send to the last packet seen committed. */
+  readonly commitSeconds: number;
+  readonly packetsPerSec: number;
+  readonly ackedPerSec: number;
+  readonly moduleValues: number;
+  readonly valuesPerSec: number;
+  readonly historyRows: number;
+  readonly targetRatePerSec: number | undefined;
+  readonly latencyMs: Summary;
+  readonly serverCpuPercent: number | undefined;
+  readonly dbCpuPercent: number | undefined;
+  readonly serverRssBytes: number | undefined;
+  readonly errors: readonly string[];
+}
+
+export interface Verdict {
+  readonly agents: number;
+  readonly intervalSec: number;
+  readonly budgetSec: number;
+  readonly requiredPacketsPerSec: number;
+  readonly steadyPacketsPerSec: number;
+  readonly creationSeconds: number;
+  readonly steadySeconds: number;
+  readonly capacityAgents: number;
+  readonly ok: boolean;
+  readonly text: string;
+}
+
+export interface E2eResult {
+  readonly status: 'ok' | 'incomplete' | 'aborted';
+  readonly target: string;
+  readonly passes: readonly PassResult[];
+  readonly verdict: Verdict | undefined;
+  readonly serverPeakRssBytes: number | undefined;
+  readonly generateSeconds: number;
+  readonly wallSeconds: number;
+  readonly timeline: {
+    readonly t: number[];
+    readonly acked: number[];
+    readonly committed: number[];
+    readonly inFlight: number[];
+    readonly spool: number[];
+    readonly serverRssMB: number[];
+  };
+}
+
+/** The capacity study's rule: a server copes when one interval's packets fit in 80 % of it. */
+export const INTERVAL_BUDGET_FRACTION = 0.8;
+const MODULE_COUNT_WAIT_MS = 10_000;
+
+interface RunContext {
+  readonly options: E2eOptions;
+  readonly target: BenchTarget;
+  readonly fleet: Fleet;
+  readonly watcher: CommitWatcher;
+  readonly open: OpenConnection;
+  readonly timeline: TimeSeries;
+  readonly runStartMs: number;
+  readonly signal: AbortSignal;
+  readonly dbPid: number | undefined;
+  totalAcked: number;
+  totalCommitted: number;
+  serverPeakRss: number;
+}
+
+export async function runE2e(options: E2eOptions, log: (line: string) => void): Promise<E2eResult> {
+  const runStartMs = performance.now();
+  const signal = AbortSignal.timeout(options.maxDurationMs);
+  const target = await openTarget({ ...options, logDir: options.outDir ?? tmpLogDir() });
+  log(`target: ${target.description}`);
+  const modules = capacityStudyModules(options.modules);
+  const fleet = createFleet({
+    agents: options.agents,
+    modules,
+    seed: options.seed,
+    changeRate: options.changeRate,
+    windowsShare: options.windowsShare,
+    intervalSec: options.intervalSec,
+  });
+  const last = modules[modules.length - 1];
+  let watcher: CommitWatcher | undefined;
+  try {
+    watcher = await createCommitWatcher(
+      target.db,
+      fleet.agentNames,
+      last ? [last.name, last.latin1Name] : [],
+    );
+    const ctx: RunContext = {
+      options,
+      target,
+      fleet,
+      watcher,
+      open: await chooseClient(options.client),
+      timeline: createTimeSeries(runStartMs),
+      runStartMs,
+      signal,
+      dbPid: isLoopback(target.db.host) ? findPidsByName('mariadbd')[0] : undefined,
+      totalAcked: 0,
+      totalCommitted: 0,
+      serverPeakRss: 0,
+    };
+    return await runPasses(ctx, log);
+  } finally {
+    await watcher?.close();
+    await target.close();
+  }
+}
+
+async function runPasses(ctx: RunContext, log: (line: string) => void): Promise<E2eResult> {
+  const { options, fleet } = ctx;
+  const passes: PassResult[] = [];
+  let generateMs = 0;
+  const plan: { kind: PassKind; name: string }[] = [
+    { kind: 'creation', name: 'creation' },
+    ...Array.from({ length: options.steadyPasses }, (_, i) => ({
+      kind: 'steady' as const,
+      name: `steady ${i + 1}`,
+    })),
+    ...(options.latencyLoad > 0 ? [{ kind: 'latency' as const, name: 'latency' }] : []),
+  ];
+  let status: E2eResult['status'] = 'ok';
+  for (const [index, step] of plan.entries()) {
+    if (ctx.signal.aborted) {
+      status = 'aborted';
+      break;
+    }
+    const pass = fleet.pass(index);
+    let count = options.agents;
+    let rate: number | undefined;
+    if (step.kind === 'latency') {
+      const steadyRate = median(
+        passes.filter((p) => p.kind === 'steady').map((p) => p.packetsPerSec),
+      );
+      const base = Number.isFinite(steadyRate) ? steadyRate : (passes.at(-1)?.packetsPerSec ?? 0);
+      if (base <= 0) break;
+      rate = base * options.latencyLoad;
+      count = Math.min(options.agents, Math.max(1, Math.ceil(rate * options.latencySeconds)));
+    }
+    const genStart = performance.now();
+    const files: OutgoingFile[] = [];
+    for (const file of pass.files(0, count)) {
+      files.push({ name: file.name, bytes: file.bytes, agentIndex: file.agentIndex });
+    }
+    generateMs += performance.now() - genStart;
+    const result = await runPass(ctx, step.kind, step.name, pass, files, rate);
+    passes.push(result);
+    log(describePass(result));
+    if (!result.complete) {
+      status = isAborted(ctx.signal) ? 'aborted' : 'incomplete';
+      break;
+    }
+  }
+  const timeline = ctx.timeline.points();
+  return {
+    status,
+    target: ctx.target.description,
+    passes,
+    verdict: computeVerdict(options, passes),
+    serverPeakRssBytes: ctx.target.serverPid === undefined ? undefined : ctx.serverPeakRss,
+    generateSeconds: generateMs / 1000,
+    wallSeconds: (performance.now() - ctx.runStartMs) / 1000,
+    timeline: {
+      t: timeline.map((p) => round(p.t, 2)),
+      acked: timeline.map((p) => p.values['acked'] ?? 0),
+      committed: timeline.map((p) => p.values['committed'] ?? 0),
+      inFlight: timeline.map((p) => p.values['inFlight'] ?? 0),
+      spool: timeline.map((p) => p.values['spool'] ?? 0),
+      serverRssMB: timeline.map((p) => p.values['serverRssMB'] ?? 0),
+    },
+  };
+}
+
+async function runPass(
+  ctx: RunContext,
+  kind: PassKind,
+  name: string,
+  pass: Pass,
+  files: readonly OutgoingFile[],
+  ratePerSec: number | undefined,
+): Promise<PassResult> {
+  const { options, watcher, target } = ctx;
+  const agentCount = options.agents;
+  const ackMs = new Float64Array(agentCount).fill(Number.NaN);
+  const commitMs = new Float64Array(agentCount).fill(Number.NaN);
+  const progress = options.quiet
+    ? undefined
+    : createProgressBar({ label: name.padEnd(9), total: files.length });
+  const serverCpu0 = snapshotCpu(target.serverPid);
+  const dbCpu0 = snapshotCpu(ctx.dbPid);
+  const startMs = performance.now();
+  let acked = 0;
+  let lastAckMs = startMs;
+  let committed = 0;
+  let lastCommitMs = startMs;
+  let lastProgressMs = startMs;
+
+  const sendState = { done: false };
+  const sending = sendFiles(files, {
+    target: {
+      host: target.host,
+      port: target.port,
+      tls: options.tls,
+      timeoutMs: options.sendTimeoutMs,
+      ...(options.password === undefined ? {} : { password: options.password }),
+    },
+    open: ctx.open,
+    concurrency: options.concurrency,
+    mode: options.mode,
+    ...(ratePerSec === undefined ? {} : { ratePerSec }),
+    signal: ctx.signal,
+    onAck(file, at) {
+      ackMs[file.agentIndex] = at;
+      acked += 1;
+      ctx.totalAcked += 1;
+      lastAckMs = at;
+      lastProgressMs = at;
+    },
+  }).finally(() => {
+    sendState.done = true;
+  });
+
+  let complete = false;
+  for (;;) {
+    const pollStart = performance.now();
+    const { observedMs, agentIndexes } = await watcher.pollAgents(pass.sqlTimestamp);
+    for (const index of agentIndexes) {
+      commitMs[index] = observedMs;
+      committed += 1;
+      ctx.totalCommitted += 1;
+      lastCommitMs = observedMs;
+      lastProgressMs = performance.now();
+    }
+    sampleTimeline(ctx);
+    const elapsedSec = (performance.now() - startMs) / 1000;
+    progress?.update(
+      committed,
+      `${formatNumber(committed / Math.max(elapsedSec, 0.001))} pkt/s committed`,
+    );
+    if (committed >= files.length) {
+      complete = true;
+      break;
+    }
+    if (sendState.done && committed >= acked && acked > 0 && committed > 0) {
+      // Everything acknowledged is in; the rest failed to send.
+      complete = acked === files.length;
+      break;
+    }
+    if (ctx.signal.aborted || performance.now() - lastProgressMs > options.commitTimeoutMs) break;
+    // Keep polling overhead bounded: never spend more than ~1/5 of the time querying.
+    const pollCost = performance.now() - pollStart;
+    await sleep(Math.max(options.pollIntervalMs, pollCost * 4) - pollCost);
+  }
+  const sent = await sending;
+  const endMs = lastCommitMs;
+  const serverCpu = cpuPercent(serverCpu0, snapshotCpu(target.serverPid), endMs - startMs);
+  const dbCpu = cpuPercent(dbCpu0, snapshotCpu(ctx.dbPid), endMs - startMs);
+  progress?.finish(complete ? 'committed' : 'INCOMPLETE');
+
+  const moduleValues = await waitForModuleValues(ctx, pass, committed * options.modules);
+  const historyRows = await watcher.countHistoryRows(pass.epoch);
+  const latencies: number[] = [];
+  for (let i = 0; i < agentCount; i++) {
+    const a = ackMs[i] ?? Number.NaN;
+    const c = commitMs[i] ?? Number.NaN;
+    // A commit seen before our SEND OK arrived is a zero-latency commit.
+    if (Number.isFinite(a) && Number.isFinite(c)) latencies.push(Math.max(0, c - a));
+  }
+  const commitSeconds = (endMs - startMs) / 1000;
+  const snapshot = target.serverPid === undefined ? undefined : readProcSnapshot(target.serverPid);
+  return {
+    name,
+    kind,
+    startedAtSec: round((startMs - ctx.runStartMs) / 1000, 2),
+    packets: files.length,
+    acked,
+    committed,
+    failed: sent.failed,
+    retries: sent.retries,
+    complete,
+    sendSeconds: round((lastAckMs - startMs) / 1000, 3),
+    commitSeconds: round(commitSeconds, 3),
+    packetsPerSec: round(committed / Math.max(commitSeconds, 0.001), 1),
+    ackedPerSec: round(acked / Math.max((lastAckMs - startMs) / 1000, 0.001), 1),
+    moduleValues,
+    valuesPerSec: round(moduleValues / Math.max(commitSeconds, 0.001), 0),
+    historyRows,
+    targetRatePerSec: ratePerSec === undefined ? undefined : round(ratePerSec, 1),
+    latencyMs: roundSummary(summarize(latencies)),
+    serverCpuPercent: serverCpu,
+    dbCpuPercent: dbCpu,
+    serverRssBytes: snapshot?.rssBytes,
+    errors: sent.errors,
+  };
+}
+
+/** Module status rows reflecting the pass; waits briefly for servers that commit per module. */
+async function waitForModuleValues(ctx: RunContext, pass: Pass, expected: number): Promise<number> {
+  const deadline = performance.now() + MODULE_COUNT_WAIT_MS;
+  let count = await ctx.watcher.countModuleValues(pass.sqlTimestamp);
+  while (count < expected && performance.now() < deadline && !ctx.signal.aborted) {
+    await sleep(200);
+    count = await ctx.watcher.countModuleValues(pass.sqlTimestamp);
+  }
+  return count;
+}
+
+function sampleTimeline(ctx: RunContext): void {
+  const rss =
+    ctx.target.serverPid === undefined ? undefined : readProcSnapshot(ctx.target.serverPid);
+  if (rss && rss.rssBytes > ctx.serverPeakRss) ctx.serverPeakRss = rss.rssBytes;
+  ctx.timeline.add({
+    acked: ctx.totalAcked,
+    committed: ctx.totalCommitted,
+    inFlight: ctx.totalAcked - ctx.totalCommitted,
+    spool: ctx.target.spoolDepth() ?? 0,
+    serverRssMB: rss ? round(rss.rssBytes / 2 ** 20, 1) : 0,
+  });
+}
+
+export function computeVerdict(
+  options: E2eOptions,
+  passes: readonly PassResult[],
+): Verdict | undefined {
+  const steady = passes.filter((p) => p.kind === 'steady' && p.complete);
+  const creation = passes.find((p) => p.kind === 'creation' && p.complete);
+  if (steady.length === 0 || !creation) return undefined;
+  const budgetSec = options.intervalSec * INTERVAL_BUDGET_FRACTION;
+  const steadyRate = median(steady.map((p) => p.packetsPerSec));
+  const requiredRate = options.agents / budgetSec;
+  const creationSeconds = options.agents / creation.packetsPerSec;
+  const steadySeconds = options.agents / steadyRate;
+  const ok = steadyRate >= requiredRate && creationSeconds <= budgetSec;
+  const capacityAgents = Math.floor(steadyRate * budgetSec);
+  const text =
+    `${ok ? 'YES' : 'NO'}: ${formatNumber(options.agents)} agents every ${options.intervalSec} s need ` +
+    `${formatNumber(requiredRate, 1)} packets/s (80 % budget ${formatNumber(budgetSec)} s); ` +
+    `steady ${formatNumber(steadyRate)} packets/s takes ${formatNumber(steadySeconds, 1)} s per interval, ` +
+    `creation ${formatNumber(creationSeconds, 1)} s; capacity ≈ ${formatNumber(capacityAgents)} agents`;
+  return {
+    agents: options.agents,
+    intervalSec: options.intervalSec,
+    budgetSec,
+    requiredPacketsPerSec: round(requiredRate, 2),
+    steadyPacketsPerSec: steadyRate,
+    creationSeconds: round(creationSeconds, 2),
+    steadySeconds: round(steadySeconds, 2),
+    capacityAgents,
+    ok,
+    text,
+  };
+}
+
+function describePass(p: PassResult): string {
+  return (
+    `${p.name}: ${p.committed}/${p.packets} packets in ${p.commitSeconds} s = ${formatNumber(p.packetsPerSec)} pkt/s, ` +
+    `${formatNumber(p.valuesPerSec)} values/s, latency p50 ${formatNumber(p.latencyMs.p50)} ms ` +
+    `p99 ${formatNumber(p.latencyMs.p99)} ms${p.complete ? '' : ' (INCOMPLETE)'}` +
+    (p.errors.length > 0 ? ` errors: ${p.errors.join('; ')}` : '')
+  );
+}
+
+async function chooseClient(kind: E2eOptions['client']): Promise<OpenConnection> {
+  if (kind === 'raw') return openRawConnection;
+  const { openLibraryConnection } = await import('../load/library-client.js');
+  return openLibraryConnection;
+}
+
+/** Read through a call: TypeScript narrows `signal.aborted` and cannot see it change. */
+function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
+}
+
+function snapshotCpu(pid: number | undefined): number | undefined {
+  return pid === undefined ? undefined : readProcSnapshot(pid)?.cpuSeconds;
+}
+
+function cpuPercent(
+  from: number | undefined,
+  to: number | undefined,
+  wallMs: number,
+): number | undefined {
+  if (from === undefined || to === undefined || wallMs <= 0) return undefined;
+  return round(((to - from) / (wallMs / 1000)) * 100, 0);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host.startsWith('127.') || host === '::1';
+}
+
+function tmpLogDir(): string {
+  return process.env['TMPDIR'] ?? '/tmp';
+}
+
+function roundSummary(s: Summary): Summary {
+  return {
+    count: s.count,
+    min: round(s.min, 1),
+    max: round(s.max, 1),
+    mean: round(s.mean, 1),
+    p50: round(s.p50, 1),
+    p95: round(s.p95, 1),
+    p99: round(s.p99, 1),
+  };
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}

@@ -1,0 +1,130 @@
+/**
+ * What the bench runs against: either a server it starts itself (fresh random database, temp
+ * spool, free loopback ports) or any running Tentacle server plus its Pandora database.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { silentLogger } from '../../src/core/log.js';
+import { initDatabase } from '../../src/db/index.js';
+import { parseDbUrl, type DbTarget } from '../load/commit-watcher.js';
+import { freePort, startServerProcess } from '../load/server-process.js';
+
+export interface BenchTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly db: DbTarget;
+  readonly description: string;
+  /** Pid of the server when we started it (for CPU/RSS), else undefined. */
+  readonly serverPid: number | undefined;
+  readonly httpPort: number | undefined;
+  /** `.data` files waiting in the spool, when the spool is ours to look at. */
+  spoolDepth(): number | undefined;
+  close(): Promise<void>;
+}
+
+export interface TargetOptions {
+  readonly target: string | undefined;
+  readonly db: string | undefined;
+  readonly dbServer: string;
+  readonly password: string | undefined;
+  readonly serverArgs: readonly string[];
+  readonly keepDb: boolean;
+  readonly logDir: string;
+}
+
+const SERVER_START_TIMEOUT_MS = 60_000;
+
+export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
+  if (options.target !== undefined) {
+    const [host = '127.0.0.1', port = '41121'] = options.target.split(':');
+    if (options.db === undefined) throw new Error('--target needs --db');
+    return {
+      host,
+      port: Number(port),
+      db: parseDbUrl(options.db),
+      description: `external server ${options.target}`,
+      serverPid: undefined,
+      httpPort: undefined,
+      spoolDepth: () => undefined,
+      close: () => Promise.resolve(),
+    };
+  }
+
+  const server = new URL(options.dbServer);
+  const name = `bench_${randomBytes(5).toString('hex')}`;
+  const db: DbTarget = {
+    host: server.hostname,
+    port: Number(server.port || 3306),
+    user: decodeURIComponent(server.username || 'root'),
+    password: decodeURIComponent(server.password),
+    database: name,
+  };
+  await initDatabase(
+    { host: db.host, port: db.port, user: db.user, password: db.password, database: name },
+    { createDatabase: true },
+    { logger: silentLogger() },
+  );
+  const spool = mkdtempSync(join(tmpdir(), 'bench-spool-'));
+  const [tentaclePort, httpPort] = [await freePort(), await freePort()];
+  const cleanup = async (): Promise<void> => {
+    rmSync(spool, { recursive: true, force: true });
+    if (!options.keepDb) await dropDatabase(db);
+  };
+  let process;
+  try {
+    process = await startServerProcess({
+      incomingDir: spool,
+      database: { host: db.host, port: db.port, user: db.user, password: db.password, name },
+      tentaclePort,
+      httpPort,
+      ...(options.password === undefined ? {} : { password: options.password }),
+      extraArgs: options.serverArgs,
+      logPath: join(options.logDir, `server-${name}.log`),
+      startTimeoutMs: SERVER_START_TIMEOUT_MS,
+    });
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  const started = process;
+  return {
+    host: '127.0.0.1',
+    port: tentaclePort,
+    db,
+    description: `tentacle-ingest serve (pid ${started.pid}), database ${name}`,
+    serverPid: started.pid,
+    httpPort,
+    spoolDepth: () => countDataFiles(spool),
+    async close() {
+      await started.stop();
+      await cleanup();
+    },
+  };
+}
+
+function countDataFiles(dir: string): number | undefined {
+  try {
+    let n = 0;
+    for (const entry of readdirSync(dir)) if (entry.endsWith('.data')) n += 1;
+    return n;
+  } catch {
+    return undefined;
+  }
+}
+
+async function dropDatabase(db: DbTarget): Promise<void> {
+  const conn = await mysql.createConnection({
+    host: db.host,
+    port: db.port,
+    user: db.user,
+    password: db.password,
+  });
+  try {
+    await conn.query(`DROP DATABASE IF EXISTS \`${db.database.replaceAll('`', '``')}\``);
+  } finally {
+    await conn.end();
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Starts `tentacle-ingest serve` as a child process for the standard scenario (fresh database,
+ * temporary spool, loopback ports) and stops it afterwards. The child is the node process
+ * itself (no npx/shell in between), so its pid is the one the CPU/RSS sampler watches.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface ServerProcessOptions {
+  readonly incomingDir: string;
+  readonly database: { host: string; port: number; user: string; password: string; name: string };
+  readonly tentaclePort: number;
+  readonly httpPort: number;
+  readonly password?: string;
+  /** Extra `serve` flags, passed through verbatim (`--server-arg=--dataserver-threads=2`). */
+  readonly extraArgs: readonly string[];
+  /** Where the server's stdout/stderr go (its JSON log). */
+  readonly logPath: string;
+  readonly startTimeoutMs: number;
+}
+
+export interface ServerProcess {
+  readonly pid: number;
+  readonly args: readonly string[];
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code or signal. */
+  stop(graceMs?: number): Promise<string>;
+}
+
+export function serveArgs(options: ServerProcessOptions): string[] {
+  const db = options.database;
+  return [
+    'serve',
+    '--incomingdir',
+    options.incomingDir,
+    '--dbhost',
+    db.host,
+    '--dbport',
+    String(db.port),
+    '--dbuser',
+    db.user,
+    ...(db.password === '' ? [] : ['--dbpass', db.password]),
+    '--dbname',
+    db.name,
+    '--tentacle-port',
+    String(options.tentaclePort),
+    '--http-port',
+    String(options.httpPort),
+    ...(options.password === undefined ? [] : ['--password', options.password]),
+    ...options.extraArgs,
+  ];
+}
+
+export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
+  const args = serveArgs(options);
+  const log = createWriteStream(options.logPath);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('could not start the server process');
+  const exited = once(child, 'exit');
+  try {
+    await waitForPort(options.tentaclePort, options.startTimeoutMs, child);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`server did not start (log: ${options.logPath}): ${String(err)}`, {
+      cause: err,
+    });
+  }
+  return {
+    pid,
+    args,
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        return String(child.exitCode ?? child.signalCode);
+      }
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const [code, signal] = (await exited) as [number | null, string | null];
+      clearTimeout(timer);
+      log.end();
+      return String(code ?? signal);
+    },
+  };
+}
+
+/** Polls until something accepts TCP connections on 127.0.0.1:port, or the child exits. */
+async function waitForPort(port: number, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => {
+        socket.end('QUIT\n');
+        resolve(true);
+      });
+      socket.on('error', () => {
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`port ${port} not open after ${timeoutMs} ms`);
+}
+
+/** A free loopback port: bind to 0, read it, close (STYLE §15). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}

@@ -1,0 +1,235 @@
+/**
+ * `npm run bench` — the end-to-end bench: Pandora-style sizing of a Tentacle server plus its
+ * database (standard scenario, repeats with medians, or `--scaling`). `--help` lists every knob.
+ */
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { parseE2eArgs, helpText, type E2eOptions } from './e2e/options.js';
+import {
+  markdownSection,
+  medianPassRows,
+  passRows,
+  scalingRows,
+  scalingSvg,
+  timelineSvg,
+  type ScalingPoint,
+} from './e2e/render.js';
+import { runE2e, type E2eResult } from './e2e/scenario.js';
+import {
+  collectEnv,
+  createReport,
+  DEFAULT_RESULTS_DIR,
+  describeEnv,
+  formatTable,
+  median,
+  resultStem,
+  writeArtifact,
+  writeReport,
+} from './lib/index.js';
+
+async function main(): Promise<number> {
+  let options: E2eOptions;
+  try {
+    options = parseE2eArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(String(err instanceof Error ? err.message : err));
+    return 2;
+  }
+  if (options.help) {
+    console.log(helpText());
+    return 0;
+  }
+  const outDir = options.outDir ?? DEFAULT_RESULTS_DIR;
+  mkdirSync(outDir, { recursive: true });
+  const log = (line: string): void => {
+    console.error(line);
+  };
+  console.error(describeEnv(collectEnv()));
+  return options.scaling ? runScaling(options, outDir, log) : runStandard(options, outDir, log);
+}
+
+async function runStandard(
+  options: E2eOptions,
+  outDir: string,
+  log: (l: string) => void,
+): Promise<number> {
+  const runs: E2eResult[] = [];
+  for (let i = 0; i < options.repeat; i++) {
+    if (options.repeat > 1) log(`run ${i + 1}/${options.repeat}`);
+    const result = await runE2e({ ...options, outDir }, log);
+    runs.push(result);
+    console.log(formatTable(passRows(result.passes)));
+    if (result.verdict) console.log(`capacity: ${result.verdict.text}`);
+    if (result.status !== 'ok') console.log(`status: ${result.status}`);
+  }
+  if (runs.length > 1) {
+    console.log(`medians over ${runs.length} runs:`);
+    console.log(formatTable(medianPassRows(runs)));
+  }
+  const stem = resultStem('e2e');
+  const report = createReport('e2e', paramsOf(options), runs.length === 1 ? runs[0] : { runs });
+  const jsonPath = writeReport(report, stem, outDir);
+  const medianRun = pickMedianRun(runs);
+  const svg = timelineSvg(
+    medianRun,
+    `${options.agents.toLocaleString('en-US')} agents × ${options.modules} modules: throughput and queue depth`,
+  );
+  const svgPath = writeArtifact(`${stem}.svg`, svg, outDir);
+  log(`results: ${relative(process.cwd(), jsonPath)}, chart: ${relative(process.cwd(), svgPath)}`);
+  if (options.readme !== undefined) {
+    const chartName = 'bench-e2e.svg';
+    const chartFile = join(dirname(options.readme), chartName);
+    copyFileSync(svgPath, chartFile);
+    const markdown = markdownSection({
+      env: report.env,
+      command: commandLine(),
+      runs,
+      chartPath: chartName,
+    });
+    writeFileSync(options.readme, markdown);
+    writeArtifact(`${stem}.md`, markdown, outDir);
+    log(`markdown: ${options.readme}`);
+  }
+  return runs.every((r) => r.status === 'ok') ? 0 : 1;
+}
+
+async function runScaling(
+  options: E2eOptions,
+  outDir: string,
+  log: (l: string) => void,
+): Promise<number> {
+  const deadline = performance.now() + options.scalingMaxDurationMs;
+  const shapes = [
+    ...options.scalingAgents.map((agents) => ({ agents, modules: 33, axis: 'agents' as const })),
+    ...options.scalingModules.map((modules) => ({
+      agents: 3000,
+      modules,
+      axis: 'modules' as const,
+    })),
+  ];
+  const points: (ScalingPoint & { axis: 'agents' | 'modules' })[] = [];
+  for (const shape of shapes) {
+    const left = deadline - performance.now();
+    if (left < 10_000) {
+      log(`scaling: out of time, skipping ${shape.agents} agents × ${shape.modules} modules`);
+      continue;
+    }
+    const existing = points.find((p) => p.agents === shape.agents && p.modules === shape.modules);
+    if (existing) {
+      points.push({ ...existing, axis: shape.axis, label: labelOf(shape) });
+      continue;
+    }
+    log(`scaling: ${shape.agents} agents × ${shape.modules} modules`);
+    const result = await runE2e(
+      {
+        ...options,
+        agents: shape.agents,
+        modules: shape.modules,
+        steadyPasses: 1,
+        latencyLoad: 0,
+        maxDurationMs: Math.min(options.maxDurationMs, left),
+        outDir,
+      },
+      log,
+    );
+    const creation = result.passes.find((p) => p.kind === 'creation');
+    const steady = result.passes.find((p) => p.kind === 'steady');
+    points.push({
+      axis: shape.axis,
+      label: labelOf(shape),
+      agents: shape.agents,
+      modules: shape.modules,
+      creationPacketsPerSec: creation?.packetsPerSec ?? Number.NaN,
+      steadyPacketsPerSec: steady?.packetsPerSec ?? Number.NaN,
+      steadyValuesPerSec: steady?.valuesPerSec ?? Number.NaN,
+      complete: result.status === 'ok',
+    });
+  }
+  console.log(formatTable(scalingRows(points)));
+  const stem = resultStem('scaling');
+  const report = createReport('scaling', paramsOf(options), { points });
+  const jsonPath = writeReport(report, stem, outDir);
+  const byAgents = points.filter((p) => p.axis === 'agents');
+  const byModules = points.filter((p) => p.axis === 'modules');
+  const charts = [
+    {
+      name: `${stem}-agents.svg`,
+      svg: scalingSvg(byAgents, 'Packets/s against agent count (33 modules)', 'agents'),
+    },
+    {
+      name: `${stem}-modules.svg`,
+      svg: scalingSvg(
+        byModules,
+        'Packets/s against modules per agent (3,000 agents)',
+        'modules per agent',
+      ),
+    },
+  ];
+  for (const chart of charts) writeArtifact(chart.name, chart.svg, outDir);
+  log(`results: ${relative(process.cwd(), jsonPath)}`);
+  if (options.readme !== undefined) {
+    const dir = dirname(options.readme);
+    const names = ['bench-scaling-agents.svg', 'bench-scaling-modules.svg'];
+    charts.forEach((chart, i) => {
+      writeFileSync(join(dir, names[i] ?? chart.name), chart.svg);
+    });
+    const markdown = [
+      '### Scaling',
+      '',
+      `Command: \`${commandLine()}\` (one creation and one steady pass per point; ${describeEnv(report.env)}).`,
+      '',
+      formatTableMarkdown(points),
+      '',
+      ...names.map((n) => `![Packets per second against the amount of work](${n})`),
+      '',
+    ].join('\n');
+    writeFileSync(options.readme, markdown);
+    log(`markdown: ${options.readme}`);
+  }
+  return points.every((p) => p.complete) ? 0 : 1;
+}
+
+function formatTableMarkdown(points: readonly ScalingPoint[]): string {
+  const rows = scalingRows(points);
+  const headers = Object.keys(rows[0] ?? {});
+  return [
+    `| ${headers.join(' | ')} |`,
+    `| ${headers.map(() => '---:').join(' | ')} |`,
+    ...rows.map((r) => `| ${headers.map((h) => String(r[h] ?? '')).join(' | ')} |`),
+  ].join('\n');
+}
+
+function labelOf(shape: { agents: number; modules: number; axis: 'agents' | 'modules' }): string {
+  return shape.axis === 'agents' ? shape.agents.toLocaleString('en-US') : String(shape.modules);
+}
+
+/** The run whose steady rate is the median, so the chart shows a typical run. */
+function pickMedianRun(runs: readonly E2eResult[]): E2eResult {
+  const steadyOf = (r: E2eResult): number =>
+    median(r.passes.filter((p) => p.kind === 'steady').map((p) => p.packetsPerSec));
+  const target = median(runs.map(steadyOf));
+  const sorted = [...runs].sort(
+    (a, b) => Math.abs(steadyOf(a) - target) - Math.abs(steadyOf(b) - target),
+  );
+  const first = sorted[0];
+  if (!first) throw new Error('no runs');
+  return first;
+}
+
+function paramsOf(options: E2eOptions): Record<string, unknown> {
+  // Never write the password into a result file.
+  return { ...options, password: options.password === undefined ? undefined : '(set)' };
+}
+
+function commandLine(): string {
+  const args: string[] = [];
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--readme') i += 1;
+    else if (!arg.startsWith('--readme=')) args.push(arg);
+  }
+  return `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
+}
+
+process.exitCode = await main();
