@@ -241,6 +241,12 @@ export interface AgentState {
   readonly quiet: boolean;
   /** tagente.satellite_server */
   readonly satelliteServer: number;
+  /**
+   * Addresses already linked in taddress_agent, when the cache knows them: lets the logic skip
+   * re-linking them on every packet. Undefined = unknown (every address is listed; the writer
+   * dedupes).
+   */
+  readonly linkedAddresses?: readonly string[];
 }
 
 /** The tagente_modulo columns the logic reads (settings as stored, adopted at creation). */
@@ -639,7 +645,7 @@ export interface EventRow {
   /** module_status (-1 → column default for non-module events) */
   readonly module_status: number;
   readonly tags: string;
-  /** source ('monitoring_server' for status events, 'Pandora' otherwise) */
+  /** source ('monitoring_server') */
   readonly source: string;
   readonly critical_instructions: string;
   readonly warning_instructions: string;
