@@ -24,10 +24,10 @@ describe('agent auto-creation (§3.3)', () => {
     assert.equal(h.events.length, 1);
     const [event] = h.events;
     assert.equal(event?.type, 'new_agent');
-    assert.equal(event?.criticity, 2);
-    assert.equal(event?.groupId, 2);
-    assert.equal(event?.agentId, row.ref.id);
-    assert.equal(event?.evento, 'Agent&#x20;[host1]&#x20;created&#x20;by&#x20;pandora01');
+    assert.equal(event.criticity, 2);
+    assert.equal(event.groupId, 2);
+    assert.equal(event.agentId, row.ref.id);
+    assert.equal(event.evento, 'Agent&#x20;[host1]&#x20;created&#x20;by&#x20;pandora01');
   });
 
   it('15: encodes name and alias; later files find the agent case-insensitively', () => {
@@ -36,12 +36,12 @@ describe('agent auto-creation (§3.3)', () => {
       agentXml('10:00:00', [{ data: '1' }], { agent_name: 'db (main)', agent_alias: 'DB main' }),
     );
     assert.equal(first.newAgent?.nombre, 'db&#x20;&#40;main&#41;');
-    assert.equal(first.newAgent?.alias, 'DB&#x20;main');
+    assert.equal(first.newAgent.alias, 'DB&#x20;main');
     const second = h.feed(agentXml('10:05:00', [{ data: '1' }], { agent_name: 'db (main)' }));
     assert.equal(second.newAgent, undefined);
     const third = h.feed(agentXml('10:10:00', [{ data: '1' }], { agent_name: 'DB (MAIN)' }));
     assert.equal(third.newAgent, undefined);
-    assert.equal(third.agentUpdate?.ref, first.newAgent?.ref);
+    assert.equal(third.agentUpdate?.ref, first.newAgent.ref);
     assert.equal(h.agentRows.size, 1);
     assert.equal(h.moduleRows.size, 1);
   });
@@ -173,7 +173,7 @@ describe('existing agents (§3.4)', () => {
     );
     assert.equal(out.newModules.length, 0);
     assert.equal(out.agentUpdate?.intervalo, 300);
-    assert.equal(out.agentUpdate?.ultimo_contacto_remoto, '2024-03-01 10:05:00');
+    assert.equal(out.agentUpdate.ultimo_contacto_remoto, '2024-03-01 10:05:00');
     assert.equal(out.moduleConfigUpdates.length, 0);
     assert.equal(h.status('cpu').datos, '6.00000');
   });
@@ -251,7 +251,7 @@ describe('agent timestamps (§3.1)', () => {
       mtimeSec: MTIME,
     });
     assert.equal(out.newAgent?.ultimo_contacto_remoto, '2024-03-01 12:00:00');
-    assert.equal(out.newAgent?.timezone_offset, 0);
+    assert.equal(out.newAgent.timezone_offset, 0);
     assert.deepEqual(h.history('cpu'), [['5.00000', MTIME]]);
   });
 
@@ -274,7 +274,7 @@ describe('agent timestamps (§3.1)', () => {
     const h = createHarness();
     const out = h.feed(agentXml('10:00:00', [{ data: '5' }], { timezone_offset: '2' }));
     assert.equal(out.newAgent?.ultimo_contacto_remoto, '2024-03-01 12:00:00');
-    assert.equal(out.newAgent?.timezone_offset, 2);
+    assert.equal(out.newAgent.timezone_offset, 2);
     assert.deepEqual(h.history('cpu'), [['5.00000', T0 + 7200]]);
   });
 
@@ -293,7 +293,7 @@ describe('agent timestamps (§3.1)', () => {
       const h = createHarness();
       const out = h.feed(agentXml('10:00:00', [{ data: '5' }], { timezone_offset: tz }));
       assert.equal(out.newAgent?.timezone_offset, 0);
-      assert.equal(out.newAgent?.ultimo_contacto_remoto, '2024-03-01 10:00:00');
+      assert.equal(out.newAgent.ultimo_contacto_remoto, '2024-03-01 10:00:00');
     });
   }
 });
