@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+/**
+ * `tentacle-server`: the Perl tentacle_server's command line (spec §9) on our server.
+ *
+ * Exit status: 0 after a graceful stop (SIGINT/SIGTERM); 1 for help or a usage error (as the
+ * reference); 2 for an invalid configuration (bad value, missing or unwritable folder, invalid
+ * filter, unreadable TLS or config file); 255 when no listener could be bound or the server
+ * fails at runtime.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { readConfFile } from '../core/conf-file.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { createMetricsRegistry } from '../core/metrics.js';
+import {
+  createTentacleServer,
+  resolveTentacleSettings,
+  serverOptionsFromSettings,
+  type TentacleSettings,
+} from '../tentacle/index.js';
+import { parseServerArgs, SERVER_USAGE, UsageError } from '../tentacle/server-args.js';
+
+/** The file-storage path is fsync-heavy under --sync always; libuv's default pool is 4. */
+const THREADPOOL_SIZE = '16';
+const EXIT_USAGE = 1;
+const EXIT_CONFIG = 2;
+const EXIT_RUNTIME = 255;
+
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        version?: string;
+      };
+      return pkg.version ?? 'unknown';
+    } catch {
+      dir = dirname(dir);
+    }
+  }
+  return 'unknown';
+}
+
+function levelFor(s: TentacleSettings): string {
+  if (s.quiet) return 'fatal';
+  if (s.verbose >= 2) return 'debug';
+  if (s.verbose === 1) return 'info';
+  return 'warn';
+}
+
+function fail(code: number, message: string): never {
+  process.stderr.write(`tentacle-server: ${message}\n`);
+  process.exit(code);
+}
+
+async function askPassphrase(): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  try {
+    return await new Promise<string>((resolve) => {
+      rl.question('Enter PEM pass phrase: ', resolve);
+    });
+  } finally {
+    rl.close();
+  }
+}
+
+/** `-d`: runs this same command in a detached child and exits once it listens. */
+function daemonize(argv: readonly string[]): Promise<never> {
+  const child = spawn(process.execPath, [...process.execArgv, ...argv, '--no-daemon'], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    env: { ...process.env, TENTACLE_SERVER_DAEMON_CHILD: '1' },
+  });
+  return new Promise<never>(() => {
+    child.once('message', () => {
+      child.disconnect();
+      child.unref();
+      process.exit(0);
+    });
+    child.once('exit', (code) => {
+      process.exit(code ?? EXIT_RUNTIME);
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  process.env['UV_THREADPOOL_SIZE'] ??= THREADPOOL_SIZE;
+  const argv = process.argv.slice(2);
+  let args;
+  try {
+    args = parseServerArgs(argv);
+  } catch (err) {
+    process.stdout.write(`${(err as Error).message}\n\n${SERVER_USAGE}`);
+    process.exit(EXIT_USAGE);
+  }
+  if (args.help) {
+    process.stdout.write(SERVER_USAGE);
+    process.exit(EXIT_USAGE);
+  }
+  if (args.version) {
+    process.stdout.write(
+      `tentacle-server ${packageVersion()} (protocol of tentacle_server 0.6.2)\n`,
+    );
+    process.exit(0);
+  }
+  if (args.service !== undefined) fail(EXIT_USAGE, 'Windows services are only available on Win32.');
+
+  let settings: TentacleSettings;
+  let warnings: string[];
+  let unknownKeys: string[];
+  try {
+    const file = args.configFile !== undefined ? readConfFile(args.configFile) : undefined;
+    const resolved = resolveTentacleSettings({ ...(file ? { file } : {}), flags: args.flags });
+    settings = resolved.values;
+    warnings = resolved.warnings;
+    unknownKeys = resolved.unknownFileKeys;
+  } catch (err) {
+    fail(EXIT_CONFIG, (err as Error).message);
+  }
+  if (settings.directory === undefined && settings.proxy_ip === undefined) {
+    process.stdout.write(`a storage directory (-s) is required\n\n${SERVER_USAGE}`);
+    process.exit(EXIT_USAGE);
+  }
+  if (settings.use_libwrap) fail(EXIT_CONFIG, 'TCP wrappers (-T) are not supported.');
+
+  if (settings.daemon && process.env['TENTACLE_SERVER_DAEMON_CHILD'] !== '1') {
+    await daemonize(argv);
+  }
+
+  const logger: Logger = createLogger({
+    level: levelFor(settings),
+    ...(settings.log_file !== undefined ? { file: settings.log_file } : {}),
+  });
+  for (const w of warnings) logger.warn({ event: 'config_warning' }, w);
+  if (unknownKeys.length > 0) {
+    logger.debug({ event: 'config_unknown_keys', keys: unknownKeys }, 'ignored unknown keys');
+  }
+  if (process.getuid?.() === 0) {
+    logger.warn(
+      { event: 'running_as_root' },
+      'running as root: prefer an unprivileged user (the reference refuses root)',
+    );
+  }
+
+  const passphrase = settings.ssl_password ? await askPassphrase() : undefined;
+  let server;
+  try {
+    server = createTentacleServer(
+      serverOptionsFromSettings(settings, passphrase !== undefined ? { passphrase } : {}),
+      { logger, registry: createMetricsRegistry({ defaultMetrics: false }) },
+    );
+  } catch (err) {
+    logger.flush();
+    fail(EXIT_CONFIG, (err as Error).message);
+  }
+  try {
+    const addresses = await server.listen();
+    logger.info(
+      { event: 'started', addresses: addresses.map((a) => `${a.address}:${a.port}`) },
+      'tentacle server started (press Ctrl-C to stop)',
+    );
+  } catch (err) {
+    logger.flush();
+    fail(EXIT_RUNTIME, (err as Error).message);
+  }
+  if (process.env['TENTACLE_SERVER_DAEMON_CHILD'] === '1') {
+    process.chdir('/');
+    if (process.send) {
+      process.send('ready');
+      process.disconnect();
+    }
+  }
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ event: 'forced_exit', signal }, 'second signal: exiting now');
+      logger.flush();
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ event: 'shutdown', signal }, 'server going down');
+    server.close().then(
+      () => {
+        logger.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ event: 'shutdown_failed', err: (err as Error).message }, 'close failed');
+        logger.flush();
+        process.exit(EXIT_RUNTIME);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGHUP', () => {
+    // logrotate: reopen the log file.
+    const stream = (logger as unknown as Record<symbol, { reopen?: () => void } | undefined>)[
+      pino.symbols.streamSym
+    ];
+    stream?.reopen?.();
+  });
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof UsageError) fail(EXIT_USAGE, err.message);
+  fail(EXIT_RUNTIME, (err as Error).stack ?? String(err));
+});

@@ -1,0 +1,137 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/**
+ * Why a command, connection or transfer was refused: the bounded value set of the `reason`
+ * label of `pandora_tentacle_rejections_total` and the `reason` field of the matching log line.
+ */
+export const RejectReason = {
+  InvalidName: 'ERR_TENTACLE_INVALID_NAME',
+  TooBig: 'ERR_TENTACLE_TOO_BIG',
+  Exists: 'ERR_TENTACLE_EXISTS',
+  NotFound: 'ERR_TENTACLE_NOT_FOUND',
+  UnknownCommand: 'ERR_TENTACLE_UNKNOWN_COMMAND',
+  LineTooLong: 'ERR_TENTACLE_LINE_TOO_LONG',
+  AuthFailed: 'ERR_TENTACLE_AUTH_FAILED',
+  Timeout: 'ERR_TENTACLE_TIMEOUT',
+  TransferDeadline: 'ERR_TENTACLE_TRANSFER_DEADLINE',
+  ConnectionLimit: 'ERR_TENTACLE_CONNECTION_LIMIT',
+  Tls: 'ERR_TENTACLE_TLS',
+  ZipInvalid: 'ERR_ZIP_INVALID',
+  ZipTooLarge: 'ERR_ZIP_TOO_LARGE',
+  Storage: 'ERR_TENTACLE_STORAGE',
+  Disconnected: 'ERR_TENTACLE_DISCONNECTED',
+  Proxy: 'ERR_TENTACLE_PROXY',
+} as const;
+export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
+
+export type FileResult = 'ok' | 'rejected' | 'error';
+
+/** Receive-duration buckets, 1 ms to 10 s. */
+const RECEIVE_BUCKETS_SEC = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+export interface TentacleMetrics {
+  readonly connectionsActive: Gauge;
+  readonly connectionsWaiting: Gauge;
+  file(result: FileResult): void;
+  readonly receivedBytes: Counter;
+  reject(reason: RejectReason): void;
+  readonly receiveDuration: Histogram;
+}
+
+function getOrCreate<M>(registry: Registry, name: string, create: () => M): M {
+  return (registry.getSingleMetric(name) as M | undefined) ?? create();
+}
+
+/** Creates (or, on a registry that already has them, reuses) the Tentacle metrics. */
+export function createTentacleMetrics(registry: Registry): TentacleMetrics {
+  const registers = [registry];
+  const connectionsActive = getOrCreate(
+    registry,
+    'pandora_tentacle_connections_active',
+    () =>
+      new Gauge({
+        name: 'pandora_tentacle_connections_active',
+        help: 'Tentacle connections being served',
+        registers,
+      }),
+  );
+  const connectionsWaiting = getOrCreate(
+    registry,
+    'pandora_tentacle_connections_waiting',
+    () =>
+      new Gauge({
+        name: 'pandora_tentacle_connections_waiting',
+        help: 'Accepted Tentacle connections waiting for a free slot (max_connections)',
+        registers,
+      }),
+  );
+  const files = getOrCreate(
+    registry,
+    'pandora_tentacle_files_received_total',
+    () =>
+      new Counter({
+        name: 'pandora_tentacle_files_received_total',
+        help: 'SEND/ZSEND uploads by result (ok, rejected by a check, error while storing)',
+        labelNames: ['result'],
+        registers,
+      }),
+  );
+  const receivedBytes = getOrCreate(
+    registry,
+    'pandora_tentacle_received_bytes_total',
+    () =>
+      new Counter({
+        name: 'pandora_tentacle_received_bytes_total',
+        help: 'SEND/ZSEND body bytes received from peers',
+        registers,
+      }),
+  );
+  const rejections = getOrCreate(
+    registry,
+    'pandora_tentacle_rejections_total',
+    () =>
+      new Counter({
+        name: 'pandora_tentacle_rejections_total',
+        help: 'Refused commands, connections and transfers by reason (an error code)',
+        labelNames: ['reason'],
+        registers,
+      }),
+  );
+  const receiveDuration = getOrCreate(
+    registry,
+    'pandora_tentacle_file_receive_duration_seconds',
+    () =>
+      new Histogram({
+        name: 'pandora_tentacle_file_receive_duration_seconds',
+        help: 'From the SEND/ZSEND line to the final OK of a stored file',
+        buckets: RECEIVE_BUCKETS_SEC,
+        registers,
+      }),
+  );
+  // Bound children once: these run per file.
+  const byResult = {
+    ok: files.labels('ok'),
+    rejected: files.labels('rejected'),
+    error: files.labels('error'),
+  };
+  const byReason = new Map<string, Counter.Internal>();
+  return {
+    connectionsActive,
+    connectionsWaiting,
+    receivedBytes,
+    receiveDuration,
+    file(result) {
+      byResult[result].inc();
+    },
+    reject(reason) {
+      let child = byReason.get(reason);
+      if (!child) {
+        child = rejections.labels(reason);
+        byReason.set(reason, child);
+      }
+      child.inc();
+    },
+  };
+}

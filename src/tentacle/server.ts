@@ -1,0 +1,347 @@
+import { EventEmitter } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
+import { Registry } from 'prom-client';
+import { ConfigError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import { createTentacleMetrics, RejectReason, type TentacleMetrics } from './metrics.js';
+import {
+  resolveTentacleConfig,
+  type TentacleConfig,
+  type TentacleServerOptions,
+} from './options.js';
+import { Gate, TentacleSession, type FileStoredEvent, type SessionContext } from './session.js';
+import { SpoolWriter, sweepStaleTempFiles } from './spool-writer.js';
+
+/**
+ * The Tentacle listener: one `net.Server` per listen address (implicit TLS is layered per
+ * connection), a connection limit, and graceful shutdown.
+ *
+ * Connection limit (`-c`, spec §10): the reference stops accepting at the limit, so extra
+ * clients wait in the kernel backlog, unserved, until a slot frees. Node cannot pause
+ * `accept()`, so we accept every connection paused (`pauseOnConnect`) and keep up to
+ * `max_connections` of them waiting, unread and with no timer, in arrival order; they are served
+ * as slots free, exactly like the reference's backlog (case 57: a queued SEND is answered when an
+ * idle client times out). A connection that arrives when both the slots and that waiting list are
+ * full is closed at once, logged with the peer address and counted
+ * (`pandora_tentacle_rejections_total{reason="ERR_TENTACLE_CONNECTION_LIMIT"}`): the client sees
+ * "unexpectedly closed" and retries, instead of hanging. No protocol line is ever sent to it.
+ */
+
+/** Decompressed ZSEND bodies held in memory at once (each up to max_decompressed_size). */
+const ZIP_CONCURRENCY = 2;
+/** Temp files left by a crash are removed at startup once they are this old. */
+const STALE_TEMP_AGE_MS = 60 * 60 * 1000;
+
+export interface TentacleServerDeps {
+  readonly logger?: Logger | undefined;
+  readonly registry?: Registry | undefined;
+}
+
+export interface TentacleServerEvents {
+  fileStored: [FileStoredEvent];
+}
+
+export class TentacleServer extends EventEmitter<TentacleServerEvents> {
+  readonly config: TentacleConfig;
+  readonly metrics: TentacleMetrics;
+  readonly #log: Logger;
+  readonly #spool: SpoolWriter;
+  readonly #ctx: SessionContext;
+  #listeners: net.Server[] = [];
+  #addresses: AddressInfo[] = [];
+  readonly #sessions = new Set<TentacleSession>();
+  /** Accepted connections waiting for a slot (paused, unread). */
+  readonly #waiting: net.Socket[] = [];
+  #accepting = false;
+  #closing: Promise<void> | undefined;
+  #draining: Promise<void> | undefined;
+
+  constructor(options: TentacleServerOptions, deps: TentacleServerDeps = {}) {
+    super();
+    this.config = resolveTentacleConfig(options);
+    const config = this.config;
+    this.#log = (deps.logger ?? silentLogger()).child({ component: 'tentacle' });
+    this.metrics = createTentacleMetrics(deps.registry ?? new Registry());
+    this.#spool = new SpoolWriter({
+      sync: config.sync,
+      fileMode: config.fileMode,
+      overwrite: config.overwrite,
+    });
+    const storageDir = Buffer.from(config.directory, 'utf8');
+    const emitStored = (event: FileStoredEvent): void => {
+      this.emit('fileStored', event);
+    };
+    const hasListeners = (): boolean => this.listenerCount('fileStored') > 0;
+    this.#ctx = {
+      config,
+      storageDir,
+      filterDirs: config.filters.map((f) =>
+        f.dir === '' ? storageDir : Buffer.from(`${config.directory}/${f.dir}`, 'utf8'),
+      ),
+      spool: this.#spool,
+      metrics: this.metrics,
+      logger: this.#log,
+      zipGate: new Gate(ZIP_CONCURRENCY),
+      // Only build events when someone listens.
+      get fileStored() {
+        return hasListeners() ? emitStored : undefined;
+      },
+    };
+  }
+
+  /** Connections being served. */
+  activeConnections(): number {
+    return this.#sessions.size;
+  }
+
+  /** Accepted connections waiting for a free slot. */
+  waitingConnections(): number {
+    return this.#waiting.length;
+  }
+
+  /** Bound addresses (empty when not listening). */
+  addresses(): AddressInfo[] {
+    return [...this.#addresses];
+  }
+
+  /**
+   * Binds every configured address; a failing one is logged and skipped (as the reference
+   * does), and it rejects only when none binds. Callable again after `drain()`.
+   */
+  async listen(): Promise<AddressInfo[]> {
+    if (this.#closing) throw new Error('server is closed');
+    if (this.#accepting) return this.addresses();
+    await this.#draining;
+    const { config } = this;
+    if (config.directory !== '' && !config.proxy) {
+      const dirs = [config.directory, ...config.filters.map((f) => `${config.directory}/${f.dir}`)];
+      const removed = await sweepStaleTempFiles(dirs, STALE_TEMP_AGE_MS);
+      if (removed > 0) this.#log.info({ event: 'temp_swept', removed }, 'removed stale temp files');
+    }
+    let port = config.port;
+    const failures: string[] = [];
+    for (const address of config.listen) {
+      try {
+        const server = await this.#bind(address, port);
+        const info = server.address() as AddressInfo;
+        port = info.port;
+        this.#listeners.push(server);
+        this.#addresses.push(info);
+        this.#log.info(
+          { event: 'listening', address: info.address, port: info.port, tls: !!config.tls },
+          'server listening',
+        );
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        failures.push(`${address}: ${e.code ?? e.message}`);
+        this.#log.error(
+          { event: 'bind_failed', address, port, code: e.code, err: e.message },
+          'cannot listen on address',
+        );
+      }
+    }
+    if (this.#listeners.length === 0) {
+      throw new ConfigError(`no listener could be bound (${failures.join('; ')})`);
+    }
+    this.#accepting = true;
+    return this.addresses();
+  }
+
+  async #bind(address: string, port: number): Promise<net.Server> {
+    if (address !== '0') return this.#bindOne(address, port, false);
+    // `0` = every address: IPv6 dual-stack when the host has IPv6, else IPv4.
+    try {
+      return await this.#bindOne('::', port, false);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw err;
+      return this.#bindOne('0.0.0.0', port, false);
+    }
+  }
+
+  #bindOne(host: string, port: number, ipv6Only: boolean): Promise<net.Server> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
+      server.on('connection', this.#onConnection);
+      const onError = (err: Error): void => {
+        server.close();
+        reject(err);
+      };
+      server.once('error', onError);
+      server.listen({ host, port, ipv6Only }, () => {
+        server.off('error', onError);
+        server.on('error', (err) => {
+          this.#log.error({ event: 'listener_error', err: err.message }, 'listener error');
+        });
+        resolve(server);
+      });
+    });
+  }
+
+  readonly #onConnection = (raw: net.Socket): void => {
+    raw.on('error', ignoreError);
+    if (!this.#accepting) {
+      raw.destroy();
+      return;
+    }
+    if (this.#sessions.size < this.config.maxConnections) {
+      this.#serve(raw);
+      return;
+    }
+    if (this.#waiting.length < this.config.maxConnections) {
+      this.#waiting.push(raw);
+      this.metrics.connectionsWaiting.set(this.#waiting.length);
+      return;
+    }
+    this.metrics.reject(RejectReason.ConnectionLimit);
+    this.#log.warn(
+      {
+        event: 'rejected',
+        reason: RejectReason.ConnectionLimit,
+        peer: raw.remoteAddress,
+        peerPort: raw.remotePort,
+        maxConnections: this.config.maxConnections,
+      },
+      'connection limit reached and waiting list full; closing new connection',
+    );
+    raw.destroy();
+  };
+
+  #serve(raw: net.Socket): void {
+    const socket = this.config.tls ? this.#wrapTls(raw, this.config.tls) : raw;
+    const session = new TentacleSession(socket, this.#ctx);
+    this.#sessions.add(session);
+    this.metrics.connectionsActive.set(this.#sessions.size);
+    if (this.#log.isLevelEnabled('info')) {
+      this.#log.info(
+        { event: 'connected', cid: session.cid, peer: session.peer, peerPort: session.peerPort },
+        'client connected',
+      );
+    }
+    void session.closed.then(() => {
+      this.#sessions.delete(session);
+      this.metrics.connectionsActive.set(this.#sessions.size);
+      this.#serveWaiting();
+    });
+    session.start();
+    if (this.#closing || this.#draining) session.closeWhenIdle();
+  }
+
+  #serveWaiting(): void {
+    while (this.#sessions.size < this.config.maxConnections && this.#waiting.length > 0) {
+      const raw = this.#waiting.shift();
+      if (raw && !raw.destroyed) this.#serve(raw);
+    }
+    this.metrics.connectionsWaiting.set(this.#waiting.length);
+  }
+
+  #wrapTls(raw: net.Socket, config: NonNullable<TentacleConfig['tls']>): tls.TLSSocket {
+    const socket = new tls.TLSSocket(raw, {
+      isServer: true,
+      secureContext: config.secureContext,
+      requestCert: config.requireClientCert,
+      rejectUnauthorized: config.requireClientCert,
+    });
+    let secured = false;
+    socket.once('secure', () => {
+      secured = true;
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (secured) return;
+      this.metrics.reject(RejectReason.Tls);
+      this.#log.warn(
+        {
+          event: 'rejected',
+          reason: RejectReason.Tls,
+          peer: raw.remoteAddress,
+          peerPort: raw.remotePort,
+          code: err.code,
+          err: err.message,
+        },
+        'TLS handshake failed',
+      );
+    });
+    return socket;
+  }
+
+  #stopAccepting(): void {
+    this.#accepting = false;
+    for (const server of this.#listeners) server.close();
+    this.#listeners = [];
+    this.#addresses = [];
+    // Waiting connections were never read: nothing of theirs is in flight. They see EOF.
+    for (const raw of this.#waiting.splice(0)) raw.destroy();
+    this.metrics.connectionsWaiting.set(0);
+  }
+
+  /** Sessions end at their next point between commands; resolves when all have ended. */
+  async #finishSessions(deadlineMs: number | undefined): Promise<void> {
+    for (const s of this.#sessions) s.closeWhenIdle();
+    const all = Promise.all([...this.#sessions].map((s) => s.closed));
+    if (deadlineMs === undefined) {
+      await all;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => {
+        resolve('expired');
+      }, deadlineMs);
+      timer.unref();
+    });
+    const outcome = await Promise.race([all, expired]);
+    clearTimeout(timer);
+    if (outcome === 'expired') {
+      this.#log.warn(
+        { event: 'close_timeout', sessions: this.#sessions.size },
+        'close timeout: dropping unfinished transfers',
+      );
+      for (const s of this.#sessions) s.destroy();
+      await Promise.all([...this.#sessions].map((s) => s.closed));
+    }
+  }
+
+  /**
+   * Stops accepting and lets the current sessions finish their command, then closes them
+   * (between commands). The server stays usable: `listen()` starts accepting again.
+   */
+  drain(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#draining ??= (async () => {
+      this.#log.info({ event: 'draining', sessions: this.#sessions.size }, 'draining');
+      this.#stopAccepting();
+      await this.#finishSessions(undefined);
+    })().finally(() => {
+      this.#draining = undefined;
+    });
+    return this.#draining;
+  }
+
+  /**
+   * Graceful, idempotent shutdown: stop accepting, let in-flight transfers finish within
+   * `close_timeout`, then drop the rest; no temp file remains afterwards.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#log.info({ event: 'closing', sessions: this.#sessions.size }, 'closing');
+      this.#stopAccepting();
+      await this.#finishSessions(this.config.closeTimeoutMs);
+      await this.#spool.abortAll();
+      this.#log.info({ event: 'closed' }, 'server closed');
+    })();
+    return this.#closing;
+  }
+}
+
+function ignoreError(): void {
+  // errors of sockets not yet served (resets while waiting); sessions attach their own handler
+}
+
+/** The Tentacle server factory (see index.ts for the contract). */
+export function createTentacleServer(
+  options: TentacleServerOptions,
+  deps: TentacleServerDeps = {},
+): TentacleServer {
+  return new TentacleServer(options, deps);
+}

@@ -1,0 +1,1121 @@
+import fs, { constants as fsConstants } from 'node:fs';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../core/log.js';
+import { printableBytes } from '../core/log.js';
+import type { PandoraError } from '../core/errors.js';
+import type { TentacleMetrics } from './metrics.js';
+import { RejectReason } from './metrics.js';
+import type { TentacleConfig } from './options.js';
+import { TentacleParser } from './parser.js';
+import {
+  NAME_MAX_BYTES,
+  SpoolErrorKind,
+  type SpoolTransfer,
+  type SpoolWriter,
+} from './spool-writer.js';
+import { isZip, unzipFirstMember, zipSingleFile } from './zip.js';
+
+/**
+ * One Tentacle connection: the protocol decisions (spec §2–§4), on top of the framing parser.
+ * Every reply is one preallocated (or freshly built) buffer written with one `write`, and a
+ * reply is never merged with another. While the session waits on the disk it stops reading the
+ * socket (the parser holds at most one chunk), so a slow disk slows the peer down instead of
+ * filling memory.
+ *
+ * Deliberate differences from the Perl reference (spec §13/§14 "should improve"):
+ * - empty, `.`, `..`, NUL-containing, over-long (> 255 bytes) and trailing-whitespace names are
+ *   refused up front with `… ERR (invalid file name)`; names are otherwise stored byte-exact;
+ * - files are stored atomically (spool-writer); a storage failure after the body is answered
+ *   `SEND ERR\n` / `ZSEND ERR\n` (the reference drops the connection) and the session goes on;
+ * - `RECV` of an empty file answers `RECV SIZE 0` and sends no body instead of dropping;
+ * - pipelined bytes after a line or a body are the start of the next command;
+ * - an idle limit of timeout×(retries+1) that nothing disables, plus a per-command deadline.
+ */
+
+function ascii(text: string): Buffer {
+  return Buffer.from(text, 'latin1');
+}
+
+/** Constant replies (spec §3.8). */
+export const Reply = {
+  passOk: ascii('PASS OK\n'),
+  quit: ascii('QUIT\n'),
+  lsErr: ascii('LS ERR\n'),
+  mvErr: ascii('MV ERR\n'),
+} as const;
+
+interface UploadKind {
+  readonly compressed: boolean;
+  readonly prefix: Buffer;
+  readonly ok: Buffer;
+  readonly errName: Buffer;
+  readonly errBig: Buffer;
+  readonly errExists: Buffer;
+  /** Storage failure after the body, and (ZSEND) an archive that cannot be unpacked. */
+  readonly err: Buffer;
+}
+
+function uploadKind(cmd: 'SEND' | 'ZSEND'): UploadKind {
+  return {
+    compressed: cmd === 'ZSEND',
+    prefix: ascii(`${cmd} <`),
+    ok: ascii(`${cmd} OK\n`),
+    errName: ascii(`${cmd} ERR (invalid file name)\n`),
+    errBig: ascii(`${cmd} ERR (file is too big)\n`),
+    errExists: ascii(`${cmd} ERR (file already exists)\n`),
+    err: ascii(`${cmd} ERR\n`),
+  };
+}
+
+const SEND = uploadKind('SEND');
+const ZSEND = uploadKind('ZSEND');
+
+interface DownloadKind {
+  readonly cmd: 'RECV' | 'ZRECV' | 'MV';
+  readonly prefix: Buffer;
+  readonly sizePrefix: string;
+  readonly confirm: Buffer;
+  readonly errName: Buffer;
+  readonly errMissing: Buffer;
+}
+
+function downloadKind(cmd: 'RECV' | 'ZRECV' | 'MV'): DownloadKind {
+  const isMv = cmd === 'MV';
+  return {
+    cmd,
+    prefix: ascii(`${cmd} <`),
+    sizePrefix: `${cmd} SIZE `,
+    confirm: ascii(`${cmd} OK`),
+    errName: isMv ? Reply.mvErr : ascii(`${cmd} ERR (file has an invalid file name)\n`),
+    errMissing: isMv ? Reply.mvErr : ascii(`${cmd} ERR (file does not exist)\n`),
+  };
+}
+
+const RECV = downloadKind('RECV');
+const ZRECV = downloadKind('ZRECV');
+const MV = downloadKind('MV');
+const LS_PREFIX = ascii('LS <');
+const LS_CONFIRM = ascii('LS OK');
+const QUIT = ascii('QUIT');
+const SIZE_SEPARATOR = ascii('> SIZE ');
+const GT = 0x3e;
+const LF_BUF = ascii('\n');
+const DOT_ENTRIES = ascii('.\n..\n');
+const READ_CHUNK_BYTES = 64 * 1024;
+/** How long a dropped connection may linger to flush its last bytes before it is destroyed. */
+const LINGER_MS = 1000;
+
+export const SessionState = {
+  Auth: 0,
+  Command: 1,
+  Body: 2,
+  Work: 3,
+  Confirm: 4,
+  Relay: 5,
+  Closed: 6,
+} as const;
+export type SessionState = (typeof SessionState)[keyof typeof SessionState];
+
+/** Emitted after a file is in place under its final name (durable under `sync always`). */
+export interface FileStoredEvent {
+  /** Final path, decoded as UTF-8 (exact for UTF-8 names; use `pathBytes` otherwise). */
+  readonly path: string;
+  readonly pathBytes: Buffer;
+  /** File name as sent by the peer, decoded as UTF-8; `nameBytes` holds the exact bytes. */
+  readonly name: string;
+  readonly nameBytes: Buffer;
+  /** Bytes stored (after decompression for ZSEND). */
+  readonly size: number;
+  readonly compressed: boolean;
+  /** Peer address (no port). */
+  readonly peer: string;
+}
+
+/** Limits how many decompressed ZSEND bodies are held in memory at once. */
+export class Gate {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  constructor(slots: number) {
+    this.#free = slots;
+  }
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
+
+/** What the server gives every session. */
+export interface SessionContext {
+  readonly config: TentacleConfig;
+  /** Storage folder as bytes, no trailing slash. */
+  readonly storageDir: Buffer;
+  /** Folder of each filter (storage + '/' + dir), parallel to `config.filters`. */
+  readonly filterDirs: readonly Buffer[];
+  readonly spool: SpoolWriter;
+  readonly metrics: TentacleMetrics;
+  readonly logger: Logger;
+  readonly zipGate: Gate;
+  /** Called for every stored file (the server turns it into a `fileStored` event). */
+  fileStored?: ((event: FileStoredEvent) => void) | undefined;
+}
+
+interface Upload {
+  readonly kind: UploadKind;
+  readonly name: Buffer;
+  readonly dir: Buffer;
+  readonly size: number;
+  readonly startedAt: number;
+  readonly spool: SpoolTransfer | undefined;
+  readonly zipChunks: Buffer[] | undefined;
+  /** A disk write failed mid-body: the rest is read and discarded, then `… ERR` is sent. */
+  failed: PandoraError | undefined;
+}
+
+interface PendingConfirm {
+  readonly expect: Buffer;
+  readonly send: () => Promise<void>;
+  readonly cancel: () => void;
+}
+
+/** True when the byte is whitespace Perl's 2-argument open would strip from a name's end. */
+function isTrailingSpace(b: number): boolean {
+  return b === 0x20 || (b >= 0x09 && b <= 0x0d);
+}
+
+function hasForbidden(name: Buffer, forbidden: Uint8Array): boolean {
+  for (let i = 0; i < name.length; i++) if (forbidden[name[i] ?? 0] === 1) return true;
+  return false;
+}
+
+/**
+ * Upload names we refuse although the reference lets them through its character check:
+ * the reference stores them wrongly or drops the connection after the body (spec §4.2, §15
+ * cases 26, 27, 29).
+ */
+function isUnstorableName(name: Buffer): boolean {
+  if (name.length === 0 || name.length > NAME_MAX_BYTES) return true;
+  if (name.length <= 2 && name.every((b) => b === 0x2e)) return true;
+  if (name.includes(0)) return true;
+  return isTrailingSpace(name[name.length - 1] ?? 0);
+}
+
+/** `SEND <name> SIZE digits`: name = up to the last `> SIZE `, digits = one or more ASCII digits. */
+function parseUploadLine(
+  line: Buffer,
+  prefixLength: number,
+): { name: Buffer; digits: Buffer } | undefined {
+  const sep = line.lastIndexOf(SIZE_SEPARATOR);
+  if (sep < prefixLength) return undefined;
+  const digits = line.subarray(sep + SIZE_SEPARATOR.length);
+  if (digits.length === 0) return undefined;
+  for (const d of digits) if (d < 0x30 || d > 0x39) return undefined;
+  return { name: line.subarray(prefixLength, sep), digits };
+}
+
+/** `RECV <name>`: the line must end in `>`. */
+function parseNameLine(line: Buffer, prefixLength: number): Buffer | undefined {
+  if (line.length <= prefixLength || line[line.length - 1] !== GT) return undefined;
+  return line.subarray(prefixLength, line.length - 1);
+}
+
+/** The size from its digits, or 0 when it is 0 or above `max` (both "too big"). */
+function parseSize(digits: Buffer, max: number): number {
+  let start = 0;
+  while (start < digits.length - 1 && digits[start] === 0x30) start++;
+  if (digits.length - start > 15) return 0;
+  const n = Number(digits.toString('latin1', start));
+  return n > max ? 0 : n;
+}
+
+function lstatExists(path: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    fs.lstat(path, (err) => {
+      resolve(!err);
+    });
+  });
+}
+
+/** Opens `path` for reading if it is a regular file (symlinks followed, as the reference). */
+function openRegularFile(path: Buffer): Promise<{ fd: number; size: number } | undefined> {
+  return new Promise((resolve) => {
+    fs.open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK, (err, fd) => {
+      if (err) {
+        resolve(undefined);
+        return;
+      }
+      fs.fstat(fd, (statErr, st) => {
+        if (statErr || !st.isFile()) {
+          fs.close(fd, () => {
+            resolve(undefined);
+          });
+          return;
+        }
+        resolve({ fd, size: st.size });
+      });
+    });
+  });
+}
+
+function readAt(fd: number, length: number, position: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const buf = Buffer.allocUnsafe(length);
+    fs.read(fd, buf, 0, length, position, (err, n) => {
+      if (err) reject(err);
+      else resolve(n === length ? buf : buf.subarray(0, n));
+    });
+  });
+}
+
+function closeFd(fd: number): void {
+  fs.close(fd, () => {
+    // nothing to do on a failed close of a read-only descriptor
+  });
+}
+
+let nextConnectionId = 1;
+
+export class TentacleSession {
+  readonly cid = nextConnectionId++;
+  /** Peer address and port, captured at accept (they vanish from the socket once closed). */
+  readonly peer: string;
+  readonly peerPort: number;
+  /** Settles once the socket is closed and any temp file is removed. */
+  readonly closed: Promise<void>;
+
+  readonly #socket: net.Socket;
+  readonly #ctx: SessionContext;
+  readonly #config: TentacleConfig;
+  readonly #parser: TentacleParser;
+  #state: SessionState;
+  #log: Logger | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** Last read from or reply to the peer (performance.now() ms). */
+  #lastActivity = performance.now();
+  /** When the current command's first byte arrived; 0 between commands. */
+  #commandStartedAt = 0;
+  /** Waiting on our own disk work: the idle clock does not run against the peer. */
+  #busy = false;
+  #upload: Upload | undefined;
+  #confirm: PendingConfirm | undefined;
+  #peerEnded = false;
+  #closeWhenIdle = false;
+  #resolveClosed!: () => void;
+  #relay: net.Socket | undefined;
+
+  constructor(socket: net.Socket, ctx: SessionContext) {
+    this.#socket = socket;
+    this.#ctx = ctx;
+    this.#config = ctx.config;
+    this.peer = (socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.)/, '');
+    this.peerPort = socket.remotePort ?? 0;
+    this.#state = ctx.config.passLine ? SessionState.Auth : SessionState.Command;
+    this.closed = new Promise<void>((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.#parser = new TentacleParser(
+      {
+        onLine: (line) => {
+          this.#onLine(line);
+        },
+        onPayload: (chunk) => {
+          this.#onPayload(chunk);
+        },
+        onPayloadEnd: () => {
+          this.#onPayloadEnd();
+        },
+        onError: (err) => {
+          this.#reject(RejectReason.LineTooLong, 'command line too long', { err: err.message });
+          this.#close();
+        },
+      },
+      { maxLineBytes: ctx.config.maxLineBytes },
+    );
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** Mid-command: a line started, a body in flight, or disk work pending. */
+  get isBusy(): boolean {
+    return (
+      this.#state === SessionState.Body ||
+      this.#state === SessionState.Work ||
+      this.#state === SessionState.Confirm ||
+      this.#state === SessionState.Relay ||
+      this.#commandStartedAt !== 0
+    );
+  }
+
+  /** Bytes this session holds in memory for the peer (parser plus an unstored body). */
+  get bufferedBytes(): number {
+    const u = this.#upload;
+    let body = 0;
+    if (u?.zipChunks) for (const c of u.zipChunks) body += c.length;
+    return this.#parser.bufferedBytes + body;
+  }
+
+  /** Starts serving: the socket must be paused (`pauseOnConnect`) and not yet read. */
+  start(): void {
+    const socket = this.#socket;
+    socket.setNoDelay(true);
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onSocketError);
+    socket.on('close', this.#onClose);
+    socket.on('drain', this.#touch);
+    this.#schedule(this.#config.idleTimeoutMs);
+    if (this.#config.proxy && !this.#config.passLine) {
+      this.#startRelay();
+      return;
+    }
+    socket.resume();
+  }
+
+  /** Ends the session at the next point between commands (now, if it is idle). */
+  closeWhenIdle(): void {
+    this.#closeWhenIdle = true;
+    if (!this.isBusy && this.#parser.bufferedBytes === 0) this.#close();
+  }
+
+  /** Closes at once; an unfinished upload's temp file is removed. */
+  destroy(): void {
+    this.#socket.destroy();
+    this.#relay?.destroy();
+  }
+
+  #logger(): Logger {
+    return (this.#log ??= this.#ctx.logger.child({
+      cid: this.cid,
+      peer: this.peer,
+      peerPort: this.peerPort,
+    }));
+  }
+
+  // ---- socket events -------------------------------------------------------------------
+
+  readonly #onData = (chunk: Buffer): void => {
+    const now = performance.now();
+    this.#lastActivity = now;
+    if (this.#commandStartedAt === 0) this.#commandStartedAt = now;
+    this.#parser.push(chunk);
+    if (this.#parser.isPaused && this.#state !== SessionState.Closed) this.#socket.pause();
+  };
+
+  readonly #touch = (): void => {
+    this.#lastActivity = performance.now();
+  };
+
+  readonly #onEnd = (): void => {
+    this.#peerEnded = true;
+    if (this.#state === SessionState.Closed) {
+      this.#socket.destroy();
+      return;
+    }
+    if (this.#state === SessionState.Body) {
+      this.#logger().warn(
+        { event: 'disconnected', reason: RejectReason.Disconnected },
+        'connection closed by the peer in the middle of a file',
+      );
+      this.#ctx.metrics.reject(RejectReason.Disconnected);
+      this.#close();
+      return;
+    }
+    if (this.#state !== SessionState.Work) this.#close();
+    // Work: #release() ends the session once the reply is out.
+  };
+
+  readonly #onSocketError = (err: Error): void => {
+    const code = (err as NodeJS.ErrnoException).code;
+    this.#logger().debug({ event: 'socket_error', code, err: err.message }, 'socket error');
+  };
+
+  readonly #onClose = (): void => {
+    const wasBody = this.#state === SessionState.Body;
+    this.#state = SessionState.Closed;
+    this.#parser.close();
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#relay?.destroy();
+    this.#confirm?.cancel();
+    this.#confirm = undefined;
+    const upload = this.#upload;
+    if (upload && wasBody) {
+      this.#upload = undefined;
+      this.#ctx.metrics.file('error');
+      if (!this.#peerEnded) {
+        this.#logger().warn(
+          { event: 'disconnected', reason: RejectReason.Disconnected },
+          'connection lost in the middle of a file',
+        );
+        this.#ctx.metrics.reject(RejectReason.Disconnected);
+      }
+      void (upload.spool?.abort() ?? Promise.resolve()).finally(this.#resolveClosed);
+      return;
+    }
+    if (!this.#busy) this.#resolveClosed();
+    // Busy: the disk work finishes (or fails) and then resolves `closed`.
+  };
+
+  // ---- timers -------------------------------------------------------------------------
+
+  #schedule(ms: number): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(this.#onTimer, Math.max(1, Math.ceil(ms)));
+    this.#timer.unref();
+  }
+
+  readonly #onTimer = (): void => {
+    if (this.#state === SessionState.Closed) return;
+    const { idleTimeoutMs, transferTimeoutMs } = this.#config;
+    if (this.#busy) {
+      this.#schedule(idleTimeoutMs);
+      return;
+    }
+    const now = performance.now();
+    const idleLeft = this.#lastActivity + idleTimeoutMs - now;
+    const deadlineLeft =
+      this.#commandStartedAt === 0
+        ? Number.POSITIVE_INFINITY
+        : this.#commandStartedAt + transferTimeoutMs - now;
+    if (deadlineLeft <= 0) {
+      this.#reject(RejectReason.TransferDeadline, 'command took longer than transfer_timeout', {
+        transferTimeoutSec: transferTimeoutMs / 1000,
+      });
+      this.#close();
+    } else if (idleLeft <= 0) {
+      this.#reject(RejectReason.Timeout, 'connection timed out', {
+        idleTimeoutSec: idleTimeoutMs / 1000,
+        state: this.#state,
+      });
+      this.#close();
+    } else {
+      this.#schedule(Math.min(idleLeft, deadlineLeft));
+    }
+  };
+
+  // ---- flow control -------------------------------------------------------------------
+
+  /** Runs disk work with the socket and parser paused; resumes reading afterwards. */
+  #work(task: () => Promise<void>): void {
+    this.#busy = true;
+    this.#state = SessionState.Work;
+    this.#parser.pause();
+    this.#socket.pause();
+    task().then(
+      () => {
+        this.#afterWork();
+      },
+      (err: unknown) => {
+        this.#logger().error(
+          { event: 'internal_error', err: (err as Error).message },
+          'request failed',
+        );
+        this.#afterWork();
+        this.#close();
+      },
+    );
+  }
+
+  #afterWork(): void {
+    this.#busy = false;
+    this.#lastActivity = performance.now();
+    if (this.#settledIfClosed()) return;
+    this.#release();
+  }
+
+  /** After our own work: true when the session ended meanwhile (resolving `closed` if the
+   * socket is already gone; otherwise its 'close' event does). */
+  #settledIfClosed(): boolean {
+    if (this.#socket.destroyed) {
+      this.#state = SessionState.Closed;
+      this.#resolveClosed();
+      return true;
+    }
+    return this.#state === SessionState.Closed;
+  }
+
+  /** Resumes the parser, then the socket unless the parser paused again. */
+  #release(): void {
+    this.#parser.resume();
+    if (this.#state === SessionState.Closed || this.#parser.isPaused) return;
+    if (this.#peerEnded && !this.isBusy) {
+      this.#close();
+      return;
+    }
+    this.#socket.resume();
+  }
+
+  /** The current command is answered: back to reading commands. */
+  #commandDone(): void {
+    this.#state = SessionState.Command;
+    this.#commandStartedAt = this.#parser.bufferedBytes > 0 ? performance.now() : 0;
+    if (this.#closeWhenIdle && this.#commandStartedAt === 0) this.#close();
+  }
+
+  #reply(buf: Buffer): void {
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable) return;
+    this.#lastActivity = performance.now();
+    socket.write(buf);
+  }
+
+  /**
+   * Ends the session: QUIT, EOF, shutdown, or a drop after a protocol violation, timeout or
+   * failure (no reply, spec §1.5). An unfinished upload's temp file is removed.
+   */
+  #close(): void {
+    if (this.#state === SessionState.Closed) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    const wasBody = this.#state === SessionState.Body;
+    this.#state = SessionState.Closed;
+    this.#parser.close();
+    this.#confirm?.cancel();
+    this.#confirm = undefined;
+    const upload = this.#upload;
+    if (upload && wasBody) {
+      this.#upload = undefined;
+      this.#ctx.metrics.file('error');
+      void upload.spool?.abort();
+    }
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    // FIN after the last reply is flushed; unread input is discarded until the peer closes or
+    // the linger time ends.
+    socket.end();
+    socket.resume();
+    this.#timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    this.#timer.unref();
+  }
+
+  #reject(reason: RejectReason, message: string, extra: Record<string, unknown> = {}): void {
+    this.#ctx.metrics.reject(reason);
+    this.#logger().warn({ event: 'rejected', reason, ...extra }, message);
+  }
+
+  // ---- commands -----------------------------------------------------------------------
+
+  #onLine(line: Buffer): void {
+    switch (this.#state) {
+      case SessionState.Auth:
+        this.#auth(line);
+        return;
+      case SessionState.Command:
+        this.#command(line);
+        return;
+      case SessionState.Confirm:
+        this.#confirmed(line);
+        return;
+      case SessionState.Body:
+      case SessionState.Work:
+      case SessionState.Relay:
+      case SessionState.Closed:
+        return;
+    }
+  }
+
+  #auth(line: Buffer): void {
+    const expected = this.#config.passLine;
+    if (expected && line.length === expected.length && line.equals(expected)) {
+      this.#reply(Reply.passOk);
+      if (this.#config.proxy) {
+        // Relay once the parser has set aside the bytes that followed the PASS line.
+        this.#parser.pause();
+        this.#socket.pause();
+        process.nextTick(() => {
+          this.#startRelay();
+        });
+        return;
+      }
+      this.#commandDone();
+      return;
+    }
+    // Wrong digest, upper case, single MD5, or no PASS at all: drop without a reply (spec §2).
+    // Quiet mode changes nothing here: the reference's -q bypass is not reproduced.
+    this.#reject(RejectReason.AuthFailed, 'invalid password', {
+      line: printableBytes(line, 64),
+    });
+    this.#close();
+  }
+
+  #command(line: Buffer): void {
+    switch (line[0] ?? 0) {
+      case 0x53: // S
+        if (line.subarray(0, SEND.prefix.length).equals(SEND.prefix)) {
+          this.#upload0(line, SEND);
+          return;
+        }
+        break;
+      case 0x5a: // Z
+        if (line.subarray(0, ZSEND.prefix.length).equals(ZSEND.prefix)) {
+          this.#upload0(line, ZSEND);
+          return;
+        }
+        if (line.subarray(0, ZRECV.prefix.length).equals(ZRECV.prefix)) {
+          this.#download(line, ZRECV);
+          return;
+        }
+        break;
+      case 0x52: // R
+        if (line.subarray(0, RECV.prefix.length).equals(RECV.prefix)) {
+          this.#download(line, RECV);
+          return;
+        }
+        break;
+      case 0x51: // Q
+        if (line.equals(QUIT)) {
+          this.#logger().debug({ event: 'quit' }, 'client quit');
+          this.#close();
+          return;
+        }
+        break;
+      case 0x4c: // L
+        if (this.#config.insecure && line.subarray(0, LS_PREFIX.length).equals(LS_PREFIX)) {
+          this.#list(line);
+          return;
+        }
+        break;
+      case 0x4d: // M
+        if (this.#config.insecure && line.subarray(0, MV.prefix.length).equals(MV.prefix)) {
+          this.#download(line, MV);
+          return;
+        }
+        break;
+      default:
+        break;
+    }
+    this.#unknown(line);
+  }
+
+  #unknown(line: Buffer): void {
+    this.#reject(RejectReason.UnknownCommand, 'unknown command', {
+      line: printableBytes(line, 80),
+    });
+    this.#close();
+  }
+
+  /** The folder a name goes to: the first matching filter's, else the storage folder. */
+  #folderFor(name: Buffer): Buffer {
+    const filters = this.#config.filters;
+    if (filters.length === 0) return this.#ctx.storageDir;
+    const text = name.toString('latin1');
+    for (let i = 0; i < filters.length; i++) {
+      const f = filters[i];
+      if (f?.regex.test(text)) {
+        const dir = this.#ctx.filterDirs[i] ?? this.#ctx.storageDir;
+        if (this.#logger().isLevelEnabled('debug')) {
+          this.#logger().debug(
+            { event: 'filter', name: printableBytes(name), filter: f.source, dir: f.dir },
+            'file matches filter',
+          );
+        }
+        return dir;
+      }
+    }
+    return this.#ctx.storageDir;
+  }
+
+  #rejectUpload(kind: UploadKind, reply: Buffer, reason: RejectReason, name: Buffer): void {
+    this.#reply(reply);
+    this.#ctx.metrics.file('rejected');
+    this.#reject(reason, `${kind.compressed ? 'ZSEND' : 'SEND'} refused`, {
+      name: printableBytes(name),
+    });
+    this.#commandDone();
+  }
+
+  /** SEND / ZSEND: checks in the reference's order, then the first OK and the body. */
+  #upload0(line: Buffer, kind: UploadKind): void {
+    const args = parseUploadLine(line, kind.prefix.length);
+    if (!args) {
+      this.#unknown(line);
+      return;
+    }
+    const startedAt = performance.now();
+    const name = Buffer.from(args.name);
+    const config = this.#config;
+    if (hasForbidden(name, config.forbiddenBytes) || isUnstorableName(name)) {
+      this.#rejectUpload(kind, kind.errName, RejectReason.InvalidName, name);
+      return;
+    }
+    const size = parseSize(args.digits, config.maxSize);
+    if (size === 0) {
+      this.#rejectUpload(kind, kind.errBig, RejectReason.TooBig, name);
+      return;
+    }
+    const dir = this.#folderFor(name);
+    if (config.overwrite) {
+      this.#beginBody(kind, name, dir, size, startedAt);
+      return;
+    }
+    this.#work(async () => {
+      if (await lstatExists(Buffer.concat([dir, SLASH, name]))) {
+        this.#rejectUpload(kind, kind.errExists, RejectReason.Exists, name);
+      } else {
+        this.#beginBody(kind, name, dir, size, startedAt);
+      }
+    });
+  }
+
+  #beginBody(kind: UploadKind, name: Buffer, dir: Buffer, size: number, startedAt: number): void {
+    this.#upload = {
+      kind,
+      name,
+      dir,
+      size,
+      startedAt,
+      spool: kind.compressed ? undefined : this.#ctx.spool.begin(dir, name),
+      zipChunks: kind.compressed ? [] : undefined,
+      failed: undefined,
+    };
+    this.#state = SessionState.Body;
+    this.#reply(kind.ok);
+    this.#parser.expectPayload(size);
+  }
+
+  #onPayload(chunk: Buffer): void {
+    const upload = this.#upload;
+    if (!upload) return;
+    if (upload.zipChunks) {
+      upload.zipChunks.push(chunk);
+      return;
+    }
+    if (upload.failed || !upload.spool) return;
+    const pending = upload.spool.append(chunk);
+    if (!pending) return;
+    // The chunk goes to disk: stop reading until it is written (backpressure).
+    this.#busy = true;
+    this.#parser.pause();
+    this.#socket.pause();
+    pending.then(
+      () => {
+        this.#afterWork();
+      },
+      (err: unknown) => {
+        upload.failed = err as PandoraError;
+        this.#afterWork();
+      },
+    );
+  }
+
+  #onPayloadEnd(): void {
+    const upload = this.#upload;
+    if (!upload) return;
+    this.#ctx.metrics.receivedBytes.inc(upload.size);
+    this.#work(async () => {
+      const reply = await this.#store(upload);
+      this.#upload = undefined;
+      this.#reply(reply);
+      this.#commandDone();
+    });
+  }
+
+  /** Stores a received body; returns the final reply. */
+  async #store(upload: Upload): Promise<Buffer> {
+    const { kind, name } = upload;
+    let size = upload.size;
+    try {
+      if (upload.failed) throw upload.failed;
+      if (upload.zipChunks) {
+        const body = Buffer.concat(upload.zipChunks, upload.size);
+        upload.zipChunks.length = 0;
+        const result = await this.#ctx.zipGate.run(async () => {
+          let data: Buffer = body;
+          if (isZip(body)) {
+            try {
+              data = unzipFirstMember(body, this.#config.maxDecompressedSize);
+            } catch (err) {
+              return err as PandoraError;
+            }
+          }
+          size = data.length;
+          await this.#ctx.spool.begin(upload.dir, name).commitData(data);
+          return undefined;
+        });
+        if (result) {
+          const reason =
+            result.code === RejectReason.ZipTooLarge
+              ? RejectReason.ZipTooLarge
+              : RejectReason.ZipInvalid;
+          this.#ctx.metrics.file('rejected');
+          this.#reject(reason, 'ZSEND archive refused', {
+            name: printableBytes(name),
+            err: result.message,
+          });
+          return kind.err;
+        }
+      } else {
+        await upload.spool?.commit();
+      }
+    } catch (err) {
+      const spoolErr = err as { kind?: string; errno?: string; message: string };
+      if (spoolErr.kind === SpoolErrorKind.Exists) {
+        this.#ctx.metrics.file('rejected');
+        this.#reject(RejectReason.Exists, 'file appeared while it was being received', {
+          name: printableBytes(name),
+        });
+        return kind.errExists;
+      }
+      this.#ctx.metrics.file('error');
+      this.#ctx.metrics.reject(RejectReason.Storage);
+      this.#logger().error(
+        {
+          event: 'store_failed',
+          reason: RejectReason.Storage,
+          name: printableBytes(name),
+          errno: spoolErr.errno,
+          err: spoolErr.message,
+        },
+        'could not store file',
+      );
+      return kind.err;
+    }
+    this.#stored(upload, size);
+    return kind.ok;
+  }
+
+  #stored(upload: Upload, size: number): void {
+    const { metrics } = this.#ctx;
+    metrics.file('ok');
+    metrics.receiveDuration.observe((performance.now() - upload.startedAt) / 1000);
+    const log = this.#logger();
+    if (log.isLevelEnabled('info')) {
+      log.info(
+        {
+          event: 'file_received',
+          name: printableBytes(upload.name),
+          size,
+          compressed: upload.kind.compressed,
+        },
+        'received file',
+      );
+    }
+    const notify = this.#ctx.fileStored;
+    if (notify) {
+      const pathBytes = Buffer.concat([upload.dir, SLASH, upload.name]);
+      notify({
+        path: pathBytes.toString('utf8'),
+        pathBytes,
+        name: upload.name.toString('utf8'),
+        nameBytes: upload.name,
+        size,
+        compressed: upload.kind.compressed,
+        peer: this.peer,
+      });
+    }
+  }
+
+  /** RECV / ZRECV / MV: `<X> SIZE n`, then the bytes once the peer confirms with `<X> OK`. */
+  #download(line: Buffer, kind: DownloadKind): void {
+    const view = parseNameLine(line, kind.prefix.length);
+    if (!view) {
+      this.#unknown(line);
+      return;
+    }
+    const name = Buffer.from(view);
+    if (hasForbidden(name, this.#config.forbiddenBytes)) {
+      this.#reply(kind.errName);
+      this.#reject(RejectReason.InvalidName, `${kind.cmd} refused`, {
+        name: printableBytes(name),
+      });
+      this.#commandDone();
+      return;
+    }
+    const path = Buffer.concat([this.#folderFor(name), SLASH, name]);
+    this.#work(async () => {
+      const file = name.includes(0) ? undefined : await openRegularFile(path);
+      if (!file) {
+        this.#reply(kind.errMissing);
+        this.#reject(RejectReason.NotFound, `${kind.cmd}: no such file`, {
+          name: printableBytes(name),
+        });
+        this.#commandDone();
+        return;
+      }
+      if (kind === ZRECV) {
+        await this.#offerZip(name, file);
+        return;
+      }
+      this.#reply(ascii(`${kind.sizePrefix}${file.size}\n`));
+      this.#awaitConfirm({
+        expect: kind.confirm,
+        send: async () => {
+          try {
+            await this.#sendFile(file.fd, file.size);
+          } finally {
+            closeFd(file.fd);
+          }
+          if (kind === MV) await fs.promises.unlink(path);
+          this.#logger().info(
+            { event: 'file_sent', cmd: kind.cmd, name: printableBytes(name), size: file.size },
+            'sent file',
+          );
+        },
+        cancel: () => {
+          closeFd(file.fd);
+        },
+      });
+    });
+  }
+
+  async #offerZip(name: Buffer, file: { fd: number; size: number }): Promise<void> {
+    let zip: Buffer;
+    try {
+      if (file.size > this.#config.maxDecompressedSize) {
+        throw new Error(`file is larger than max_decompressed_size`);
+      }
+      const data = file.size === 0 ? Buffer.alloc(0) : await readAt(file.fd, file.size, 0);
+      zip = zipSingleFile(name.toString('utf8'), data);
+    } catch (err) {
+      // The reference answers a compression failure with QUIT and drops (spec §3.4).
+      this.#logger().error(
+        { event: 'zip_failed', name: printableBytes(name), err: (err as Error).message },
+        'ZRECV: could not compress file',
+      );
+      this.#reply(Reply.quit);
+      this.#close();
+      return;
+    } finally {
+      closeFd(file.fd);
+    }
+    this.#reply(ascii(`${ZRECV.sizePrefix}${zip.length}\n`));
+    this.#awaitConfirm({
+      expect: ZRECV.confirm,
+      send: () => this.#write(zip),
+      cancel: () => undefined,
+    });
+  }
+
+  /** LS (insecure mode): the listing of the storage folder or of the matching filter's folder. */
+  #list(line: Buffer): void {
+    const arg = parseNameLine(line, LS_PREFIX.length);
+    if (!arg) {
+      this.#unknown(line);
+      return;
+    }
+    const forbidden = this.#config.forbiddenBytes;
+    if (hasForbidden(arg, forbidden)) {
+      this.#reply(Reply.lsErr);
+      this.#reject(RejectReason.InvalidName, 'LS refused', { arg: printableBytes(arg) });
+      this.#commandDone();
+      return;
+    }
+    const dir = this.#folderFor(arg);
+    this.#work(async () => {
+      let entries: Buffer[];
+      try {
+        entries = await fs.promises.readdir(dir, { encoding: 'buffer' });
+      } catch {
+        this.#reply(Reply.lsErr);
+        this.#commandDone();
+        return;
+      }
+      const parts = [DOT_ENTRIES];
+      // Sorted for a stable listing (the reference sends readdir order).
+      for (const e of entries.sort((a, b) => Buffer.compare(a, b))) {
+        if (!hasForbidden(e, forbidden)) parts.push(e, LF_BUF);
+      }
+      const body = Buffer.concat(parts);
+      this.#reply(ascii(`LS SIZE ${body.length}\n`));
+      this.#awaitConfirm({ expect: LS_CONFIRM, send: () => this.#write(body), cancel: () => {} });
+    });
+  }
+
+  #awaitConfirm(pending: PendingConfirm): void {
+    this.#confirm = pending;
+    this.#state = SessionState.Confirm;
+  }
+
+  #confirmed(line: Buffer): void {
+    const pending = this.#confirm;
+    this.#confirm = undefined;
+    if (!pending) return;
+    if (!line.equals(pending.expect)) {
+      // Anything but the exact confirmation: nothing is sent; the line is consumed (spec §3.3).
+      pending.cancel();
+      this.#commandDone();
+      return;
+    }
+    this.#work(async () => {
+      await pending.send();
+      this.#commandDone();
+    });
+  }
+
+  /** Writes data to the peer, waiting while the socket's buffer is full. */
+  async #write(data: Buffer): Promise<void> {
+    if (data.length === 0) return;
+    const socket = this.#socket;
+    this.#lastActivity = performance.now();
+    if (socket.write(data)) return;
+    await this.#drained();
+  }
+
+  #drained(): Promise<void> {
+    const socket = this.#socket;
+    // The peer not reading is the peer's idleness, not our work.
+    this.#busy = false;
+    return new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        this.#busy = true;
+        if (socket.destroyed) reject(new Error('connection closed while sending'));
+        else resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
+  }
+
+  async #sendFile(fd: number, size: number): Promise<void> {
+    let sent = 0;
+    while (sent < size) {
+      const chunk = await readAt(fd, Math.min(READ_CHUNK_BYTES, size - sent), sent);
+      if (chunk.length === 0) throw new Error('file shrank while it was being sent');
+      sent += chunk.length;
+      await this.#write(chunk);
+    }
+  }
+
+  // ---- proxy mode ---------------------------------------------------------------------
+
+  /** Relays the rest of the session, byte for byte, to the upstream server (spec §8.1). */
+  #startRelay(): void {
+    const proxy = this.#config.proxy;
+    if (!proxy) return;
+    this.#state = SessionState.Relay;
+    this.#busy = false;
+    const socket = this.#socket;
+    socket.pause();
+    socket.off('data', this.#onData);
+    const early = this.#parser.takeBuffered();
+    this.#parser.close();
+    const upstream = net.connect({ host: proxy.host, port: proxy.port });
+    this.#relay = upstream;
+    upstream.setNoDelay(true);
+    upstream.on('error', (err) => {
+      this.#reject(RejectReason.Proxy, 'proxy upstream failed', { err: err.message });
+    });
+    upstream.on('close', () => {
+      socket.destroy();
+    });
+    upstream.once('connect', () => {
+      for (const b of early) upstream.write(b);
+      upstream.on('data', this.#touch);
+      socket.on('data', this.#touch);
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+      socket.resume();
+    });
+  }
+}
+
+const SLASH = ascii('/');

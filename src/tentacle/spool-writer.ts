@@ -1,0 +1,448 @@
+import { randomBytes } from 'node:crypto';
+import fs, { constants as fsConstants, readFileSync } from 'node:fs';
+import { ErrorCode, PandoraError } from '../core/errors.js';
+import type { SyncPolicy } from './options.js';
+
+/**
+ * Stores uploaded files so that no reader ever sees a partial file (spec §5 [R]):
+ *
+ *   temp `.<name>.<tag>.tmp` in the destination folder (O_CREAT|O_EXCL, explicit mode)
+ *   → write → [sync always: fsync(file)] → close
+ *   → overwrite on: rename(temp, final)   (atomic replace)
+ *     overwrite off: link(temp, final) + unlink(temp)   (fails with EEXIST instead of clobbering
+ *       a file another connection stored meanwhile)
+ *   → [sync always: fsync(folder), shared by every transfer waiting on that folder]
+ *
+ * Only then does the session send the final OK. The temp name starts with a dot and ends in
+ * `.tmp`, so the dataserver's `[._]\d+\.data$` pattern never picks it up. Any failure (ENOSPC,
+ * EIO, a missing filter folder) or an abort removes the temp file.
+ *
+ * Bodies up to `MEMORY_BUFFER_BYTES` are kept in memory and written with one write; larger ones
+ * stream to the temp file as they arrive, and the caller awaits each write before reading the
+ * socket again, so disk speed throttles the peer (backpressure).
+ */
+
+/** Bodies up to this size are written with a single write at commit. */
+export const MEMORY_BUFFER_BYTES = 64 * 1024;
+/** Longest file name Linux accepts in one path component. */
+export const NAME_MAX_BYTES = 255;
+/** Bytes of the original name kept in a temp name (the rest of it must fit NAME_MAX). */
+const TEMP_NAME_KEEP_BYTES = 200;
+const OPEN_EXCL = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL;
+
+export const SpoolErrorKind = { Exists: 'exists', Storage: 'storage' } as const;
+export type SpoolErrorKind = (typeof SpoolErrorKind)[keyof typeof SpoolErrorKind];
+
+export class SpoolError extends PandoraError {
+  readonly kind: SpoolErrorKind;
+  /** errno code of the failing call, e.g. ENOSPC. */
+  readonly errno: string | undefined;
+  constructor(kind: SpoolErrorKind, message: string, cause: unknown) {
+    super(ErrorCode.TentacleStorage, message, { cause });
+    this.kind = kind;
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    this.errno = typeof code === 'string' ? code : undefined;
+  }
+}
+
+// Small promise wrappers over the callback API: no FileHandle objects on the hot path.
+type Done = (err: NodeJS.ErrnoException | null) => void;
+function call(fn: (done: Done) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fn((err) => {
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+}
+function pOpen(path: Buffer, flags: number, mode: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.open(path, flags, mode, (err, fd) => {
+      if (err) reject(err);
+      else resolve(fd);
+    });
+  });
+}
+function pWriteAll(fd: number, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (off: number): void => {
+      fs.write(fd, data, off, data.length - off, null, (err, written) => {
+        if (err) reject(err);
+        else if (off + written < data.length) step(off + written);
+        else resolve();
+      });
+    };
+    step(0);
+  });
+}
+const pFsync = (fd: number): Promise<void> =>
+  call((done) => {
+    fs.fsync(fd, done);
+  });
+const pClose = (fd: number): Promise<void> =>
+  call((done) => {
+    fs.close(fd, done);
+  });
+const pFchmod = (fd: number, mode: number): Promise<void> =>
+  call((done) => {
+    fs.fchmod(fd, mode, done);
+  });
+const pLink = (from: Buffer, to: Buffer): Promise<void> =>
+  call((done) => {
+    fs.link(from, to, done);
+  });
+const pRename = (from: Buffer, to: Buffer): Promise<void> =>
+  call((done) => {
+    fs.rename(from, to, done);
+  });
+const pUnlink = (path: Buffer): Promise<void> =>
+  call((done) => {
+    fs.unlink(path, done);
+  });
+
+/** The process umask, read without changing it (Linux); 0o022 when unknown. */
+function currentUmask(): number {
+  try {
+    const m = /^Umask:\s*([0-7]+)/m.exec(readFileSync('/proc/self/status', 'latin1'));
+    if (m?.[1] !== undefined) return parseInt(m[1], 8);
+  } catch {
+    // not Linux: assume the common default
+  }
+  return 0o022;
+}
+
+/**
+ * Group commit for folder fsyncs: every request made while a flush of that folder is running
+ * waits for the next flush, which then covers all of them. N concurrent transfers into one
+ * folder cost about two folder fsyncs instead of N.
+ */
+export class DirSyncer {
+  readonly #folders = new Map<string, { dir: Buffer; running: boolean; waiting: Waiter[] }>();
+  #flushes = 0;
+
+  /** Folder fsyncs performed so far (tests, metrics). */
+  get flushes(): number {
+    return this.#flushes;
+  }
+
+  sync(dir: Buffer): Promise<void> {
+    const key = dir.toString('latin1');
+    let folder = this.#folders.get(key);
+    if (!folder) {
+      folder = { dir, running: false, waiting: [] };
+      this.#folders.set(key, folder);
+    }
+    const f = folder;
+    return new Promise<void>((resolve, reject) => {
+      f.waiting.push({ resolve, reject });
+      if (!f.running) this.#flush(key, f);
+    });
+  }
+
+  #flush(key: string, folder: { dir: Buffer; running: boolean; waiting: Waiter[] }): void {
+    const batch = folder.waiting;
+    folder.waiting = [];
+    folder.running = true;
+    this.#flushes++;
+    fsyncDirectory(folder.dir).then(
+      () => {
+        for (const w of batch) w.resolve();
+        this.#next(key, folder);
+      },
+      (err: unknown) => {
+        for (const w of batch) w.reject(err);
+        this.#next(key, folder);
+      },
+    );
+  }
+
+  #next(key: string, folder: { dir: Buffer; running: boolean; waiting: Waiter[] }): void {
+    folder.running = false;
+    if (folder.waiting.length > 0) this.#flush(key, folder);
+    else this.#folders.delete(key);
+  }
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+async function fsyncDirectory(dir: Buffer): Promise<void> {
+  const fd = await pOpen(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY, 0);
+  try {
+    await pFsync(fd);
+  } finally {
+    await pClose(fd);
+  }
+}
+
+export interface SpoolWriterOptions {
+  readonly sync: SyncPolicy;
+  readonly fileMode: number;
+  readonly overwrite: boolean;
+}
+
+export class SpoolWriter {
+  readonly options: SpoolWriterOptions;
+  readonly dirSyncer = new DirSyncer();
+  readonly #active = new Set<SpoolTransfer>();
+  readonly #needsChmod: boolean;
+  readonly #tagPrefix = randomBytes(4).toString('hex');
+  #counter = 0;
+
+  constructor(options: SpoolWriterOptions) {
+    this.options = options;
+    this.#needsChmod = (options.fileMode & currentUmask()) !== 0;
+  }
+
+  /** Transfers with a temp file that may exist (not yet committed or removed). */
+  get activeTransfers(): number {
+    return this.#active.size;
+  }
+
+  /** Starts storing `name` in folder `dir` (both bytes; `dir` has no trailing slash). */
+  begin(dir: Buffer, name: Buffer): SpoolTransfer {
+    const t = new SpoolTransfer(this, dir, name);
+    this.#active.add(t);
+    return t;
+  }
+
+  /** Removes the temp files of every unfinished transfer. */
+  async abortAll(): Promise<void> {
+    await Promise.all([...this.#active].map((t) => t.abort()));
+  }
+
+  /** @internal */
+  release(t: SpoolTransfer): void {
+    this.#active.delete(t);
+  }
+
+  /** @internal */
+  tempPath(dir: Buffer, name: Buffer): Buffer {
+    const tag = `.${this.#tagPrefix}${(this.#counter++).toString(36)}.tmp`;
+    const kept = name.length > TEMP_NAME_KEEP_BYTES ? name.subarray(0, TEMP_NAME_KEEP_BYTES) : name;
+    return Buffer.concat([dir, SLASH_DOT, kept, Buffer.from(tag, 'latin1')]);
+  }
+
+  /** @internal */
+  async openTemp(dir: Buffer, name: Buffer): Promise<{ path: Buffer; fd: number }> {
+    for (let attempt = 0; ; attempt++) {
+      const path = this.tempPath(dir, name);
+      try {
+        const fd = await pOpen(path, OPEN_EXCL, this.options.fileMode);
+        if (this.#needsChmod) {
+          try {
+            await pFchmod(fd, this.options.fileMode);
+          } catch (err) {
+            await pClose(fd).catch(ignore);
+            await pUnlink(path).catch(ignore);
+            throw err;
+          }
+        }
+        return { path, fd };
+      } catch (err) {
+        // A leftover temp file with the same name: pick another tag.
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
+      }
+    }
+  }
+}
+
+const SLASH_DOT = Buffer.from('/.', 'latin1');
+const SLASH = Buffer.from('/', 'latin1');
+
+function ignore(): void {
+  // best-effort cleanup
+}
+
+/** One file being stored. Calls must not overlap: await each before the next. */
+export class SpoolTransfer {
+  readonly #writer: SpoolWriter;
+  readonly dir: Buffer;
+  readonly name: Buffer;
+  readonly finalPath: Buffer;
+  #chunks: Buffer[] = [];
+  #bufferedBytes = 0;
+  #bytes = 0;
+  #fd: number | undefined;
+  #tempPath: Buffer | undefined;
+  /** The current disk operation; abort() waits for it. */
+  #op: Promise<unknown> | undefined;
+  #done = false;
+
+  constructor(writer: SpoolWriter, dir: Buffer, name: Buffer) {
+    this.#writer = writer;
+    this.dir = dir;
+    this.name = name;
+    this.finalPath = Buffer.concat([dir, SLASH, name]);
+  }
+
+  /** Bytes received so far. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Adds body bytes. Returns undefined when they were only buffered, or a promise to await
+   * before reading more from the peer when they had to go to disk. `chunk` may be a view of a
+   * socket buffer; it is kept, not copied (socket buffers are not reused).
+   */
+  append(chunk: Buffer): Promise<void> | undefined {
+    if (this.#done) throw new Error('transfer already finished');
+    this.#bytes += chunk.length;
+    this.#chunks.push(chunk);
+    this.#bufferedBytes += chunk.length;
+    if (this.#bufferedBytes <= MEMORY_BUFFER_BYTES) return undefined;
+    return this.#track(this.#flushToDisk());
+  }
+
+  /**
+   * Makes the file visible under its final name, durably under `sync always`. Throws a
+   * SpoolError (kind `exists` when overwrite is off and the name appeared meanwhile); the temp
+   * file is gone either way.
+   */
+  async commit(): Promise<void> {
+    if (this.#done) throw new Error('transfer already finished');
+    const op = this.#track(this.#commit());
+    await op;
+  }
+
+  /** Replaces the buffered body with `data` and commits it (ZSEND after decompression). */
+  async commitData(data: Buffer): Promise<void> {
+    this.#chunks = [data];
+    this.#bufferedBytes = data.length;
+    this.#bytes = data.length;
+    await this.commit();
+  }
+
+  /** Discards the transfer and removes its temp file. Idempotent. */
+  async abort(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    this.#chunks = [];
+    await this.#op?.catch(ignore);
+    await this.#cleanup();
+  }
+
+  /** The buffered body as one buffer (only while it is still in memory). */
+  bufferedBody(): Buffer {
+    const first = this.#chunks[0];
+    if (this.#chunks.length === 1 && first) return first;
+    return Buffer.concat(this.#chunks, this.#bufferedBytes);
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#op = p;
+    return p;
+  }
+
+  async #flushToDisk(): Promise<void> {
+    try {
+      if (this.#fd === undefined) {
+        const { path, fd } = await this.#writer.openTemp(this.dir, this.name);
+        this.#tempPath = path;
+        this.#fd = fd;
+      }
+      const data = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks);
+      this.#chunks = [];
+      this.#bufferedBytes = 0;
+      if (data && data.length > 0) await pWriteAll(this.#fd, data);
+    } catch (err) {
+      await this.#fail(err);
+    }
+  }
+
+  async #commit(): Promise<void> {
+    const { sync, overwrite } = this.#writer.options;
+    try {
+      await this.#flushToDisk();
+      const fd = this.#fd;
+      const temp = this.#tempPath;
+      if (fd === undefined || temp === undefined) throw new Error('no temp file');
+      if (sync === 'always') await pFsync(fd);
+      this.#fd = undefined;
+      await pClose(fd);
+      if (overwrite) {
+        await pRename(temp, this.finalPath);
+        this.#tempPath = undefined;
+        if (sync === 'always') await this.#writer.dirSyncer.sync(this.dir);
+      } else {
+        try {
+          await pLink(temp, this.finalPath);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+            throw new SpoolError(SpoolErrorKind.Exists, 'file already exists', err);
+          }
+          throw err;
+        }
+        this.#tempPath = undefined;
+        // The temp name's removal need not be durable; the new link must be.
+        const unlinked = pUnlink(temp).catch(ignore);
+        if (sync === 'always') await this.#writer.dirSyncer.sync(this.dir);
+        await unlinked;
+      }
+      this.#done = true;
+      this.#writer.release(this);
+    } catch (err) {
+      await this.#fail(err);
+    }
+  }
+
+  async #fail(err: unknown): Promise<never> {
+    this.#done = true;
+    this.#chunks = [];
+    await this.#cleanup();
+    if (err instanceof SpoolError) throw err;
+    throw new SpoolError(SpoolErrorKind.Storage, (err as Error).message, err);
+  }
+
+  async #cleanup(): Promise<void> {
+    const fd = this.#fd;
+    const temp = this.#tempPath;
+    this.#fd = undefined;
+    this.#tempPath = undefined;
+    if (fd !== undefined) await pClose(fd).catch(ignore);
+    if (temp !== undefined) await pUnlink(temp).catch(ignore);
+    this.#writer.release(this);
+  }
+}
+
+/** Names `SpoolWriter.tempPath` produces: `.<name>.<8 hex><counter>.tmp`. */
+const TEMP_NAME = /^\..*\.[0-9a-f]{8}[0-9a-z]+\.tmp$/s;
+
+/**
+ * Removes temp files a crashed process left behind in `dirs`, once they are older than
+ * `olderThanMs` (so the live temp files of another server sharing the folder are safe).
+ * Returns how many were removed; unreadable folders are skipped.
+ */
+export async function sweepStaleTempFiles(
+  dirs: readonly string[],
+  olderThanMs: number,
+): Promise<number> {
+  const cutoff = Date.now() - olderThanMs;
+  let removed = 0;
+  for (const dir of dirs) {
+    const base = Buffer.from(dir, 'utf8');
+    let names: Buffer[];
+    try {
+      names = await fs.promises.readdir(base, { encoding: 'buffer' });
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (name[0] !== 0x2e || !TEMP_NAME.test(name.toString('latin1'))) continue;
+      const path = Buffer.concat([base, SLASH, name]);
+      try {
+        const st = await fs.promises.lstat(path);
+        if (st.isFile() && st.mtimeMs < cutoff) {
+          await fs.promises.unlink(path);
+          removed++;
+        }
+      } catch {
+        // vanished meanwhile
+      }
+    }
+  }
+  return removed;
+}
