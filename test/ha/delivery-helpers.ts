@@ -63,7 +63,7 @@ export async function startTentacle(
 /** Accepts connections and never answers (a hung server or a partition after the SYN). */
 export async function startBlackHole(
   t: Cleanup,
-): Promise<{ port: number; accepted: () => number }> {
+): Promise<{ port: number; accepted: () => number; open: () => number }> {
   const sockets = new Set<Socket>();
   let accepted = 0;
   const server = createServer((socket) => {
@@ -71,6 +71,7 @@ export async function startBlackHole(
     sockets.add(socket);
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
+    socket.resume(); // read and discard, so the peer's close is seen
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -78,7 +79,11 @@ export async function startBlackHole(
     for (const socket of sockets) socket.destroy();
     server.close();
   });
-  return { port: (server.address() as AddressInfo).port, accepted: () => accepted };
+  return {
+    port: (server.address() as AddressInfo).port,
+    accepted: () => accepted,
+    open: () => sockets.size,
+  };
 }
 
 /** A loopback port nobody listens on (connection refused). */

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/log.js';
@@ -81,6 +81,8 @@ export async function runDeliveryCycle(
   }
 
   try {
+    // As the reference agent at start: the secondary's own buffer folder must exist.
+    if (config.mode === 'always') await mkdir(config.secondaryTemporal, { recursive: true });
     const backlogDelivered: Record<string, string[]> = {};
     if (config.buffer.enabled) {
       for (const lane of lanes) {
