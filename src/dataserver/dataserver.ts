@@ -13,10 +13,9 @@ import { createFileQueue, type QueuedFile } from './spool/file-queue.js';
 import { BADXML_SUFFIX, FAILED_SUFFIX, createSpoolDir, type SpoolDir } from './spool/spool-dir.js';
 import { createAgentCache } from './state/agent-cache.js';
 import { loadCatalogData, type CatalogData } from './state/catalog.js';
-import { epochToDatetime } from './state/datetime.js';
-import type { EventRow, ProcessPacket } from './types.js';
+import { backlogEvent, badXmlEvent } from './logic/index.js';
+import type { ProcessPacket } from './types.js';
 import { createBatchWriter, type BatchWriter } from './writer/batch-writer.js';
-import { safeInput } from './xml/index.js';
 
 export interface DataserverDeps {
   readonly pool: DbPool;
@@ -100,30 +99,6 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
   const backlogSent = new Map<string, number>();
   let idleWaiters: (() => void)[] = [];
 
-  function badXmlEvent(name: string): EventRow {
-    const now = nowSec();
-    return {
-      autoValidate: false,
-      agentRef: null,
-      moduleRef: null,
-      id_grupo: 0,
-      evento: safeInput(`Unable to process XML data file '${name}'.`),
-      event_type: 'error',
-      criticity: 0,
-      estado: 0,
-      timestamp: epochToDatetime(now),
-      utimestamp: now,
-      ack_utimestamp: 0,
-      data: '',
-      module_status: -1,
-      tags: '',
-      source: 'Pandora',
-      critical_instructions: '',
-      warning_instructions: '',
-      unknown_instructions: '',
-    };
-  }
-
   async function handle(file: QueuedFile, w: BatchWriter): Promise<void> {
     if (!file.recovered && !(await spool.claim(file.name))) {
       files.labels('lost').inc(); // another process claimed it first
@@ -139,9 +114,10 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     }
     const sha256 = createHash('sha256').update(bytes).digest();
     const t0 = process.hrtime.bigint();
-    const parsed = await deps.parser.parse(bytes, {
-      mtimeSec: Math.floor(file.mtimeMs / 1000),
-      nowSec: nowSec(),
+    const parsed = await deps.parser.parse({
+      path: spool.claimedPath(file.name),
+      bytes,
+      info: { mtimeSec: Math.floor(file.mtimeMs / 1000), nowSec: nowSec() },
     });
     parseDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
     if (parsed.error) {
@@ -154,7 +130,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       }
       if (disposition === 'badxml') {
         log.warn({ file: file.name, code, reason: message }, 'bad XML file');
-        const r = await w.submit({ kind: 'event', event: badXmlEvent(file.name) });
+        const r = await w.submit({ kind: 'event', event: badXmlEvent(file.name, nowSec()) });
         if (r.status === 'abandoned') return;
         await spool.reject(file.name, BADXML_SUFFIX);
         files.labels('badxml').inc();
@@ -254,13 +230,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       const text = `More than ${config.tooManyXml} XML files queued for agent ${key}`;
       if (now - (backlogSent.get(text) ?? 0) < BACKLOG_EVENT_PERIOD_SEC) continue;
       backlogSent.set(text, now);
-      const event = {
-        ...badXmlEvent(''),
-        evento: safeInput(text),
-        event_type: 'system' as const,
-        criticity: 3,
-      };
-      void writer.submit({ kind: 'event', event });
+      void writer.submit({ kind: 'event', event: backlogEvent(key, config.tooManyXml, now) });
     }
   }
 

@@ -5,15 +5,23 @@ export type ParseResult =
   { packet: AgentPacket; error?: undefined } | { packet?: undefined; error: ParseFailure };
 
 /** Turns file bytes into a packet, on this thread or in a worker pool (same contract). */
+export interface ParseInput {
+  /** The claimed file (workers read it themselves). */
+  readonly path: string;
+  /** Its bytes, already read by the pipeline for the ledger hash (the inline parser uses them). */
+  readonly bytes: Uint8Array;
+  readonly info: ParseFileInfo;
+}
+
 export interface PacketParser {
-  parse(bytes: Uint8Array, info: ParseFileInfo): Promise<ParseResult>;
+  parse(input: ParseInput): Promise<ParseResult>;
   close(): Promise<void>;
 }
 
 /** Parses on the calling thread: tests, tiny deployments, `dataserver_threads 0`. */
 export function createInlineParser(options: ParseOptions): PacketParser {
   return {
-    parse: (bytes, info) => Promise.resolve(tryParseAgentXml(bytes, info, options)),
+    parse: (input) => Promise.resolve(tryParseAgentXml(input.bytes, input.info, options)),
     close: () => Promise.resolve(),
   };
 }

@@ -1,0 +1,99 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../core/log.js';
+import type { PacketParser, ParseResult } from './parser.js';
+import type { ParseOptions, ParseRequest, ParseResponse } from './types.js';
+
+interface Task {
+  readonly request: ParseRequest;
+  readonly resolve: (r: ParseResult) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  readonly busy: Map<number, Task>;
+}
+
+/** Tasks in flight per worker: one running and one ready, so a worker never idles on a round trip. */
+const TASKS_PER_WORKER = 2;
+
+/**
+ * A fixed pool of parse workers (spec STYLE §8): fast-xml-parser is synchronous, so parsing
+ * thousands of files per second on the main thread would starve sockets and the batch writer.
+ * Workers read and parse the claimed file and never touch the database. A worker that dies fails
+ * its tasks as I/O errors (the files are kept) and is replaced.
+ */
+export function createWorkerParser(
+  options: { threads: number; parse: ParseOptions; workerUrl: URL; execArgv?: string[] },
+  deps: { logger: Logger },
+): PacketParser {
+  const log = deps.logger.child({ component: 'parse-pool' });
+  const threads = Math.max(1, Math.min(options.threads, Math.max(1, availableParallelism() - 1)));
+  const waiting: Task[] = [];
+  const slots: Slot[] = [];
+  let nextId = 1;
+  let closed = false;
+
+  function spawn(): Slot {
+    const worker = new Worker(options.workerUrl, { execArgv: options.execArgv ?? [] });
+    const slot: Slot = { worker, busy: new Map() };
+    worker.on('message', (msg: ParseResponse) => {
+      const task = slot.busy.get(msg.id);
+      if (!task) return;
+      slot.busy.delete(msg.id);
+      task.resolve('packet' in msg ? { packet: msg.packet } : { error: msg.error });
+      dispatch();
+    });
+    worker.on('error', (err) => {
+      log.error({ err }, 'parse worker failed');
+    });
+    worker.on('exit', (code) => {
+      for (const task of slot.busy.values()) {
+        task.resolve({
+          error: {
+            code: 'ERR_WORKER_EXIT',
+            message: `parse worker exited (${code})`,
+            disposition: 'io',
+          },
+        });
+      }
+      slot.busy.clear();
+      if (closed) return;
+      const i = slots.indexOf(slot);
+      if (i !== -1) slots[i] = spawn();
+      dispatch();
+    });
+    worker.unref();
+    return slot;
+  }
+
+  function dispatch(): void {
+    while (waiting.length > 0) {
+      let best: Slot | undefined;
+      for (const s of slots)
+        if (s.busy.size < TASKS_PER_WORKER && (!best || s.busy.size < best.busy.size)) best = s;
+      if (!best) return;
+      const task = waiting.shift();
+      if (!task) return;
+      best.busy.set(task.request.id, task);
+      best.worker.ref();
+      best.worker.postMessage(task.request);
+    }
+    for (const s of slots) if (s.busy.size === 0) s.worker.unref();
+  }
+
+  for (let i = 0; i < threads; i++) slots.push(spawn());
+
+  return {
+    parse({ path }) {
+      return new Promise<ParseResult>((resolve) => {
+        waiting.push({ request: { id: nextId++, path, options: options.parse }, resolve });
+        dispatch();
+      });
+    },
+    async close() {
+      closed = true;
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}

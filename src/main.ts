@@ -1,0 +1,278 @@
+#!/usr/bin/env node
+/**
+ * Composition root: `tentacle-ingest serve [-c FILE]` (Tentacle listener + dataserver in one
+ * process) and `tentacle-ingest init-db`. Every configuration key is also a flag of the same name
+ * (`--incomingdir DIR`, `--dbname NAME`, ...), and an environment variable `PANDORA_<KEY>`.
+ */
+import { readConfFile, type ConfEntries } from './core/conf-file.js';
+import { ErrorCode, PandoraError, describeError } from './core/errors.js';
+import { createLogger, type Logger } from './core/log.js';
+import { createMetricsRegistry, type Registry } from './core/metrics.js';
+import {
+  parseLongFlags,
+  resolveSettings,
+  settingsHelp,
+  type SettingsTable,
+} from './core/settings.js';
+import { createDbPool, initDatabase, type DbPool } from './db/index.js';
+import {
+  DATASERVER_SETTINGS,
+  createDataserver,
+  createPacketParser,
+  processPacket,
+  toDataserverConfig,
+  type Dataserver,
+  type DataserverConfig,
+} from './dataserver/index.js';
+import { createTentacleServer, type TentacleServer } from './tentacle/index.js';
+
+const VERSION = '0.1.0';
+
+const SERVE_SETTINGS = {
+  ...DATASERVER_SETTINGS,
+  tentacle: {
+    kind: 'bool',
+    default: true,
+    extension: true,
+    help: 'run the Tentacle listener (--no-tentacle when a separate server fills the spool)',
+  },
+  tentacle_address: {
+    kind: 'string',
+    default: '127.0.0.1',
+    extension: true,
+    help: 'Tentacle listen addresses, comma-separated (0.0.0.0 = all)',
+  },
+  tentacle_port: {
+    kind: 'int',
+    default: 41121,
+    min: 0,
+    max: 65535,
+    extension: true,
+    help: 'Tentacle port',
+  },
+  tentacle_password: { kind: 'string', secret: true, extension: true, help: 'Tentacle password' },
+  tentacle_max_size: {
+    kind: 'int',
+    default: 2_000_000,
+    min: 1,
+    extension: true,
+    help: 'largest file Tentacle accepts (bytes)',
+  },
+  tentacle_max_connections: {
+    kind: 'int',
+    default: 10,
+    min: 1,
+    extension: true,
+    help: 'Tentacle sessions served at once',
+  },
+  verbosity: { kind: 'int', default: 3, min: 0, max: 10, help: 'log detail (0 errors … 10 debug)' },
+  log_file: { kind: 'string', help: 'append JSON logs here instead of stdout' },
+  shutdown_timeout: {
+    kind: 'int',
+    default: 60,
+    min: 1,
+    extension: true,
+    help: 'seconds a graceful shutdown may take before exit(1)',
+  },
+} as const satisfies SettingsTable;
+
+const USAGE = `usage: tentacle-ingest <serve|init-db> [-c pandora_server.conf] [--key value ...]
+
+  serve     Tentacle listener (port 41121) + dataserver: spool files into the Pandora database
+  init-db   create the database (if missing), the Pandora table subset, seeds and the ledger
+
+options (conf-file keys; also PANDORA_<KEY> environment variables):
+${settingsHelp(SERVE_SETTINGS)}`;
+
+function logLevel(verbosity: number): string {
+  if (verbosity <= 0) return 'error';
+  if (verbosity <= 2) return 'warn';
+  if (verbosity <= 5) return 'info';
+  return 'debug';
+}
+
+interface Loaded {
+  readonly command: string;
+  readonly settings: ReturnType<typeof resolveSettings<typeof SERVE_SETTINGS>>;
+  readonly confPath: string | undefined;
+}
+
+function loadArgs(argv: readonly string[]): Loaded {
+  const rest: string[] = [];
+  let confPath: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '-c' || arg === '--config') {
+      confPath = argv[++i];
+      if (confPath === undefined)
+        throw new PandoraError(ErrorCode.ConfigInvalid, `${arg} needs a file`);
+    } else if (arg === '-h' || arg === '--help') rest.push('help');
+    else rest.push(arg);
+  }
+  const { flags, positional } = parseLongFlags(rest, SERVE_SETTINGS);
+  const file: ConfEntries | undefined = confPath === undefined ? undefined : readConfFile(confPath);
+  const settings = resolveSettings(SERVE_SETTINGS, {
+    ...(file ? { file } : {}),
+    env: process.env,
+    flags,
+  });
+  return { command: positional[0] ?? 'help', settings, confPath };
+}
+
+async function prepareDatabase(config: DataserverConfig, logger: Logger): Promise<void> {
+  await initDatabase({ ...config.db }, { createDatabase: true }, { logger });
+}
+
+/** What serve runs; stopped in reverse order by shutdown. */
+interface Running {
+  tentacle?: TentacleServer;
+  dataserver?: Dataserver;
+  pool?: DbPool;
+  closeParser?: () => Promise<void>;
+  // HA (src/ha) and HTTP (src/http, --http-port) attach here: start them after the dataserver
+  // and stop them first (readiness 503, resign) and last (/metrics) in shutdown().
+}
+
+async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promise<void> {
+  const s = loaded.settings.values;
+  const config = toDataserverConfig(s);
+  for (const w of loaded.settings.warnings) logger.warn(w);
+  if (loaded.settings.unknownFileKeys.length > 0) {
+    logger.debug(
+      { keys: loaded.settings.unknownFileKeys },
+      'configuration keys for other servers ignored',
+    );
+  }
+  await prepareDatabase(config, logger);
+  const running: Running = {};
+  const pool = createDbPool(
+    { ...config.db, connectionLimit: config.db.connections, queueLimit: 1000 },
+    { logger },
+  );
+  running.pool = pool;
+  pool.on('connection', () => undefined);
+  const parser = createPacketParser(config, { logger });
+  running.closeParser = () => parser.close();
+  const dataserver = createDataserver(config, {
+    pool,
+    logger,
+    registry,
+    processPacket,
+    parser,
+    version: VERSION,
+  });
+  running.dataserver = dataserver;
+  await dataserver.start();
+
+  if (s.tentacle) {
+    const tentacle = createTentacleServer(
+      {
+        directory: config.incomingDir,
+        addresses: s.tentacle_address,
+        port: s.tentacle_port,
+        maxSize: s.tentacle_max_size,
+        maxConnections: s.tentacle_max_connections,
+        ...(s.tentacle_password ? { password: s.tentacle_password } : {}),
+      },
+      { logger, registry },
+    );
+    tentacle.on('fileStored', (e: { name: string }) => {
+      dataserver.wake(e.name);
+    });
+    running.tentacle = tentacle;
+    await tentacle.listen();
+  }
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (reason: string, code: number): Promise<void> =>
+    (shuttingDown ??= (async () => {
+      logger.info({ reason }, 'shutting down');
+      setTimeout(() => {
+        logger.error('shutdown timed out');
+        process.exit(1);
+      }, s.shutdown_timeout * 1000).unref();
+      const steps: [string, (() => Promise<void>) | undefined][] = [
+        ['tentacle', running.tentacle && (() => running.tentacle?.close() ?? Promise.resolve())],
+        [
+          'dataserver',
+          running.dataserver && (() => running.dataserver?.close() ?? Promise.resolve()),
+        ],
+        ['parser', running.closeParser],
+        ['database pool', running.pool && (() => running.pool?.end() ?? Promise.resolve())],
+      ];
+      for (const [name, step] of steps) {
+        if (!step) continue;
+        try {
+          await step();
+        } catch (err) {
+          logger.error({ err: describeError(err), step: name }, 'shutdown step failed');
+        }
+      }
+      logger.info('stopped');
+      logger.flush();
+      process.exitCode = code;
+    })());
+  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.once('SIGINT', () => void shutdown('SIGINT', 0));
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err: describeError(err) }, 'unhandled rejection');
+    void shutdown('unhandledRejection', 1);
+  });
+  logger.info({ incomingDir: config.incomingDir, tentacle: s.tentacle }, 'tentacle-ingest serving');
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let loaded: Loaded;
+  try {
+    loaded = loadArgs(argv);
+  } catch (err) {
+    process.stderr.write(`tentacle-ingest: ${describeError(err).message}\n`);
+    return 2;
+  }
+  if (loaded.command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const s = loaded.settings.values;
+  const logger = createLogger({
+    level: logLevel(s.verbosity),
+    ...(s.log_file ? { file: s.log_file } : {}),
+  });
+  try {
+    switch (loaded.command) {
+      case 'init-db': {
+        const config = toDataserverConfig(s);
+        const result = await initDatabase({ ...config.db }, { createDatabase: true }, { logger });
+        process.stdout.write(
+          `database ${config.db.database}: ${result.createdDatabase ? 'created, ' : ''}schema ${result.schema === 'created' ? 'created and seeded' : 'already present (ledger ensured)'}\n`,
+        );
+        logger.flush();
+        return 0;
+      }
+      case 'serve':
+        await serve(loaded, logger, createMetricsRegistry());
+        return -1; // keeps running until a signal
+      default:
+        process.stderr.write(`tentacle-ingest: unknown command "${loaded.command}"\n${USAGE}\n`);
+        return 2;
+    }
+  } catch (err) {
+    const { code, message } = describeError(err);
+    // One line a human can act on (database unreachable, bad configuration, port in use).
+    process.stderr.write(`tentacle-ingest: ${message}\n`);
+    logger.error({ err: { code, message } }, 'startup failed');
+    logger.flush();
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+    if (code > 0) setTimeout(() => process.exit(code), 200).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`tentacle-ingest: ${describeError(err).message}\n`);
+    process.exit(1);
+  },
+);
