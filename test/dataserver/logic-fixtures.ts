@@ -208,6 +208,11 @@ export function createHarness(options: HarnessOptions = {}) {
       if (map === undefined || m === undefined) throw new Error(`no module ${moduleName}`);
       map.set(key, edit(m));
     },
+    /** Test-only insert of a module the console created (not from XML). */
+    putModule(state: ModuleState, agentName = 'host1') {
+      const agent = harness.agent(agentName);
+      modulesByAgent.get(agent.ref.id)?.set(lookupKey(state.nameEncoded), state);
+    },
     editAgent(edit: (a: AgentState) => AgentState, agentName = 'host1') {
       const key = lookupKey(safeInput(agentName));
       const a = agents.get(key);
