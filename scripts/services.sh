@@ -83,6 +83,23 @@ ensure_redis() {
   log "Redis ready on 127.0.0.1:$REDIS_PORT"
 }
 
+# HAProxy and Chromium are only binaries the HA tests run themselves (nothing is started
+# here, so there is nothing to stop): install them when missing, otherwise do nothing.
+ensure_haproxy() {
+  if command -v haproxy >/dev/null 2>&1; then log "haproxy present"; return; fi
+  log "installing haproxy"
+  as_root bash -c "$(declare -f apt_install); apt_updated=0; apt_install haproxy"
+  # The package's own service must not run: tests start their own haproxy on loopback.
+  command -v haproxy >/dev/null 2>&1 || { log "haproxy install failed"; exit 1; }
+}
+
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then log "chromium present"; return; fi
+  log "installing chromium"
+  as_root bash -c "$(declare -f apt_install); apt_updated=0; apt_install chromium"
+  [ -x /usr/bin/chromium ] || { log "chromium install failed"; exit 1; }
+}
+
 stop_started() {
   if [ -f "$STATE_DIR/redis.started" ]; then
     log "stopping the redis-server this script started"
@@ -100,6 +117,8 @@ case "${1:-ensure}" in
   ensure) ensure_mariadb; ensure_redis ;;
   mariadb) ensure_mariadb ;;
   redis) ensure_redis ;;
+  haproxy) ensure_haproxy ;;
+  chromium) ensure_chromium ;;
   stop) stop_started ;;
-  *) echo "usage: $0 ensure|mariadb|redis|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 ensure|mariadb|redis|haproxy|chromium|stop" >&2; exit 2 ;;
 esac

@@ -1,0 +1,19 @@
+export { HA_SETTINGS, haConfigFrom } from './settings.js';
+export type { HaConfig, HaSettings } from './settings.js';
+export { HA_DDL, ensureHaSchema } from './schema.js';
+export { createHaCoordinator } from './coordinator.js';
+export type {
+  CoordinatorOptions,
+  FencedContext,
+  HaCoordinator,
+  HaSnapshot,
+  Role,
+  RoleChange,
+} from './coordinator.js';
+export { DATASERVER_TYPE } from './membership.js';
+export type { Membership, Peer } from './membership.js';
+export { createMasterJob } from './master-job.js';
+export type { MasterJob } from './master-job.js';
+export { markUnknownModules, UNKNOWN_BLOCK_SIZE } from './unknown-detector.js';
+export { createNodeState } from './node-state.js';
+export type { NodeState, NodeStateConfig, NodeStateDeps } from './node-state.js';

@@ -1,0 +1,66 @@
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { FencedContext } from './coordinator.js';
+
+/** Module types the unknown task skips: async (21–23) and keep-alive (100), as the reference. */
+const SKIPPED_MODULE_TYPES = [21, 22, 23, 100] as const;
+const UNKNOWN_STATUS = 3;
+/** A module is unknown after this many intervals without data (Pandora's `unknown_interval`). */
+const UNKNOWN_INTERVALS = 2;
+/** Modules handled per transaction; keeps fenced transactions short (ha.md §2.9.3). */
+export const UNKNOWN_BLOCK_SIZE = 1000;
+
+/**
+ * `Module '<name>' is going to UNKNOWN`, already in `safe_input` form: module names are stored
+ * encoded, so only the constant parts need encoding (space → `&#x20;`, `'` → `&#039;`).
+ */
+const EVENT_PREFIX = 'Module&#x20;&#039;';
+const EVENT_SUFFIX = '&#039;&#x20;is&#x20;going&#x20;to&#x20;UNKNOWN';
+/** `going_unknown` events are "minor" (5) in the reference. */
+const GOING_UNKNOWN_CRITICITY = 5;
+
+/**
+ * One block of unknown-module detection (dataserver.md §5.4, a master duty): modules whose last
+ * data is older than twice their interval go to UNKNOWN (status 3) with one `going_unknown`
+ * event each, all inside the caller's fenced transaction. Returns how many modules changed.
+ * Async modules (reset to NORMAL by the reference) are left to the data path.
+ */
+export async function markUnknownModules(ctx: FencedContext): Promise<number> {
+  const { conn } = ctx;
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT te.id_agente_estado AS id FROM tagente_estado te
+       JOIN tagente_modulo tm ON tm.id_agente_modulo = te.id_agente_modulo
+       JOIN tagente ta ON ta.id_agente = te.id_agente
+     WHERE te.estado <> ? AND te.utimestamp <> 0 AND te.current_interval > 0
+       AND te.utimestamp + te.current_interval * ? < UNIX_TIMESTAMP()
+       AND tm.disabled = 0 AND ta.disabled = 0 AND tm.id_tipo_modulo NOT IN (?)
+     ORDER BY te.id_agente_estado LIMIT ? FOR UPDATE`,
+    [UNKNOWN_STATUS, UNKNOWN_INTERVALS, SKIPPED_MODULE_TYPES, UNKNOWN_BLOCK_SIZE],
+  );
+  const ids = rows.map((row) => Number(row['id']));
+  if (ids.length === 0) return 0;
+  // Events first, while the rows still show the old status (the locks keep peers out).
+  await conn.query(
+    `INSERT INTO tevento (id_agente, id_usuario, id_grupo, estado, timestamp, evento, utimestamp,
+        event_type, id_agentmodule, id_alert_am, criticity, tags, source, id_extra,
+        critical_instructions, warning_instructions, unknown_instructions, ack_utimestamp,
+        custom_data, data, module_status, event_custom_id)
+     SELECT te.id_agente, '', ta.id_grupo, 0, NOW(), CONCAT(?, tm.nombre, ?), UNIX_TIMESTAMP(),
+        'going_unknown', tm.id_agente_modulo, 0, ?,
+        IFNULL((SELECT GROUP_CONCAT(t.name SEPARATOR ',') FROM ttag_module tt
+                  JOIN ttag t ON t.id_tag = tt.id_tag
+                WHERE tt.id_agente_modulo = tm.id_agente_modulo), ''),
+        'monitoring_server', '', IFNULL(tm.critical_instructions, ''),
+        IFNULL(tm.warning_instructions, ''), IFNULL(tm.unknown_instructions, ''), 0, '', '', ?, ''
+     FROM tagente_estado te
+       JOIN tagente_modulo tm ON tm.id_agente_modulo = te.id_agente_modulo
+       JOIN tagente ta ON ta.id_agente = te.id_agente
+     WHERE te.id_agente_estado IN (?) AND tm.quiet = 0 AND ta.quiet = 0`,
+    [EVENT_PREFIX, EVENT_SUFFIX, GOING_UNKNOWN_CRITICITY, UNKNOWN_STATUS, ids],
+  );
+  const [updated] = await conn.query<ResultSetHeader>(
+    `UPDATE tagente_estado SET estado = ?, last_status = ?, last_unknown_update = UNIX_TIMESTAMP()
+     WHERE id_agente_estado IN (?)`,
+    [UNKNOWN_STATUS, UNKNOWN_STATUS, ids],
+  );
+  return updated.affectedRows;
+}

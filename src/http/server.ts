@@ -1,0 +1,96 @@
+import type { AddressInfo } from 'node:net';
+import Fastify from 'fastify';
+import type { Logger } from '../core/log.js';
+import type { Registry } from '../core/metrics.js';
+import { createRateMeter } from './rates.js';
+import { STATUS_PAGE_HTML } from './status-page.js';
+import type { HttpStateSource } from './types.js';
+
+export interface HttpServerConfig {
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+}
+
+export interface HttpServer {
+  listen(): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The operations side on its own port: `/livez`, `/readyz`, `POST /drain`, `/status`,
+ * `/metrics` and the status page at `/`. It reads everything through `state` and `registry`.
+ */
+export function createHttpServer(
+  config: HttpServerConfig,
+  deps: { log: Logger; registry: Registry; state: HttpStateSource },
+): HttpServer {
+  const { registry, state } = deps;
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'http' }),
+    // Balancers poll often; request lines at info would drown the log.
+    disableRequestLogging: true,
+    // While closing, readiness must already say 503 (STYLE.md §13).
+    return503OnClosing: true,
+  });
+  const meter = createRateMeter(() => state.status().totals);
+
+  app.get('/livez', () => ({ live: true, server: state.status().server }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const readiness = await state.readiness();
+    const status = state.status();
+    return reply.code(readiness.ready ? 200 : 503).send({
+      ready: readiness.ready,
+      reasons: readiness.reasons,
+      server_name: status.server,
+      is_master: status.role === 'master',
+      epoch: status.epoch,
+      queue_depth: status.queue_depth,
+    });
+  });
+
+  app.post('/drain', async (_request, reply) => {
+    await state.drain();
+    return reply.code(202).send({ draining: true, server: state.status().server });
+  });
+
+  app.get('/status', async () => {
+    const status = state.status();
+    const readiness = await state.readiness();
+    return {
+      server: status.server,
+      role: status.role,
+      master: status.master,
+      epoch: status.epoch,
+      peers: status.peers,
+      queue_depth: status.queue_depth,
+      draining: status.draining,
+      ready: readiness.ready,
+      not_ready_reasons: readiness.reasons,
+      rates: meter.rates(),
+      totals: status.totals,
+    };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const body = await registry.metrics();
+    return reply.header('content-type', registry.contentType).send(body);
+  });
+
+  app.get('/', (_request, reply) => reply.type('text/html; charset=utf-8').send(STATUS_PAGE_HTML));
+
+  let closing: Promise<void> | undefined;
+  return {
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      const address = app.server.address() as AddressInfo;
+      return { host: address.address, port: address.port };
+    },
+    close: () =>
+      (closing ??= (async () => {
+        meter.close();
+        await app.close();
+      })()),
+  };
+}
