@@ -292,7 +292,7 @@ async function runPass(
   const endMs = lastCommitMs;
   const serverCpu = cpuPercent(serverCpu0, snapshotCpu(target.serverPid), endMs - startMs);
   const dbCpu = cpuPercent(dbCpu0, snapshotCpu(ctx.dbPid), endMs - startMs);
-  progress?.finish(complete ? 'committed' : 'INCOMPLETE');
+  progress?.finish(complete ? 'committed' : 'INCOMPLETE', committed);
 
   const moduleValues = await waitForModuleValues(ctx, pass, committed * options.modules);
   const historyRows = await watcher.countHistoryRows(pass.epoch);

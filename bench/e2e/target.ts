@@ -68,7 +68,7 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
     { logger: silentLogger() },
   );
   const spool = mkdtempSync(join(tmpdir(), 'bench-spool-'));
-  const [tentaclePort, httpPort] = [await freePort(), await freePort()];
+  const tentaclePort = await freePort();
   const cleanup = async (): Promise<void> => {
     rmSync(spool, { recursive: true, force: true });
     if (!options.keepDb) await dropDatabase(db);
@@ -79,7 +79,6 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
       incomingDir: spool,
       database: { host: db.host, port: db.port, user: db.user, password: db.password, name },
       tentaclePort,
-      httpPort,
       ...(options.password === undefined ? {} : { password: options.password }),
       extraArgs: options.serverArgs,
       logPath: join(options.logDir, `server-${name}.log`),
@@ -96,7 +95,7 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
     db,
     description: `tentacle-ingest serve (pid ${started.pid}), database ${name}`,
     serverPid: started.pid,
-    httpPort,
+    httpPort: undefined,
     spoolDepth: () => countDataFiles(spool),
     async close() {
       await started.stop();

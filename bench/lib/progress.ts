@@ -7,8 +7,8 @@ import type { Writable } from 'node:stream';
 export interface ProgressBar {
   /** Sets the absolute progress; `note` is shown after the bar (e.g. "812 pkt/s"). */
   update(done: number, note?: string): void;
-  /** Prints the final state and a newline. */
-  finish(note?: string): void;
+  /** Prints the final state (`done` defaults to the total) and a newline. */
+  finish(note?: string, done?: number): void;
 }
 
 export interface ProgressOptions {
@@ -56,10 +56,10 @@ export function createProgressBar(options: ProgressOptions): ProgressBar {
         stream.write(`${render(done, note)}\n`);
       }
     },
-    finish(note) {
+    finish(note, done = options.total) {
       if (finished) return;
       finished = true;
-      const line = render(options.total, note);
+      const line = render(done, note);
       stream.write(isTty ? `\r\x1b[2K${line}\n` : `${line}\n`);
     },
   };

@@ -15,7 +15,8 @@ export interface ServerProcessOptions {
   readonly incomingDir: string;
   readonly database: { host: string; port: number; user: string; password: string; name: string };
   readonly tentaclePort: number;
-  readonly httpPort: number;
+  /** `/metrics` port, once `serve` has one. */
+  readonly httpPort?: number;
   readonly password?: string;
   /** Extra `serve` flags, passed through verbatim (`--server-arg=--dataserver-threads=2`). */
   readonly extraArgs: readonly string[];
@@ -48,9 +49,8 @@ export function serveArgs(options: ServerProcessOptions): string[] {
     db.name,
     '--tentacle-port',
     String(options.tentaclePort),
-    '--http-port',
-    String(options.httpPort),
-    ...(options.password === undefined ? [] : ['--password', options.password]),
+    ...(options.httpPort === undefined ? [] : ['--http-port', String(options.httpPort)]),
+    ...(options.password === undefined ? [] : ['--tentacle-password', options.password]),
     ...options.extraArgs,
   ];
 }

@@ -1,0 +1,116 @@
+/**
+ * A short real run of `npm run bench`: the CLI starts `tentacle-ingest serve` on a fresh
+ * database, sends a tiny fleet over Tentacle and reads the commits back from MariaDB. Not a
+ * timed assertion: it checks that every packet and value was committed and the report's shape.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { testDbServer } from '../helpers/db.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const AGENTS = 12;
+const MODULES = 5;
+
+interface PassJson {
+  name: string;
+  kind: string;
+  packets: number;
+  committed: number;
+  complete: boolean;
+  moduleValues: number;
+  packetsPerSec: number;
+  historyRows: number;
+  latencyMs: { count: number; p50: number; p99: number };
+}
+
+test('npm run bench: a tiny fleet is committed end to end and reported', async (t) => {
+  const out = tempDir('bench-smoke-');
+  t.after(() => {
+    out.cleanup();
+  });
+  const db = testDbServer();
+  const dbUrl = `mysql://${encodeURIComponent(db.user)}:${encodeURIComponent(db.password)}@${db.host}:${db.port}`;
+  const readme = join(out.path, 'bench.md');
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bench/run.ts',
+      `--agents=${AGENTS}`,
+      `--modules=${MODULES}`,
+      '--steady-passes=1',
+      '--latency-seconds=1',
+      '--concurrency=3',
+      '--windows-share=0.5',
+      '--change-rate=0.5',
+      '--commit-timeout=30s',
+      '--max-duration=90s',
+      `--db-server=${dbUrl}`,
+      '--server-arg=--dataserver-threads=0',
+      '--quiet',
+      `--out=${out.path}`,
+      `--readme=${readme}`,
+    ],
+    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0, output);
+
+  const jsonName = readdirSync(out.path).find((f) => f.startsWith('e2e-') && f.endsWith('.json'));
+  assert.ok(jsonName, output);
+  const report = JSON.parse(readFileSync(join(out.path, jsonName), 'utf8')) as {
+    scenario: string;
+    params: { agents: number; modules: number };
+    env: { node: string; cores: number; gitSha: string; versions: Record<string, string> };
+    results: { status: string; passes: PassJson[]; verdict: { ok: boolean; text: string } };
+  };
+  assert.equal(report.scenario, 'e2e');
+  assert.equal(report.params.agents, AGENTS);
+  assert.equal(report.env.node, process.version);
+  assert.ok(report.env.cores >= 1);
+  assert.match(report.env.gitSha, /^[0-9a-f]{7,}|unknown$/);
+  assert.ok(report.env.versions['mysql2']);
+  assert.equal(report.results.status, 'ok');
+
+  const passes = report.results.passes;
+  assert.deepEqual(
+    passes.map((p) => p.kind),
+    ['creation', 'steady', 'latency'],
+  );
+  for (const pass of passes) {
+    assert.ok(pass.complete, pass.name);
+    assert.equal(pass.committed, pass.packets, `${pass.name}: every packet committed`);
+    assert.equal(pass.moduleValues, pass.packets * MODULES, `${pass.name}: every value committed`);
+    assert.equal(pass.latencyMs.count, pass.packets);
+    assert.ok(pass.packetsPerSec > 0);
+  }
+  const [creation, steady] = passes;
+  assert.ok(creation && steady);
+  assert.equal(creation.packets, AGENTS);
+  // The first datum of each module is always stored; at a 50 % change rate later passes store less.
+  assert.equal(creation.historyRows, AGENTS * MODULES);
+  assert.ok(steady.historyRows < AGENTS * MODULES, `steady history rows ${steady.historyRows}`);
+  assert.equal(typeof report.results.verdict.ok, 'boolean');
+  assert.match(report.results.verdict.text, /agents every 300 s/);
+
+  const svgName = readdirSync(out.path).find((f) => f.endsWith('.svg'));
+  assert.ok(svgName);
+  assert.match(
+    readFileSync(join(out.path, svgName), 'utf8'),
+    /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/,
+  );
+  const markdown = readFileSync(readme, 'utf8');
+  assert.match(markdown, /^## Performance/);
+  assert.match(markdown, /\| pass \| packets \| pkt\/s \|/);
+  assert.match(output, /│ creation/);
+});
