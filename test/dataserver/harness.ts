@@ -89,10 +89,26 @@ export interface Harness {
   feed(...contents: (string | Buffer)[]): Promise<string[]>;
   rows(sql: string, values?: unknown[]): Promise<Row[]>;
   restart(overrides?: Record<string, string>): Promise<void>;
+  /** Empties the tables a case writes (and the ledger) and restarts with an empty cache. */
+  reset(overrides?: Record<string, string>): Promise<void>;
+  count(sql: string, values?: unknown[]): Promise<number>;
   close(): Promise<void>;
 }
 
 let fileCounter = 0;
+
+const RESET_TABLES = [
+  'tagente',
+  'tagente_modulo',
+  'tagente_estado',
+  'tagente_datos',
+  'tagente_datos_string',
+  'tagente_datos_inc',
+  'tevento',
+  'taddress',
+  'taddress_agent',
+  'tingest_ledger',
+];
 
 export async function startHarness(
   overrides: Record<string, string> = {},
@@ -182,6 +198,14 @@ export async function startHarness(
       await current.ds.close();
       await current.pool.end();
       await build(extra);
+    },
+    async reset(extra = {}) {
+      for (const t of RESET_TABLES) await assertPool.query(`DELETE FROM ${t}`);
+      await h.restart(extra);
+    },
+    async count(sql: string, values: unknown[] = []) {
+      const [rows] = await assertPool.query(sql, values);
+      return Number((rows as Row[])[0]?.['n']);
     },
     async close() {
       await current.ds.close();
