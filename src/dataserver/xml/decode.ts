@@ -55,6 +55,24 @@ function latin1(bytes: Uint8Array, offset: number): string {
   );
 }
 
+/**
+ * windows-1252 code points for bytes 0x80–0x9F (0 = undefined byte, kept as the C1 control like
+ * WHATWG does). Node's TextDecoder decodes this label as plain Latin-1, so the table is ours.
+ */
+const CP1252_C1: readonly number[] = [
+  0x20ac, 0, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160, 0x2039, 0x0152,
+  0, 0x017d, 0, 0, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x02dc, 0x2122, 0x0161,
+  0x203a, 0x0153, 0, 0x017e, 0x0178,
+];
+const C1_RANGE = /[\u0080-\u009f]/g;
+
+function windows1252(bytes: Uint8Array): string {
+  return latin1(bytes, 0).replace(C1_RANGE, (ch) => {
+    const mapped = CP1252_C1[ch.charCodeAt(0) - 0x80] ?? 0;
+    return mapped === 0 ? ch : String.fromCharCode(mapped);
+  });
+}
+
 function decodeWith(
   decoder: TextDecoder,
   bytes: Uint8Array,
@@ -104,6 +122,10 @@ export function decodeXmlBytes(bytes: Uint8Array): string {
       }
       return latin1(bytes, 0);
     }
+    case 'windows-1252':
+    case 'cp1252':
+    case 'x-cp1252':
+      return windows1252(bytes);
     case 'utf-16':
     case 'utf-16le':
     case 'utf-16be':
