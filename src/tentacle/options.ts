@@ -168,7 +168,8 @@ export interface CompiledFilter {
 }
 
 export interface TentacleTlsConfig {
-  readonly secureContext: tls.SecureContext;
+  /** Context options, already checked by building a context once at startup. */
+  readonly contextOptions: tls.SecureContextOptions;
   /** Mutual TLS: a client certificate signed by `ca` is required. */
   readonly requireClientCert: boolean;
 }
@@ -336,18 +337,20 @@ function buildTls(options: TentacleTlsOptions): TentacleTlsConfig {
   const key = options.key !== undefined ? readPem(options.key, 'ssl_key') : cert;
   const ca = options.ca !== undefined ? readPem(options.ca, 'ssl_ca') : undefined;
   const range = tlsVersionRange(options.version);
+  const contextOptions: tls.SecureContextOptions = {
+    cert,
+    key,
+    ...(ca ? { ca } : {}),
+    ...(range ?? {}),
+    ...(options.ciphers !== undefined && options.ciphers !== ''
+      ? { ciphers: options.ciphers }
+      : {}),
+    ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
+  };
   try {
-    const secureContext = tls.createSecureContext({
-      cert,
-      key,
-      ...(ca ? { ca } : {}),
-      ...(range ?? {}),
-      ...(options.ciphers !== undefined && options.ciphers !== ''
-        ? { ciphers: options.ciphers }
-        : {}),
-      ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
-    });
-    return { secureContext, requireClientCert: ca !== undefined };
+    // Fail fast on a missing key, a wrong passphrase or an unknown cipher list.
+    tls.createSecureContext(contextOptions);
+    return { contextOptions, requireClientCert: ca !== undefined };
   } catch (err) {
     throw new ConfigError(`TLS setup failed: ${(err as Error).message}`, { cause: err });
   }

@@ -9,6 +9,7 @@ import {
   resolveTentacleConfig,
   type TentacleConfig,
   type TentacleServerOptions,
+  type TentacleTlsConfig,
 } from './options.js';
 import { Gate, TentacleSession, type FileStoredEvent, type SessionContext } from './session.js';
 import { SpoolWriter, sweepStaleTempFiles } from './spool-writer.js';
@@ -50,9 +51,15 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
   readonly #ctx: SessionContext;
   #listeners: net.Server[] = [];
   #addresses: AddressInfo[] = [];
+  /** Accepted connections holding a slot (TLS handshake or session), until they close. */
+  readonly #served = new Set<net.Socket>();
   readonly #sessions = new Set<TentacleSession>();
   /** Accepted connections waiting for a slot (paused, unread). */
   readonly #waiting: net.Socket[] = [];
+  /** Callbacks waiting for every served connection and session to end. */
+  #whenIdle: (() => void)[] = [];
+  /** Performs the TLS handshakes (never listens itself; we hand it accepted sockets). */
+  readonly #tlsServer: tls.Server | undefined;
   #accepting = false;
   #closing: Promise<void> | undefined;
   #draining: Promise<void> | undefined;
@@ -88,11 +95,12 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
         return hasListeners() ? emitStored : undefined;
       },
     };
+    this.#tlsServer = config.tls ? this.#createTlsServer(config.tls) : undefined;
   }
 
-  /** Connections being served. */
+  /** Connections being served (TLS handshakes included). */
   activeConnections(): number {
-    return this.#sessions.size;
+    return this.#served.size;
   }
 
   /** Accepted connections waiting for a free slot. */
@@ -185,7 +193,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       raw.destroy();
       return;
     }
-    if (this.#sessions.size < this.config.maxConnections) {
+    if (this.#served.size < this.config.maxConnections) {
       this.#serve(raw);
       return;
     }
@@ -208,61 +216,83 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
     raw.destroy();
   };
 
+  /** Gives an accepted connection a slot, held until its socket closes. */
   #serve(raw: net.Socket): void {
-    const socket = this.config.tls ? this.#wrapTls(raw, this.config.tls) : raw;
-    const session = new TentacleSession(socket, this.#ctx);
-    this.#sessions.add(session);
-    this.metrics.connectionsActive.set(this.#sessions.size);
+    this.#served.add(raw);
+    this.metrics.connectionsActive.set(this.#served.size);
+    raw.once('close', () => {
+      this.#served.delete(raw);
+      this.metrics.connectionsActive.set(this.#served.size);
+      this.#serveWaiting();
+      this.#checkIdle();
+    });
     if (this.#log.isLevelEnabled('info')) {
       this.#log.info(
-        { event: 'connected', cid: session.cid, peer: session.peer, peerPort: session.peerPort },
+        { event: 'connected', peer: raw.remoteAddress, peerPort: raw.remotePort },
         'client connected',
       );
     }
+    if (this.#tlsServer) this.#tlsServer.emit('connection', raw);
+    else this.#startSession(raw);
+  }
+
+  #startSession(socket: net.Socket): void {
+    const session = new TentacleSession(socket, this.#ctx);
+    this.#sessions.add(session);
     void session.closed.then(() => {
       this.#sessions.delete(session);
-      this.metrics.connectionsActive.set(this.#sessions.size);
-      this.#serveWaiting();
+      this.#checkIdle();
     });
     session.start();
     if (this.#closing || this.#draining) session.closeWhenIdle();
   }
 
   #serveWaiting(): void {
-    while (this.#sessions.size < this.config.maxConnections && this.#waiting.length > 0) {
+    while (this.#served.size < this.config.maxConnections && this.#waiting.length > 0) {
       const raw = this.#waiting.shift();
       if (raw && !raw.destroyed) this.#serve(raw);
     }
     this.metrics.connectionsWaiting.set(this.#waiting.length);
   }
 
-  #wrapTls(raw: net.Socket, config: NonNullable<TentacleConfig['tls']>): tls.TLSSocket {
-    const socket = new tls.TLSSocket(raw, {
-      isServer: true,
-      secureContext: config.secureContext,
+  #checkIdle(): void {
+    if (this.#served.size > 0 || this.#sessions.size > 0) return;
+    for (const done of this.#whenIdle.splice(0)) done();
+  }
+
+  /**
+   * Implicit TLS (spec §7): a tls.Server that never listens; accepted sockets are handed to it,
+   * so handshake timeouts and client-certificate checks are Node's own. Without `-f` no client
+   * certificate is requested (agents use `-c`); with `-f` one signed by the CA is required.
+   */
+  #createTlsServer(config: TentacleTlsConfig): tls.Server {
+    const server = tls.createServer({
+      ...config.contextOptions,
       requestCert: config.requireClientCert,
       rejectUnauthorized: config.requireClientCert,
+      handshakeTimeout: this.config.idleTimeoutMs,
     });
-    let secured = false;
-    socket.once('secure', () => {
-      secured = true;
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      this.#startSession(socket);
     });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (secured) return;
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       this.metrics.reject(RejectReason.Tls);
       this.#log.warn(
         {
           event: 'rejected',
           reason: RejectReason.Tls,
-          peer: raw.remoteAddress,
-          peerPort: raw.remotePort,
+          peer: socket.remoteAddress,
+          peerPort: socket.remotePort,
           code: err.code,
+          certificate: socket.authorizationError,
           err: err.message,
         },
         'TLS handshake failed',
       );
+      // With a listener for this event Node leaves the socket open (e.g. on handshake timeout).
+      socket.destroy();
     });
-    return socket;
+    return server;
   }
 
   #stopAccepting(): void {
@@ -278,9 +308,12 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
   /** Sessions end at their next point between commands; resolves when all have ended. */
   async #finishSessions(deadlineMs: number | undefined): Promise<void> {
     for (const s of this.#sessions) s.closeWhenIdle();
-    const all = Promise.all([...this.#sessions].map((s) => s.closed));
+    const idle = new Promise<void>((resolve) => {
+      this.#whenIdle.push(resolve);
+      this.#checkIdle();
+    });
     if (deadlineMs === undefined) {
-      await all;
+      await idle;
       return;
     }
     let timer: NodeJS.Timeout | undefined;
@@ -290,15 +323,16 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       }, deadlineMs);
       timer.unref();
     });
-    const outcome = await Promise.race([all, expired]);
+    const outcome = await Promise.race([idle, expired]);
     clearTimeout(timer);
     if (outcome === 'expired') {
       this.#log.warn(
-        { event: 'close_timeout', sessions: this.#sessions.size },
+        { event: 'close_timeout', connections: this.#served.size },
         'close timeout: dropping unfinished transfers',
       );
       for (const s of this.#sessions) s.destroy();
-      await Promise.all([...this.#sessions].map((s) => s.closed));
+      for (const raw of this.#served) raw.destroy();
+      await idle;
     }
   }
 

@@ -308,6 +308,8 @@ export class TentacleSession {
   #peerEnded = false;
   #closeWhenIdle = false;
   #resolveClosed!: () => void;
+  /** Removal of an abandoned upload's temp file; `closed` waits for it. */
+  #cleanup: Promise<void> | undefined;
   #relay: net.Socket | undefined;
 
   constructor(socket: net.Socket, ctx: SessionContext) {
@@ -446,10 +448,7 @@ export class TentacleSession {
     this.#relay?.destroy();
     this.#confirm?.cancel();
     this.#confirm = undefined;
-    const upload = this.#upload;
-    if (upload && wasBody) {
-      this.#upload = undefined;
-      this.#ctx.metrics.file('error');
+    if (wasBody && this.#upload) {
       if (!this.#peerEnded) {
         this.#logger().warn(
           { event: 'disconnected', reason: RejectReason.Disconnected },
@@ -457,11 +456,10 @@ export class TentacleSession {
         );
         this.#ctx.metrics.reject(RejectReason.Disconnected);
       }
-      void (upload.spool?.abort() ?? Promise.resolve()).finally(this.#resolveClosed);
-      return;
+      this.#abandonUpload();
     }
-    if (!this.#busy) this.#resolveClosed();
-    // Busy: the disk work finishes (or fails) and then resolves `closed`.
+    // Busy: the disk work finishes (or fails) first, then settles `closed`.
+    if (!this.#busy) this.#settle();
   };
 
   // ---- timers -------------------------------------------------------------------------
@@ -536,7 +534,7 @@ export class TentacleSession {
   #settledIfClosed(): boolean {
     if (this.#socket.destroyed) {
       this.#state = SessionState.Closed;
-      this.#resolveClosed();
+      this.#settle();
       return true;
     }
     return this.#state === SessionState.Closed;
@@ -579,12 +577,7 @@ export class TentacleSession {
     this.#parser.close();
     this.#confirm?.cancel();
     this.#confirm = undefined;
-    const upload = this.#upload;
-    if (upload && wasBody) {
-      this.#upload = undefined;
-      this.#ctx.metrics.file('error');
-      void upload.spool?.abort();
-    }
+    if (wasBody) this.#abandonUpload();
     const socket = this.#socket;
     if (socket.destroyed) return;
     // FIN after the last reply is flushed; unread input is discarded until the peer closes or
@@ -593,6 +586,21 @@ export class TentacleSession {
     socket.resume();
     this.#timer = setTimeout(() => socket.destroy(), LINGER_MS);
     this.#timer.unref();
+  }
+
+  /** An upload cut short: counted as an error; its temp file is removed before `closed`. */
+  #abandonUpload(): void {
+    const upload = this.#upload;
+    if (!upload) return;
+    this.#upload = undefined;
+    this.#ctx.metrics.file('error');
+    this.#cleanup = upload.spool?.abort();
+  }
+
+  /** Resolves `closed` once any temp-file removal is done. */
+  #settle(): void {
+    if (this.#cleanup) void this.#cleanup.finally(this.#resolveClosed);
+    else this.#resolveClosed();
   }
 
   #reject(reason: RejectReason, message: string, extra: Record<string, unknown> = {}): void {
