@@ -148,14 +148,20 @@ export function createHaCoordinator(
     // The DB computed expiry as NOW(3) + ttl at some instant after `sentAt`; stepping down at
     // sentAt + ttl − margin is therefore always before any peer can see the lease expired.
     fenceDeadline = Math.max(fenceDeadline, sentAt + config.leaseTtlMs - config.fenceMarginMs);
+    scheduleFenceCheck();
+  }
+
+  function scheduleFenceCheck(): void {
     if (fenceTimer) clearTimeout(fenceTimer);
+    // Timers may fire a fraction of a millisecond before the monotonic deadline: re-arm then.
     fenceTimer = setTimeout(
       () => {
-        if (role === 'master' && performance.now() >= fenceDeadline) {
+        if (role !== 'master') return;
+        if (performance.now() >= fenceDeadline) {
           setRole('standby', 'self-fenced: lease not renewed in time');
-        }
+        } else scheduleFenceCheck();
       },
-      Math.max(0, fenceDeadline - performance.now()),
+      Math.max(0, fenceDeadline - performance.now()) + 1,
     );
     fenceTimer.unref();
   }

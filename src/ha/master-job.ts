@@ -2,6 +2,15 @@ import { ErrorCode, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { HaCoordinator } from './coordinator.js';
 
+/** Connection failures: the coordinator reports the outage; a job only notes it. */
+const DB_UNREACHABLE_CODES = new Set([
+  'ETIMEDOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+]);
+
 export interface MasterJob {
   /** Runs once now if master (tests, operators); resolves when that run ends. */
   runOnce(): Promise<void>;
@@ -32,7 +41,9 @@ export function createMasterJob(
       const { code, message } = describeError(err);
       // Losing the lease mid-run is expected during failover; anything else is our fault.
       if (code === ErrorCode.HaFenced) log.info({ event: 'fenced' }, message);
-      else log.error({ err, event: 'masterJobFailed' }, `${config.name} failed: ${message}`);
+      else if (code !== undefined && DB_UNREACHABLE_CODES.has(code)) {
+        log.warn({ event: 'masterJobDbUnreachable', code }, `${config.name}: ${message}`);
+      } else log.error({ err, event: 'masterJobFailed' }, `${config.name} failed: ${message}`);
     }
   }
 
