@@ -2,9 +2,14 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describeError } from '../core/errors.js';
-import { runDeliveryCommand } from '../ha/delivery/cli.js';
-import { CLIENT_HELP, UsageError, parseClientCommandLine } from '../tentacle/client-options.js';
-import { runPerlClient, type ClientIo } from '../tentacle/client-run.js';
+import { runDeliveryCommand } from '../ha/delivery/index.js';
+import {
+  CLIENT_HELP,
+  UsageError,
+  parseClientCommandLine,
+  runPerlClient,
+  type ClientIo,
+} from '../tentacle/index.js';
 
 /**
  * `tentacle-client`: a drop-in for the reference `tentacle_client` (same options, output lines

@@ -14,7 +14,7 @@ export const DEFAULT_MAX_RECV_BYTES = 64 * 1024 * 1024;
 /** Bodies are written in pieces so a stalled peer is detected per piece, not per file. */
 const WRITE_PIECE_BYTES = 64 * 1024;
 
-export interface TentacleTlsOptions {
+export interface ClientTlsOptions {
   /** Client certificate (PEM). Without it the client presents none (`-c`). */
   readonly cert?: string | Buffer;
   /** Private key (PEM); defaults to `cert`, which may hold both. */
@@ -30,7 +30,7 @@ export interface ConnectOptions {
   readonly port: number;
   /** Local address to bind (`-b`). */
   readonly localAddress?: string;
-  readonly tls?: TentacleTlsOptions;
+  readonly tls?: ClientTlsOptions;
   /** Server password; sent as `PASS md5hex(md5(password))` right after connecting. */
   readonly password?: string | Buffer;
   /** Longest wait without progress for any read, write or the connect itself. */

@@ -45,3 +45,4 @@ export {
 } from './options.js';
 export { RejectReason } from './metrics.js';
 export { isZip, unzipFirstMember, zipSingleFile } from './zip.js';
+export * from './client-api.js';

@@ -16,27 +16,19 @@ import pino from 'pino';
 import { runTentacleClient } from '../../src/cli/tentacle-client.js';
 import { ConfigError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/log.js';
-import { loadDeliveryConfig, type DeliveryConfig } from '../../src/ha/delivery/config.js';
 import { runDeliveryCycle } from '../../src/ha/delivery/cycle.js';
-import { tempDir } from '../helpers/tmp.js';
 import {
   captureIo,
   filesIn,
   refusedPort,
   startBlackHole,
   startTentacle,
-  type Cleanup,
+  deliveryConfig,
+  folder,
+  pairConfig,
 } from './delivery-helpers.js';
 
 const AGENT = 'b1946ac92492d2347c6235b4d2611184'; // md5hex of the agent name
-
-function folder(t: Cleanup): string {
-  const dir = tempDir('ti-dlv-');
-  t.after(() => {
-    dir.cleanup();
-  });
-  return dir.path;
-}
 
 /** A logger whose lines a test can read. */
 function recordingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
@@ -52,11 +44,6 @@ function recordingLogger(): { logger: Logger; lines: Record<string, unknown>[] }
   return { logger, lines };
 }
 
-function config(settings: Record<string, string | number>): DeliveryConfig {
-  const flags = new Map(Object.entries(settings).map(([k, v]) => [k, String(v)]));
-  return loadDeliveryConfig({ flags });
-}
-
 /** Writes the agent's next data file (names sort by their epoch number). */
 function agentFile(dir: string, epoch: number, body = `<agent_data seq="${epoch}"/>`): string {
   const path = join(dir, `${AGENT}.${epoch}.data`);
@@ -70,12 +57,7 @@ test('on_error, both up: the file lands on the primary only; the secondary is ne
   const primary = await startTentacle(t);
   const secondary = await startBlackHole(t);
   const work = folder(t);
-  const cfg = config({
-    server_ip: '127.0.0.1',
-    server_port: primary.port,
-    secondary_mode: 'on_error',
-    secondary_server_ip: '127.0.0.1',
-    secondary_server_port: secondary.port,
+  const cfg = pairConfig('on_error', primary.port, secondary.port, {
     temporal: folder(t),
     xml_buffer: 1,
   });
@@ -109,13 +91,8 @@ test('on_error: primary refused, black-holed or refusing → the file lands on t
   let epoch = 1700000001;
   for (const [label, port, prepare] of primaries) {
     prepare();
-    const cfg = config({
-      server_ip: '127.0.0.1',
-      server_port: port,
+    const cfg = pairConfig('on_error', port, secondary.port, {
       transfer_timeout: 1,
-      secondary_mode: 'on_error',
-      secondary_server_ip: '127.0.0.1',
-      secondary_server_port: secondary.port,
       temporal: folder(t),
       xml_buffer: 1,
     });
@@ -146,12 +123,7 @@ test('always, both up: the same bytes land on both; nothing stays in either buff
   const primary = await startTentacle(t);
   const secondary = await startTentacle(t);
   const work = folder(t);
-  const cfg = config({
-    server_ip: '127.0.0.1',
-    server_port: primary.port,
-    secondary_mode: 'always',
-    secondary_server_ip: '127.0.0.1',
-    secondary_server_port: secondary.port,
+  const cfg = pairConfig('always', primary.port, secondary.port, {
     temporal: folder(t),
     xml_buffer: 1,
   });
@@ -167,12 +139,7 @@ test('always, primary down: the secondary gets each file at once; the primary it
   const secondary = await startTentacle(t);
   await primary.down();
   const work = folder(t);
-  const cfg = config({
-    server_ip: '127.0.0.1',
-    server_port: primary.port,
-    secondary_mode: 'always',
-    secondary_server_ip: '127.0.0.1',
-    secondary_server_port: secondary.port,
+  const cfg = pairConfig('always', primary.port, secondary.port, {
     temporal: folder(t),
     xml_buffer: 1,
   });
@@ -205,12 +172,7 @@ test('always, secondary down: its copies wait in pandorafms.secondary and go in 
   const secondary = await startTentacle(t, { port: await refusedPort() });
   await secondary.down();
   const work = folder(t);
-  const cfg = config({
-    server_ip: '127.0.0.1',
-    server_port: primary.port,
-    secondary_mode: 'always',
-    secondary_server_ip: '127.0.0.1',
-    secondary_server_port: secondary.port,
+  const cfg = pairConfig('always', primary.port, secondary.port, {
     temporal: folder(t),
     xml_buffer: 1,
   });
@@ -237,12 +199,7 @@ test('on_error, both down: buffered; all delivered in order once one returns, no
     await primary.down();
     await secondary.down();
     const work = folder(t);
-    const cfg = config({
-      server_ip: '127.0.0.1',
-      server_port: primary.port,
-      secondary_mode: 'on_error',
-      secondary_server_ip: '127.0.0.1',
-      secondary_server_port: secondary.port,
+    const cfg = pairConfig('on_error', primary.port, secondary.port, {
       temporal: folder(t),
       xml_buffer: 1,
     });
@@ -268,7 +225,7 @@ test('buffer limits: oldest kept and newest dropped (logged), or drop_oldest; fr
   const down = await refusedPort();
   for (const policy of ['drop_newest', 'drop_oldest'] as const) {
     const work = folder(t);
-    const cfg = config({
+    const cfg = deliveryConfig({
       server_ip: '127.0.0.1',
       server_port: down,
       temporal: folder(t),
@@ -306,7 +263,7 @@ test('buffer limits: oldest kept and newest dropped (logged), or drop_oldest; fr
     [0, 'buffered'],
   ] as const) {
     const { logger, lines } = recordingLogger();
-    const cfg = config({
+    const cfg = deliveryConfig({
       server_ip: '127.0.0.1',
       server_port: down,
       temporal: folder(t),
@@ -325,7 +282,11 @@ test('xml_buffer 0: nothing buffered, nothing resent later', async (t) => {
   const primary = await startTentacle(t, { port: await refusedPort() });
   await primary.down();
   const work = folder(t);
-  const cfg = config({ server_ip: '127.0.0.1', server_port: primary.port, temporal: folder(t) });
+  const cfg = deliveryConfig({
+    server_ip: '127.0.0.1',
+    server_port: primary.port,
+    temporal: folder(t),
+  });
   const report = await runDeliveryCycle(cfg, [agentFile(work, 1700000001)], recording());
   assert.equal(report.files[0]?.outcome, 'dropped');
   assert.deepEqual(filesIn(cfg.temporal), {});
@@ -342,7 +303,7 @@ test('a drain stops at the first failure and keeps order; symlinks are never sen
   writeFileSync(outside, 'not agent data');
   symlinkSync(outside, join(temporal, `${AGENT}.1600000000.data`));
   writeFileSync(join(primary.dir, name(1700000003)), 'blocks the third file');
-  const cfg = config({
+  const cfg = deliveryConfig({
     server_ip: '127.0.0.1',
     server_port: primary.port,
     temporal,
@@ -366,7 +327,7 @@ test('server_ip list: the first address refuses, the second delivers; no seconda
   const primary = await startTentacle(t);
   const secondary = await startBlackHole(t);
   const work = folder(t);
-  const cfg = config({
+  const cfg = deliveryConfig({
     server_ip: `127.0.0.1:${await refusedPort()},127.0.0.1:${primary.port}`,
     secondary_mode: 'on_error',
     secondary_server_ip: '127.0.0.1',
@@ -389,7 +350,7 @@ test('server_ip list: the first address refuses, the second delivers; no seconda
 
 test('configuration errors name the key and the allowed values', () => {
   assert.throws(
-    () => config({ secondary_mode: 'onerror' }),
+    () => deliveryConfig({ secondary_mode: 'onerror' }),
     (err: Error) => {
       assert.ok(err instanceof ConfigError);
       assert.match(
@@ -399,9 +360,15 @@ test('configuration errors name the key and the allowed values', () => {
       return true;
     },
   );
-  assert.throws(() => config({ transfer_mode: 'ftp' }), /transfer_mode ftp is not supported/);
-  assert.throws(() => config({ xml_buffer_overflow: 'newest' }), /xml_buffer_overflow/);
-  assert.throws(() => config({ transfer_timeout: 'x' }), /transfer_timeout must be an integer/);
+  assert.throws(
+    () => deliveryConfig({ transfer_mode: 'ftp' }),
+    /transfer_mode ftp is not supported/,
+  );
+  assert.throws(() => deliveryConfig({ xml_buffer_overflow: 'newest' }), /xml_buffer_overflow/);
+  assert.throws(
+    () => deliveryConfig({ transfer_timeout: 'x' }),
+    /transfer_timeout must be an integer/,
+  );
 });
 
 test('tentacle-client --config pandora_agent.conf file…: on_error failover from the CLI', async (t) => {

@@ -12,7 +12,8 @@ import {
   type TentacleServer,
   type TentacleServerOptions,
 } from '../../src/tentacle/index.js';
-import type { ClientIo } from '../../src/tentacle/client-run.js';
+import type { ClientIo } from '../../src/tentacle/index.js';
+import { loadDeliveryConfig, type DeliveryConfig } from '../../src/ha/delivery/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
 export interface Cleanup {
@@ -194,4 +195,36 @@ export function makeCerts(t: Cleanup): TestCerts {
     clientCert: join(dir, 'client.pem'),
     clientKey: join(dir, 'client.key'),
   };
+}
+
+/** A temporary folder removed after the test. */
+export function folder(t: Cleanup, prefix = 'ti-dlv-'): string {
+  const dir = tempDir(prefix);
+  t.after(() => {
+    dir.cleanup();
+  });
+  return dir.path;
+}
+
+/** Delivery settings as long flags would give them (`server_port`, `xml_buffer`, …). */
+export function deliveryConfig(settings: Record<string, string | number>): DeliveryConfig {
+  const flags = new Map(Object.entries(settings).map(([k, v]) => [k, String(v)]));
+  return loadDeliveryConfig({ flags });
+}
+
+/** A primary and a secondary on loopback in `mode`, plus any other settings. */
+export function pairConfig(
+  mode: 'on_error' | 'always',
+  primaryPort: number,
+  secondaryPort: number,
+  settings: Record<string, string | number> = {},
+): DeliveryConfig {
+  return deliveryConfig({
+    server_ip: '127.0.0.1',
+    server_port: primaryPort,
+    secondary_mode: mode,
+    secondary_server_ip: '127.0.0.1',
+    secondary_server_port: secondaryPort,
+    ...settings,
+  });
 }

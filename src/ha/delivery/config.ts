@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import type { ConfEntries } from '../../core/conf-file.js';
 import { ConfigError } from '../../core/errors.js';
 import { resolveSettings, type SettingsTable } from '../../core/settings.js';
-import type { TentacleTlsOptions } from '../../tentacle/client.js';
 import {
   UsageError,
   ioTimeoutMs,
+  type ClientTlsOptions,
   parseClientCommandLine,
   type ParsedCommandLine,
   type PerlClientOptions,
-} from '../../tentacle/client-options.js';
+} from '../../tentacle/index.js';
 
 /**
  * The agent keys of ha.md §1.1 that drive delivery, with the unix agent's defaults, plus our
@@ -85,7 +85,7 @@ export interface TargetConfig {
   /** Tried in order within one transfer budget (ha.md §1.7 extension); one is the reference. */
   readonly addresses: readonly Address[];
   readonly password?: string;
-  readonly tls?: TentacleTlsOptions;
+  readonly tls?: ClientTlsOptions;
   readonly transferTimeoutMs: number;
   readonly ioTimeoutMs: number;
   readonly compress: boolean;
@@ -144,7 +144,7 @@ function readPem(path: string): Buffer {
   }
 }
 
-function tlsFrom(options: PerlClientOptions): TentacleTlsOptions | undefined {
+function tlsFrom(options: PerlClientOptions): ClientTlsOptions | undefined {
   if (!options.ssl) return undefined;
   return {
     ...(options.cert === undefined ? {} : { cert: readPem(options.cert) }),

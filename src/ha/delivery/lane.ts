@@ -106,7 +106,8 @@ export async function sendThroughLane(
       const isRejection = code === ErrorCode.TentacleRejected;
       if (isRejection) rejected++;
       reason = `${link.role}: ${message}`;
-      deps.health.failed(link.role);
+      // A refusal is about this file; the server is alive and may take the next one.
+      if (!isRejection) deps.health.failed(link.role);
       deps.metrics.record(link.role, isRejection ? 'rejected' : 'error');
       deps.logger.warn({ file: name, target: link.role, err: { code, message } }, 'send failed');
     }

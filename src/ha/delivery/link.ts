@@ -1,6 +1,6 @@
 import { ErrorCode, describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { TentacleClientError, connect, type TentacleSession } from '../../tentacle/client.js';
+import { TentacleClientError, connect, type TentacleSession } from '../../tentacle/index.js';
 import type { Address, TargetConfig, TargetRole } from './config.js';
 
 /** Longest connect attempt per address when a target lists several (ha.md §1.7). */

@@ -82,7 +82,7 @@ export function createShipper(
   let watcher: FSWatcher | undefined;
   let rescanTimer: NodeJS.Timeout | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
-  let running: Promise<boolean> | undefined;
+  let running: Promise<{ blocked: boolean }> | undefined;
   let again = false;
   let closing: Promise<void> | undefined;
 
@@ -108,8 +108,8 @@ export function createShipper(
     }
   }
 
-  /** One pass; true when some lane could not finish (a retry is scheduled). */
-  async function pass(): Promise<boolean> {
+  /** One pass; `blocked` when some lane could not finish (a retry is scheduled). */
+  async function pass(): Promise<{ blocked: boolean; shipped: number }> {
     if (fanOut) await intake();
     const results = await Promise.all(
       lanes.map((lane) =>
@@ -123,7 +123,7 @@ export function createShipper(
     );
     const shipped = results.reduce((n, r) => n + r.delivered.length, 0);
     if (shipped > 0) log.info({ shipped }, 'pass done');
-    return results.some((r) => r.blocked);
+    return { blocked: results.some((r) => r.blocked), shipped };
   }
 
   function kick(): void {
@@ -135,7 +135,7 @@ export function createShipper(
     running = pass();
     running
       .then(
-        (blocked) => {
+        ({ blocked }) => {
           if (blocked && !stop.signal.aborted) {
             clearTimeout(retryTimer);
             retryTimer = setTimeout(kick, Math.max(50, health.nextRetryInMs()));
@@ -187,11 +187,14 @@ export function createShipper(
     },
     async runUntilIdle() {
       await prepare();
-      for (;;) {
-        const blocked = await pass();
-        if (blocked) break;
-        if ((await remaining()) === 0) break;
-        // Young files only: wait for them to settle.
+      // Stop when empty, when a target refuses to take the next file, or when a pass makes no
+      // progress twice in a row (files that cannot be read); young files get time to settle.
+      let idlePasses = 0;
+      while (!stop.signal.aborted) {
+        const { blocked, shipped } = await pass();
+        if (blocked || (await remaining()) === 0) break;
+        idlePasses = shipped > 0 ? 0 : idlePasses + 1;
+        if (idlePasses > 2) break;
         await new Promise((resolve) => setTimeout(resolve, Math.max(10, options.settleMs)));
       }
       return { remaining: await remaining() };

@@ -1,0 +1,32 @@
+/**
+ * The client side of the Tentacle module, re-exported as one block by `index.ts`: the session
+ * library, the reference client's command line and its run (used by the CLI and the HA
+ * delivery). The client's `passDigest` stays internal: `index.ts` exports the server's.
+ */
+export {
+  connect,
+  TentacleClientError,
+  DEFAULT_CLIENT_TIMEOUT_MS,
+  DEFAULT_MAX_RECV_BYTES,
+  type ClientTlsOptions,
+  type ConnectOptions,
+  type FileName,
+  type TentacleSession,
+  type UploadHooks,
+} from './client.js';
+export {
+  CLIENT_HELP,
+  UsageError,
+  ioTimeoutMs,
+  isValidAddress,
+  parseClientCommandLine,
+  type ParsedCommandLine,
+  type PerlClientOptions,
+} from './client-options.js';
+export {
+  connectOptionsFrom,
+  createReporter,
+  runPerlClient,
+  type ClientIo,
+  type ClientReporter,
+} from './client-run.js';

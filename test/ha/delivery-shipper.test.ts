@@ -1,0 +1,184 @@
+// The shipper (`tentacle-client --watch DIR`) with real servers of ours: 10,000 files through a
+// server restart with none lost or doubled and each agent's files in order; on_error and always
+// fan-out; files every server refuses are set aside instead of blocking the queue.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { silentLogger } from '../../src/core/log.js';
+import { createMetricsRegistry } from '../../src/core/metrics.js';
+import type { DeliveryConfig } from '../../src/ha/delivery/index.js';
+import { REJECTED_DIR, createShipper, type Shipper } from '../../src/ha/delivery/shipper.js';
+import { runTentacleClient } from '../../src/cli/tentacle-client.js';
+import {
+  captureIo,
+  filesIn,
+  refusedPort,
+  startTentacle,
+  deliveryConfig,
+  folder,
+  pairConfig,
+  type Cleanup,
+  type TestServer,
+} from './delivery-helpers.js';
+
+function startShipper(t: Cleanup, cfg: DeliveryConfig, dir: string): Shipper {
+  const shipper = createShipper(
+    cfg,
+    { dir, rescanMs: 200, settleMs: 0 },
+    { logger: silentLogger(), registry: createMetricsRegistry({ defaultMetrics: false }) },
+  );
+  t.after(() => shipper.close());
+  return shipper;
+}
+
+/** Polls `done` (cheap checks only) until true; fails after `limitMs`. */
+async function until(done: () => boolean, limitMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+const AGENTS = 10;
+const TOTAL = 10_000;
+
+test('10,000 files through a server restart: none lost, none doubled, per-agent order kept', async (t) => {
+  const server = await startTentacle(t, { port: await refusedPort(), sync: 'none' });
+  const inbox = folder(t);
+  const cfg = deliveryConfig({
+    server_ip: '127.0.0.1',
+    server_port: server.port,
+    transfer_timeout: 5,
+  });
+  const shipper = startShipper(t, cfg, inbox);
+  await shipper.start();
+  const started = Date.now();
+
+  // The producer writes in bursts (temp name, then rename, as a careful writer does) while the
+  // shipper runs; the server goes away for a while in the middle.
+  let restarted = false;
+  for (let burst = 0; burst < 10; burst++) {
+    for (let i = 0; i < TOTAL / 10; i++) {
+      const seq = burst * (TOTAL / 10) + i;
+      const agent = seq % AGENTS;
+      const name = `agent${agent}.${1_700_000_000_000 + seq}.data`;
+      writeFileSync(join(inbox, name), `<agent_data agent="${agent}" seq="${seq}"/>`);
+    }
+    if (burst === 4) {
+      await until(() => server.stored.length >= 3000, 60_000, '3000 files before the restart');
+      await server.down();
+      const stalledAt = server.stored.length;
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      assert.equal(server.stored.length, stalledAt, 'nothing stored while down');
+      await server.up();
+      restarted = true;
+    }
+  }
+  await until(() => server.stored.length >= TOTAL, 120_000, 'all files');
+  await until(
+    () => readdirSync(inbox).filter((n) => !n.startsWith('.')).length === 0,
+    10_000,
+    'an empty inbox',
+  );
+  const elapsedMs = Date.now() - started;
+  assert.ok(restarted);
+  // Settle: nothing more may arrive (a double would show up here).
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(server.stored.length, TOTAL, 'each file stored exactly once');
+  assert.equal(new Set(server.stored).size, TOTAL);
+  const onDisk = readdirSync(server.dir).filter((n) => n.endsWith('.data'));
+  assert.equal(onDisk.length, TOTAL);
+  const sample = onDisk[1234] ?? '';
+  const seq = Number(/\.(\d+)\.data$/.exec(sample)?.[1]) - 1_700_000_000_000;
+  assert.equal(
+    readFileSync(join(server.dir, sample), 'utf8'),
+    `<agent_data agent="${seq % AGENTS}" seq="${seq}"/>`,
+  );
+  const lastSeq = new Map<string, number>();
+  for (const name of server.stored) {
+    const [agent = '', number = ''] = name.split('.');
+    const n = Number(number);
+    assert.ok(n > (lastSeq.get(agent) ?? 0), `${name} arrived after a newer file of ${agent}`);
+    lastSeq.set(agent, n);
+  }
+  t.diagnostic(`shipped ${TOTAL} files through a restart in ${elapsedMs} ms`);
+});
+
+test('on_error: the secondary takes over while the primary is down; always: both get each file', async (t) => {
+  const primary = await startTentacle(t, { port: await refusedPort() });
+  const secondary = await startTentacle(t);
+  await primary.down();
+  const inbox = folder(t);
+  const cfg = pairConfig('on_error', primary.port, secondary.port);
+  for (let i = 1; i <= 20; i++) writeFileSync(join(inbox, `a.${1700000000 + i}.data`), `f${i}`);
+  const shipper = startShipper(t, cfg, inbox);
+  assert.deepEqual(await shipper.runUntilIdle(), { remaining: 0 });
+  assert.equal(secondary.stored.length, 20);
+  assert.deepEqual(primary.stored, []);
+  await primary.up();
+  writeFileSync(join(inbox, 'a.1700000100.data'), 'back');
+  // The primary is re-probed once its back-off expires.
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  assert.deepEqual(await shipper.runUntilIdle(), { remaining: 0 });
+  assert.deepEqual(primary.stored, ['a.1700000100.data']);
+
+  // always: one side down → its copies wait in DIR/.secondary and follow when it returns.
+  const a = await startTentacle(t);
+  const b = await startTentacle(t, { port: await refusedPort() });
+  await b.down();
+  const fanIn = folder(t);
+  const both = pairConfig('always', a.port, b.port);
+  const fan = startShipper(t, both, fanIn);
+  for (let i = 1; i <= 5; i++) writeFileSync(join(fanIn, `x.${1700000000 + i}.data`), `x${i}`);
+  assert.equal((await fan.runUntilIdle()).remaining, 5, 'five copies wait for the secondary');
+  assert.equal(a.stored.length, 5);
+  assert.deepEqual(filesIn(fanIn), {});
+  assert.equal(readdirSync(join(fanIn, '.secondary')).length, 5);
+  await b.up();
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  assert.deepEqual(await fan.runUntilIdle(), { remaining: 0 });
+  assert.deepEqual(b.stored, a.stored);
+  assert.deepEqual(filesIn(b.dir), filesIn(a.dir));
+});
+
+test('a file every server refuses is set aside; later files still go; temp names are ignored', async (t) => {
+  const srv: TestServer = await startTentacle(t);
+  writeFileSync(join(srv.dir, 'b.1700000002.data'), 'the server has this one');
+  const inbox = folder(t);
+  writeFileSync(join(inbox, 'a.1700000001.data'), 'a');
+  writeFileSync(join(inbox, 'b.1700000002.data'), 'b');
+  writeFileSync(join(inbox, 'c.1700000003.data'), 'c');
+  writeFileSync(join(inbox, '.d.1700000004.data.tmp'), 'still being written');
+  const cfg = deliveryConfig({ server_ip: '127.0.0.1', server_port: srv.port });
+  const shipper = startShipper(t, cfg, inbox);
+  assert.deepEqual(await shipper.runUntilIdle(), { remaining: 0 });
+  assert.deepEqual(srv.stored, ['a.1700000001.data', 'c.1700000003.data']);
+  assert.ok(existsSync(join(inbox, REJECTED_DIR, 'b.1700000002.data')));
+  assert.ok(existsSync(join(inbox, '.d.1700000004.data.tmp')));
+});
+
+test('tentacle-client --watch DIR --once ships what is there and exits 0 (1 if the server is down)', async (t) => {
+  const srv = await startTentacle(t);
+  const inbox = folder(t);
+  writeFileSync(join(inbox, 'w.1700000001.data'), 'watch me');
+  const io = captureIo(inbox);
+  const args = ['-p', String(srv.port), '--watch', inbox, '--watch-settle-ms', '0', '--once'];
+  assert.equal(await runTentacleClient(args, io), 0, io.stderr.join('\n'));
+  assert.deepEqual(srv.stored, ['w.1700000001.data']);
+  writeFileSync(join(inbox, 'w.1700000002.data'), 'nobody home');
+  const down = captureIo(inbox);
+  const refused = [
+    '-p',
+    String(await refusedPort()),
+    '--watch',
+    inbox,
+    '--watch-settle-ms',
+    '0',
+    '--once',
+  ];
+  assert.equal(await runTentacleClient(refused, down), 1);
+  assert.ok(down.stderr.includes('[err] 1 file(s) could not be shipped yet.'));
+  assert.ok(existsSync(join(inbox, 'w.1700000002.data')), 'kept for later');
+});
