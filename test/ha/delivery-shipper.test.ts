@@ -25,7 +25,7 @@ import {
 function startShipper(t: Cleanup, cfg: DeliveryConfig, dir: string): Shipper {
   const shipper = createShipper(
     cfg,
-    { dir, rescanMs: 200, settleMs: 0 },
+    { dir, rescanMs: 200, settleMs: 0, retryInitialMs: 50, retryMaxMs: 200 },
     { logger: silentLogger(), registry: createMetricsRegistry({ defaultMetrics: false }) },
   );
   t.after(() => shipper.close());

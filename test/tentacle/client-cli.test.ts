@@ -116,7 +116,13 @@ test('get mode writes into the working folder; a missing name is an [err], exit 
   writeFiles(srv.dir, { 'conf.data': 'configuration', 'z1.data': 'compressed please' });
   const cwd = workDir(t);
   const io = captureIo(cwd);
-  assert.equal(await runTentacleClient(['-v', '-g', '-p', String(srv.port), 'conf.data'], io), 0);
+  assert.equal(
+    await runTentacleClient(
+      ['-v', '-g', '-b', '127.0.0.1', '-p', String(srv.port), 'conf.data'],
+      io,
+    ),
+    0,
+  );
   assert.equal(readFileSync(join(cwd, 'conf.data'), 'utf8'), 'configuration');
   assert.ok(io.stdout.includes("[log] Received file 'conf.data'"));
   const zipped = captureIo(cwd);

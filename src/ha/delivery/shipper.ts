@@ -24,6 +24,9 @@ export interface ShipperOptions {
   readonly rescanMs: number;
   /** Files younger than this are left for the next pass (a producer may still be writing). */
   readonly settleMs: number;
+  /** Back-off for a target that failed: doubles from `retryInitialMs` up to `retryMaxMs`. */
+  readonly retryInitialMs?: number;
+  readonly retryMaxMs?: number;
 }
 
 export interface Shipper {
@@ -49,7 +52,7 @@ export function createShipper(
   deps: { logger: Logger; registry?: Registry },
 ): Shipper {
   const log = deps.logger.child({ component: 'shipper', dir: options.dir });
-  const health = backoffHealth();
+  const health = backoffHealth(options.retryInitialMs, options.retryMaxMs);
   const laneDeps: LaneDeps = {
     logger: log,
     health,
