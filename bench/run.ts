@@ -143,6 +143,7 @@ async function runScaling(
       steadyPacketsPerSec: steady?.packetsPerSec ?? Number.NaN,
       steadyValuesPerSec: steady?.valuesPerSec ?? Number.NaN,
       complete: result.status === 'ok',
+      passes: result.passes,
     });
   }
   console.log(formatTable(scalingRows(points)));

@@ -25,6 +25,7 @@ export function passRows(passes: readonly PassResult[]): Row[] {
   return passes.map((p) => ({
     pass: p.complete ? p.name : `${p.name} (incomplete)`,
     packets: p.committed,
+    'SEND OK/s': p.ackedPerSec,
     'pkt/s': p.packetsPerSec,
     'values/s': p.valuesPerSec,
     'history rows': p.historyRows,
@@ -33,6 +34,7 @@ export function passRows(passes: readonly PassResult[]): Row[] {
     'p99 ms': p.latencyMs.p99,
     'server CPU %': p.serverCpuPercent ?? Number.NaN,
     'DB CPU %': p.dbCpuPercent ?? Number.NaN,
+    'bench CPU %': p.benchCpuPercent,
     'server RSS MB': p.serverRssBytes === undefined ? Number.NaN : p.serverRssBytes / 2 ** 20,
   }));
 }
@@ -48,6 +50,7 @@ export function medianPassRows(runs: readonly E2eResult[]): Row[] {
       pass: name,
       runs: same.length,
       packets: m((p) => p.committed),
+      'SEND OK/s': m((p) => p.ackedPerSec),
       'pkt/s': m((p) => p.packetsPerSec),
       'values/s': m((p) => p.valuesPerSec),
       'history rows': m((p) => p.historyRows),
@@ -56,6 +59,7 @@ export function medianPassRows(runs: readonly E2eResult[]): Row[] {
       'p99 ms': m((p) => p.latencyMs.p99),
       'server CPU %': m((p) => p.serverCpuPercent),
       'DB CPU %': m((p) => p.dbCpuPercent),
+      'bench CPU %': m((p) => p.benchCpuPercent),
       'server RSS MB': m((p) =>
         p.serverRssBytes === undefined ? undefined : p.serverRssBytes / 2 ** 20,
       ),
@@ -153,6 +157,8 @@ export function timelineSvg(result: E2eResult, title: string): string {
 }
 
 export interface ScalingPoint {
+  /** The point's passes in full, for the JSON report. */
+  readonly passes?: readonly PassResult[];
   readonly label: string;
   readonly agents: number;
   readonly modules: number;

@@ -227,13 +227,17 @@ function axisLabels(
 }
 
 function legend(names: readonly string[], width: number): string {
-  const itemW = Math.min(200, (width - MARGIN.left - MARGIN.right) / Math.max(1, names.length));
-  return names
-    .map((name, i) => {
-      const x = MARGIN.left + i * itemW;
-      return `<rect x="${fmt(x)}" y="31" width="12" height="4" fill="${color(i)}"/><text x="${fmt(x + 16)}" y="37" font-size="11" fill="#374151">${escapeXml(name)}</text>`;
-    })
-    .join('\n');
+  const items: string[] = [];
+  let x = MARGIN.left;
+  names.forEach((name, i) => {
+    if (x > width - 60) return;
+    items.push(
+      `<rect x="${fmt(x)}" y="31" width="12" height="4" fill="${color(i)}"/><text x="${fmt(x + 16)}" y="37" font-size="11" fill="#374151">${escapeXml(name)}</text>`,
+    );
+    // About 6 px per character at 11 px, plus the swatch and a gap.
+    x += 16 + name.length * 6.2 + 18;
+  });
+  return items.join('\n');
 }
 
 function color(i: number): string {

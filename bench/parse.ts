@@ -1,0 +1,121 @@
+/**
+ * `npm run bench:parse` — the XML parser alone (bytes → AgentPacket, spec §1) on generated agent
+ * files: files/s, MB/s and module values/s on one thread, plus per-file latency percentiles.
+ * No network, no database: this is the ceiling the parse stage puts on the pipeline per core.
+ */
+import { capacityStudyModules, createFleet } from './generator/index.js';
+import {
+  createReport,
+  describeEnv,
+  formatTable,
+  parseDurationMs,
+  resultStem,
+  summarize,
+  writeReport,
+} from './lib/index.js';
+import { parseAgentXml } from '../src/dataserver/xml/index.js';
+
+interface ParseBenchOptions {
+  agents: number;
+  modules: number;
+  windowsShare: number;
+  durationMs: number;
+  warmupRounds: number;
+}
+
+const HELP = `Usage: npm run bench:parse -- [--agents 3000] [--modules 33] [--windows-share 0.2]
+                             [--duration 10s] [--warmup 1]
+Parses the same generated pass over and over for --duration after --warmup rounds.`;
+
+function parseArgs(argv: readonly string[]): ParseBenchOptions | undefined {
+  const options: ParseBenchOptions = {
+    agents: 3000,
+    modules: 33,
+    windowsShare: 0.2,
+    durationMs: 10_000,
+    warmupRounds: 1,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag = '', inline] = (argv[i] ?? '').split('=', 2);
+    if (flag === '--help') return undefined;
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    if (flag === '--agents') options.agents = Number(value);
+    else if (flag === '--modules') options.modules = Number(value);
+    else if (flag === '--windows-share') options.windowsShare = Number(value);
+    else if (flag === '--duration') options.durationMs = parseDurationMs(value);
+    else if (flag === '--warmup') options.warmupRounds = Number(value);
+    else throw new Error(`unknown option ${flag}`);
+  }
+  return options;
+}
+
+function main(): number {
+  const options = parseArgs(process.argv.slice(2));
+  if (!options) {
+    console.log(HELP);
+    return 0;
+  }
+  const fleet = createFleet({
+    agents: options.agents,
+    modules: capacityStudyModules(options.modules),
+    windowsShare: options.windowsShare,
+  });
+  const files = [...fleet.pass(0).files()].map((f) => f.bytes);
+  const totalBytes = files.reduce((sum, b) => sum + b.length, 0);
+  const info = { mtimeSec: 0, nowSec: Math.floor(Date.now() / 1000) };
+  let values = 0;
+  const parseAll = (timings?: number[]): void => {
+    for (const bytes of files) {
+      const start = performance.now();
+      const packet = parseAgentXml(bytes, info);
+      timings?.push((performance.now() - start) * 1000);
+      values += packet.modules.length;
+    }
+  };
+  for (let i = 0; i < options.warmupRounds; i++) parseAll();
+  values = 0;
+  const timings: number[] = [];
+  let rounds = 0;
+  const start = performance.now();
+  // Always at least one round; stop at the first round boundary past the duration.
+  do {
+    parseAll(timings);
+    rounds += 1;
+  } while (performance.now() - start < options.durationMs);
+  const seconds = (performance.now() - start) / 1000;
+  const perFileUs = summarize(timings);
+  const results = {
+    files: rounds * files.length,
+    rounds,
+    seconds: Math.round(seconds * 100) / 100,
+    filesPerSec: Math.round((rounds * files.length) / seconds),
+    mbPerSec: Math.round(((rounds * totalBytes) / seconds / 2 ** 20) * 10) / 10,
+    valuesPerSec: Math.round(values / seconds),
+    avgFileBytes: Math.round(totalBytes / files.length),
+    perFileUs: {
+      p50: Math.round(perFileUs.p50),
+      p95: Math.round(perFileUs.p95),
+      p99: Math.round(perFileUs.p99),
+    },
+  };
+  const report = createReport('xml-parse', options, results);
+  console.error(describeEnv(report.env));
+  console.log(
+    formatTable([
+      {
+        'files/s': results.filesPerSec,
+        'MB/s': results.mbPerSec,
+        'values/s': results.valuesPerSec,
+        'avg file B': results.avgFileBytes,
+        'p50 µs': results.perFileUs.p50,
+        'p99 µs': results.perFileUs.p99,
+        rounds,
+      },
+    ]),
+  );
+  console.error(`results: ${writeReport(report, resultStem('xml-parse'))}`);
+  return 0;
+}
+
+process.exitCode = main();
