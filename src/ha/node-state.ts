@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, statfs } from 'node:fs/promises';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import type { Registry } from '../core/metrics.js';
 import type { HaCoordinator, Role } from './coordinator.js';
 import type { Peer } from './membership.js';
 
@@ -17,9 +18,8 @@ export interface NodeStateConfig {
 export interface NodeStateDeps {
   readonly coordinator: HaCoordinator;
   readonly log: Logger;
-  readonly queueDepth?: () => number;
-  /** Monotonic totals shown as rates on /status (files, bytes, values…). */
-  readonly totals?: () => Readonly<Record<string, number>>;
+  /** Where queue depth and the totals behind /status rates are read (the process registry). */
+  readonly registry?: Registry;
   /** Stops accepting new Tentacle connections; resolves when in-flight work has finished. */
   readonly drainReceiver?: () => Promise<void>;
   /** Extra readiness checks: each returns a reason when not ready. */
@@ -27,7 +27,7 @@ export interface NodeStateDeps {
 }
 
 export interface NodeState {
-  status(): {
+  status(): Promise<{
     server: string;
     role: Role;
     master: string;
@@ -36,12 +36,41 @@ export interface NodeState {
     queue_depth: number;
     draining: boolean;
     totals: Readonly<Record<string, number>>;
-  };
+  }>;
   readiness(): Promise<{ ready: boolean; reasons: string[] }>;
   drain(): Promise<void>;
   /** Resolves when a started drain has finished (in-flight transfers and batches done). */
   whenDrained(): Promise<void>;
   readonly isDraining: boolean;
+}
+
+/** Totals shown as per-second rates on /status, read from the metrics the modules record. */
+const RATE_SOURCES = {
+  files_received: 'pandora_tentacle_files_received_total',
+  bytes_received: 'pandora_tentacle_received_bytes_total',
+  files_processed: 'pandora_dataserver_files_processed_total',
+  module_values: 'pandora_dataserver_module_values_total',
+} as const;
+const QUEUE_GAUGE = 'pandora_dataserver_spool_files';
+
+async function metricSum(registry: Registry, name: string): Promise<number | undefined> {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) return undefined;
+  const { values } = await metric.get();
+  return values.reduce((sum, v) => sum + v.value, 0);
+}
+
+/** Queue depth and totals from the registry; metrics of modules not running are left out. */
+async function readRegistry(
+  registry: Registry | undefined,
+): Promise<{ queueDepth: number; totals: Record<string, number> }> {
+  const totals: Record<string, number> = {};
+  if (!registry) return { queueDepth: 0, totals };
+  for (const [key, name] of Object.entries(RATE_SOURCES)) {
+    const sum = await metricSum(registry, name);
+    if (sum !== undefined) totals[key] = sum;
+  }
+  return { queueDepth: (await metricSum(registry, QUEUE_GAUGE)) ?? 0, totals };
 }
 
 /**
@@ -72,17 +101,18 @@ export function createNodeState(config: NodeStateConfig, deps: NodeStateDeps): N
     get isDraining() {
       return isDraining;
     },
-    status() {
+    async status() {
       const snap = coordinator.snapshot();
+      const { queueDepth, totals } = await readRegistry(deps.registry);
       return {
         server: snap.server,
         role: snap.role,
         master: snap.master,
         epoch: snap.epoch,
         peers: snap.peers,
-        queue_depth: deps.queueDepth?.() ?? 0,
+        queue_depth: queueDepth,
         draining: isDraining,
-        totals: deps.totals?.() ?? {},
+        totals,
       };
     },
     async readiness() {

@@ -33,13 +33,13 @@ export function createHttpServer(
     // While closing, readiness must already say 503 (STYLE.md §13).
     return503OnClosing: true,
   });
-  const meter = createRateMeter(() => state.status().totals);
+  const meter = createRateMeter(async () => (await state.status()).totals);
 
-  app.get('/livez', () => ({ live: true, server: state.status().server }));
+  app.get('/livez', async () => ({ live: true, server: (await state.status()).server }));
 
   app.get('/readyz', async (_request, reply) => {
     const readiness = await state.readiness();
-    const status = state.status();
+    const status = await state.status();
     return reply.code(readiness.ready ? 200 : 503).send({
       ready: readiness.ready,
       reasons: readiness.reasons,
@@ -52,11 +52,11 @@ export function createHttpServer(
 
   app.post('/drain', async (_request, reply) => {
     await state.drain();
-    return reply.code(202).send({ draining: true, server: state.status().server });
+    return reply.code(202).send({ draining: true, server: (await state.status()).server });
   });
 
   app.get('/status', async () => {
-    const status = state.status();
+    const status = await state.status();
     const readiness = await state.readiness();
     return {
       server: status.server,
@@ -68,7 +68,7 @@ export function createHttpServer(
       draining: status.draining,
       ready: readiness.ready,
       not_ready_reasons: readiness.reasons,
-      rates: meter.rates(),
+      rates: await meter.rates(),
       totals: status.totals,
     };
   });

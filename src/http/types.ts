@@ -29,7 +29,7 @@ export interface Readiness {
 }
 
 export interface HttpStateSource {
-  status(): StatusView;
+  status(): Promise<StatusView>;
   readiness(): Promise<Readiness>;
   /** Starts draining; resolves once new work is refused (in-flight work finishes later). */
   drain(): Promise<void>;

@@ -1,0 +1,125 @@
+import { pandoraTablesDdl } from '../../src/db/index.js';
+import { silentLogger } from '../../src/core/log.js';
+import { createMetricsRegistry, type Registry } from '../../src/core/metrics.js';
+import {
+  createHaCoordinator,
+  createNodeState,
+  ensureHaSchema,
+  haConfigFrom,
+  HA_SETTINGS,
+  type HaCoordinator,
+  type NodeState,
+} from '../../src/ha/index.js';
+import { resolveSettings } from '../../src/core/settings.js';
+import { createHttpServer, type HttpServer } from '../../src/http/index.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { tempDir } from '../helpers/tmp.js';
+import mysql from 'mysql2/promise';
+
+export interface HttpNode {
+  readonly db: TestDatabase;
+  readonly registry: Registry;
+  readonly coordinator: HaCoordinator;
+  readonly state: NodeState;
+  readonly http: HttpServer;
+  readonly baseUrl: string;
+  readonly spoolDir: string;
+  /** Calls of the receiver's drain hook. */
+  readonly drainCalls: number[];
+  close(): Promise<void>;
+}
+
+/**
+ * One in-process server reduced to HA + the HTTP side, on a fresh test database. `dbPort` lets
+ * a test put a proxy between it and MariaDB.
+ */
+export async function startHttpNode(options: { dbPort?: number } = {}): Promise<HttpNode> {
+  const db = await createTestDatabase('ti_http');
+  for (const ddl of pandoraTablesDdl()) await db.pool.query(ddl);
+  const spool = tempDir('ti-http-spool-');
+  const log = silentLogger();
+  const registry = createMetricsRegistry({ defaultMetrics: false });
+  const pool = mysql.createPool({
+    host: db.host,
+    port: options.dbPort ?? db.port,
+    user: db.user,
+    password: db.password,
+    database: db.name,
+    connectionLimit: 4,
+    connectTimeout: 1000,
+    dateStrings: true,
+  });
+  pool.on('connection', (conn) => {
+    conn.on('error', () => undefined);
+  });
+  await ensureHaSchema(pool);
+  const { values } = resolveSettings(HA_SETTINGS, {
+    flags: new Map([
+      ['servername', 'http-node'],
+      ['master', '3'],
+      ['server_keepalive', '2'],
+      ['ha_tick_ms', '500'],
+      ['ha_startup_grace_ms', '0'],
+    ]),
+  });
+  const config = haConfigFrom(values, 'test');
+  const coordinator = createHaCoordinator(config, { pool, log, registry });
+  const drainCalls: number[] = [];
+  const state = createNodeState(
+    { spoolDir: spool.path, minFreeBytes: 0, heartbeatStaleMs: 2 * config.tickMs + 500 },
+    {
+      coordinator,
+      log,
+      registry,
+      drainReceiver: () => {
+        drainCalls.push(Date.now());
+        return Promise.resolve();
+      },
+    },
+  );
+  await coordinator.start();
+  const http = createHttpServer({ host: '127.0.0.1', port: 0 }, { log, registry, state });
+  const address = await http.listen();
+  return {
+    db,
+    registry,
+    coordinator,
+    state,
+    http,
+    baseUrl: `http://127.0.0.1:${address.port}`,
+    spoolDir: spool.path,
+    drainCalls,
+    async close() {
+      await http.close();
+      await coordinator.close();
+      await pool.end();
+      await db.drop();
+      spool.cleanup();
+    },
+  };
+}
+
+/** Resolves when `check` holds, polling every 50 ms; throws after `timeoutMs`. */
+export async function eventually(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Parses the Prometheus text exposition format into `name{labels}` → value. */
+export function parsePrometheus(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (!match) throw new Error(`not a Prometheus sample line: ${line}`);
+    samples.set(match[1] ?? '', Number(match[2]));
+  }
+  return samples;
+}
