@@ -16,6 +16,7 @@ import {
   becameMaster,
   becameStandby,
   currentLease,
+  eventually,
   killAll,
   spawnNode,
   type NodeProcess,
@@ -38,18 +39,6 @@ async function auditRows(db: TestDatabase, epoch: number): Promise<number> {
   return Number(rows[0]?.['n'] ?? 0);
 }
 
-async function until(
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 test('a master cut off from the database stops its duties before a peer takes over, then rejoins', async (t) => {
   const db = await freshDb(t);
   const server = testDbServer();
@@ -65,7 +54,7 @@ test('a master cut off from the database stops its duties before a peer takes ov
   const s = spawnNode({ name: 'srv-s', master: 3, dbName: db.name });
   nodes.push(s);
   await s.waitFor((e) => e.event === 'registered', START_TIMEOUT_MS, 'srv-s registered');
-  await until(async () => (await auditRows(db, 1)) > 0, 10_000, 'epoch 1 actions');
+  await eventually(async () => (await auditRows(db, 1)) > 0, 10_000, 'epoch 1 actions');
 
   const cutAt = Date.now();
   proxy.blackhole();
@@ -81,7 +70,7 @@ test('a master cut off from the database stops its duties before a peer takes ov
   assert.match(fenced.reason ?? '', /self-fenced|lease/);
   assert.ok(fenced.t < takeover.t, 'the cut-off master stopped before the peer began');
   assert.equal((await currentLease(db.pool)).holder, 'srv-s');
-  await until(async () => (await auditRows(db, 2)) > 0, 10_000, 'epoch 2 actions');
+  await eventually(async () => (await auditRows(db, 2)) > 0, 10_000, 'epoch 2 actions');
   await assertAuditNoOverlap(db.pool);
 
   // Heal: the old master rejoins as a member and, having the higher priority, takes over again
@@ -95,7 +84,7 @@ test('a master cut off from the database stops its duties before a peer takes ov
   );
   assert.equal(back.epoch, 3);
   await s.waitFor((e) => becameStandby(e) && e.t > healedAt, 1000, 'srv-s handed over');
-  await until(async () => (await auditRows(db, 3)) > 0, 10_000, 'epoch 3 actions');
+  await eventually(async () => (await auditRows(db, 3)) > 0, 10_000, 'epoch 3 actions');
   const summary = await assertAuditNoOverlap(db.pool);
   assert.deepEqual(
     summary.epochs.map((e) => [e.epoch, e.server]),
@@ -117,12 +106,12 @@ test('a master paused past its lease (SIGSTOP) commits nothing after it resumes'
   nodes.push(m, s);
   await m.waitFor(becameMaster, START_TIMEOUT_MS, 'srv-m master');
   await s.waitFor((e) => e.event === 'registered', START_TIMEOUT_MS, 'srv-s registered');
-  await until(async () => (await auditRows(db, 1)) > 0, 10_000, 'epoch 1 actions');
+  await eventually(async () => (await auditRows(db, 1)) > 0, 10_000, 'epoch 1 actions');
 
   m.kill('SIGSTOP');
   const takeover = await s.waitFor(becameMaster, TAKEOVER_BOUND_MS + 10_000, 'srv-s master');
   assert.equal(takeover.epoch, 2);
-  await until(async () => (await auditRows(db, 2)) > 0, 10_000, 'epoch 2 actions');
+  await eventually(async () => (await auditRows(db, 2)) > 0, 10_000, 'epoch 2 actions');
   const epoch1Before = await auditRows(db, 1);
   const epoch2Before = await auditRows(db, 2);
   const resumedAt = Date.now();
@@ -130,7 +119,7 @@ test('a master paused past its lease (SIGSTOP) commits nothing after it resumes'
   // The resumed process notices (fence timer or lease read) that it is no longer master.
   await m.waitFor((e) => becameStandby(e) && e.t >= resumedAt, 10_000, 'srv-m steps down');
   // Give it several of its audit periods: nothing of epoch 1 may commit any more.
-  await until(
+  await eventually(
     async () => (await auditRows(db, 2)) > epoch2Before + 10,
     15_000,
     'more epoch 2 actions',

@@ -15,6 +15,7 @@ import { createHttpServer, type HttpServer } from '../../src/http/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { tempDir } from '../helpers/tmp.js';
 import mysql from 'mysql2/promise';
+export { eventually } from '../ha/fixtures/cluster.js';
 
 export interface HttpNode {
   readonly db: TestDatabase;
@@ -97,19 +98,6 @@ export async function startHttpNode(options: { dbPort?: number } = {}): Promise<
       spool.cleanup();
     },
   };
-}
-
-/** Resolves when `check` holds, polling every 50 ms; throws after `timeoutMs`. */
-export async function eventually(
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** Parses the Prometheus text exposition format into `name{labels}` → value. */
