@@ -272,8 +272,12 @@ class Session implements TentacleSession {
         reader.fail(abortError());
         socket.destroy();
       };
-      this.#signal.addEventListener('abort', onAbort, { once: true });
-      socket.once('close', () => this.#signal?.removeEventListener('abort', onAbort));
+      // Aborted while the socket was being set up: no event will come, act now.
+      if (this.#signal.aborted) onAbort();
+      else {
+        this.#signal.addEventListener('abort', onAbort, { once: true });
+        socket.once('close', () => this.#signal?.removeEventListener('abort', onAbort));
+      }
     }
   }
 

@@ -412,3 +412,30 @@ test('tentacle-client --config pandora_agent.conf file…: on_error failover fro
   assert.equal(await runTentacleClient(['--secondary-colour', 'red', file], unknown), 1);
   assert.deepEqual(unknown.stderr, ['[err] Unknown option --secondary-colour.']);
 });
+
+test('agent style: the new file already in temporal is part of the backlog, sent once, in order', async (t) => {
+  const primary = await startTentacle(t, { port: await refusedPort() });
+  const secondary = await startTentacle(t, { port: await refusedPort() });
+  await primary.down();
+  await secondary.down();
+  const temporal = folder(t);
+  const cfg = pairConfig('on_error', primary.port, secondary.port, { temporal, xml_buffer: 1 });
+  // Both down: the agent's own spool files simply stay where they are.
+  for (const epoch of [1700000001, 1700000002]) {
+    const report = await runDeliveryCycle(cfg, [agentFile(temporal, epoch)], recording());
+    assert.equal(report.files[0]?.outcome, 'buffered');
+  }
+  assert.equal(Object.keys(filesIn(temporal)).length, 2);
+  await secondary.up();
+  const report = await runDeliveryCycle(cfg, [agentFile(temporal, 1700000003)], recording());
+  assert.deepEqual(report.files[0]?.lanes, [
+    { lane: 'primary', result: 'delivered', target: 'secondary' },
+  ]);
+  assert.deepEqual(secondary.stored, [name(1700000001), name(1700000002), name(1700000003)]);
+  assert.deepEqual(filesIn(temporal), {});
+  // A missing file fails the run before anything is sent.
+  await assert.rejects(
+    runDeliveryCycle(cfg, [join(temporal, 'nope.data')], recording()),
+    /File '.*nope\.data' does not exist or cannot be read\./,
+  );
+});

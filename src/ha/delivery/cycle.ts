@@ -1,5 +1,5 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { mkdir, readFile, realpath } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/log.js';
 import { createFileBuffer, type FileBuffer } from './buffer.js';
@@ -81,22 +81,39 @@ export async function runDeliveryCycle(
   }
 
   try {
+    // Read every new file first: a missing one fails the run before anything is sent, and a
+    // file that lives in the primary buffer (an agent passing its own spool file) is part of
+    // that lane's backlog, which may deliver and delete it below.
+    const primaryBuffer = await realpath(config.temporal).catch(() => resolve(config.temporal));
+    const news = await Promise.all(
+      paths.map(async (path) => {
+        const data = await readFile(path).catch((err: unknown) => {
+          throw new Error(`File '${path}' does not exist or cannot be read.`, { cause: err });
+        });
+        const dir = await realpath(dirname(path)).catch(() => resolve(dirname(path)));
+        return { path, name: basename(path), data, inPrimaryBuffer: dir === primaryBuffer };
+      }),
+    );
     // As the reference agent at start: the secondary's own buffer folder must exist.
     if (config.mode === 'always') await mkdir(config.secondaryTemporal, { recursive: true });
     const backlogDelivered: Record<string, string[]> = {};
+    const drainedTo = new Map<string, TargetRole>(); // `lane/name` → target
     if (config.buffer.enabled) {
       for (const lane of lanes) {
         const drained = await drainLane(lane, laneDeps);
         lane.blocked = drained.blocked;
         backlogDelivered[lane.name] = drained.delivered.map((f) => f.name);
+        for (const f of drained.delivered) drainedTo.set(`${lane.name}/${f.name}`, f.target);
       }
     }
     const files: FileReport[] = [];
-    for (const path of paths) {
-      const name = basename(path);
-      const data = await readFile(path);
+    for (const { path, name, data, inPrimaryBuffer } of news) {
       const outcomes: LaneOutcome[] = [];
       for (const lane of lanes) {
+        if (lane === lanes[0] && inPrimaryBuffer && config.buffer.enabled) {
+          outcomes.push(backlogOutcome(lane.name, drainedTo.get(`${lane.name}/${name}`)));
+          continue;
+        }
         outcomes.push(await deliverNew(lane, name, data, config.buffer.enabled, laneDeps));
       }
       const outcome = outcomes.some((o) => o.result === 'dropped')
@@ -110,6 +127,13 @@ export async function runDeliveryCycle(
   } finally {
     await Promise.all(links.map((link) => link.close()));
   }
+}
+
+/** A new file that already sits in the lane's buffer: the drain decided its fate. */
+function backlogOutcome(lane: string, target: TargetRole | undefined): LaneOutcome {
+  return target
+    ? { lane, result: 'delivered', target }
+    : { lane, result: 'buffered', reason: 'waits in the buffer behind older files' };
 }
 
 async function deliverNew(

@@ -115,8 +115,12 @@ export async function sendThroughLane(
   return { rejectedByAll: tried > 0 && rejected === tried, reason };
 }
 
+export interface DeliveredFile extends QueuedFile {
+  readonly target: TargetRole;
+}
+
 export interface DrainResult {
-  readonly delivered: QueuedFile[];
+  readonly delivered: DeliveredFile[];
   /** Files left because no target took the first of them (order is kept: nothing after it). */
   readonly blocked: boolean;
 }
@@ -134,7 +138,7 @@ export async function drainLane(
     readonly signal?: AbortSignal;
   },
 ): Promise<DrainResult> {
-  const delivered: QueuedFile[] = [];
+  const delivered: DeliveredFile[] = [];
   for (const file of await lane.queue.list()) {
     if (deps.signal?.aborted) return { delivered, blocked: true };
     if (deps.filter && !deps.filter(file)) continue;
@@ -143,7 +147,7 @@ export async function drainLane(
     const result = await sendThroughLane(lane, file.name, data, deps);
     if (result.delivered !== undefined) {
       await lane.queue.remove(file.name);
-      delivered.push(file);
+      delivered.push({ ...file, target: result.delivered });
       continue;
     }
     if (result.rejectedByAll && deps.setAside) {
