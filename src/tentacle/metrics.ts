@@ -38,6 +38,8 @@ export interface TentacleMetrics {
   readonly receivedBytes: Counter;
   reject(reason: RejectReason): void;
   readonly receiveDuration: Histogram;
+  /** Folder fsyncs (sync always); fewer than files stored when group commit works. */
+  readonly folderSyncs: Counter;
 }
 
 function getOrCreate<M>(registry: Registry, name: string, create: () => M): M {
@@ -110,6 +112,16 @@ export function createTentacleMetrics(registry: Registry): TentacleMetrics {
         registers,
       }),
   );
+  const folderSyncs = getOrCreate(
+    registry,
+    'pandora_tentacle_folder_fsyncs_total',
+    () =>
+      new Counter({
+        name: 'pandora_tentacle_folder_fsyncs_total',
+        help: 'Folder fsyncs under sync always (group commit: one covers many files)',
+        registers,
+      }),
+  );
   // Bound children once: these run per file.
   const byResult = {
     ok: files.labels('ok'),
@@ -122,6 +134,7 @@ export function createTentacleMetrics(registry: Registry): TentacleMetrics {
     connectionsWaiting,
     receivedBytes,
     receiveDuration,
+    folderSyncs,
     file(result) {
       byResult[result].inc();
     },

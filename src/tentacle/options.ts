@@ -19,6 +19,11 @@ export const DEFAULT_PORT = 41121;
 export const DEFAULT_MAX_SIZE_BYTES = 2_000_000;
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_FILE_MODE = 0o640;
+/**
+ * Accepted connections that may wait for a slot. A waiting connection is a paused socket (one
+ * descriptor, no buffer, no timer), so a burst of agents waits instead of failing.
+ */
+export const DEFAULT_MAX_WAITING = 1024;
 /** The reference's 15 forbidden file-name bytes (§4.1), as the body of a regex class. */
 export const DEFAULT_INVALID_CHARS = "?\\[\\]/\\\\=+<>:;',*~";
 
@@ -106,6 +111,13 @@ export const TENTACLE_SETTINGS = {
     extension: true,
     help: 'permissions of stored files (octal)',
   },
+  max_waiting_connections: {
+    kind: 'int',
+    default: DEFAULT_MAX_WAITING,
+    min: 0,
+    extension: true,
+    help: 'accepted connections that may wait for a slot; more are closed at once',
+  },
   close_timeout: {
     kind: 'int',
     default: 10,
@@ -142,6 +154,8 @@ export interface TentacleServerOptions {
   /** 0 picks a free port (tests). */
   readonly port?: number | undefined;
   readonly maxConnections?: number | undefined;
+  /** Accepted connections that may wait (unread) for a free slot; default 1024. */
+  readonly maxWaitingConnections?: number | undefined;
   readonly maxSize?: number | undefined;
   readonly overwrite?: boolean | undefined;
   readonly timeoutSec?: number | undefined;
@@ -180,6 +194,7 @@ export interface TentacleConfig {
   readonly listen: readonly string[];
   readonly port: number;
   readonly maxConnections: number;
+  readonly maxWaitingConnections: number;
   readonly maxSize: number;
   readonly overwrite: boolean;
   readonly idleTimeoutMs: number;
@@ -417,6 +432,11 @@ export function resolveTentacleConfig(options: TentacleServerOptions): TentacleC
     listen: listOfAddresses(options.addresses ?? TENTACLE_SETTINGS.addresses.default),
     port,
     maxConnections: intAtLeast('max_connections', options.maxConnections ?? 10, 1),
+    maxWaitingConnections: intAtLeast(
+      'max_waiting_connections',
+      options.maxWaitingConnections ?? DEFAULT_MAX_WAITING,
+      0,
+    ),
     maxSize: intAtLeast('max_size', options.maxSize ?? DEFAULT_MAX_SIZE_BYTES, 1),
     overwrite: options.overwrite ?? false,
     idleTimeoutMs: timeoutSec * (retries + 1) * 1000,
@@ -461,6 +481,7 @@ export function serverOptionsFromSettings(
     addresses: s.addresses,
     port: s.port,
     maxConnections: s.max_connections,
+    maxWaitingConnections: s.max_waiting_connections,
     maxSize: s.max_size,
     overwrite: s.overwrite,
     timeoutSec: s.timeout,

@@ -19,15 +19,16 @@ import { SpoolWriter, sweepStaleTempFiles } from './spool-writer.js';
  * connection), a connection limit, and graceful shutdown.
  *
  * Connection limit (`-c`, spec §10): the reference stops accepting at the limit, so extra
- * clients wait in the kernel backlog, unserved, until a slot frees. Node cannot pause
- * `accept()`, so we accept every connection paused (`pauseOnConnect`) and keep up to
- * `max_connections` of them waiting, unread and with no timer, in arrival order; they are served
- * as slots free, exactly like the reference's backlog (case 57: a queued SEND is answered when an
- * idle client times out). A connection that arrives when both the slots and that waiting list are
- * full is closed at once, logged with the peer address and counted
- * (`pandora_tentacle_rejections_total{reason="ERR_TENTACLE_CONNECTION_LIMIT"}`): the client sees
- * "unexpectedly closed" and retries, instead of hanging. No protocol line is ever sent to it.
- */
+ * clients wait unserved in the kernel backlog until a slot frees. Node cannot pause `accept()`,
+ * so we accept every connection paused (`pauseOnConnect`) and keep up to
+ * `max_waiting_connections` (1024) of them waiting, unread and without a timer, in arrival order; they
+ * are served as slots free, as from the reference's backlog (case 57: a queued SEND is answered
+ * when an idle client times out). Waiting costs a descriptor and no buffer, so a burst of agents
+ * is served within the client's 4 s patience instead of failing. A connection that arrives when
+ * the waiting list is full is closed at once (no protocol line), logged with the peer address and
+ * counted in `pandora_tentacle_rejections_total{reason="ERR_TENTACLE_CONNECTION_LIMIT"}`; the
+ * client sees "unexpectedly closed" and retries. Slow or idle peers lose their slot after the
+ * idle limit or the per-command deadline; a larger `-c` is cheap (one session object each). */
 
 /** Decompressed ZSEND bodies held in memory at once (each up to max_decompressed_size). */
 const ZIP_CONCURRENCY = 2;
@@ -74,6 +75,9 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       sync: config.sync,
       fileMode: config.fileMode,
       overwrite: config.overwrite,
+      onFolderSync: () => {
+        this.metrics.folderSyncs.inc();
+      },
     });
     const storageDir = Buffer.from(config.directory, 'utf8');
     const emitStored = (event: FileStoredEvent): void => {
@@ -101,6 +105,13 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
   /** Connections being served (TLS handshakes included). */
   activeConnections(): number {
     return this.#served.size;
+  }
+
+  /** Peer bytes held in memory by all sessions (partial lines, unwritten bodies, ZSEND archives). */
+  bufferedBytes(): number {
+    let total = 0;
+    for (const s of this.#sessions) total += s.bufferedBytes;
+    return total;
   }
 
   /** Accepted connections waiting for a free slot. */
@@ -197,7 +208,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       this.#serve(raw);
       return;
     }
-    if (this.#waiting.length < this.config.maxConnections) {
+    if (this.#waiting.length < this.config.maxWaitingConnections) {
       this.#waiting.push(raw);
       this.metrics.connectionsWaiting.set(this.#waiting.length);
       return;

@@ -360,7 +360,7 @@ export class TentacleSession {
   /** Bytes this session holds in memory for the peer (parser plus an unstored body). */
   get bufferedBytes(): number {
     const u = this.#upload;
-    let body = 0;
+    let body = u?.spool?.bufferedBytes ?? 0;
     if (u?.zipChunks) for (const c of u.zipChunks) body += c.length;
     return this.#parser.bufferedBytes + body;
   }

@@ -117,6 +117,10 @@ function currentUmask(): number {
  * folder cost about two folder fsyncs instead of N.
  */
 export class DirSyncer {
+  readonly #onFlush: (() => void) | undefined;
+  constructor(onFlush?: () => void) {
+    this.#onFlush = onFlush;
+  }
   readonly #folders = new Map<string, { dir: Buffer; running: boolean; waiting: Waiter[] }>();
   #flushes = 0;
 
@@ -144,6 +148,7 @@ export class DirSyncer {
     folder.waiting = [];
     folder.running = true;
     this.#flushes++;
+    this.#onFlush?.();
     fsyncDirectory(folder.dir).then(
       () => {
         for (const w of batch) w.resolve();
@@ -181,11 +186,13 @@ export interface SpoolWriterOptions {
   readonly sync: SyncPolicy;
   readonly fileMode: number;
   readonly overwrite: boolean;
+  /** Called for every folder fsync (metrics). */
+  readonly onFolderSync?: () => void;
 }
 
 export class SpoolWriter {
   readonly options: SpoolWriterOptions;
-  readonly dirSyncer = new DirSyncer();
+  readonly dirSyncer: DirSyncer;
   readonly #active = new Set<SpoolTransfer>();
   readonly #needsChmod: boolean;
   readonly #tagPrefix = randomBytes(4).toString('hex');
@@ -193,6 +200,7 @@ export class SpoolWriter {
 
   constructor(options: SpoolWriterOptions) {
     this.options = options;
+    this.dirSyncer = new DirSyncer(options.onFolderSync);
     this.#needsChmod = (options.fileMode & currentUmask()) !== 0;
   }
 
@@ -281,6 +289,11 @@ export class SpoolTransfer {
   /** Bytes received so far. */
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** Bytes held in memory, not yet written to the temp file. */
+  get bufferedBytes(): number {
+    return this.#bufferedBytes;
   }
 
   /**
