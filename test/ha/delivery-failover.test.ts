@@ -10,6 +10,8 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
@@ -438,4 +440,45 @@ test('agent style: the new file already in temporal is part of the backlog, sent
     runDeliveryCycle(cfg, [join(temporal, 'nope.data')], recording()),
     /File '.*nope\.data' does not exist or cannot be read\./,
   );
+});
+
+test('a transfer whose confirmation never came is not doubled when a later run resends it', async (t) => {
+  const server = await startTentacle(t);
+  // A primary that takes the body, stores it where the real server will find it, and never
+  // confirms (the reply is "delayed beyond transfer_timeout").
+  const slow = createServer((socket) => {
+    let buffered = Buffer.alloc(0);
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const match = /^SEND <([^>]+)> SIZE (\d+)\n/.exec(buffered.toString('latin1'));
+      if (!match) return;
+      const header = match[0].length;
+      if (buffered.length === header) socket.write('SEND OK\n');
+      if (buffered.length === header + Number(match[2])) {
+        writeFileSync(join(server.dir, match[1] ?? ''), buffered.subarray(header));
+      }
+    });
+  });
+  slow.listen(0, '127.0.0.1');
+  await once(slow, 'listening');
+  t.after(() => slow.close());
+  const temporal = folder(t);
+  const work = folder(t);
+  const settings = { temporal, xml_buffer: 1, transfer_timeout: 1 };
+  const first = deliveryConfig({
+    ...settings,
+    server_ip: '127.0.0.1',
+    server_port: (slow.address() as AddressInfo).port,
+  });
+  const report = await runDeliveryCycle(first, [agentFile(work, 1700000001)], recording());
+  assert.equal(report.files[0]?.outcome, 'buffered');
+  assert.ok(existsSync(join(server.dir, name(1700000001))), 'the server holds it anyway');
+  // Next run (a new process would do the same: the mark is on disk): refused as existing,
+  // which is recognised as our own unconfirmed copy → delivered, not stuck, not doubled.
+  const second = deliveryConfig({ ...settings, server_ip: '127.0.0.1', server_port: server.port });
+  const next = await runDeliveryCycle(second, [agentFile(work, 1700000002)], recording());
+  assert.deepEqual(next.backlogDelivered['primary'], [name(1700000001)]);
+  assert.deepEqual(server.stored, [name(1700000002)]);
+  assert.deepEqual(readdirSync(temporal), []);
 });

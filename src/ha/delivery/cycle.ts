@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/log.js';
 import { createFileBuffer, type FileBuffer } from './buffer.js';
 import type { DeliveryConfig, TargetRole } from './config.js';
-import { createTargetLink, type TargetLink } from './link.js';
+import { createTargetLink, folderUnconfirmedStore, type TargetLink } from './link.js';
 import {
   createDeliveryMetrics,
   cycleHealth,
@@ -51,10 +51,10 @@ export async function runDeliveryCycle(
   deps: { logger: Logger; registry?: Registry },
 ): Promise<CycleReport> {
   const log = deps.logger.child({ component: 'delivery' });
-  const primary = createTargetLink(config.primary, { logger: log });
-  const secondary = config.secondary
-    ? createTargetLink(config.secondary, { logger: log })
-    : undefined;
+  // Unconfirmed transfers are remembered next to the buffer, across runs.
+  const linkDeps = { logger: log, unconfirmed: folderUnconfirmedStore(config.temporal) };
+  const primary = createTargetLink(config.primary, linkDeps);
+  const secondary = config.secondary ? createTargetLink(config.secondary, linkDeps) : undefined;
   const links: TargetLink[] = secondary ? [primary, secondary] : [primary];
   const laneDeps: LaneDeps = {
     logger: log,

@@ -1,3 +1,5 @@
+import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ErrorCode, describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { TentacleClientError, connect, type TentacleSession } from '../../tentacle/index.js';
@@ -26,18 +28,58 @@ interface OpenSession {
   used: boolean;
 }
 
-export function createTargetLink(target: TargetConfig, deps: { logger: Logger }): TargetLink {
+/**
+ * Names whose body went out but whose confirmation never came back, per target: the server may
+ * hold them. If a resend is refused with "file already exists", that copy is ours. Kept as
+ * hidden marker files (`.unconfirmed.<target>.<name>`) so the fact survives to the next run;
+ * hidden names are never listed, sent or counted by the buffer.
+ */
+export interface UnconfirmedStore {
+  add(role: TargetRole, name: string): Promise<void>;
+  /** True if `name` was marked; the mark is removed. */
+  take(role: TargetRole, name: string): Promise<boolean>;
+}
+
+export function memoryUnconfirmedStore(): UnconfirmedStore {
+  const marks = new Set<string>();
+  return {
+    add: (role, name) => {
+      marks.add(`${role}/${name}`);
+      return Promise.resolve();
+    },
+    take: (role, name) => Promise.resolve(marks.delete(`${role}/${name}`)),
+  };
+}
+
+export function folderUnconfirmedStore(dir: string): UnconfirmedStore {
+  const markPath = (role: TargetRole, name: string) => join(dir, `.unconfirmed.${role}.${name}`);
+  return {
+    async add(role, name) {
+      await mkdir(dir, { recursive: true });
+      await writeFile(markPath(role, name), '');
+    },
+    async take(role, name) {
+      try {
+        await unlink(markPath(role, name));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+export function createTargetLink(
+  target: TargetConfig,
+  deps: { logger: Logger; unconfirmed?: UnconfirmedStore },
+): TargetLink {
   const log = deps.logger.child({ target: target.role });
   let open: OpenSession | undefined;
   /** The controller of a connect in progress, so the transfer budget can stop it too. */
   let connecting: AbortController | undefined;
   /** Sticky: the address that last worked is tried first. */
   let preferred = 0;
-  /**
-   * Names whose body went out but whose confirmation never came back: the server may hold
-   * them. If a resend is refused with "file already exists", that copy is ours.
-   */
-  const uncertain = new Set<string>();
+  const unconfirmed = deps.unconfirmed ?? memoryUnconfirmedStore();
 
   function addressOrder(): Address[] {
     const all = target.addresses;
@@ -120,26 +162,26 @@ export function createTargetLink(target: TargetConfig, deps: { logger: Logger })
       }, target.transferTimeoutMs);
       try {
         await attempt(name, data);
-        uncertain.delete(name);
+        await unconfirmed.take(target.role, name);
       } catch (err) {
+        if (err instanceof TentacleClientError && err.afterBody) {
+          await unconfirmed.add(target.role, name);
+        }
         if (budget.expired) {
-          if (err instanceof TentacleClientError && err.afterBody) uncertain.add(name);
           throw new TentacleClientError(
             ErrorCode.TentacleTransferDeadline,
             `transfer_timeout of ${target.transferTimeoutMs / 1000}s exceeded; transfer aborted.`,
             { cause: err },
           );
         }
-        if (err instanceof TentacleClientError) {
-          if (err.afterBody) uncertain.add(name);
-          if (
-            err.code === ErrorCode.TentacleRejected &&
-            FILE_EXISTS_REPLY.test(err.serverLine ?? '') &&
-            uncertain.delete(name)
-          ) {
-            log.info({ file: name }, 'earlier unconfirmed transfer had been stored; not resent');
-            return;
-          }
+        if (
+          err instanceof TentacleClientError &&
+          err.code === ErrorCode.TentacleRejected &&
+          FILE_EXISTS_REPLY.test(err.serverLine ?? '') &&
+          (await unconfirmed.take(target.role, name))
+        ) {
+          log.info({ file: name }, 'earlier unconfirmed transfer had been stored; not resent');
+          return;
         }
         throw err;
       } finally {

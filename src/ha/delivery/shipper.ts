@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/log.js';
 import { createFileQueue, isTemporaryName, type QueuedFile } from './buffer.js';
 import type { DeliveryConfig } from './config.js';
-import { createTargetLink, type TargetLink } from './link.js';
+import { createTargetLink, folderUnconfirmedStore, type TargetLink } from './link.js';
 import {
   backoffHealth,
   createDeliveryMetrics,
@@ -58,10 +58,9 @@ export function createShipper(
     health,
     metrics: createDeliveryMetrics(deps.registry),
   };
-  const primary = createTargetLink(config.primary, { logger: log });
-  const secondary = config.secondary
-    ? createTargetLink(config.secondary, { logger: log })
-    : undefined;
+  const linkDeps = { logger: log, unconfirmed: folderUnconfirmedStore(options.dir) };
+  const primary = createTargetLink(config.primary, linkDeps);
+  const secondary = config.secondary ? createTargetLink(config.secondary, linkDeps) : undefined;
   const links: TargetLink[] = secondary ? [primary, secondary] : [primary];
   const shippable = (name: string): boolean => !isTemporaryName(name);
   const inbox = createFileQueue(options.dir, shippable);
