@@ -25,10 +25,15 @@ import {
   type DataserverConfig,
 } from './dataserver/index.js';
 import { createTentacleServer, type TentacleServer } from './tentacle/index.js';
+// --- HA + HTTP wiring (src/ha, src/http) ---
+import { createHaRuntime, HA_SETTINGS, type HaRuntime } from './ha/index.js';
+import { createHttpServer, type HttpServer } from './http/index.js';
+// --- end HA + HTTP wiring ---
 
 const VERSION = '0.1.0';
 
 const SERVE_SETTINGS = {
+  ...HA_SETTINGS,
   ...DATASERVER_SETTINGS,
   tentacle: {
     kind: 'bool',
@@ -129,8 +134,11 @@ interface Running {
   dataserver?: Dataserver;
   pool?: DbPool;
   closeParser?: () => Promise<void>;
-  // HA (src/ha) and HTTP (src/http, --http-port) attach here: start them after the dataserver
-  // and stop them first (readiness 503, resign) and last (/metrics) in shutdown().
+  // HA (src/ha) and HTTP (src/http, --http-port): HA registers before anything runs (a duplicate
+  // servername refuses to start) and resigns first in shutdown(); HTTP stops last (/metrics).
+  ha?: HaRuntime;
+  haPool?: DbPool;
+  http?: HttpServer;
 }
 
 async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promise<void> {
@@ -151,6 +159,21 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   );
   running.pool = pool;
   pool.on('connection', () => undefined);
+  // --- HA + HTTP wiring: membership and election start before intake ---
+  // Its own small pool: renewals must never queue behind the pipeline's batches.
+  const haPool = createDbPool(
+    { ...config.db, connectionLimit: 4, queueLimit: 100, connectTimeoutMs: 2000 },
+    { logger },
+  );
+  running.haPool = haPool;
+  const ha = createHaRuntime(
+    { ...s, servername: config.serverName },
+    { version: VERSION, incomingDir: config.incomingDir },
+    { pool: haPool, logger, registry },
+  );
+  running.ha = ha;
+  await ha.start();
+  // --- end HA + HTTP wiring ---
   const parser = createPacketParser(config, { logger });
   running.closeParser = () => parser.close();
   const dataserver = createDataserver(config, {
@@ -183,6 +206,25 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     await tentacle.listen();
   }
 
+  // --- HA + HTTP wiring: readiness/drain see the receiver and the pipeline ---
+  ha.attachIntake({
+    spoolDir: config.incomingDir,
+    drainReceiver: async () => {
+      await running.tentacle?.drain();
+      await dataserver.drain();
+    },
+  });
+  if (s.http_port !== undefined) {
+    const http = createHttpServer(
+      { host: s.http_address, port: s.http_port },
+      { log: logger, registry, state: ha.state },
+    );
+    running.http = http;
+    const address = await http.listen();
+    logger.info({ port: address.port }, 'HTTP operations side listening');
+  }
+  // --- end HA + HTTP wiring ---
+
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string, code: number): Promise<void> =>
     (shuttingDown ??= (async () => {
@@ -192,6 +234,8 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
         process.exit(1);
       }, s.shutdown_timeout * 1000).unref();
       const steps: [string, (() => Promise<void>) | undefined][] = [
+        // Not ready and lease released first, so balancers and peers move on at once.
+        ['ha', running.ha && (() => running.ha?.close() ?? Promise.resolve())],
         ['tentacle', running.tentacle && (() => running.tentacle?.close() ?? Promise.resolve())],
         [
           'dataserver',
@@ -199,6 +243,8 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
         ],
         ['parser', running.closeParser],
         ['database pool', running.pool && (() => running.pool?.end() ?? Promise.resolve())],
+        ['ha pool', running.haPool && (() => running.haPool?.end() ?? Promise.resolve())],
+        ['http', running.http && (() => running.http?.close() ?? Promise.resolve())],
       ];
       for (const [name, step] of steps) {
         if (!step) continue;
@@ -212,6 +258,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
       logger.flush();
       process.exitCode = code;
     })());
+  ha.onFatal((err) => void shutdown(err.message, 1));
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
   process.on('unhandledRejection', (err) => {

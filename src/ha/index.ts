@@ -17,3 +17,5 @@ export type { MasterJob } from './master-job.js';
 export { markUnknownModules, UNKNOWN_BLOCK_SIZE } from './unknown-detector.js';
 export { createNodeState } from './node-state.js';
 export type { NodeState, NodeStateConfig, NodeStateDeps } from './node-state.js';
+export { createHaRuntime } from './runtime.js';
+export type { HaRuntime, IntakeHooks } from './runtime.js';

@@ -8,7 +8,7 @@ import type { Peer } from './membership.js';
 
 export interface NodeStateConfig {
   /** Incoming (spool) folder that must be writable for the server to be ready. */
-  readonly spoolDir?: string;
+  readonly spoolDir?: string | undefined;
   /** Minimum free bytes on the spool's filesystem (0 = no check). */
   readonly minFreeBytes: number;
   /** Not ready when our last successful heartbeat is older than this (2 ticks). */
@@ -39,6 +39,8 @@ export interface NodeState {
   }>;
   readiness(): Promise<{ ready: boolean; reasons: string[] }>;
   drain(): Promise<void>;
+  /** Readiness 503 from now on (shutdown), without touching the receiver. */
+  markNotReady(): void;
   /** Resolves when a started drain has finished (in-flight transfers and batches done). */
   whenDrained(): Promise<void>;
   readonly isDraining: boolean;
@@ -142,6 +144,9 @@ export function createNodeState(config: NodeStateConfig, deps: NodeStateDeps): N
       drained = (deps.drainReceiver?.() ?? Promise.resolve()).catch((err: unknown) => {
         deps.log.error({ err: describeError(err) }, 'drain failed');
       });
+    },
+    markNotReady() {
+      isDraining = true;
     },
     whenDrained: () => drained ?? Promise.resolve(),
   };

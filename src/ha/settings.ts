@@ -75,6 +75,13 @@ export const HA_SETTINGS = {
     help: 'A higher-priority member must be live this long before the holder yields (default 2 ticks)',
     extension: true,
   },
+  ha_unknown_check_ms: {
+    kind: 'int',
+    default: 30_000,
+    min: 100,
+    help: 'Period of the master-only unknown-module detection (reference: ~30 s)',
+    extension: true,
+  },
   ha_startup_grace_ms: {
     kind: 'int',
     min: 0,

@@ -1,0 +1,102 @@
+import type { Pool } from 'mysql2/promise';
+import type { PandoraError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { Registry } from '../core/metrics.js';
+import { createHaCoordinator, type HaCoordinator } from './coordinator.js';
+import { createMasterJob, type MasterJob } from './master-job.js';
+import { createNodeState, type NodeState } from './node-state.js';
+import { ensureHaSchema } from './schema.js';
+import { haConfigFrom, type HaSettings } from './settings.js';
+import { markUnknownModules } from './unknown-detector.js';
+
+export interface IntakeHooks {
+  /** The incoming folder: readiness requires it writable. */
+  readonly spoolDir: string;
+  readonly minFreeBytes?: number;
+  /** Stop accepting new Tentacle connections and finish in-flight transfers and batches. */
+  readonly drainReceiver: () => Promise<void>;
+}
+
+export interface HaRuntime {
+  readonly coordinator: HaCoordinator;
+  /** What the HTTP side reads (status, readiness, drain). Valid after `attachIntake`. */
+  readonly state: NodeState;
+  /** Creates the HA tables, registers (refusing a duplicate live servername), starts the loop. */
+  start(): Promise<void>;
+  attachIntake(hooks: IntakeHooks): void;
+  onFatal(listener: (err: PandoraError) => void): void;
+  /** Stops master jobs, releases the lease at once, marks this server stopped. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Everything HA a `serve` process runs, in one object for the composition root: coordinator,
+ * the unknown-module master duty and the node state behind the HTTP side. The pool is the
+ * caller's (a small one of its own, so renewals never queue behind ingestion batches).
+ */
+export function createHaRuntime(
+  settings: HaSettings,
+  options: { version: string; incomingDir?: string },
+  deps: { pool: Pool; logger: Logger; registry: Registry },
+): HaRuntime {
+  const config = haConfigFrom(settings, options.version);
+  const coordinator = createHaCoordinator(
+    config,
+    { pool: deps.pool, log: deps.logger, registry: deps.registry },
+    {
+      ...(settings.http_port === undefined ? {} : { httpPort: settings.http_port }),
+      ...(options.incomingDir === undefined ? {} : { incomingDir: options.incomingDir }),
+    },
+  );
+  const jobs: MasterJob[] = [];
+  let intake: IntakeHooks | undefined;
+  const state = createNodeState(
+    {
+      get spoolDir() {
+        return intake?.spoolDir;
+      },
+      get minFreeBytes() {
+        return intake?.minFreeBytes ?? 0;
+      },
+      heartbeatStaleMs: 2 * config.tickMs + 1000,
+    },
+    {
+      coordinator,
+      log: deps.logger,
+      registry: deps.registry,
+      drainReceiver: () => intake?.drainReceiver() ?? Promise.resolve(),
+    },
+  );
+  let closing: Promise<void> | undefined;
+
+  return {
+    coordinator,
+    state,
+    async start() {
+      await ensureHaSchema(deps.pool);
+      jobs.push(
+        createMasterJob(
+          { name: 'unknown-detection', intervalMs: settings.ha_unknown_check_ms },
+          { coordinator, log: deps.logger },
+          async () => {
+            const changed = await coordinator.runFenced('unknown-detection', markUnknownModules);
+            if (changed > 0) deps.logger.info({ changed }, 'modules went to unknown');
+          },
+        ),
+      );
+      await coordinator.start();
+    },
+    attachIntake(hooks) {
+      intake = hooks;
+    },
+    onFatal(listener) {
+      coordinator.events.on('fatal', listener);
+    },
+    close: () =>
+      (closing ??= (async () => {
+        state.markNotReady();
+        for (const job of jobs) await job.close();
+        await coordinator.close();
+      })()),
+  };
+}
