@@ -15,12 +15,7 @@ import type {
   ParseOptions,
 } from '../types.js';
 import { safeInput } from './safe-input.js';
-
-/** Key under which the parser groups attributes; `$` cannot start an XML name. */
-export const ATTRIBUTES_KEY = '$attr';
-export const TEXT_KEY = '#text';
-
-type XmlElement = Record<string, unknown>;
+import { ATTRIBUTES_KEY, TEXT_KEY, type XmlElement } from './tree.js';
 
 const DEFAULT_INTERVAL_SEC = 300;
 const MIN_TZ_OFFSET_H = -12;
@@ -131,7 +126,7 @@ function attributesOf(element: XmlElement): Readonly<Record<string, string>> {
   if (!isElement(attrs)) return {};
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(attrs)) {
-    // Attribute-value normalisation: literal tab/CR/LF become spaces (expat does this).
+    // Attribute-value normalisation (literal tab/CR/LF → space); the builtin parser has done it.
     if (typeof value === 'string') out[name] = value.replace(ATTRIBUTE_WHITESPACE, ' ');
   }
   return out;

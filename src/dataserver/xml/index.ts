@@ -8,3 +8,5 @@ export {
 } from './parse.js';
 export { safeInput, safeOutput } from './safe-input.js';
 export { decodeXmlBytes } from './decode.js';
+export { measureParseRate, type ParseRate } from './measure.js';
+export { checkWellFormed } from './tree.js';
