@@ -482,3 +482,31 @@ test('a transfer whose confirmation never came is not doubled when a later run r
   assert.deepEqual(server.stored, [name(1700000002)]);
   assert.deepEqual(readdirSync(temporal), []);
 });
+
+test('failover_backoff: a primary that failed is skipped on the next runs, then re-probed', async (t) => {
+  const hole = await startBlackHole(t);
+  const secondary = await startTentacle(t);
+  const work = folder(t);
+  const settings = { temporal: folder(t), transfer_timeout: 1, failover_backoff: 1, interval: 2 };
+  const cfg = pairConfig('on_error', hole.port, secondary.port, settings);
+  const timed = async (epoch: number): Promise<number> => {
+    const started = Date.now();
+    const report = await runDeliveryCycle(cfg, [agentFile(work, epoch)], recording());
+    assert.equal(report.files[0]?.outcome, 'delivered');
+    return Date.now() - started;
+  };
+  assert.ok((await timed(1700000001)) >= 900, 'first run pays the black hole once');
+  assert.ok((await timed(1700000002)) < 900, 'second run skips the primary');
+  assert.equal(hole.accepted(), 1);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await timed(1700000003); // back-off over: the primary is tried again (and fails again)
+  assert.equal(hole.accepted(), 2);
+  assert.equal(secondary.stored.length, 3);
+  // Without the key, every run tries the primary first (the reference's behaviour).
+  const plain = pairConfig('on_error', hole.port, secondary.port, {
+    temporal: settings.temporal,
+    transfer_timeout: 1,
+  });
+  await runDeliveryCycle(plain, [agentFile(work, 1700000004)], recording());
+  assert.equal(hole.accepted(), 3);
+});

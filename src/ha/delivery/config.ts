@@ -69,6 +69,14 @@ export const DELIVERY_SETTINGS = {
     extension: true,
   },
   once: { kind: 'bool', default: false, help: 'Shipper: one pass, then exit', extension: true },
+  interval: { kind: 'int', default: 300, min: 1, help: 'Agent cycle (s): caps failover_backoff' },
+  failover_backoff: {
+    kind: 'int',
+    default: 0,
+    min: 0,
+    help: 'Seconds to skip a target after it failed, doubling up to interval (0 = reference: try every run)',
+    extension: true,
+  },
 } as const satisfies SettingsTable;
 
 export type SecondaryMode = 'never' | 'on_error' | 'always';
@@ -108,6 +116,8 @@ export interface DeliveryConfig {
   readonly secondaryTemporal: string;
   readonly buffer: BufferLimits;
   readonly watch?: { dir: string; rescanMs: number; settleMs: number; once: boolean };
+  /** Health memory across runs (ha.md §1.8): skip a failed target this long, doubling. */
+  readonly failoverBackoff: { readonly initialMs: number; readonly maxMs: number };
 }
 
 const SECONDARY_MODES: readonly SecondaryMode[] = ['never', 'on_error', 'always'];
@@ -281,6 +291,10 @@ export function loadDeliveryConfig(sources: DeliveryConfigSources): DeliveryConf
     ...(secondary === undefined ? {} : { secondary }),
     temporal,
     secondaryTemporal: mode === 'always' ? join(temporal, 'pandorafms.secondary') : temporal,
+    failoverBackoff: {
+      initialMs: values.failover_backoff * 1000,
+      maxMs: Math.max(values.failover_backoff, values.interval) * 1000,
+    },
     buffer: {
       enabled: values.xml_buffer,
       minFreeMb: values.temporal_min_size,

@@ -3,6 +3,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/log.js';
 import { createFileBuffer, type FileBuffer } from './buffer.js';
+import { loadPersistentHealth } from './health-file.js';
 import type { DeliveryConfig, TargetRole } from './config.js';
 import { createTargetLink, folderUnconfirmedStore, type TargetLink } from './link.js';
 import {
@@ -56,9 +57,16 @@ export async function runDeliveryCycle(
   const primary = createTargetLink(config.primary, linkDeps);
   const secondary = config.secondary ? createTargetLink(config.secondary, linkDeps) : undefined;
   const links: TargetLink[] = secondary ? [primary, secondary] : [primary];
+  const remembered =
+    config.failoverBackoff.initialMs > 0
+      ? await loadPersistentHealth(config.temporal, config.failoverBackoff)
+      : undefined;
+  for (const role of remembered?.skipped ?? []) {
+    log.info({ target: role }, 'target skipped this run: it failed recently (failover_backoff)');
+  }
   const laneDeps: LaneDeps = {
     logger: log,
-    health: cycleHealth(),
+    health: remembered ?? cycleHealth(),
     metrics: createDeliveryMetrics(deps.registry),
   };
   const lanes: BufferedLane[] = [];
@@ -126,6 +134,9 @@ export async function runDeliveryCycle(
     return { backlogDelivered, files };
   } finally {
     await Promise.all(links.map((link) => link.close()));
+    await remembered?.save().catch((err: unknown) => {
+      log.warn({ err }, 'cannot save the target health memory');
+    });
   }
 }
 
