@@ -45,18 +45,31 @@ async function main(): Promise<number> {
     console.error(line);
   };
   console.error(describeEnv(collectEnv()));
-  return options.scaling ? runScaling(options, outDir, log) : runStandard(options, outDir, log);
+  // Ctrl-C stops the run cleanly (server stopped, database dropped); a second one exits now.
+  const stop = new AbortController();
+  const onSignal = (): void => {
+    if (stop.signal.aborted) process.exit(130);
+    log('stopping: finishing the current step and cleaning up (again to exit now)');
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return options.scaling
+    ? runScaling(options, outDir, log, stop.signal)
+    : runStandard(options, outDir, log, stop.signal);
 }
 
 async function runStandard(
   options: E2eOptions,
   outDir: string,
   log: (l: string) => void,
+  stop: AbortSignal,
 ): Promise<number> {
   const runs: E2eResult[] = [];
   for (let i = 0; i < options.repeat; i++) {
     if (options.repeat > 1) log(`run ${i + 1}/${options.repeat}`);
-    const result = await runE2e({ ...options, outDir }, log);
+    if (stop.aborted) break;
+    const result = await runE2e({ ...options, outDir }, log, stop);
     runs.push(result);
     console.log(formatTable(passRows(result.passes)));
     if (result.verdict) console.log(`capacity: ${result.verdict.text}`);
@@ -97,6 +110,7 @@ async function runScaling(
   options: E2eOptions,
   outDir: string,
   log: (l: string) => void,
+  stop: AbortSignal,
 ): Promise<number> {
   const deadline = performance.now() + options.scalingMaxDurationMs;
   const shapes = [
@@ -109,6 +123,7 @@ async function runScaling(
   ];
   const points: (ScalingPoint & { axis: 'agents' | 'modules' })[] = [];
   for (const shape of shapes) {
+    if (stop.aborted) break;
     const left = deadline - performance.now();
     if (left < 10_000) {
       log(`scaling: out of time, skipping ${shape.agents} agents × ${shape.modules} modules`);
@@ -131,6 +146,7 @@ async function runScaling(
         outDir,
       },
       log,
+      stop,
     );
     const creation = result.passes.find((p) => p.kind === 'creation');
     const steady = result.passes.find((p) => p.kind === 'steady');

@@ -103,9 +103,14 @@ interface RunContext {
   serverPeakRss: number;
 }
 
-export async function runE2e(options: E2eOptions, log: (line: string) => void): Promise<E2eResult> {
+export async function runE2e(
+  options: E2eOptions,
+  log: (line: string) => void,
+  stop?: AbortSignal,
+): Promise<E2eResult> {
   const runStartMs = performance.now();
-  const signal = AbortSignal.timeout(options.maxDurationMs);
+  const deadline = AbortSignal.timeout(options.maxDurationMs);
+  const signal = stop ? AbortSignal.any([deadline, stop]) : deadline;
   const target = await openTarget({ ...options, logDir: options.outDir ?? tmpLogDir() });
   log(`target: ${target.description}`);
   const modules = capacityStudyModules(options.modules);
@@ -261,11 +266,17 @@ async function runPass(
   });
 
   let complete = false;
+  let previousPollMs = startMs;
+  const errors: string[] = [];
   for (;;) {
     const pollStart = performance.now();
     const { observedMs, agentIndexes } = await watcher.pollAgents(pass.sqlTimestamp);
+    // Committed after the previous poll's snapshot and before this one: take the midpoint
+    // (unbiased, ± half a poll period) rather than the upper bound.
+    const estimateMs = (previousPollMs + observedMs) / 2;
+    previousPollMs = observedMs;
     for (const index of agentIndexes) {
-      commitMs[index] = observedMs;
+      commitMs[index] = estimateMs;
       committed += 1;
       ctx.totalCommitted += 1;
       lastCommitMs = observedMs;
@@ -284,6 +295,11 @@ async function runPass(
     if (sendState.done && committed >= acked && acked > 0 && committed > 0) {
       // Everything acknowledged is in; the rest failed to send.
       complete = acked === files.length;
+      break;
+    }
+    const failure = target.failure();
+    if (failure !== undefined) {
+      errors.push(failure);
       break;
     }
     if (ctx.signal.aborted || performance.now() - lastProgressMs > options.commitTimeoutMs) break;
@@ -333,7 +349,7 @@ async function runPass(
     dbCpuPercent: dbCpu,
     benchCpuPercent: cpuPercent(0, benchCpuSeconds, endMs - startMs) ?? 0,
     serverRssBytes: snapshot?.rssBytes,
-    errors: sent.errors,
+    errors: [...errors, ...sent.errors],
   };
 }
 

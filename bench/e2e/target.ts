@@ -20,6 +20,8 @@ export interface BenchTarget {
   /** Pid of the server when we started it (for CPU/RSS), else undefined. */
   readonly serverPid: number | undefined;
   readonly httpPort: number | undefined;
+  /** Why the target can no longer be measured (our server exited), else undefined. */
+  failure(): string | undefined;
   /** `.data` files waiting in the spool, when the spool is ours to look at. */
   spoolDepth(): number | undefined;
   close(): Promise<void>;
@@ -49,6 +51,7 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
       serverPid: undefined,
       httpPort: undefined,
       spoolDepth: () => undefined,
+      failure: () => undefined,
       close: () => Promise.resolve(),
     };
   }
@@ -97,6 +100,10 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
     serverPid: started.pid,
     httpPort: undefined,
     spoolDepth: () => countDataFiles(spool),
+    failure() {
+      const status = started.exitStatus();
+      return status === undefined ? undefined : `server exited (${status})`;
+    },
     async close() {
       await started.stop();
       await cleanup();

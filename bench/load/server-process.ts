@@ -28,6 +28,8 @@ export interface ServerProcessOptions {
 export interface ServerProcess {
   readonly pid: number;
   readonly args: readonly string[];
+  /** Set once the process has exited (e.g. crashed mid-run). */
+  exitStatus(): string | undefined;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code or signal. */
   stop(graceMs?: number): Promise<string>;
 }
@@ -79,6 +81,10 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   return {
     pid,
     args,
+    exitStatus: () =>
+      child.exitCode !== null || child.signalCode !== null
+        ? String(child.exitCode ?? child.signalCode)
+        : undefined,
     async stop(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) {
         return String(child.exitCode ?? child.signalCode);
