@@ -390,7 +390,7 @@ export interface ModuleTypeRow {
 
 /**
  * Small reference tables, loaded once by the pipeline and held in memory (lookups are
- * case-insensitive, like the SQL collation). Build one with `createCatalog` (logic/catalog.ts).
+ * case-insensitive, like the SQL collation). The pipeline builds it in state/catalog.ts.
  */
 export interface Catalog {
   /** tgrupo.id_grupo by nombre (encoded); undefined when missing. */

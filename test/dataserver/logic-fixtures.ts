@@ -72,6 +72,8 @@ export interface HarnessOptions {
   parse?: Partial<ParseOptions>;
   serverId?: number;
   startedAtSec?: number;
+  /** Wraps the test catalog (e.g. to make a lookup fail). */
+  catalog?: (base: Catalog) => Catalog;
 }
 
 /** A fake database of our own interfaces: what the batch writer would leave behind. */
@@ -79,7 +81,8 @@ export function createHarness(options: HarnessOptions = {}) {
   const config: LogicConfig = { ...DEFAULT_LOGIC_CONFIG, ...options.config };
   const parseOptions: ParseOptions = { ...DEFAULT_PARSE_OPTIONS, ...options.parse };
   const agentIds = new Map<string, number>();
-  const catalog = createTestCatalog(agentIds);
+  const baseCatalog = createTestCatalog(agentIds);
+  const catalog = options.catalog ? options.catalog(baseCatalog) : baseCatalog;
   const agents = new Map<string, AgentState>();
   const agentRows = new Map<number, NewAgentRow>();
   const modulesByAgent = new Map<number, Map<string, ModuleState>>();

@@ -392,6 +392,30 @@ describe('other module rules', () => {
     );
   });
 
+  it('an internal error in one module skips that module only (§2.3 error boundary)', () => {
+    const h = createHarness({
+      catalog: (base) => ({
+        ...base,
+        tagIdByName: (name) => {
+          if (name === 'boom') throw new Error('tag lookup failed');
+          return base.tagIdByName(name);
+        },
+      }),
+    });
+    const out = h.feed(
+      agentXml('10:00:00', [
+        { name: 'bad', data: '1', extra: '<tags>boom</tags>' },
+        { name: 'cpu', data: '2' },
+      ]),
+    );
+    assert.deepEqual(
+      out.newModules.map((m) => m.nombre),
+      ['cpu'],
+    );
+    assert.match(out.warnings.join('\n'), /module 'bad' skipped after an internal error/);
+    assert.equal(h.status('cpu').datos, '2.00000');
+  });
+
   it('D-7: a missing status row is recreated and the datum processed', () => {
     const h = createHarness();
     run(h, ['5']);

@@ -235,21 +235,38 @@ function processModules(
 ) {
   const learning = agent.mode === 1 || agent.mode === 2;
   for (const pm of packet.modules) {
-    const key = lookupKey(pm.nameEncoded);
-    let w = run.existing(key);
-    if (w === undefined) {
-      // An empty datalist processes nothing, so it creates nothing either.
-      if (pm.data.length === 0) continue;
-      w = createModule(run, pm, key, agent, learning || isNewAgent);
-      if (w === undefined) continue;
-    } else if (learning) {
-      updateModuleConfig(run, w, pm, agent.interval);
+    try {
+      processModule(run, pm, agent, learning || isNewAgent, learning, dctx);
+    } catch (err) {
+      // §2.3 [NEW]: one failing module must not abort the rest of the file.
+      const message = err instanceof Error ? err.message : String(err);
+      run.warnings.push(`module '${pm.name}' skipped after an internal error: ${message}`);
     }
-    if (w.config.disabled) continue;
-    for (const datum of pm.data) {
-      if (datum.epoch === undefined) continue; // invalid item timestamp, warned by the parser
-      run.countResult(processDatum(w, datum.value, datum.epoch, pm.forcedStatus, dctx, run));
-    }
+  }
+}
+
+function processModule(
+  run: PacketRun,
+  pm: PacketModule,
+  agent: AgentState,
+  canCreate: boolean,
+  learning: boolean,
+  dctx: DatumContext,
+) {
+  const key = lookupKey(pm.nameEncoded);
+  let w = run.existing(key);
+  if (w === undefined) {
+    // An empty datalist processes nothing, so it creates nothing either.
+    if (pm.data.length === 0) return;
+    w = createModule(run, pm, key, agent, canCreate);
+    if (w === undefined) return;
+  } else if (learning) {
+    updateModuleConfig(run, w, pm, agent.interval);
+  }
+  if (w.config.disabled) return;
+  for (const datum of pm.data) {
+    if (datum.epoch === undefined) continue; // invalid item timestamp, warned by the parser
+    run.countResult(processDatum(w, datum.value, datum.epoch, pm.forcedStatus, dctx, run));
   }
 }
 
