@@ -22,11 +22,16 @@ import {
   type TestServer,
 } from './delivery-helpers.js';
 
-function startShipper(t: Cleanup, cfg: DeliveryConfig, dir: string): Shipper {
+function startShipper(
+  t: Cleanup,
+  cfg: DeliveryConfig,
+  dir: string,
+  registry = createMetricsRegistry({ defaultMetrics: false }),
+): Shipper {
   const shipper = createShipper(
     cfg,
     { dir, rescanMs: 200, settleMs: 0, retryInitialMs: 50, retryMaxMs: 200 },
-    { logger: silentLogger(), registry: createMetricsRegistry({ defaultMetrics: false }) },
+    { logger: silentLogger(), registry },
   );
   t.after(() => shipper.close());
   return shipper;
@@ -152,9 +157,13 @@ test('a file every server refuses is set aside; later files still go; temp names
   writeFileSync(join(inbox, 'c.1700000003.data'), 'c');
   writeFileSync(join(inbox, '.d.1700000004.data.tmp'), 'still being written');
   const cfg = deliveryConfig({ server_ip: '127.0.0.1', server_port: srv.port });
-  const shipper = startShipper(t, cfg, inbox);
+  const registry = createMetricsRegistry({ defaultMetrics: false });
+  const shipper = startShipper(t, cfg, inbox, registry);
   assert.deepEqual(await shipper.runUntilIdle(), { remaining: 0 });
   assert.deepEqual(srv.stored, ['a.1700000001.data', 'c.1700000003.data']);
+  const text = await registry.metrics();
+  assert.match(text, /pandora_delivery_files_total\{target="primary",result="ok"\} 2/);
+  assert.match(text, /pandora_delivery_files_total\{target="primary",result="rejected"\} 1/);
   assert.ok(existsSync(join(inbox, REJECTED_DIR, 'b.1700000002.data')));
   assert.ok(existsSync(join(inbox, '.d.1700000004.data.tmp')));
 });

@@ -52,12 +52,17 @@ export interface DeliveryMetrics {
 
 export function createDeliveryMetrics(registry: Registry | undefined): DeliveryMetrics {
   if (!registry) return { record: () => undefined };
-  const files = new Counter({
-    name: 'pandora_delivery_files_total',
-    help: 'Files offered to a delivery target, by target and result',
-    labelNames: ['target', 'result'] as const,
-    registers: [registry],
-  });
+  const name = 'pandora_delivery_files_total';
+  // Several cycles (or a cycle and a shipper) may share one registry: register once.
+  const existing = registry.getSingleMetric(name) as Counter<'target' | 'result'> | undefined;
+  const files =
+    existing ??
+    new Counter({
+      name,
+      help: 'Files offered to a delivery target, by target and result',
+      labelNames: ['target', 'result'] as const,
+      registers: [registry],
+    });
   return {
     record: (role, result) => {
       files.labels(role, result).inc();
