@@ -21,6 +21,7 @@ import type { Logger } from '../../src/core/log.js';
 import { runDeliveryCycle } from '../../src/ha/delivery/cycle.js';
 import {
   captureIo,
+  makeCerts,
   filesIn,
   refusedPort,
   startBlackHole,
@@ -509,4 +510,34 @@ test('failover_backoff: a primary that failed is skipped on the next runs, then 
   });
   await runDeliveryCycle(plain, [agentFile(work, 1700000004)], recording());
   assert.equal(hole.accepted(), 3);
+});
+
+test('--config with TLS and passwords on both targets (server_ssl 1, secondary_server_ssl yes)', async (t) => {
+  const certs = makeCerts(t);
+  const tls = { cert: certs.serverCert, key: certs.serverKey };
+  const primary = await startTentacle(t, { tls, password: 'one' });
+  const secondary = await startTentacle(t, { tls, password: 'two' });
+  const work = folder(t);
+  const conf = join(work, 'agent.conf');
+  writeFileSync(
+    conf,
+    [
+      'server_ip 127.0.0.1',
+      `server_port ${primary.port}`,
+      'server_ssl 1',
+      'server_pwd one',
+      'secondary_mode always',
+      'secondary_server_ip 127.0.0.1',
+      `secondary_server_port ${secondary.port}`,
+      'secondary_server_ssl yes',
+      'secondary_server_pwd two',
+      `temporal ${folder(t)}`,
+      '',
+    ].join('\n'),
+  );
+  const io = captureIo(work);
+  const code = await runTentacleClient(['-v', '--config', conf, agentFile(work, 1700000001)], io);
+  assert.equal(code, 0, io.stderr.join('\n'));
+  assert.deepEqual(primary.stored, [name(1700000001)]);
+  assert.deepEqual(secondary.stored, [name(1700000001)]);
 });

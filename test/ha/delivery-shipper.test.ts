@@ -191,3 +191,20 @@ test('tentacle-client --watch DIR --once ships what is there and exits 0 (1 if t
   assert.ok(down.stderr.includes('[err] 1 file(s) could not be shipped yet.'));
   assert.ok(existsSync(join(inbox, 'w.1700000002.data')), 'kept for later');
 });
+
+test('tentacle-client --watch DIR runs until stopped, shipping files as they appear', async (t) => {
+  const srv = await startTentacle(t);
+  const inbox = folder(t);
+  const stop = new AbortController();
+  const io = captureIo(inbox);
+  const args = ['-p', String(srv.port), '--watch', inbox, '--watch-settle-ms', '0'];
+  const running = runTentacleClient(args, io, stop.signal);
+  writeFileSync(join(inbox, 'live.1700000001.data'), 'first');
+  await until(() => srv.stored.length === 1, 30_000, 'the first file');
+  writeFileSync(join(inbox, 'live.1700000002.data'), 'second');
+  await until(() => srv.stored.length === 2, 30_000, 'the second file');
+  stop.abort();
+  assert.equal(await running, 0);
+  assert.deepEqual(srv.stored, ['live.1700000001.data', 'live.1700000002.data']);
+  assert.deepEqual(filesIn(inbox), {});
+});
