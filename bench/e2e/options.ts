@@ -18,6 +18,7 @@ export interface E2eOptions {
   latencySeconds: number;
   target: string | undefined;
   db: string | undefined;
+  metricsUrl: string | undefined;
   dbServer: string;
   password: string | undefined;
   tls: boolean;
@@ -144,6 +145,12 @@ export const KNOBS: readonly Knob[] = [
     key: 'db',
     kind: 'string',
     help: "the target's Pandora database, mysql://user:pass@host:port/db (required with --target)",
+  },
+  {
+    flag: 'metrics-url',
+    key: 'metricsUrl',
+    kind: 'string',
+    help: "the server's Prometheus /metrics, for its own queue gauges (ours: automatic)",
   },
   {
     flag: 'db-server',

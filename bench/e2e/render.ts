@@ -126,7 +126,7 @@ function check(
 }
 
 export function timelineSvg(result: E2eResult, title: string): string {
-  const { t, committed, acked, inFlight, spool } = result.timeline;
+  const { t, committed, acked, inFlight, spool, serverQueue } = result.timeline;
   const rate = (values: readonly number[]): [number, number][] => {
     const out: [number, number][] = [];
     let from = 0;
@@ -141,6 +141,9 @@ export function timelineSvg(result: E2eResult, title: string): string {
   const zip = (values: readonly number[]): [number, number][] =>
     t.map((x, i) => [x, values[i] ?? 0]);
   const hasSpool = spool.some((v) => v > 0);
+  const hasServerQueue = serverQueue.some((v) => Number.isFinite(v));
+  const finite = (values: readonly number[]): [number, number][] =>
+    zip(values).filter((p) => Number.isFinite(p[1]));
   return lineChartSvg({
     title,
     xLabel: 'seconds since start',
@@ -151,6 +154,9 @@ export function timelineSvg(result: E2eResult, title: string): string {
       { name: 'SEND OK pkt/s', points: rate(acked) },
       { name: 'acked, not committed', points: zip(inFlight), axis: 'right' },
       ...(hasSpool ? [{ name: 'spool files', points: zip(spool), axis: 'right' as const }] : []),
+      ...(hasServerQueue
+        ? [{ name: 'server queue (/metrics)', points: finite(serverQueue), axis: 'right' as const }]
+        : []),
     ],
     markers: result.passes.map((p) => ({ x: p.startedAtSec, label: p.name })),
   });

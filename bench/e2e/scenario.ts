@@ -16,6 +16,7 @@ import {
   type TimeSeries,
 } from '../lib/index.js';
 import { createCommitWatcher, type CommitWatcher } from '../load/commit-watcher.js';
+import { QUEUE_GAUGES, scrapeMetrics } from '../load/metrics-scraper.js';
 import { openRawConnection } from '../load/raw-tentacle.js';
 import { sendFiles, type OpenConnection, type OutgoingFile } from '../load/sender.js';
 import type { E2eOptions } from './options.js';
@@ -80,6 +81,8 @@ export interface E2eResult {
     readonly committed: number[];
     readonly inFlight: number[];
     readonly spool: number[];
+    /** The server's own queue gauge from /metrics (NaN when not scraped). */
+    readonly serverQueue: number[];
     readonly serverRssMB: number[];
   };
 }
@@ -210,6 +213,7 @@ async function runPasses(ctx: RunContext, log: (line: string) => void): Promise<
       committed: timeline.map((p) => p.values['committed'] ?? 0),
       inFlight: timeline.map((p) => p.values['inFlight'] ?? 0),
       spool: timeline.map((p) => p.values['spool'] ?? 0),
+      serverQueue: timeline.map((p) => p.values['serverQueue'] ?? Number.NaN),
       serverRssMB: timeline.map((p) => p.values['serverRssMB'] ?? 0),
     },
   };
@@ -270,7 +274,10 @@ async function runPass(
   const errors: string[] = [];
   for (;;) {
     const pollStart = performance.now();
-    const { observedMs, agentIndexes } = await watcher.pollAgents(pass.sqlTimestamp);
+    const [{ observedMs, agentIndexes }, serverGauges] = await Promise.all([
+      watcher.pollAgents(pass.sqlTimestamp),
+      target.metricsUrl === undefined ? undefined : scrapeMetrics(target.metricsUrl, QUEUE_GAUGES),
+    ]);
     // Committed after the previous poll's snapshot and before this one: take the midpoint
     // (unbiased, ± half a poll period) rather than the upper bound.
     const estimateMs = (previousPollMs + observedMs) / 2;
@@ -282,7 +289,7 @@ async function runPass(
       lastCommitMs = observedMs;
       lastProgressMs = performance.now();
     }
-    sampleTimeline(ctx);
+    sampleTimeline(ctx, serverGauges);
     const elapsedSec = (performance.now() - startMs) / 1000;
     progress?.update(
       committed,
@@ -364,7 +371,7 @@ async function waitForModuleValues(ctx: RunContext, pass: Pass, expected: number
   return count;
 }
 
-function sampleTimeline(ctx: RunContext): void {
+function sampleTimeline(ctx: RunContext, serverGauges: Map<string, number> | undefined): void {
   const rss =
     ctx.target.serverPid === undefined ? undefined : readProcSnapshot(ctx.target.serverPid);
   if (rss && rss.rssBytes > ctx.serverPeakRss) ctx.serverPeakRss = rss.rssBytes;
@@ -373,6 +380,7 @@ function sampleTimeline(ctx: RunContext): void {
     committed: ctx.totalCommitted,
     inFlight: ctx.totalAcked - ctx.totalCommitted,
     spool: ctx.target.spoolDepth() ?? 0,
+    serverQueue: serverGauges?.get('pandora_dataserver_spool_files') ?? Number.NaN,
     serverRssMB: rss ? round(rss.rssBytes / 2 ** 20, 1) : 0,
   });
 }

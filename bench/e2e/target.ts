@@ -10,7 +10,7 @@ import mysql from 'mysql2/promise';
 import { silentLogger } from '../../src/core/log.js';
 import { initDatabase } from '../../src/db/index.js';
 import { parseDbUrl, type DbTarget } from '../load/commit-watcher.js';
-import { freePort, startServerProcess } from '../load/server-process.js';
+import { freePort, serveSupportsFlag, startServerProcess } from '../load/server-process.js';
 
 export interface BenchTarget {
   readonly host: string;
@@ -20,6 +20,8 @@ export interface BenchTarget {
   /** Pid of the server when we started it (for CPU/RSS), else undefined. */
   readonly serverPid: number | undefined;
   readonly httpPort: number | undefined;
+  /** Prometheus endpoint of the server, when known (`--metrics-url`, or ours via --http-port). */
+  readonly metricsUrl: string | undefined;
   /** Why the target can no longer be measured (our server exited), else undefined. */
   failure(): string | undefined;
   /** `.data` files waiting in the spool, when the spool is ours to look at. */
@@ -30,6 +32,7 @@ export interface BenchTarget {
 export interface TargetOptions {
   readonly target: string | undefined;
   readonly db: string | undefined;
+  readonly metricsUrl: string | undefined;
   readonly dbServer: string;
   readonly password: string | undefined;
   readonly serverArgs: readonly string[];
@@ -50,6 +53,7 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
       description: `external server ${options.target}`,
       serverPid: undefined,
       httpPort: undefined,
+      metricsUrl: options.metricsUrl,
       spoolDepth: () => undefined,
       failure: () => undefined,
       close: () => Promise.resolve(),
@@ -72,6 +76,7 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
   );
   const spool = mkdtempSync(join(tmpdir(), 'bench-spool-'));
   const tentaclePort = await freePort();
+  const httpPort = serveSupportsFlag('http-port') ? await freePort() : undefined;
   const cleanup = async (): Promise<void> => {
     rmSync(spool, { recursive: true, force: true });
     if (!options.keepDb) await dropDatabase(db);
@@ -82,6 +87,7 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
       incomingDir: spool,
       database: { host: db.host, port: db.port, user: db.user, password: db.password, name },
       tentaclePort,
+      ...(httpPort === undefined ? {} : { httpPort }),
       ...(options.password === undefined ? {} : { password: options.password }),
       extraArgs: options.serverArgs,
       logPath: join(options.logDir, `server-${name}.log`),
@@ -98,7 +104,10 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
     db,
     description: `tentacle-ingest serve (pid ${started.pid}), database ${name}`,
     serverPid: started.pid,
-    httpPort: undefined,
+    httpPort,
+    metricsUrl:
+      options.metricsUrl ??
+      (httpPort === undefined ? undefined : `http://127.0.0.1:${httpPort}/metrics`),
     spoolDepth: () => countDataFiles(spool),
     failure() {
       const status = started.exitStatus();

@@ -3,7 +3,7 @@
  * temporary spool, loopback ports) and stops it afterwards. The child is the node process
  * itself (no npx/shell in between), so its pid is the one the CPU/RSS sampler watches.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -128,4 +128,19 @@ export async function freePort(): Promise<number> {
   server.close();
   if (address === null || typeof address === 'string') throw new Error('no port');
   return address.port;
+}
+
+/** Whether this checkout's `serve` knows a flag (read from its `--help`), e.g. `http-port`. */
+export function serveSupportsFlag(flag: string): boolean {
+  try {
+    const help = execFileSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--help'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return help.includes(`--${flag} `) || help.includes(`--${flag}\n`);
+  } catch {
+    return false;
+  }
 }

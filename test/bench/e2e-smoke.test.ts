@@ -111,6 +111,6 @@ test('npm run bench: a tiny fleet is committed end to end and reported', async (
   );
   const markdown = readFileSync(readme, 'utf8');
   assert.match(markdown, /^## Performance/);
-  assert.match(markdown, /\| pass \| packets \| pkt\/s \|/);
+  assert.match(markdown, /\| pass \| packets \| SEND OK\/s \| pkt\/s \|/);
   assert.match(output, /│ creation/);
 });
