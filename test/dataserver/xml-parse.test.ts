@@ -180,9 +180,9 @@ describe('text rules (§1.2)', () => {
   });
 
   it('attribute values: literal tabs/newlines normalised, entities decoded, not trimmed', () => {
-    const p = parse(agent('', "agent_name=' a\tb &amp; &#233;' description='x\ny'"));
+    const p = parse(agent('', "agent_name=' a\tb &amp; &#233;' description='x\ny&#9;z'"));
     assert.equal(p.agentName, ' a b & é');
-    assert.equal(p.description, 'x y');
+    assert.equal(p.description, 'x y\tz', 'a character reference is not normalised');
   });
 
   it('status and parent tags', () => {

@@ -24,7 +24,6 @@ const INTEGER = /^\s*[+-]?\d+\s*$/;
 const UNSIGNED_INTEGER = /^\s*\d+\s*$/;
 const EPOCH_DIGITS = /^\s*\d{1,12}\s*$/;
 const CR_OR_LF = /[\r\n]/g;
-const ATTRIBUTE_WHITESPACE = /[\t\n\r]/g;
 
 /** Module tags copied into tagente_modulo at creation only (§4.3). */
 const CREATION_TAGS: ReadonlySet<string> = new Set<keyof ModuleCreationTags>([
@@ -126,8 +125,7 @@ function attributesOf(element: XmlElement): Readonly<Record<string, string>> {
   if (!isElement(attrs)) return {};
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(attrs)) {
-    // Attribute-value normalisation (literal tab/CR/LF → space); the builtin parser has done it.
-    if (typeof value === 'string') out[name] = value.replace(ATTRIBUTE_WHITESPACE, ' ');
+    if (typeof value === 'string') out[name] = value;
   }
   return out;
 }

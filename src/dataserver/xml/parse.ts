@@ -87,7 +87,28 @@ function parseWithFastXmlParser(text: string): Record<string, unknown> {
   if (typeof tree !== 'object' || tree === null) {
     throw new PandoraError(ErrorCode.XmlInvalid, 'no document');
   }
+  normaliseRootAttributes(tree as Record<string, unknown>);
   return tree as Record<string, unknown>;
+}
+
+const ATTRIBUTE_WHITESPACE = /[\t\n\r]/g;
+
+/**
+ * Attribute-value normalisation (literal tab/CR/LF → space), which fast-xml-parser skips. Only
+ * root attributes are read. Applied after entity decoding here, so unlike the builtin builder
+ * a `&#9;` reference also becomes a space on this path.
+ */
+function normaliseRootAttributes(tree: Record<string, unknown>): void {
+  for (const value of Object.values(tree)) {
+    const root: unknown = Array.isArray(value) ? value[0] : undefined;
+    if (typeof root !== 'object' || root === null) continue;
+    const attrs = (root as Record<string, unknown>)[ATTRIBUTES_KEY];
+    if (typeof attrs !== 'object' || attrs === null) continue;
+    const record = attrs as Record<string, unknown>;
+    for (const [name, text] of Object.entries(record)) {
+      if (typeof text === 'string') record[name] = text.replace(ATTRIBUTE_WHITESPACE, ' ');
+    }
+  }
 }
 
 /** Codes for files that are deleted without an event rather than renamed _BADXML. */

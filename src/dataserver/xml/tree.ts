@@ -141,11 +141,12 @@ function scanStartTag(text: string, pos: number, build: boolean): StartTag {
     if (close < 0) throw truncated('inside an attribute value');
     const lt = text.indexOf('<', i + 1);
     if (lt >= 0 && lt < close) throw invalid("'<' inside an attribute value");
-    const value = decodeText(text, i + 1, close);
+    // Normalise literal whitespace before decoding: `&#9;` must stay a tab.
+    const raw = text.slice(i + 1, close).replace(ATTRIBUTE_WHITESPACE, ' ');
+    const value = decodeText(raw, 0, raw.length);
     attributes ??= Object.create(null) as Record<string, string>;
     if (name in attributes) throw invalid(`duplicate attribute '${name}'`);
-    if (build) attributes[name] = value.replace(ATTRIBUTE_WHITESPACE, ' ');
-    else attributes[name] = '';
+    attributes[name] = build ? value : '';
     i = close + 1;
     const after = text.charCodeAt(i);
     if (!isSpace(after) && after !== GT && after !== SLASH && !Number.isNaN(after)) {
