@@ -116,7 +116,7 @@ async function runScaling(
   const shapes = [
     ...options.scalingAgents.map((agents) => ({ agents, modules: 33, axis: 'agents' as const })),
     ...options.scalingModules.map((modules) => ({
-      agents: 3000,
+      agents: options.scalingModuleAgents,
       modules,
       axis: 'modules' as const,
     })),
@@ -177,7 +177,7 @@ async function runScaling(
       name: `${stem}-modules.svg`,
       svg: scalingSvg(
         byModules,
-        'Packets/s against modules per agent (3,000 agents)',
+        `Packets/s against modules per agent (${options.scalingModuleAgents.toLocaleString('en-US')} agents)`,
         'modules per agent',
       ),
     },

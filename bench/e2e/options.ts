@@ -22,6 +22,7 @@ export interface E2eOptions {
   dbServer: string;
   password: string | undefined;
   tls: boolean;
+  zip: boolean;
   client: 'library' | 'raw';
   serverArgs: string[];
   sendTimeoutMs: number;
@@ -34,6 +35,7 @@ export interface E2eOptions {
   scaling: boolean;
   scalingAgents: number[];
   scalingModules: number[];
+  scalingModuleAgents: number;
   scalingMaxDurationMs: number;
   quiet: boolean;
   help: boolean;
@@ -172,6 +174,12 @@ export const KNOBS: readonly Knob[] = [
     help: 'connect with TLS (server certificate not verified, like agents)',
   },
   {
+    flag: 'zip',
+    key: 'zip',
+    kind: 'bool',
+    help: 'upload with ZSEND (ZIP-compressed) instead of SEND',
+  },
+  {
     flag: 'client',
     key: 'client',
     kind: 'string',
@@ -238,7 +246,14 @@ export const KNOBS: readonly Knob[] = [
     key: 'scalingModules',
     kind: 'list',
     default: '10,33,100',
-    help: 'module counts of the scaling run (at 3,000 agents)',
+    help: 'module counts of the scaling run (at --scaling-module-agents agents)',
+  },
+  {
+    flag: 'scaling-module-agents',
+    key: 'scalingModuleAgents',
+    kind: 'int',
+    default: '3000',
+    help: 'agents per point of the module-count series',
   },
   {
     flag: 'scaling-max-duration',

@@ -250,6 +250,7 @@ async function runPass(
       host: target.host,
       port: target.port,
       tls: options.tls,
+      zip: options.zip,
       timeoutMs: options.sendTimeoutMs,
       ...(options.password === undefined ? {} : { password: options.password }),
     },

@@ -12,7 +12,7 @@ export async function openLibraryConnection(target: SenderTarget): Promise<Sende
     ...(target.tls ? { tls: { rejectUnauthorized: false } } : {}),
   });
   return {
-    send: (name, bytes) => session.send(name, bytes),
+    send: (name, bytes) => (target.zip ? session.zsend(name, bytes) : session.send(name, bytes)),
     close: () => session.quit(),
     destroy: () => {
       session.destroy();

@@ -12,6 +12,7 @@ import type { SenderConnection, SenderTarget } from './sender.js';
 const MAX_REPLY_BYTES = 1024;
 
 export async function openRawConnection(target: SenderTarget): Promise<SenderConnection> {
+  if (target.zip) throw new Error('the raw client has no ZSEND: use --client library');
   const socket = await openSocket(target);
   const lines = new LineReader(socket, target.timeoutMs);
   if (target.password !== undefined && target.password !== '') {

@@ -10,6 +10,8 @@ export interface SenderTarget {
   readonly port: number;
   readonly password?: string;
   readonly tls: boolean;
+  /** ZSEND (ZIP-compressed upload) instead of SEND. */
+  readonly zip?: boolean;
   readonly timeoutMs: number;
 }
 
