@@ -12,14 +12,13 @@ import type {
   PacketModule,
 } from '../types.js';
 import { safeInput } from '../xml/safe-input.js';
+import { isValidCron } from './cron.js';
 import { ASYNC_TYPE_IDS } from './module-types.js';
 import { NEVER_EPOCH, NEVER_TEXT } from './time.js';
 import { parseNumeric } from './values.js';
 
 const VARCHAR_255 = 255;
 const INT_UNSIGNED_MAX = 4_294_967_295;
-/** Five cron fields of digits, `*`, `,`, `-`, `/`. */
-const CRONTAB = /^\s*[\d*,/-]+(?:\s+[\d*,/-]+){4}\s*$/;
 
 /** Numeric column value: empty or non-numeric → 0 (the column default) instead of an SQL error. */
 function numberOf(text: string | undefined): number {
@@ -76,7 +75,7 @@ export function newModuleRow(
   catalog: Catalog,
 ): { row: NewModuleRow; config: ModuleConfig } {
   const c = module.creation;
-  const crontab = c.crontab !== undefined && CRONTAB.test(c.crontab) ? c.crontab.trim() : '';
+  const crontab = c.crontab !== undefined && isValidCron(c.crontab) ? c.crontab.trim() : '';
   const group = c.module_group;
   const tags = tagsOf(c.tags, catalog);
   const row: NewModuleRow = {

@@ -11,6 +11,7 @@ import type {
   ModuleStatus,
   ModuleStatusCode,
 } from '../types.js';
+import { secondsToNextCronSlot } from './cron.js';
 import { eventDataText, statusEvent, type MutableEventRow } from './events.js';
 import type { TypeClass } from './module-types.js';
 import { escalateWarning, statusOf } from './status.js';
@@ -64,16 +65,26 @@ export interface DatumSink {
 
 export type DatumResult = 'stored' | 'compacted' | 'rejected';
 
+function cronSlot(config: ModuleConfig, ctx: DatumContext): number | undefined {
+  return config.cronInterval === ''
+    ? undefined
+    : secondsToNextCronSlot(config.cronInterval, ctx.nowSec);
+}
+
+/** current_interval of an accepted datum: next cron slot, module_interval, or the agent's. */
 function intervalOf(config: ModuleConfig, ctx: DatumContext): number {
-  // Cron slots are not computed (rare); module_interval stands in for them.
-  return config.moduleInterval !== 0 ? config.moduleInterval : ctx.agentInterval;
+  return (
+    cronSlot(config, ctx) ??
+    (config.moduleInterval !== 0 ? config.moduleInterval : ctx.agentInterval)
+  );
 }
 
 /** error_update of §4.6: a rejected datum only refreshes the try time and interval. */
 function rejectDatum(w: WorkingModule, ctx: DatumContext): DatumResult {
   w.status.lastExecutionTry = ctx.nowSec;
   w.status.currentInterval =
-    w.config.moduleInterval !== 0 ? w.config.moduleInterval : DEFAULT_INTERVAL_SEC;
+    cronSlot(w.config, ctx) ??
+    (w.config.moduleInterval !== 0 ? w.config.moduleInterval : DEFAULT_INTERVAL_SEC);
   w.statusTouched = true;
   return 'rejected';
 }
