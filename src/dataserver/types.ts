@@ -157,6 +157,14 @@ export interface PacketModule {
   readonly data: readonly PacketDatum[];
 }
 
+/** One item of `<events>` (§1.6): becomes a `system` tevento row. */
+export interface PacketEvent {
+  /** `data` of the JSON: the event text (raw, encoded when stored). */
+  readonly text: string;
+  /** `severity` of the JSON → tevento.criticity (0–6, else 0). */
+  readonly severity: number;
+}
+
 /** Data time of the packet after §3.1 normalisation. */
 export interface PacketTime {
   /** Epoch s with the tz offset applied once. */
@@ -205,6 +213,8 @@ export interface AgentPacket {
   /** `<custom_fields>`: raw names and values in document order. */
   readonly customFields: readonly { readonly name: string; readonly value: string }[];
   readonly modules: readonly PacketModule[];
+  /** `<events><event>base64(JSON {data, severity})</event>` items, decoded (§1.6). */
+  readonly events?: readonly PacketEvent[];
   /** Non-fatal oddities found while parsing (e.g. invalid timestamp replaced by mtime, D-2). */
   readonly warnings: readonly string[];
 }

@@ -243,6 +243,30 @@ describe('existing agents (§3.4)', () => {
   });
 });
 
+describe('XML <events> (§1.6)', () => {
+  const events = (...items: string[]) =>
+    `<events>${items.map((i) => `<event>${i}</event>`).join('')}</events><module><name>cpu</name><data>1</data></module>`;
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
+
+  it('one system event per decodable item; group only when the file created the agent', () => {
+    const h = createHarness();
+    const first = h.feed(
+      agentXml('10:00:00', events(b64({ data: 'disk (sda) failing', severity: 4 }), '!!!')),
+    );
+    assert.match(first.warnings.join('\n'), /undecodable <event>/);
+    const second = h.feed(agentXml('10:05:00', events(b64({ data: 'again', severity: 99 }))));
+    const system = h.events.filter((e) => e.type === 'system');
+    assert.deepEqual(
+      system.map((e) => [e.evento, e.criticity, e.groupId, e.agentId, e.moduleId]),
+      [
+        ['disk&#x20;&#40;sda&#41;&#x20;failing', 4, 2, h.agent().ref.id, 0],
+        ['again', 0, 0, h.agent().ref.id, 0],
+      ],
+    );
+    assert.equal(second.events.length, 1);
+  });
+});
+
 describe('agent timestamps (§3.1)', () => {
   const MTIME = T0 + 7200; // 12:00:00
   it('54: use_xml_timestamp 0 → file mtime, tz offset ignored', () => {

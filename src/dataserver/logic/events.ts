@@ -116,6 +116,21 @@ export function newAgentEvent(
   );
 }
 
+/** An `<events>` item of the XML (§1.6): a `system` event of the agent. */
+export function xmlSystemEvent(
+  agentRef: EntityRef,
+  groupId: number,
+  text: string,
+  severity: number,
+  nowSec: number,
+): MutableEventRow {
+  return eventRow(
+    { agentRef, moduleRef: null, id_grupo: groupId, event_type: 'system', criticity: severity },
+    text,
+    nowSec,
+  );
+}
+
 /** What a status event needs to know about its module. */
 export interface StatusEventModule {
   readonly agentRef: EntityRef;

@@ -32,7 +32,12 @@ import {
   osIdOf,
   updatedAgentState,
 } from './agent.js';
-import { newAgentEvent, noValidGroupEvent, type MutableEventRow } from './events.js';
+import {
+  newAgentEvent,
+  noValidGroupEvent,
+  xmlSystemEvent,
+  type MutableEventRow,
+} from './events.js';
 import { initialStatus, moduleIntervalOf, newModuleRow } from './module-config.js';
 import { classifyModuleType, KEEP_ALIVE_TYPE_ID } from './module-types.js';
 import {
@@ -438,5 +443,12 @@ export function processPacket(
   processKeepAlive(run, dctx);
   processModules(run, packet, state, resolved.isNew, dctx);
   linkParents(run, packet);
+  if (!state.quiet) {
+    // §1.6: group 0 unless this file created the agent.
+    const groupId = resolved.isNew ? state.groupId : 0;
+    for (const e of packet.events ?? EMPTY) {
+      run.event(xmlSystemEvent(state.ref, groupId, e.text, e.severity, ctx.nowSec));
+    }
+  }
   return finish(run, resolved);
 }

@@ -9,6 +9,7 @@ import type {
   ModuleCreationTags,
   ModuleStatusCode,
   PacketDatum,
+  PacketEvent,
   PacketModule,
   PacketTime,
   ParseFileInfo,
@@ -282,6 +283,35 @@ function readCustomFields(root: XmlElement): { name: string; value: string }[] {
   return fields;
 }
 
+const MAX_SEVERITY = 6;
+
+/** `<events>`: base64 JSON items; undecodable ones are skipped with a warning. */
+function readEvents(root: XmlElement, warnings: string[]): PacketEvent[] {
+  const events: PacketEvent[] = [];
+  for (const block of children(root, 'events')) {
+    if (!isElement(block)) continue;
+    for (const item of children(block, 'event')) {
+      const encoded = nodeText(item).trim();
+      if (encoded === '') continue;
+      try {
+        const parsed: unknown = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8'));
+        const record = isElement(parsed) ? parsed : {};
+        const data = record['data'];
+        const severity = Number(record['severity']);
+        if (typeof data !== 'string' && typeof data !== 'number') throw new Error('no data');
+        events.push({
+          text: String(data),
+          severity:
+            Number.isInteger(severity) && severity >= 0 && severity <= MAX_SEVERITY ? severity : 0,
+        });
+      } catch {
+        warnings.push('undecodable <event> item skipped');
+      }
+    }
+  }
+  return events;
+}
+
 function findRoot(tree: XmlElement): { name: string; element: XmlElement } {
   for (const [name, value] of Object.entries(tree)) {
     if (name === TEXT_KEY || !Array.isArray(value)) continue;
@@ -352,6 +382,7 @@ export function buildAgentPacket(
     satelliteServer: attrs['satellite_server'],
     customFields: readCustomFields(root.element),
     modules,
+    events: readEvents(root.element, warnings),
     warnings,
   };
 }
