@@ -1,0 +1,169 @@
+/**
+ * `npm run bench:dbwrite` — what MariaDB on this machine can absorb, without any server: the
+ * two write shapes the dataserver produces, on a throwaway database with the Pandora schema.
+ *  - history: multi-row `INSERT INTO tagente_datos … VALUES ?`, one transaction per batch, at
+ *    several batch sizes (STYLE §16 `db-batch`);
+ *  - status: one `UPDATE tagente_estado … WHERE id_agente_modulo = ?` per value, batched in
+ *    transactions — the per-value cost a compacting server pays even when it stores nothing.
+ * Bounded by --rows per case; the database is dropped afterwards.
+ */
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import { silentLogger } from '../src/core/log.js';
+import { connectionOptions, initDatabase } from '../src/db/index.js';
+import { createReport, describeEnv, formatTable, resultStem, writeReport } from './lib/index.js';
+
+interface DbWriteOptions {
+  dbServer: string;
+  rows: number;
+  batchSizes: number[];
+  statusRows: number;
+}
+
+const HELP = `Usage: npm run bench:dbwrite -- [--db-server mysql://root@127.0.0.1:3306]
+       [--rows 100000] [--batch-sizes 100,500,1000] [--status-rows 33000]`;
+
+function parseArgs(argv: readonly string[]): DbWriteOptions | undefined {
+  const options: DbWriteOptions = {
+    dbServer: 'mysql://root@127.0.0.1:3306',
+    rows: 100_000,
+    batchSizes: [100, 500, 1000],
+    statusRows: 33_000,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag = '', inline] = (argv[i] ?? '').split('=', 2);
+    if (flag === '--help') return undefined;
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    if (flag === '--db-server') options.dbServer = value;
+    else if (flag === '--rows') options.rows = Number(value);
+    else if (flag === '--batch-sizes') options.batchSizes = value.split(',').map(Number);
+    else if (flag === '--status-rows') options.statusRows = Number(value);
+    else throw new Error(`unknown option ${flag}`);
+  }
+  return options;
+}
+
+interface CaseResult {
+  readonly case: string;
+  readonly batch: number;
+  readonly rows: number;
+  readonly seconds: number;
+  readonly rowsPerSec: number;
+}
+
+async function historyInsert(
+  conn: mysql.Connection,
+  rows: number,
+  batch: number,
+): Promise<CaseResult> {
+  const start = performance.now();
+  const epoch = 1_700_000_000;
+  for (let done = 0; done < rows; done += batch) {
+    const n = Math.min(batch, rows - done);
+    const values = Array.from({ length: n }, (_, i) => [
+      ((done + i) % 99_000) + 1,
+      ((done + i) * 7) % 101,
+      epoch + done + i,
+    ]);
+    await conn.beginTransaction();
+    await conn.query('INSERT INTO tagente_datos (id_agente_modulo, datos, utimestamp) VALUES ?', [
+      values,
+    ]);
+    await conn.commit();
+  }
+  return result('history INSERT', batch, rows, start);
+}
+
+async function statusUpdate(
+  conn: mysql.Connection,
+  rows: number,
+  batch: number,
+  modules: number,
+): Promise<CaseResult> {
+  const start = performance.now();
+  for (let done = 0; done < rows; done += batch) {
+    const n = Math.min(batch, rows - done);
+    await conn.beginTransaction();
+    for (let i = 0; i < n; i++) {
+      const id = ((done + i) % modules) + 1;
+      await conn.query(
+        'UPDATE tagente_estado SET datos = ?, utimestamp = ?, last_execution_try = ? WHERE id_agente_modulo = ?',
+        [String((done + i) % 100), 1_700_000_000 + done, 1_700_000_000 + done, id],
+      );
+    }
+    await conn.commit();
+  }
+  return result('status UPDATE', batch, rows, start);
+}
+
+function result(name: string, batch: number, rows: number, startMs: number): CaseResult {
+  const seconds = (performance.now() - startMs) / 1000;
+  return {
+    case: name,
+    batch,
+    rows,
+    seconds: Math.round(seconds * 100) / 100,
+    rowsPerSec: Math.round(rows / seconds),
+  };
+}
+
+async function main(): Promise<number> {
+  const options = parseArgs(process.argv.slice(2));
+  if (!options) {
+    console.log(HELP);
+    return 0;
+  }
+  const server = new URL(options.dbServer);
+  const config = {
+    host: server.hostname,
+    port: Number(server.port || 3306),
+    user: decodeURIComponent(server.username || 'root'),
+    password: decodeURIComponent(server.password),
+    database: `bench_db_${randomBytes(5).toString('hex')}`,
+  };
+  await initDatabase(config, { createDatabase: true }, { logger: silentLogger() });
+  const conn = await mysql.createConnection(connectionOptions(config));
+  const results: CaseResult[] = [];
+  try {
+    // One status row per module of the standard fleet (3,000 agents × 33 modules by default).
+    for (let done = 0; done < options.statusRows; done += 1000) {
+      const n = Math.min(1000, options.statusRows - done);
+      const rows = Array.from({ length: n }, (_, i) => [
+        done + i + 1,
+        Math.floor((done + i) / 33) + 1,
+        '',
+      ]);
+      await conn.query('INSERT INTO tagente_estado (id_agente_modulo, id_agente, datos) VALUES ?', [
+        rows,
+      ]);
+    }
+    for (const batch of options.batchSizes) {
+      results.push(await historyInsert(conn, options.rows, batch));
+    }
+    for (const batch of options.batchSizes) {
+      const rows = Math.min(options.rows, options.statusRows);
+      results.push(await statusUpdate(conn, rows, batch, options.statusRows));
+    }
+  } finally {
+    await conn.query(`DROP DATABASE \`${config.database}\``).catch(() => undefined);
+    await conn.end();
+  }
+  const report = createReport('db-write', { ...options, dbServer: server.host }, results);
+  console.error(describeEnv(report.env));
+  console.log(
+    formatTable(
+      results.map((r) => ({
+        case: r.case,
+        batch: r.batch,
+        rows: r.rows,
+        s: r.seconds,
+        'rows/s': r.rowsPerSec,
+      })),
+    ),
+  );
+  console.error(`results: ${writeReport(report, resultStem('db-write'))}`);
+  return 0;
+}
+
+process.exitCode = await main();
