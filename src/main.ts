@@ -213,6 +213,9 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
       await running.tentacle?.drain();
       await dataserver.drain();
     },
+    onAdopted: () => {
+      dataserver.wake();
+    },
   });
   if (s.http_port !== undefined) {
     const http = createHttpServer(

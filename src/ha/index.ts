@@ -19,3 +19,5 @@ export { createNodeState } from './node-state.js';
 export type { NodeState, NodeStateConfig, NodeStateDeps } from './node-state.js';
 export { createHaRuntime } from './runtime.js';
 export type { HaRuntime, IntakeHooks } from './runtime.js';
+export { adoptDeadPeerFolders, finishStagedAdoptions } from './folder-takeover.js';
+export type { Adoption, FolderTakeoverConfig } from './folder-takeover.js';

@@ -4,6 +4,7 @@ import type { Logger } from '../core/log.js';
 import type { Registry } from '../core/metrics.js';
 import { createHaCoordinator, type HaCoordinator } from './coordinator.js';
 import { createMasterJob, type MasterJob } from './master-job.js';
+import { adoptDeadPeerFolders } from './folder-takeover.js';
 import { createNodeState, type NodeState } from './node-state.js';
 import { ensureHaSchema } from './schema.js';
 import { haConfigFrom, type HaSettings } from './settings.js';
@@ -15,6 +16,8 @@ export interface IntakeHooks {
   readonly minFreeBytes?: number;
   /** Stop accepting new Tentacle connections and finish in-flight transfers and batches. */
   readonly drainReceiver: () => Promise<void>;
+  /** Files of a dead peer were queued into `spoolDir` (tell the dataserver to look). */
+  readonly onAdopted?: () => void;
 }
 
 export interface HaRuntime {
@@ -88,6 +91,35 @@ export function createHaRuntime(
     },
     attachIntake(hooks) {
       intake = hooks;
+      if (!settings.ha_adopt_peer_folders) return;
+      const takeover = {
+        incomingDir: hooks.spoolDir,
+        serverName: config.serverName,
+        memberDeadAfterMs: config.memberDeadAfterMs,
+      };
+      jobs.push(
+        createMasterJob(
+          { name: 'folder-takeover', intervalMs: 2 * config.tickMs },
+          { coordinator, log: deps.logger },
+          async () => {
+            const adoptions = await coordinator.runFenced('folder-takeover', (ctx) =>
+              adoptDeadPeerFolders(ctx, takeover),
+            );
+            for (const a of adoptions) {
+              deps.logger.warn(
+                {
+                  event: 'peerFilesAdopted',
+                  peer: a.peer,
+                  moved: a.moved,
+                  collisions: a.collisions,
+                },
+                `re-queued ${a.moved} file(s) of dead server ${a.peer}`,
+              );
+            }
+            if (adoptions.length > 0) hooks.onAdopted?.();
+          },
+        ),
+      );
     },
     onFatal(listener) {
       coordinator.events.on('fatal', listener);

@@ -82,6 +82,12 @@ export const HA_SETTINGS = {
     help: 'Period of the master-only unknown-module detection (reference: ~30 s)',
     extension: true,
   },
+  ha_adopt_peer_folders: {
+    kind: 'bool',
+    default: false,
+    help: "Master re-queues a dead peer's incoming files here (incoming folders on shared storage)",
+    extension: true,
+  },
   ha_startup_grace_ms: {
     kind: 'int',
     min: 0,

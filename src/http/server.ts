@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { Logger } from '../core/log.js';
 import type { Registry } from '../core/metrics.js';
 import { createRateMeter } from './rates.js';
@@ -29,7 +29,7 @@ export function createHttpServer(
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }),
     // Balancers poll often; request lines at info would drown the log.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // While closing, readiness must already say 503 (STYLE.md §13).
     return503OnClosing: true,
   });
