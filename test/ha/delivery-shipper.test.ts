@@ -141,11 +141,18 @@ test('on_error: the secondary takes over while the primary is down; always: both
   assert.equal(a.stored.length, 5);
   assert.deepEqual(filesIn(fanIn), {});
   assert.equal(readdirSync(join(fanIn, '.secondary')).length, 5);
+  // A second file under a name whose copy still waits: it must not overwrite that copy.
+  writeFileSync(join(fanIn, 'x.1700000001.data'), 'x1 again');
+  assert.equal((await fan.runUntilIdle()).remaining, 6);
+  assert.deepEqual(filesIn(fanIn), { 'x.1700000001.data': 'x1 again' });
   await b.up();
   await new Promise((resolve) => setTimeout(resolve, 600));
   assert.deepEqual(await fan.runUntilIdle(), { remaining: 0 });
-  assert.deepEqual(b.stored, a.stored);
+  assert.deepEqual(b.stored.slice(0, 5), a.stored.slice(0, 5));
   assert.deepEqual(filesIn(b.dir), filesIn(a.dir));
+  assert.equal(filesIn(b.dir)['x.1700000001.data'], 'x1');
+  // Both servers refuse the repeated name (no overwrite): it is set aside, not lost.
+  assert.deepEqual(filesIn(join(fanIn, REJECTED_DIR)), { 'x.1700000001.data': 'x1 again' });
 });
 
 test('a file every server refuses is set aside; later files still go; temp names are ignored', async (t) => {

@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { link, mkdir, readdir, rename } from 'node:fs/promises';
+import { link, mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/log.js';
@@ -36,6 +36,16 @@ export interface Shipper {
   runUntilIdle(): Promise<{ remaining: number }>;
   /** Stops watching, lets the file in flight finish, closes the sessions. Idempotent. */
   close(): Promise<void>;
+}
+
+/** True when `path` does not exist or is the same file (inode) as `original`. */
+async function isFreeOrSame(path: string, original: string): Promise<boolean> {
+  const [existing, source] = await Promise.all([
+    stat(path).catch(() => undefined),
+    stat(original).catch(() => undefined),
+  ]);
+  if (!existing) return true;
+  return source !== undefined && existing.ino === source.ino && existing.dev === source.dev;
 }
 
 /**
@@ -93,20 +103,37 @@ export function createShipper(
   async function setAside(file: QueuedFile, reason: string): Promise<void> {
     const dir = join(options.dir, REJECTED_DIR);
     await mkdir(dir, { recursive: true });
-    await rename(file.path, join(dir, file.name));
+    const target = join(dir, file.name);
+    // The other lane's copy (a hard link) may be there already: then this one just goes.
+    // (rename() between two links of one file is a no-op, so it cannot be used for that.)
+    if (!(await isFreeOrSame(target, file.path))) {
+      await rename(file.path, `${target}.${Date.now()}`);
+    } else if (await stat(target).catch(() => undefined)) {
+      await unlink(file.path);
+    } else {
+      await rename(file.path, target);
+    }
     log.error({ file: file.name, reason }, 'every target refused the file; moved to .rejected');
   }
 
-  /** `always`: hand each settled inbox file to both queues (link first: a crash keeps both). */
+  /**
+   * `always`: hand each settled inbox file to both queues (link first: a crash in between keeps
+   * both copies). A name still waiting in a queue from an earlier file of the same name stays in
+   * the inbox until that one is gone, so neither copy is overwritten.
+   */
   async function intake(): Promise<void> {
     for (const file of await inbox.list()) {
       if (!settled(file)) continue;
+      const secondaryCopy = join(options.dir, SECONDARY_QUEUE_DIR, file.name);
+      const primaryCopy = join(options.dir, PRIMARY_QUEUE_DIR, file.name);
+      if (!(await isFreeOrSame(primaryCopy, file.path))) continue;
       try {
-        await link(file.path, join(options.dir, SECONDARY_QUEUE_DIR, file.name));
+        await link(file.path, secondaryCopy);
       } catch (err) {
         if ((err as { code?: string }).code !== 'EEXIST') throw err;
+        if (!(await isFreeOrSame(secondaryCopy, file.path))) continue;
       }
-      await rename(file.path, join(options.dir, PRIMARY_QUEUE_DIR, file.name));
+      await rename(file.path, primaryCopy);
     }
   }
 
