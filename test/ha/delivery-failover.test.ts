@@ -19,6 +19,7 @@ import { runTentacleClient } from '../../src/cli/tentacle-client.js';
 import { ConfigError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/log.js';
 import { runDeliveryCycle } from '../../src/ha/delivery/cycle.js';
+import { createTargetLink } from '../../src/ha/delivery/link.js';
 import {
   captureIo,
   makeCerts,
@@ -540,4 +541,22 @@ test('--config with TLS and passwords on both targets (server_ssl 1, secondary_s
   assert.equal(code, 0, io.stderr.join('\n'));
   assert.deepEqual(primary.stored, [name(1700000001)]);
   assert.deepEqual(secondary.stored, [name(1700000001)]);
+});
+
+test('server_ip list: an address that accepts but hangs loses its place to the next one', async (t) => {
+  const hole = await startBlackHole(t);
+  const good = await startTentacle(t);
+  const cfg = deliveryConfig({
+    server_ip: `127.0.0.1:${hole.port},127.0.0.1:${good.port}`,
+    transfer_timeout: 1,
+  });
+  const link = createTargetLink(cfg.primary, { logger: recordingLogger().logger });
+  t.after(() => link.close());
+  await assert.rejects(link.send('h.1700000001.data', Buffer.from('1')), {
+    code: 'ERR_TENTACLE_TRANSFER_DEADLINE',
+  });
+  await link.send('h.1700000002.data', Buffer.from('2'));
+  await link.send('h.1700000003.data', Buffer.from('3')); // sticky: the good address first
+  assert.deepEqual(good.stored, ['h.1700000002.data', 'h.1700000003.data']);
+  assert.equal(hole.accepted(), 1);
 });

@@ -146,6 +146,11 @@ export function createTargetLink(
       if (reused && failure?.code === ErrorCode.TentacleClosed && !failure.afterBody) {
         return attempt(name, data);
       }
+      // An address that connects but then fails (hung, resets) loses its place: the next
+      // transfer starts with the next address of the list.
+      if (failure?.code !== ErrorCode.TentacleRejected && target.addresses.length > 1) {
+        preferred = (target.addresses.indexOf(current.address) + 1) % target.addresses.length;
+      }
       throw err;
     }
   }
