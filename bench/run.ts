@@ -2,7 +2,7 @@
  * `npm run bench` — the end-to-end bench: Pandora-style sizing of a Tentacle server plus its
  * database (standard scenario, repeats with medians, or `--scaling`). `--help` lists every knob.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { parseE2eArgs, helpText, type E2eOptions } from './e2e/options.js';
 import {
@@ -15,6 +15,7 @@ import {
   type ScalingPoint,
 } from './e2e/render.js';
 import { runE2e, type E2eResult } from './e2e/scenario.js';
+import { buildServer } from './load/server-build.js';
 import {
   collectEnv,
   createReport,
@@ -40,6 +41,21 @@ async function main(): Promise<number> {
     return 0;
   }
   const outDir = options.outDir ?? DEFAULT_RESULTS_DIR;
+  let buildDir: string | undefined;
+  if (options.build && options.target === undefined) {
+    console.error('compiling the server (tsc) into a temporary folder…');
+    const built = buildServer();
+    buildDir = built.dir;
+    options = { ...options, serverEntry: built.entry };
+  }
+  try {
+    return await runSelected(options, outDir);
+  } finally {
+    if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
+  }
+}
+
+async function runSelected(options: E2eOptions, outDir: string): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   const log = (line: string): void => {
     console.error(line);

@@ -25,6 +25,8 @@ export interface E2eOptions {
   zip: boolean;
   client: 'library' | 'raw';
   serverArgs: string[];
+  serverEntry: string;
+  build: boolean;
   sendTimeoutMs: number;
   commitTimeoutMs: number;
   maxDurationMs: number;
@@ -191,6 +193,19 @@ export const KNOBS: readonly Knob[] = [
     key: 'serverArgs',
     kind: 'repeat',
     help: 'extra flag for the self-started `serve` (repeatable), e.g. --server-arg=--dataserver-threads=2',
+  },
+  {
+    flag: 'server-entry',
+    key: 'serverEntry',
+    kind: 'string',
+    default: 'src/main.ts',
+    help: 'what the self-started server runs: src/main.ts (tsx) or the build, dist/src/main.js',
+  },
+  {
+    flag: 'build',
+    key: 'build',
+    kind: 'bool',
+    help: 'compile the server with tsc into a temp folder and measure that (production artefact)',
   },
   {
     flag: 'send-timeout',

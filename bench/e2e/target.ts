@@ -36,6 +36,7 @@ export interface TargetOptions {
   readonly dbServer: string;
   readonly password: string | undefined;
   readonly serverArgs: readonly string[];
+  readonly serverEntry: string;
   readonly keepDb: boolean;
   readonly logDir: string;
 }
@@ -76,7 +77,9 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
   );
   const spool = mkdtempSync(join(tmpdir(), 'bench-spool-'));
   const tentaclePort = await freePort();
-  const httpPort = serveSupportsFlag('http-port') ? await freePort() : undefined;
+  const httpPort = serveSupportsFlag('http-port', options.serverEntry)
+    ? await freePort()
+    : undefined;
   const cleanup = async (): Promise<void> => {
     rmSync(spool, { recursive: true, force: true });
     if (!options.keepDb) await dropDatabase(db);
@@ -90,6 +93,7 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
       ...(httpPort === undefined ? {} : { httpPort }),
       ...(options.password === undefined ? {} : { password: options.password }),
       extraArgs: options.serverArgs,
+      entry: options.serverEntry,
       logPath: join(options.logDir, `server-${name}.log`),
       startTimeoutMs: SERVER_START_TIMEOUT_MS,
     });
@@ -102,7 +106,7 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
     host: '127.0.0.1',
     port: tentaclePort,
     db,
-    description: `tentacle-ingest serve (pid ${started.pid}), database ${name}`,
+    description: `tentacle-ingest serve from ${options.serverEntry} (pid ${started.pid}), database ${name}`,
     serverPid: started.pid,
     httpPort,
     metricsUrl:

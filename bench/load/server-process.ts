@@ -20,6 +20,8 @@ export interface ServerProcessOptions {
   readonly password?: string;
   /** Extra `serve` flags, passed through verbatim (`--server-arg=--dataserver-threads=2`). */
   readonly extraArgs: readonly string[];
+  /** `src/main.ts` (run through tsx) or a compiled entry such as `dist/src/main.js`. */
+  readonly entry: string;
   /** Where the server's stdout/stderr go (its JSON log). */
   readonly logPath: string;
   readonly startTimeoutMs: number;
@@ -60,7 +62,7 @@ export function serveArgs(options: ServerProcessOptions): string[] {
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const args = serveArgs(options);
   const log = createWriteStream(options.logPath);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, [...nodeArgsFor(options.entry), ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -130,10 +132,15 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** Node arguments that run `entry`: TypeScript sources through tsx, JavaScript as is. */
+export function nodeArgsFor(entry: string): string[] {
+  return entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry];
+}
+
 /** Whether this checkout's `serve` knows a flag (read from its `--help`), e.g. `http-port`. */
-export function serveSupportsFlag(flag: string): boolean {
+export function serveSupportsFlag(flag: string, entry: string): boolean {
   try {
-    const help = execFileSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--help'], {
+    const help = execFileSync(process.execPath, [...nodeArgsFor(entry), '--help'], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
       timeout: 30_000,
