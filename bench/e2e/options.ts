@@ -199,13 +199,14 @@ export const KNOBS: readonly Knob[] = [
     key: 'serverEntry',
     kind: 'string',
     default: 'src/main.ts',
-    help: 'what the self-started server runs: src/main.ts (tsx) or the build, dist/src/main.js',
+    help: 'with --no-build: what the server runs, src/main.ts (via tsx) or a built main.js',
   },
   {
     flag: 'build',
     key: 'build',
     kind: 'bool',
-    help: 'compile the server with tsc into a temp folder and measure that (production artefact)',
+    default: '1',
+    help: 'measure the compiled server (tsc into a temp folder); --no-build runs --server-entry',
   },
   {
     flag: 'send-timeout',
@@ -284,7 +285,7 @@ export const KNOBS: readonly Knob[] = [
 export function parseE2eArgs(argv: readonly string[]): E2eOptions {
   const values = new Map<keyof E2eOptions, unknown>();
   for (const knob of KNOBS) {
-    if (knob.kind === 'bool') values.set(knob.key, false);
+    if (knob.kind === 'bool') values.set(knob.key, knob.default === '1');
     else if (knob.kind === 'repeat') values.set(knob.key, []);
     else if (knob.default !== undefined) values.set(knob.key, convert(knob, knob.default));
     else values.set(knob.key, undefined);
@@ -365,13 +366,14 @@ export function helpText(): string {
     'End-to-end bench the way Pandora sizes a data server: simulated agents send XML packets',
     'over Tentacle; packets and module values are counted as they are committed to the database.',
     'Standard scenario: 3,000 agents x 33 modules, one creation pass, two steady passes and a',
-    'paced latency pass, against a server it starts itself (fresh database, temp spool).',
+    'paced latency pass, against a server it compiles and starts itself (fresh database, temp',
+    'spool, loopback ports), or against any Tentacle server and its database (--target, --db).',
     '',
     'Options:',
   ];
   for (const knob of KNOBS) {
-    const left = `  --${knob.flag}${knob.kind === 'bool' ? '' : ' <v>'}`;
-    const def = knob.default === undefined ? '' : ` [${knob.default}]`;
+    const left = `  --${knob.kind === 'bool' && knob.default === '1' ? '[no-]' : ''}${knob.flag}${knob.kind === 'bool' ? '' : ' <v>'}`;
+    const def = knob.default === undefined || knob.kind === 'bool' ? '' : ` [${knob.default}]`;
     lines.push(`${left.padEnd(30)}${knob.help}${def}`);
   }
   lines.push(

@@ -53,6 +53,8 @@ test('npm run bench: a tiny fleet is committed end to end and reported', async (
       '--commit-timeout=30s',
       '--max-duration=90s',
       `--db-server=${dbUrl}`,
+      // From source, parsing inline: seconds, not a build.
+      '--no-build',
       '--server-arg=--dataserver-threads=0',
       '--quiet',
       `--out=${out.path}`,
