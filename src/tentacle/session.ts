@@ -301,8 +301,10 @@ export class TentacleSession {
   #lastActivity = performance.now();
   /** When the current command's first byte arrived; 0 between commands. */
   #commandStartedAt = 0;
-  /** Waiting on our own disk work: the idle clock does not run against the peer. */
+  /** Doing our own work (disk, sending): `closed` waits for it to finish. */
   #busy = false;
+  /** Within that work, blocked on the peer reading our data: the idle clock runs. */
+  #awaitingPeer = false;
   #upload: Upload | undefined;
   #confirm: PendingConfirm | undefined;
   #peerEnded = false;
@@ -422,18 +424,21 @@ export class TentacleSession {
       this.#socket.destroy();
       return;
     }
+    // While our own work runs, #release() handles the EOF once the held input is processed.
+    if (!this.#busy) this.#peerGone();
+  };
+
+  /** The peer sent EOF and every byte before it is processed: nothing more can come. */
+  #peerGone(): void {
     if (this.#state === SessionState.Body) {
       this.#logger().warn(
         { event: 'disconnected', reason: RejectReason.Disconnected },
         'connection closed by the peer in the middle of a file',
       );
       this.#ctx.metrics.reject(RejectReason.Disconnected);
-      this.#close();
-      return;
     }
-    if (this.#state !== SessionState.Work) this.#close();
-    // Work: #release() ends the session once the reply is out.
-  };
+    this.#close();
+  }
 
   readonly #onSocketError = (err: Error): void => {
     const code = (err as NodeJS.ErrnoException).code;
@@ -473,7 +478,8 @@ export class TentacleSession {
   readonly #onTimer = (): void => {
     if (this.#state === SessionState.Closed) return;
     const { idleTimeoutMs, transferTimeoutMs } = this.#config;
-    if (this.#busy) {
+    if (this.#busy && !this.#awaitingPeer) {
+      // Our disk work is not the peer's idleness.
       this.#schedule(idleTimeoutMs);
       return;
     }
@@ -544,8 +550,8 @@ export class TentacleSession {
   #release(): void {
     this.#parser.resume();
     if (this.#state === SessionState.Closed || this.#parser.isPaused) return;
-    if (this.#peerEnded && !this.isBusy) {
-      this.#close();
+    if (this.#peerEnded) {
+      this.#peerGone();
       return;
     }
     this.#socket.resume();
@@ -1061,26 +1067,25 @@ export class TentacleSession {
   async #write(data: Buffer): Promise<void> {
     if (data.length === 0) return;
     const socket = this.#socket;
+    if (socket.destroyed) throw new Error('connection closed while sending');
     this.#lastActivity = performance.now();
     if (socket.write(data)) return;
-    await this.#drained();
-  }
-
-  #drained(): Promise<void> {
-    const socket = this.#socket;
-    // The peer not reading is the peer's idleness, not our work.
-    this.#busy = false;
-    return new Promise<void>((resolve, reject) => {
-      const done = (): void => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        this.#busy = true;
-        if (socket.destroyed) reject(new Error('connection closed while sending'));
-        else resolve();
-      };
-      socket.on('drain', done);
-      socket.on('close', done);
-    });
+    // A peer that does not read is idle: the idle clock runs against it meanwhile.
+    this.#awaitingPeer = true;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const done = (): void => {
+          socket.off('drain', done);
+          socket.off('close', done);
+          if (socket.destroyed) reject(new Error('connection closed while sending'));
+          else resolve();
+        };
+        socket.on('drain', done);
+        socket.on('close', done);
+      });
+    } finally {
+      this.#awaitingPeer = false;
+    }
   }
 
   async #sendFile(fd: number, size: number): Promise<void> {
@@ -1100,7 +1105,6 @@ export class TentacleSession {
     const proxy = this.#config.proxy;
     if (!proxy) return;
     this.#state = SessionState.Relay;
-    this.#busy = false;
     const socket = this.#socket;
     socket.pause();
     socket.off('data', this.#onData);

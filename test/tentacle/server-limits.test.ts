@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MEMORY_BUFFER_BYTES } from '../../src/tentacle/spool-writer.js';
@@ -74,6 +76,37 @@ describe('idle limit timeout x (retries+1)', () => {
       { expect: 'SEND OK\n' },
     ]);
     assert.deepEqual(h.files(), ['a.data', 'b.data']);
+  });
+});
+
+describe('peers that stop reading', () => {
+  const big = (dir: string): void => {
+    writeFileSync(join(dir, 'big.data'), Buffer.alloc(20_000_000, 0x62));
+  };
+
+  test('a RECV reader that never reads is dropped at the idle limit', async (t) => {
+    const h = await startServer(t, IDLE, big);
+    const peer = await h.connect();
+    peer.socket.pause(); // reads nothing: the server's writes back up
+    peer.write('RECV <big.data>\nRECV OK\n');
+    const started = performance.now();
+    const deadline = started + IDLE_MS + 3000;
+    while (h.server.activeConnections() > 0 && performance.now() < deadline) await sleep(50);
+    assert.equal(h.server.activeConnections(), 0);
+    assert.ok(performance.now() - started >= IDLE_MS - 200);
+    assert.ok(h.logs.some((r) => r['reason'] === 'ERR_TENTACLE_TIMEOUT'));
+  });
+
+  test('a RECV reader that disconnects mid-file frees its slot at once', async (t) => {
+    const h = await startServer(t, {}, big);
+    const peer = await h.connect();
+    peer.write('RECV <big.data>\n');
+    await peer.expect('RECV SIZE 20000000\n');
+    peer.write('RECV OK\n');
+    await peer.read(100_000);
+    peer.destroy();
+    await h.server.drain(); // resolves only once the session has fully ended
+    assert.equal(h.server.activeConnections(), 0);
   });
 });
 
