@@ -53,9 +53,15 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
+  // A one-shot run dies on SIGTERM/SIGINT at once, as the reference does when an agent's alarm
+  // kills it (the socket goes with the process, so no transfer completes later). The shipper
+  // asks for a graceful stop instead: the file in flight finishes, then it exits; a second
+  // signal forces the exit.
   const stop = new AbortController();
+  let graceful = false;
   for (const signalName of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signalName, () => {
+    process.on(signalName, () => {
+      if (!graceful || stop.signal.aborted) process.exit(signalName === 'SIGINT' ? 130 : 143);
       stop.abort();
     });
   }
@@ -63,6 +69,9 @@ if (isMain()) {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
     cwd: process.cwd(),
+    onLongRun: () => {
+      graceful = true;
+    },
   };
   runTentacleClient(process.argv.slice(2), io, stop.signal).then(
     (code) => {

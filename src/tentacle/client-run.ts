@@ -10,6 +10,11 @@ export interface ClientIo {
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
   readonly cwd: string;
+  /**
+   * Called when the run becomes long-lived (the shipper): from then on a stop signal should
+   * end it gracefully through the abort signal instead of killing the process at once.
+   */
+  readonly onLongRun?: () => void;
 }
 
 /** Prints as the reference does: `[log]` only with -v, `[err]` unless -q. */

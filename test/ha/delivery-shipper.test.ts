@@ -2,6 +2,8 @@
 // server restart with none lost or doubled and each agent's files in order; on_error and always
 // fan-out; files every server refuses are set aside instead of blocking the queue.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -14,6 +16,7 @@ import {
   captureIo,
   filesIn,
   refusedPort,
+  startBlackHole,
   startTentacle,
   deliveryConfig,
   folder,
@@ -214,4 +217,37 @@ test('tentacle-client --watch DIR runs until stopped, shipping files as they app
   assert.equal(await running, 0);
   assert.deepEqual(srv.stored, ['live.1700000001.data', 'live.1700000002.data']);
   assert.deepEqual(filesIn(inbox), {});
+});
+
+test('signals: the shipper process stops gracefully (exit 0); a one-shot run dies at once', async (t) => {
+  const srv = await startTentacle(t);
+  const hole = await startBlackHole(t);
+  const inbox = folder(t);
+  const entry = join(import.meta.dirname, '../../src/cli/tentacle-client.ts');
+  const start = (args: string[]) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', import.meta.resolve('tsx'), entry, ...args],
+      {
+        cwd: inbox,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    t.after(() => child.kill('SIGKILL'));
+    const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+    return { child, exited };
+  };
+  const shipper = start(['-p', String(srv.port), '--watch', inbox, '--watch-settle-ms', '0']);
+  writeFileSync(join(inbox, 's.1700000001.data'), 'signal test');
+  await until(() => srv.stored.length === 1, 60_000, 'the file through the shipper process');
+  shipper.child.kill('SIGTERM');
+  assert.deepEqual(await shipper.exited, [0, null]);
+
+  writeFileSync(join(inbox, 'hang.data'), 'x');
+  const oneShot = start(['-p', String(hole.port), '-t', '30', 'hang.data']);
+  await until(() => hole.accepted() === 1, 60_000, 'the one-shot client to connect');
+  const killedAt = Date.now();
+  oneShot.child.kill('SIGTERM');
+  assert.deepEqual(await oneShot.exited, [143, null]);
+  assert.ok(Date.now() - killedAt < 5000);
 });

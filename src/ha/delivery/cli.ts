@@ -81,6 +81,7 @@ export async function runDeliveryCommand(
         if (remaining > 0) report.error(`${remaining} file(s) could not be shipped yet.`);
         return remaining > 0 ? 1 : 0;
       }
+      io.onLongRun?.();
       await shipper.start();
       if (signal && !signal.aborted) await once(signal, 'abort');
       return 0;
