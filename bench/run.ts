@@ -96,7 +96,9 @@ async function runStandard(
     console.log(formatTable(medianPassRows(runs)));
   }
   const stem = resultStem('e2e');
-  const report = createReport('e2e', paramsOf(options), runs.length === 1 ? runs[0] : { runs });
+  const report = createReport('e2e', paramsOf(options), runs.length === 1 ? runs[0] : { runs }, {
+    database: runs[0]?.databaseVersion ?? 'unknown',
+  });
   const jsonPath = writeReport(report, stem, outDir);
   const medianRun = pickMedianRun(runs);
   const svg = timelineSvg(

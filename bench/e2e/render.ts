@@ -224,7 +224,8 @@ export function markdownSection(input: MarkdownInput): string {
     '> the last database poll that did not see the packet and the first that did (±50 ms at the',
     '> default 100 ms poll period).',
     '',
-    `Machine: ${describeEnv(input.env)}, ${input.env.date.slice(0, 16).replace('T', ' ')} UTC.`,
+    `Machine: ${describeEnv(input.env)}, ${input.env.date.slice(0, 16).replace('T', ' ')} UTC; ` +
+      `database ${runs[0]?.databaseVersion ?? 'unknown'}.`,
     '',
     `Command: \`${input.command}\`${runs.length > 1 ? ` — ${runs.length} runs, medians shown` : ''}.`,
     '',

@@ -70,6 +70,7 @@ export interface Verdict {
 export interface E2eResult {
   readonly status: 'ok' | 'incomplete' | 'aborted';
   readonly target: string;
+  readonly databaseVersion: string;
   readonly passes: readonly PassResult[];
   readonly verdict: Verdict | undefined;
   readonly serverPeakRssBytes: number | undefined;
@@ -202,6 +203,7 @@ async function runPasses(ctx: RunContext, log: (line: string) => void): Promise<
   return {
     status,
     target: ctx.target.description,
+    databaseVersion: ctx.watcher.databaseVersion,
     passes,
     verdict: computeVerdict(options, passes),
     serverPeakRssBytes: ctx.target.serverPid === undefined ? undefined : ctx.serverPeakRss,
@@ -375,7 +377,8 @@ async function waitForModuleValues(ctx: RunContext, pass: Pass, expected: number
 function sampleTimeline(ctx: RunContext, serverGauges: Map<string, number> | undefined): void {
   const rss =
     ctx.target.serverPid === undefined ? undefined : readProcSnapshot(ctx.target.serverPid);
-  if (rss && rss.rssBytes > ctx.serverPeakRss) ctx.serverPeakRss = rss.rssBytes;
+  // VmHWM: the kernel's lifetime peak of the process we started, spikes between samples included.
+  if (rss) ctx.serverPeakRss = Math.max(ctx.serverPeakRss, rss.rssBytes, rss.peakRssBytes);
   ctx.timeline.add({
     acked: ctx.totalAcked,
     committed: ctx.totalCommitted,

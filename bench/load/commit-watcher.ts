@@ -32,6 +32,8 @@ export function parseDbUrl(url: string): DbTarget {
 }
 
 export interface CommitWatcher {
+  /** `SELECT VERSION()` of the target database, for the report. */
+  readonly databaseVersion: string;
   /** Agent indexes newly committed for the pass since the last call, with the poll's start. */
   pollAgents(sqlTimestamp: string): Promise<{ observedMs: number; agentIndexes: number[] }>;
   /** Module status rows already reflecting the pass (one full scan: call sparingly). */
@@ -63,8 +65,11 @@ export async function createCommitWatcher(
   });
   // Fail fast on a wrong URL rather than at the first poll.
   await pool.query('SELECT 1 FROM tagente LIMIT 1');
+  const [versionRows] = await pool.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
+  const databaseVersion = String(versionRows[0]?.['v'] ?? 'unknown');
   const seenByPass = new Map<string, Set<number>>();
   return {
+    databaseVersion,
     async pollAgents(sqlTimestamp) {
       const observedMs = performance.now();
       const [rows] = await pool.query<mysql.RowDataPacket[]>(
