@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { access, statfs } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Registry } from '../core/metrics.js';
@@ -13,6 +14,12 @@ export interface NodeStateConfig {
   readonly minFreeBytes: number;
   /** Not ready when our last successful heartbeat is older than this (2 ticks). */
   readonly heartbeatStaleMs: number;
+  /**
+   * After going not-ready, keep accepting this long before the receiver stops: a balancer
+   * needs a few health checks to stop routing to us, and a connection it still sends meanwhile
+   * must be served, not refused mid-flight.
+   */
+  readonly drainDelayMs: number;
 }
 
 export interface NodeStateDeps {
@@ -141,9 +148,11 @@ export function createNodeState(config: NodeStateConfig, deps: NodeStateDeps): N
         'draining: not ready, resigning, finishing accepted work',
       );
       await coordinator.setCandidate(false);
-      drained = (deps.drainReceiver?.() ?? Promise.resolve()).catch((err: unknown) => {
-        deps.log.error({ err: describeError(err) }, 'drain failed');
-      });
+      drained = delay(config.drainDelayMs)
+        .then(() => deps.drainReceiver?.())
+        .catch((err: unknown) => {
+          deps.log.error({ err: describeError(err) }, 'drain failed');
+        });
     },
     markNotReady() {
       isDraining = true;

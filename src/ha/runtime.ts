@@ -62,6 +62,7 @@ export function createHaRuntime(
         return intake?.minFreeBytes ?? 0;
       },
       heartbeatStaleMs: 2 * config.tickMs + 1000,
+      drainDelayMs: settings.ha_drain_delay_ms,
     },
     {
       coordinator,

@@ -82,6 +82,13 @@ export const HA_SETTINGS = {
     help: 'Period of the master-only unknown-module detection (reference: ~30 s)',
     extension: true,
   },
+  ha_drain_delay_ms: {
+    kind: 'int',
+    default: 5000,
+    min: 0,
+    help: 'POST /drain: stay accepting this long after readiness turns 503, so the balancer moves away first',
+    extension: true,
+  },
   ha_adopt_peer_folders: {
     kind: 'bool',
     default: false,

@@ -67,7 +67,12 @@ export async function startHttpNode(options: { dbPort?: number } = {}): Promise<
   const coordinator = createHaCoordinator(config, { pool, log, registry });
   const drainCalls: number[] = [];
   const state = createNodeState(
-    { spoolDir: spool.path, minFreeBytes: 0, heartbeatStaleMs: 2 * config.tickMs + 500 },
+    {
+      spoolDir: spool.path,
+      minFreeBytes: 0,
+      heartbeatStaleMs: 2 * config.tickMs + 500,
+      drainDelayMs: 0,
+    },
     {
       coordinator,
       log,

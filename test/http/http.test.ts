@@ -95,6 +95,7 @@ test('POST /drain: not ready, resigns mastership, drains the receiver, stays liv
   const res = await fetch(`${node.baseUrl}/drain`, { method: 'POST' });
   assert.equal(res.status, 202);
   assert.deepEqual(await res.json(), { draining: true, server: 'http-node' });
+  await node.state.whenDrained();
   assert.equal(node.drainCalls.length, 1);
   assert.equal(node.coordinator.isMaster(), false, 'resigned at once');
   const ready = await getReady(`${node.baseUrl}/readyz`);
