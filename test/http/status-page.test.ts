@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { Counter } from 'prom-client';
+import { ensureBinary } from '../ha/fixtures/haproxy.js';
 import { tempDir } from '../helpers/tmp.js';
 import { eventually, startHttpNode } from './fixtures.js';
 
@@ -48,9 +49,7 @@ function textOf(dom: string, id: string): string {
 }
 
 test('the status page shows role, master, epoch, peers and non-zero rates in headless Chromium', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    assert.fail(`${CHROMIUM} missing: run "bash scripts/services.sh chromium"`);
-  }
+  if (!existsSync(CHROMIUM)) ensureBinary('chromium');
   const node = await startHttpNode();
   t.after(() => node.close());
   await eventually(() => Promise.resolve(node.coordinator.isMaster()), 10_000, 'master');
