@@ -51,6 +51,8 @@ export interface PassResult {
   /** The bench process itself (load generator + DB polling), to show it was not the limit. */
   readonly benchCpuPercent: number;
   readonly serverRssBytes: number | undefined;
+  /** How long each database poll took: the bench's own load on the database. */
+  readonly pollMs: Summary;
   readonly errors: readonly string[];
 }
 
@@ -247,6 +249,8 @@ async function runPass(
   let lastProgressMs = startMs;
 
   const sendState = { done: false };
+  /** Acknowledged and not yet seen in the database: the only agents a poll asks about. */
+  const pending = new Set<number>();
   const sending = sendFiles(files, {
     target: {
       host: target.host,
@@ -263,6 +267,7 @@ async function runPass(
     signal: ctx.signal,
     onAck(file, at) {
       ackMs[file.agentIndex] = at;
+      pending.add(file.agentIndex);
       acked += 1;
       ctx.totalAcked += 1;
       lastAckMs = at;
@@ -275,17 +280,20 @@ async function runPass(
   let complete = false;
   let previousPollMs = startMs;
   const errors: string[] = [];
+  const pollDurations: number[] = [];
   for (;;) {
     const pollStart = performance.now();
     const [{ observedMs, agentIndexes }, serverGauges] = await Promise.all([
-      watcher.pollAgents(pass.sqlTimestamp),
+      watcher.pollAgents(pass.sqlTimestamp, [...pending]),
       target.metricsUrl === undefined ? undefined : scrapeMetrics(target.metricsUrl, QUEUE_GAUGES),
     ]);
+    pollDurations.push(performance.now() - pollStart);
     // Committed after the previous poll's snapshot and before this one: take the midpoint
     // (unbiased, ± half a poll period) rather than the upper bound.
     const estimateMs = (previousPollMs + observedMs) / 2;
     previousPollMs = observedMs;
     for (const index of agentIndexes) {
+      if (!pending.delete(index)) continue;
       commitMs[index] = estimateMs;
       committed += 1;
       ctx.totalCommitted += 1;
@@ -359,6 +367,7 @@ async function runPass(
     dbCpuPercent: dbCpu,
     benchCpuPercent: cpuPercent(0, benchCpuSeconds, endMs - startMs) ?? 0,
     serverRssBytes: snapshot?.rssBytes,
+    pollMs: roundSummary(summarize(pollDurations)),
     errors: [...errors, ...sent.errors],
   };
 }
@@ -426,7 +435,8 @@ function describePass(p: PassResult): string {
   return (
     `${p.name}: ${p.committed}/${p.packets} packets in ${p.commitSeconds} s = ${formatNumber(p.packetsPerSec)} pkt/s, ` +
     `${formatNumber(p.valuesPerSec)} values/s, latency p50 ${formatNumber(p.latencyMs.p50)} ms ` +
-    `p99 ${formatNumber(p.latencyMs.p99)} ms${p.complete ? '' : ' (INCOMPLETE)'}` +
+    `p99 ${formatNumber(p.latencyMs.p99)} ms, DB poll p50 ${formatNumber(p.pollMs.p50)} ms` +
+    (p.complete ? '' : ' (INCOMPLETE)') +
     (p.errors.length > 0 ? ` errors: ${p.errors.join('; ')}` : '')
   );
 }

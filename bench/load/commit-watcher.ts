@@ -3,9 +3,10 @@
  * the database and works against any server (ours or the Perl reference). A packet of pass p
  * counts as committed when the status row of the packet's **last** module has the pass's data
  * time (`tagente_estado.timestamp`): servers process modules in file order (the reference
- * updates `tagente` before the modules, so the agent row alone would be early). Found through
- * the module-name index, so a poll costs N index lookups, not a scan. Timestamps are compared
- * as strings, so no time zone is involved.
+ * updates `tagente` before the modules, so the agent row alone would be early). Only agents
+ * still pending (acknowledged, not yet seen) are looked up, through the agent-name index: a
+ * poll costs a few index lookups per queued packet and nothing when the server keeps up.
+ * Timestamps are compared as strings, so no time zone is involved.
  */
 import mysql from 'mysql2/promise';
 
@@ -34,8 +35,11 @@ export function parseDbUrl(url: string): DbTarget {
 export interface CommitWatcher {
   /** `SELECT VERSION()` of the target database, for the report. */
   readonly databaseVersion: string;
-  /** Agent indexes newly committed for the pass since the last call, with the poll's start. */
-  pollAgents(sqlTimestamp: string): Promise<{ observedMs: number; agentIndexes: number[] }>;
+  /** Which of the `pending` agents have the pass committed, with the poll's start time. */
+  pollAgents(
+    sqlTimestamp: string,
+    pending: Iterable<number>,
+  ): Promise<{ observedMs: number; agentIndexes: number[] }>;
   /** Module status rows already reflecting the pass (one full scan: call sparingly). */
   countModuleValues(sqlTimestamp: string): Promise<number>;
   /** History rows written with the pass's data epoch (`tagente_datos*`, indexed). */
@@ -45,6 +49,8 @@ export interface CommitWatcher {
 
 /** Names `safe_input` leaves unchanged, so they can be matched in SQL as they are. */
 const ENCODING_FREE_NAME = /^[A-Za-z0-9_.-]+$/;
+/** Agent names per query: keeps each statement small when the backlog is large. */
+const NAMES_PER_QUERY = 2000;
 
 export async function createCommitWatcher(
   db: DbTarget,
@@ -67,31 +73,30 @@ export async function createCommitWatcher(
   await pool.query('SELECT 1 FROM tagente LIMIT 1');
   const [versionRows] = await pool.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
   const databaseVersion = String(versionRows[0]?.['v'] ?? 'unknown');
-  const seenByPass = new Map<string, Set<number>>();
   return {
     databaseVersion,
-    async pollAgents(sqlTimestamp) {
+    async pollAgents(sqlTimestamp, pending) {
       const observedMs = performance.now();
-      const [rows] = await pool.query<mysql.RowDataPacket[]>(
-        'SELECT a.nombre FROM tagente_modulo m' +
-          ' JOIN tagente_estado e ON e.id_agente_modulo = m.id_agente_modulo' +
-          ' JOIN tagente a ON a.id_agente = m.id_agente' +
-          ' WHERE m.nombre IN (?) AND e.`timestamp` >= ?',
-        [lastModules, sqlTimestamp],
-      );
-      let seen = seenByPass.get(sqlTimestamp);
-      if (!seen) {
-        seen = new Set();
-        seenByPass.set(sqlTimestamp, seen);
+      const names: string[] = [];
+      for (const index of pending) {
+        const name = agentNames[index];
+        if (name !== undefined) names.push(name);
       }
       const agentIndexes: number[] = [];
-      for (const row of rows) {
-        const index = indexByName.get(String(row['nombre']));
-        if (index === undefined || seen.has(index)) continue;
-        seen.add(index);
-        agentIndexes.push(index);
+      for (let from = 0; from < names.length; from += NAMES_PER_QUERY) {
+        const [rows] = await pool.query<mysql.RowDataPacket[]>(
+          'SELECT a.nombre FROM tagente a' +
+            ' JOIN tagente_modulo m ON m.id_agente = a.id_agente' +
+            ' JOIN tagente_estado e ON e.id_agente_modulo = m.id_agente_modulo' +
+            ' WHERE a.nombre IN (?) AND m.nombre IN (?) AND e.`timestamp` >= ?',
+          [names.slice(from, from + NAMES_PER_QUERY), lastModules, sqlTimestamp],
+        );
+        for (const row of rows) {
+          const index = indexByName.get(String(row['nombre']));
+          if (index !== undefined) agentIndexes.push(index);
+        }
       }
-      return { observedMs, agentIndexes };
+      return { observedMs, agentIndexes: [...new Set(agentIndexes)] };
     },
     async countModuleValues(sqlTimestamp) {
       const [rows] = await pool.query<mysql.RowDataPacket[]>(
