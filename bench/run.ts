@@ -25,6 +25,7 @@ import {
   median,
   resultStem,
   writeArtifact,
+  writeMarkdownSection,
   writeReport,
 } from './lib/index.js';
 
@@ -113,11 +114,12 @@ async function runStandard(
     copyFileSync(svgPath, chartFile);
     const markdown = markdownSection({
       env: report.env,
+      options,
       command: commandLine(),
       runs,
       chartPath: chartName,
     });
-    writeFileSync(options.readme, markdown);
+    writeMarkdownSection(options.readme, 'e2e', markdown);
     writeArtifact(`${stem}.md`, markdown, outDir);
     log(`markdown: ${options.readme}`);
   }
@@ -218,7 +220,7 @@ async function runScaling(
       ...names.map((n) => `![Packets per second against the amount of work](${n})`),
       '',
     ].join('\n');
-    writeFileSync(options.readme, markdown);
+    writeMarkdownSection(options.readme, 'scaling', markdown);
     log(`markdown: ${options.readme}`);
   }
   return points.every((p) => p.complete) ? 0 : 1;

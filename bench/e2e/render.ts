@@ -8,6 +8,7 @@ import {
   type BenchEnv,
   type Row,
 } from '../lib/index.js';
+import type { E2eOptions } from './options.js';
 import type { E2eResult, PassResult } from './scenario.js';
 
 /** The issue's targets for the standard scenario on the 2-core machine. */
@@ -200,6 +201,7 @@ export function scalingRows(points: readonly ScalingPoint[]): Row[] {
 
 export interface MarkdownInput {
   readonly env: BenchEnv;
+  readonly options: E2eOptions;
   readonly command: string;
   readonly runs: readonly E2eResult[];
   readonly chartPath: string | undefined;
@@ -263,6 +265,10 @@ export function markdownSection(input: MarkdownInput): string {
   }
   lines.push(
     '',
+    '### What the scenario does',
+    '',
+    ...describeScenario(input.options),
+    '',
     'Reproduce: `npm run bench` (standard scenario, about 1–2 minutes), `npm run bench -- --help`',
     'for every knob, `npm run bench -- --scaling` for the scaling run, `--readme docs/bench.md` to',
     'regenerate this section. Results (JSON with machine, versions and commit; SVG charts) go to',
@@ -270,4 +276,27 @@ export function markdownSection(input: MarkdownInput): string {
     '',
   );
   return lines.join('\n');
+}
+
+/** The scenario in words, from the options actually used. */
+export function describeScenario(o: E2eOptions): string[] {
+  const percent = (x: number): string => `${Math.round(x * 100)} %`;
+  const server =
+    o.target === undefined
+      ? `the server is ${o.build ? 'the compiled build' : `\`${o.serverEntry}\``}, started by the bench with a fresh database and spool`
+      : `the server is the one at ${o.target}`;
+  return [
+    `- **Fleet:** ${o.agents.toLocaleString('en-US')} agents × ${o.modules} modules in the Pandora capacity-study mix`,
+    '  (1 string, then `generic_proc` and `generic_data` 17:15, data thresholds 50/75), generated',
+    `  by \`bench/generator\` (our \`pandora_xml_stress\`); ${percent(o.windowsShare)} of agents send Windows-style`,
+    `  ISO-8859-1 files, the rest Unix-style UTF-8; ${percent(o.changeRate)} of values change between passes.`,
+    `- **Passes:** a creation pass (agents and modules get created), ${o.steadyPasses} steady pass(es) at full speed` +
+      (o.latencyLoad > 0
+        ? `, then a latency pass paced at ${percent(o.latencyLoad)} of the steady rate (at most ${o.latencySeconds} s of packets).`
+        : '.'),
+    `- **Load:** ${o.concurrency} concurrent agents over real Tentacle connections on loopback,`,
+    `  ${o.mode === 'per-file' ? 'one file per connection as agents do' : 'persistent connections'}${o.zip ? ', ZSEND' : ''}${o.tls ? ', TLS' : ''}; ${server}.`,
+    `- **Verdict:** the capacity study’s rule — the agents fit when one ${o.intervalSec} s interval of packets`,
+    `  is committed within 80 % of it (${Math.round(o.intervalSec * 0.8)} s).`,
+  ];
 }

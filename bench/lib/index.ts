@@ -21,6 +21,7 @@ export {
   writeReport,
   type BenchReport,
 } from './report.js';
+export { upsertMarkdownSection, writeMarkdownSection } from './markdown-file.js';
 export { median, percentile, percentileOfSorted, summarize, type Summary } from './stats.js';
 export {
   barChartSvg,

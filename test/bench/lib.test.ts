@@ -15,6 +15,7 @@ import {
   readProcSnapshot,
   startProcSampler,
   summarize,
+  upsertMarkdownSection,
 } from '../../bench/lib/index.js';
 import { checkWellFormed } from '../../src/dataserver/xml/well-formed.js';
 
@@ -137,4 +138,17 @@ test('the /proc sampler sees this process: CPU time grows, RSS is positive', () 
   assert.ok(usage.cpuSeconds > 0, `cpu ${usage.cpuSeconds}`);
   assert.ok(usage.peakRssBytes > 0);
   assert.equal(readProcSnapshot(2 ** 22 + 12345), undefined);
+});
+
+test('generated markdown sections are replaced in place, other text kept', () => {
+  const first = upsertMarkdownSection('# Bench\n\nintro\n', 'e2e', '## Performance\nv1');
+  assert.equal(
+    first,
+    '# Bench\n\nintro\n\n<!-- bench:e2e -->\n## Performance\nv1\n<!-- /bench:e2e -->\n',
+  );
+  const both = upsertMarkdownSection(first, 'scaling', '### Scaling\ns1');
+  const updated = upsertMarkdownSection(both, 'e2e', '## Performance\nv2');
+  assert.ok(updated.includes('v2') && !updated.includes('v1'));
+  assert.ok(updated.indexOf('v2') < updated.indexOf('s1'), 'order kept');
+  assert.ok(updated.startsWith('# Bench\n\nintro\n'));
 });
