@@ -187,8 +187,15 @@ test('equal priorities: exactly one master, no flapping while both live; the sur
   const db = await freshDb(t);
   const nodes: NodeProcess[] = [];
   track(t, nodes);
-  const p = spawnNode({ name: 'srv-p', master: 5, dbName: db.name });
-  const q = spawnNode({ name: 'srv-q', master: 5, dbName: db.name });
+  // Host time zones 24 hours apart (UTC+14, UTC-10): ages are computed by the database only, so
+  // neither server ever looks dead to the other (the reference's hazard R3).
+  const p = spawnNode({
+    name: 'srv-p',
+    master: 5,
+    dbName: db.name,
+    env: { TZ: 'Pacific/Kiritimati' },
+  });
+  const q = spawnNode({ name: 'srv-q', master: 5, dbName: db.name, env: { TZ: 'America/Adak' } });
   nodes.push(p, q);
   const first = await Promise.any([
     p.waitFor(becameMaster, START_TIMEOUT_MS, 'p master').then(() => p),
@@ -204,6 +211,17 @@ test('equal priorities: exactly one master, no flapping while both live; the sur
     20_000,
   );
   assert.equal((await currentLease(db.pool)).epoch, 1, 'no holder change while both are live');
+  const [rows] = await db.pool.query<RowDataPacket[]>(
+    'SELECT name, status FROM tserver ORDER BY name',
+  );
+  assert.deepEqual(
+    rows.map((r): unknown[] => [r['name'], r['status']]),
+    [
+      ['srv-p', 1],
+      ['srv-q', 1],
+    ],
+    'neither server marked dead despite host time zones 24 h apart',
+  );
   assert.ok(!other.events.some(becameMaster));
   const killedAt = Date.now();
   first.kill('SIGKILL');
