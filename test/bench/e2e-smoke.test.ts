@@ -112,7 +112,7 @@ test('npm run bench: a tiny fleet is committed end to end and reported', async (
     /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/,
   );
   const markdown = readFileSync(readme, 'utf8');
-  assert.match(markdown, /^## Performance/);
+  assert.match(markdown, /^<!-- bench:e2e -->\n## Performance/);
   assert.match(markdown, /\| pass \| packets \| SEND OK\/s \| pkt\/s \|/);
   assert.match(output, /│ creation/);
 });
