@@ -12,6 +12,7 @@ export interface E2eOptions {
   changeRate: number;
   windowsShare: number;
   seed: number;
+  agentPrefix: string;
   intervalSec: number;
   repeat: number;
   latencyLoad: number;
@@ -109,6 +110,13 @@ export const KNOBS: readonly Knob[] = [
     kind: 'int',
     default: '1',
     help: 'generator seed (same seed, same files)',
+  },
+  {
+    flag: 'agent-prefix',
+    key: 'agentPrefix',
+    kind: 'string',
+    default: 'bench-agent',
+    help: 'agent names are <prefix>-00001…; change it to keep runs apart in a shared database',
   },
   {
     flag: 'interval',
@@ -357,6 +365,9 @@ function validate(o: E2eOptions): void {
   if (o.windowsShare < 0 || o.windowsShare > 1)
     throw new Error('--windows-share must be within 0..1');
   if (o.target !== undefined && o.db === undefined) throw new Error('--target needs --db');
+  // The commit watcher matches agent names in SQL as they are: keep them free of safe_input.
+  if (!/^[A-Za-z0-9_.-]+$/.test(o.agentPrefix))
+    throw new Error('--agent-prefix: use [A-Za-z0-9_.-]');
 }
 
 export function helpText(): string {

@@ -124,6 +124,7 @@ export async function runE2e(
     agents: options.agents,
     modules,
     seed: options.seed,
+    agentPrefix: options.agentPrefix,
     changeRate: options.changeRate,
     windowsShare: options.windowsShare,
     intervalSec: options.intervalSec,

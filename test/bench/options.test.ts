@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { helpText, KNOBS, parseE2eArgs } from '../../bench/e2e/options.js';
+
+test('defaults are the standard scenario', () => {
+  const o = parseE2eArgs([]);
+  assert.equal(o.agents, 3000);
+  assert.equal(o.modules, 33);
+  assert.equal(o.steadyPasses, 2);
+  assert.equal(o.mode, 'per-file');
+  assert.equal(o.build, true);
+  assert.equal(o.maxDurationMs, 280_000);
+  assert.deepEqual(o.scalingAgents, [1000, 3000, 10_000, 30_000]);
+  assert.deepEqual(o.serverArgs, []);
+});
+
+test('flags take "=value" or the next argument; booleans negate with --no-', () => {
+  const o = parseE2eArgs([
+    '--agents=10',
+    '--concurrency',
+    '3',
+    '--no-build',
+    '--server-arg=--dataserver-threads=0',
+    '--server-arg',
+    '--verbosity=1',
+    '--poll-interval=250ms',
+    '--mode=persistent',
+  ]);
+  assert.equal(o.agents, 10);
+  assert.equal(o.concurrency, 3);
+  assert.equal(o.build, false);
+  assert.deepEqual(o.serverArgs, ['--dataserver-threads=0', '--verbosity=1']);
+  assert.equal(o.pollIntervalMs, 250);
+  assert.equal(o.mode, 'persistent');
+});
+
+test('bad values are refused with the flag named', () => {
+  assert.throws(() => parseE2eArgs(['--agents=many']), /--agents/);
+  assert.throws(() => parseE2eArgs(['--mode=burst']), /--mode/);
+  assert.throws(() => parseE2eArgs(['--change-rate=2']), /--change-rate/);
+  assert.throws(() => parseE2eArgs(['--target=127.0.0.1:41121']), /--db/);
+  assert.throws(() => parseE2eArgs(['--agent-prefix=a b']), /--agent-prefix/);
+  assert.throws(() => parseE2eArgs(['--frobnicate']), /unknown option/);
+});
+
+test('--help lists every knob', () => {
+  const help = helpText();
+  for (const knob of KNOBS)
+    assert.ok(help.includes(`--${knob.flag}`) || help.includes(`--[no-]${knob.flag}`), knob.flag);
+});
