@@ -149,14 +149,14 @@ export function timelineSvg(result: E2eResult, title: string): string {
     title,
     xLabel: 'seconds since start',
     yLabel: 'packets per second',
-    y2Label: 'packets queued',
+    y2Label: 'packets queued (R)',
     series: [
       { name: 'committed pkt/s', points: rate(committed) },
       { name: 'SEND OK pkt/s', points: rate(acked) },
-      { name: 'acked, not committed', points: zip(inFlight), axis: 'right' },
+      { name: 'not yet committed', points: zip(inFlight), axis: 'right' },
       ...(hasSpool ? [{ name: 'spool files', points: zip(spool), axis: 'right' as const }] : []),
       ...(hasServerQueue
-        ? [{ name: 'server queue (/metrics)', points: finite(serverQueue), axis: 'right' as const }]
+        ? [{ name: 'server queue', points: finite(serverQueue), axis: 'right' as const }]
         : []),
     ],
     markers: result.passes.map((p) => ({ x: p.startedAtSec, label: p.name })),

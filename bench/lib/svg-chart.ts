@@ -119,7 +119,7 @@ export function lineChartSvg(options: LineChartOptions): string {
   );
   parts.push(
     legend(
-      options.series.map((s) => (s.axis === 'right' ? `${s.name} (right)` : s.name)),
+      options.series.map((s) => (s.axis === 'right' ? `${s.name} (R)` : s.name)),
       width,
     ),
   );
