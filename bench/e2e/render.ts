@@ -247,7 +247,14 @@ export function markdownSection(input: MarkdownInput): string {
     ),
   ];
   if (input.chartPath !== undefined) {
-    lines.push('', `![Throughput and queue depth over time](${input.chartPath})`);
+    lines.push(
+      '',
+      `![Throughput and queue depth over time](${input.chartPath})`,
+      '',
+      'Solid lines, left axis: packets per second committed (from the database) and acknowledged',
+      '(final `SEND OK`). Dashed lines, right axis: packets acknowledged but not yet committed, `.data`',
+      'files in the spool, and the server’s own queue gauge from `/metrics` when it has one.',
+    );
   }
   if (input.scaling) {
     lines.push(
