@@ -20,6 +20,7 @@ export interface E2eOptions {
   target: string | undefined;
   db: string | undefined;
   metricsUrl: string | undefined;
+  serverPid: number | undefined;
   dbServer: string;
   password: string | undefined;
   tls: boolean;
@@ -163,6 +164,12 @@ export const KNOBS: readonly Knob[] = [
     key: 'metricsUrl',
     kind: 'string',
     help: "the server's Prometheus /metrics, for its own queue gauges (ours: automatic)",
+  },
+  {
+    flag: 'server-pid',
+    key: 'serverPid',
+    kind: 'int',
+    help: 'with --target: pid of the server process, to sample its CPU and RSS',
   },
   {
     flag: 'db-server',

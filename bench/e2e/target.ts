@@ -33,6 +33,7 @@ export interface TargetOptions {
   readonly target: string | undefined;
   readonly db: string | undefined;
   readonly metricsUrl: string | undefined;
+  readonly serverPid: number | undefined;
   readonly dbServer: string;
   readonly password: string | undefined;
   readonly serverArgs: readonly string[];
@@ -52,7 +53,7 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
       port: Number(port),
       db: parseDbUrl(options.db),
       description: `external server ${options.target}`,
-      serverPid: undefined,
+      serverPid: options.serverPid,
       httpPort: undefined,
       metricsUrl: options.metricsUrl,
       spoolDepth: () => undefined,
