@@ -21,3 +21,4 @@ export { createHaRuntime } from './runtime.js';
 export type { HaRuntime, IntakeHooks } from './runtime.js';
 export { adoptDeadPeerFolders, finishStagedAdoptions } from './folder-takeover.js';
 export type { Adoption, FolderTakeoverConfig } from './folder-takeover.js';
+export { createOwnerMarkerCheck, OWNER_FILE } from './owner-marker.js';

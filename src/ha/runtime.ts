@@ -5,6 +5,7 @@ import type { Registry } from '../core/metrics.js';
 import { createHaCoordinator, type HaCoordinator } from './coordinator.js';
 import { createMasterJob, type MasterJob } from './master-job.js';
 import { adoptDeadPeerFolders } from './folder-takeover.js';
+import { createOwnerMarkerCheck } from './owner-marker.js';
 import { createNodeState, type NodeState } from './node-state.js';
 import { ensureHaSchema } from './schema.js';
 import { haConfigFrom, type HaSettings } from './settings.js';
@@ -53,6 +54,7 @@ export function createHaRuntime(
   );
   const jobs: MasterJob[] = [];
   let intake: IntakeHooks | undefined;
+  let ownerCheck: (() => Promise<string | undefined>) | undefined;
   const state = createNodeState(
     {
       get spoolDir() {
@@ -69,6 +71,7 @@ export function createHaRuntime(
       log: deps.logger,
       registry: deps.registry,
       drainReceiver: () => intake?.drainReceiver() ?? Promise.resolve(),
+      checks: [() => ownerCheck?.() ?? Promise.resolve(undefined)],
     },
   );
   let closing: Promise<void> | undefined;
@@ -92,6 +95,10 @@ export function createHaRuntime(
     },
     attachIntake(hooks) {
       intake = hooks;
+      ownerCheck = createOwnerMarkerCheck(
+        { incomingDir: hooks.spoolDir, serverName: config.serverName },
+        { coordinator, log: deps.logger },
+      );
       if (!settings.ha_adopt_peer_folders) return;
       const takeover = {
         incomingDir: hooks.spoolDir,

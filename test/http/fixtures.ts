@@ -4,6 +4,7 @@ import { createMetricsRegistry, type Registry } from '../../src/core/metrics.js'
 import {
   createHaCoordinator,
   createNodeState,
+  createOwnerMarkerCheck,
   ensureHaSchema,
   haConfigFrom,
   HA_SETTINGS,
@@ -81,6 +82,12 @@ export async function startHttpNode(options: { dbPort?: number } = {}): Promise<
         drainCalls.push(Date.now());
         return Promise.resolve();
       },
+      checks: [
+        createOwnerMarkerCheck(
+          { incomingDir: spool.path, serverName: config.serverName },
+          { coordinator, log },
+        ),
+      ],
     },
   );
   await coordinator.start();

@@ -1,9 +1,11 @@
 // The HTTP operations side against a real coordinator on a real database: liveness,
 // readiness (and each reason it can fail), drain, status JSON and /metrics parsed.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Counter } from 'prom-client';
+import { OWNER_FILE } from '../../src/ha/index.js';
 import { testDbServer } from '../helpers/db.js';
 import { createTcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually, parsePrometheus, startHttpNode } from './fixtures.js';
@@ -140,4 +142,46 @@ test('readyz turns 503 "db" when the database is cut off, and recovers', async (
     10_000,
     'ready again',
   );
+});
+
+test('readyz is 503 "shared-incomingdir" while another live server owns our incoming folder', async (t) => {
+  const node = await startHttpNode();
+  t.after(() => node.close());
+  const owner = join(node.spoolDir, OWNER_FILE);
+  await eventually(
+    async () => (await fetch(`${node.baseUrl}/readyz`)).status === 200,
+    10_000,
+    'ready',
+  );
+  assert.equal((JSON.parse(readFileSync(owner, 'utf8')) as { server: string }).server, 'http-node');
+
+  // A second live server writes its marker into the same folder.
+  await node.db.pool.query(
+    `INSERT INTO tha_member (server_name, instance_id, priority, candidate, state, last_seen,
+       started_at) VALUES ('other', 'x', 1, 1, 'running', NOW(3), NOW(3))`,
+  );
+  await eventually(
+    () => Promise.resolve(node.coordinator.snapshot().peers.some((p) => p.name === 'other')),
+    10_000,
+    'the other server seen as a peer',
+  );
+  writeFileSync(owner, JSON.stringify({ server: 'other', instance: 'x' }));
+  await eventually(
+    async () => {
+      const r = await getReady(`${node.baseUrl}/readyz`);
+      return r.status === 503 && r.body.reasons.includes('shared-incomingdir');
+    },
+    10_000,
+    'readyz 503 shared-incomingdir',
+  );
+  // Once that server is dead, its stale marker is taken over and we are ready again.
+  await node.db.pool.query(
+    "UPDATE tha_member SET last_seen = NOW(3) - INTERVAL 1 HOUR WHERE server_name = 'other'",
+  );
+  await eventually(
+    async () => (await fetch(`${node.baseUrl}/readyz`)).status === 200,
+    10_000,
+    'ready again',
+  );
+  assert.equal((JSON.parse(readFileSync(owner, 'utf8')) as { server: string }).server, 'http-node');
 });
