@@ -146,7 +146,10 @@ export async function runE2e(
       timeline: createTimeSeries(runStartMs),
       runStartMs,
       signal,
-      dbPid: isLoopback(target.db.host) ? findPidsByName('mariadbd')[0] : undefined,
+      // The pid file names the right mariadbd even when several run here (test servers).
+      dbPid: isLoopback(target.db.host)
+        ? (watcher.databasePid ?? findPidsByName('mariadbd')[0])
+        : undefined,
       totalAcked: 0,
       totalCommitted: 0,
       serverPeakRss: 0,

@@ -8,6 +8,7 @@
  * poll costs a few index lookups per queued packet and nothing when the server keeps up.
  * Timestamps are compared as strings, so no time zone is involved.
  */
+import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 
 export interface DbTarget {
@@ -35,6 +36,8 @@ export function parseDbUrl(url: string): DbTarget {
 export interface CommitWatcher {
   /** `SELECT VERSION()` of the target database, for the report. */
   readonly databaseVersion: string;
+  /** The database server's pid from its `@@pid_file`, when that file is readable here. */
+  readonly databasePid: number | undefined;
   /** Which of the `pending` agents have the pass committed, with the poll's start time. */
   pollAgents(
     sqlTimestamp: string,
@@ -73,8 +76,11 @@ export async function createCommitWatcher(
   await pool.query('SELECT 1 FROM tagente LIMIT 1');
   const [versionRows] = await pool.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
   const databaseVersion = String(versionRows[0]?.['v'] ?? 'unknown');
+  const [pidRows] = await pool.query<mysql.RowDataPacket[]>('SELECT @@pid_file AS f');
+  const databasePid = readPidFile(String(pidRows[0]?.['f'] ?? ''));
   return {
     databaseVersion,
+    databasePid,
     async pollAgents(sqlTimestamp, pending) {
       const observedMs = performance.now();
       const names: string[] = [];
@@ -117,4 +123,13 @@ export async function createCommitWatcher(
       await pool.end();
     },
   };
+}
+
+function readPidFile(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined; // another host, or not readable by us
+  }
 }
