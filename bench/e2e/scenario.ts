@@ -115,7 +115,7 @@ export async function runE2e(
   stop?: AbortSignal,
 ): Promise<E2eResult> {
   const runStartMs = performance.now();
-  const deadline = AbortSignal.timeout(options.maxDurationMs);
+  const deadline = AbortSignal.timeout(Math.max(1, Math.floor(options.maxDurationMs)));
   const signal = stop ? AbortSignal.any([deadline, stop]) : deadline;
   const target = await openTarget({ ...options, logDir: options.outDir ?? tmpLogDir() });
   log(`target: ${target.description}`);

@@ -116,3 +116,61 @@ test('npm run bench: a tiny fleet is committed end to end and reported', async (
   assert.match(markdown, /\| pass \| packets \| SEND OK\/s \| pkt\/s \|/);
   assert.match(output, /│ creation/);
 });
+
+test('npm run bench -- --scaling: one point per shape, charts and the scaling section', async (t) => {
+  const out = tempDir('bench-scaling-');
+  t.after(() => {
+    out.cleanup();
+  });
+  const db = testDbServer();
+  const dbUrl = `mysql://${encodeURIComponent(db.user)}:${encodeURIComponent(db.password)}@${db.host}:${db.port}`;
+  const readme = join(out.path, 'bench.md');
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bench/run.ts',
+      '--scaling',
+      '--scaling-agents=4,8',
+      '--scaling-modules=3',
+      '--scaling-module-agents=4',
+      '--scaling-max-duration=120s',
+      '--concurrency=2',
+      `--db-server=${dbUrl}`,
+      '--no-build',
+      '--server-arg=--dataserver-threads=0',
+      '--quiet',
+      `--out=${out.path}`,
+      `--readme=${readme}`,
+    ],
+    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0, output);
+  const files = readdirSync(out.path);
+  const jsonName = files.find((f) => f.startsWith('scaling-') && f.endsWith('.json'));
+  assert.ok(jsonName, output);
+  const report = JSON.parse(readFileSync(join(out.path, jsonName), 'utf8')) as {
+    results: {
+      points: { agents: number; modules: number; complete: boolean; steadyPacketsPerSec: number }[];
+    };
+  };
+  assert.deepEqual(
+    report.results.points.map((p) => [p.agents, p.modules, p.complete]),
+    [
+      [4, 33, true],
+      [8, 33, true],
+      [4, 3, true],
+    ],
+  );
+  for (const p of report.results.points) assert.ok(p.steadyPacketsPerSec > 0);
+  assert.equal(files.filter((f) => f.startsWith('scaling-') && f.endsWith('.svg')).length, 2);
+  assert.ok(
+    files.includes('bench-scaling-agents.svg') && files.includes('bench-scaling-modules.svg'),
+  );
+  assert.match(readFileSync(readme, 'utf8'), /<!-- bench:scaling -->\n### Scaling/);
+});
