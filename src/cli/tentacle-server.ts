@@ -26,6 +26,7 @@ import { parseServerArgs, SERVER_USAGE, UsageError } from '../tentacle/server-ar
 
 /** The file-storage path is fsync-heavy under --sync always; libuv's default pool is 4. */
 const THREADPOOL_SIZE = '16';
+const LOG_FLUSH_INTERVAL_MS = 1000;
 const EXIT_USAGE = 1;
 const EXIT_CONFIG = 2;
 const EXIT_RUNTIME = 255;
@@ -52,9 +53,28 @@ function levelFor(s: TentacleSettings): string {
   return 'warn';
 }
 
-function fail(code: number, message: string): never {
-  process.stderr.write(`tentacle-server: ${message}\n`);
-  process.exit(code);
+/** Ends startup with a message and an exit status (handled at the bottom of this file). */
+class ExitError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function fail(status: number, message: string): never {
+  throw new ExitError(status, message);
+}
+
+function exitWith(status: number, message: string): void {
+  const text = `tentacle-server: ${message}\n`;
+  // A daemon child has no stderr: its waiting parent prints the message.
+  if (process.send) {
+    process.send({ error: text }, () => process.exit(status));
+    return;
+  }
+  process.stderr.write(text);
+  process.exit(status);
 }
 
 async function askPassphrase(): Promise<string> {
@@ -68,15 +88,23 @@ async function askPassphrase(): Promise<string> {
   }
 }
 
-/** `-d`: runs this same command in a detached child and exits once it listens. */
+/**
+ * `-d`: runs this same command in a detached child with no stdio (logs go to -l, as with the
+ * reference's daemon) and exits 0 once it listens, or with its status if it fails to start.
+ */
 function daemonize(argv: readonly string[]): Promise<never> {
-  const child = spawn(process.execPath, [...process.execArgv, ...argv, '--no-daemon'], {
+  const script = process.argv[1] ?? '';
+  const child = spawn(process.execPath, [...process.execArgv, script, ...argv, '--no-daemon'], {
     detached: true,
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     env: { ...process.env, TENTACLE_SERVER_DAEMON_CHILD: '1' },
   });
   return new Promise<never>(() => {
-    child.once('message', () => {
+    child.on('message', (message: { error?: string }) => {
+      if (message.error !== undefined) {
+        process.stderr.write(message.error);
+        return;
+      }
       child.disconnect();
       child.unref();
       process.exit(0);
@@ -170,10 +198,14 @@ async function main(): Promise<void> {
   if (process.env['TENTACLE_SERVER_DAEMON_CHILD'] === '1') {
     process.chdir('/');
     if (process.send) {
-      process.send('ready');
+      process.send({ ready: true });
       process.disconnect();
     }
   }
+  // The log destination buffers up to 4 KiB; a quiet server still shows its lines within 1 s.
+  setInterval(() => {
+    logger.flush();
+  }, LOG_FLUSH_INTERVAL_MS).unref();
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
@@ -208,6 +240,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof UsageError) fail(EXIT_USAGE, err.message);
-  fail(EXIT_RUNTIME, (err as Error).stack ?? String(err));
+  if (err instanceof ExitError) exitWith(err.status, err.message);
+  else if (err instanceof UsageError) exitWith(EXIT_USAGE, err.message);
+  else exitWith(EXIT_RUNTIME, (err as Error).stack ?? String(err));
 });
