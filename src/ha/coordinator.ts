@@ -10,6 +10,15 @@ import type { HaConfig } from './settings.js';
 
 export type Role = 'master' | 'standby';
 
+/**
+ * `No master-eligible server is running; master duties are suspended`, in `safe_input` form
+ * (spaces → `&#x20;`), as every `tevento.evento` is stored.
+ */
+const NO_MASTER_EVENT =
+  'No master-eligible server is running; master duties are suspended'.replaceAll(' ', '&#x20;');
+/** Critical: unknown detection and the other master duties stop until a server qualifies. */
+const NO_MASTER_CRITICITY = 4;
+
 export interface RoleChange {
   readonly role: Role;
   readonly epoch: number;
@@ -302,15 +311,53 @@ export function createHaCoordinator(
     return Number(rows[0]?.['n'] ?? 0) > 0;
   }
 
-  function noteEligibility(): void {
+  /**
+   * "No master-eligible server" is raised once per transition for the whole installation (not
+   * once per server): the first server to flip `no_master_since` on the lease row inserts the
+   * system event, in the same transaction; the flag clears when an eligible server is back.
+   */
+  async function noteEligibility(): Promise<void> {
     const hasEligible = peers.some((p) => p.isLive && p.isCandidate && p.priority > 0);
-    if (!hasEligible && !hadNoEligible) {
-      log.warn(
-        { event: 'noMasterEligible' },
-        'no live master-eligible server (all master 0 or down)',
-      );
-    }
+    if (hasEligible === !hadNoEligible) return;
     hadNoEligible = !hasEligible;
+    if (hasEligible) {
+      await pool.query({
+        sql: "UPDATE tha_lease SET no_master_since = NULL WHERE role = 'master'",
+        timeout: queryTimeoutMs,
+      });
+      return;
+    }
+    log.warn(
+      { event: 'noMasterEligible' },
+      'no live master-eligible server (all master 0 or down)',
+    );
+    const conn = await pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      const [flipped] = await conn.query<ResultSetHeader>({
+        sql: `UPDATE tha_lease SET no_master_since = NOW(3)
+              WHERE role = 'master' AND no_master_since IS NULL`,
+        timeout: queryTimeoutMs,
+      });
+      if (flipped.affectedRows === 1) {
+        await conn.query({
+          sql: `INSERT INTO tevento (id_agente, id_usuario, id_grupo, estado, timestamp, evento,
+                  utimestamp, event_type, criticity, source, id_extra, tags, custom_data, data,
+                  event_custom_id)
+                VALUES (0, '', 0, 0, NOW(), ?, UNIX_TIMESTAMP(), 'system', ?, 'monitoring_server',
+                  '', '', '', '', '')`,
+          values: [NO_MASTER_EVENT, NO_MASTER_CRITICITY],
+          timeout: queryTimeoutMs,
+        });
+      }
+      await conn.commit();
+    } catch (err) {
+      await conn.rollback().catch(() => undefined);
+      hadNoEligible = false; // try again next tick
+      throw err;
+    } finally {
+      conn.release();
+    }
   }
 
   async function leaseStep(): Promise<void> {
@@ -368,7 +415,7 @@ export function createHaCoordinator(
     try {
       await leaseStep();
       peers = await membership.peers();
-      noteEligibility();
+      await noteEligibility();
     } catch (err) {
       // A lock wait or a slow statement: the next tick tries again; self-fencing covers a
       // master that keeps failing to renew.

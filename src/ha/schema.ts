@@ -7,7 +7,8 @@ import type { Pool } from 'mysql2/promise';
  * - `tha_member`: one row per server name; `instance_id` changes at every process start so a
  *   second live process with the same name is detected, `candidate_since` dates the start of
  *   continuous candidacy (preemption waits on it).
- * - `tha_lease`: one row per role; `epoch` is the fencing token, +1 on every acquisition.
+ * - `tha_lease`: one row per role; `epoch` is the fencing token, +1 on every acquisition;
+ *   `no_master_since` makes the "no master-eligible server" event one per installation.
  * - `tha_master_audit`: every committed fenced transaction with its epoch and DB-clock time
  *   range, so tests (and operators) can prove that no two masters ever acted at once.
  */
@@ -31,7 +32,8 @@ export const HA_DDL: readonly string[] = [
     holder_priority TINYINT UNSIGNED NOT NULL DEFAULT 0,
     epoch BIGINT UNSIGNED NOT NULL DEFAULT 0,
     acquired_at DATETIME(3) NULL,
-    expires_at DATETIME(3) NOT NULL DEFAULT '1970-01-02 00:00:00'
+    expires_at DATETIME(3) NOT NULL DEFAULT '1970-01-02 00:00:00',
+    no_master_since DATETIME(3) NULL
   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
   `INSERT IGNORE INTO tha_lease (role) VALUES ('master')`,
   `CREATE TABLE IF NOT EXISTS tha_master_audit (

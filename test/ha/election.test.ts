@@ -168,6 +168,8 @@ test('master 0 is never elected, also when it is the only survivor', async (t) =
   await two.waitFor(becameMaster, START_TIMEOUT_MS, 'srv-two master');
   await zero1.waitFor((e) => e.event === 'registered', START_TIMEOUT_MS, 'z1 registered');
   await zero2.waitFor((e) => e.event === 'registered', START_TIMEOUT_MS, 'z2 registered');
+  const [clock] = await db.pool.query<RowDataPacket[]>('SELECT UNIX_TIMESTAMP() AS now');
+  const killedAtDb = Number(clock[0]?.['now']);
   two.kill('SIGKILL');
   await two.exited;
   // Wait until the lease has certainly expired and another full lease period has passed.
@@ -180,6 +182,26 @@ test('master 0 is never elected, also when it is the only survivor', async (t) =
   assert.ok(!zero1.events.some(becameMaster) && !zero2.events.some(becameMaster));
   const lease = await currentLease(db.pool);
   assert.deepEqual([lease.holder, lease.epoch, lease.isValid], ['srv-two', 1, false]);
+  // Two servers noticed; the installation got exactly one "no master-eligible" event.
+  await waitForSql(
+    db,
+    `SELECT COUNT(*) FROM tevento WHERE event_type = 'system' AND utimestamp >= ${killedAtDb}`,
+    (n) => n >= 1,
+    10_000,
+  );
+  const [events] = await db.pool.query<RowDataPacket[]>(
+    "SELECT evento, criticity FROM tevento WHERE event_type = 'system' AND utimestamp >= ?",
+    [killedAtDb],
+  );
+  assert.deepEqual(
+    events.map((e): unknown[] => [e['evento'], e['criticity']]),
+    [
+      [
+        'No&#x20;master-eligible&#x20;server&#x20;is&#x20;running;&#x20;master&#x20;duties&#x20;are&#x20;suspended',
+        4,
+      ],
+    ],
+  );
   await assertAuditNoOverlap(db.pool);
 });
 
