@@ -118,8 +118,8 @@ function runCli(t: TestContext, args: string[], cwd?: string): Run {
   });
   let out = '';
   let err = '';
-  child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
   const exited = new Promise<number | null>((resolve) => {
     child.on('exit', (code) => {
       resolve(code);
