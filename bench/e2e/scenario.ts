@@ -16,7 +16,12 @@ import {
   type TimeSeries,
 } from '../lib/index.js';
 import { createCommitWatcher, type CommitWatcher } from '../load/commit-watcher.js';
-import { QUEUE_GAUGES, scrapeMetrics } from '../load/metrics-scraper.js';
+import {
+  countsByResult,
+  FILES_PROCESSED,
+  QUEUE_GAUGES,
+  scrapeMetrics,
+} from '../load/metrics-scraper.js';
 import { openRawConnection } from '../load/raw-tentacle.js';
 import { sendFiles, type OpenConnection, type OutgoingFile } from '../load/sender.js';
 import type { E2eOptions } from './options.js';
@@ -51,6 +56,8 @@ export interface PassResult {
   /** The bench process itself (load generator + DB polling), to show it was not the limit. */
   readonly benchCpuPercent: number;
   readonly serverRssBytes: number | undefined;
+  /** Files the server finished during the pass by result, from its /metrics (when scraped). */
+  readonly serverFiles: Readonly<Record<string, number>> | undefined;
   /** How long each database poll took: the bench's own load on the database. */
   readonly pollMs: Summary;
   readonly errors: readonly string[];
@@ -245,6 +252,7 @@ async function runPass(
   const serverCpu0 = snapshotCpu(target.serverPid);
   const dbCpu0 = snapshotCpu(ctx.dbPid);
   const benchCpu0 = process.cpuUsage();
+  const filesBefore = await serverFileCounts(target.metricsUrl);
   const startMs = performance.now();
   let acked = 0;
   let lastAckMs = startMs;
@@ -338,6 +346,10 @@ async function runPass(
   progress?.finish(complete ? 'committed' : 'INCOMPLETE', committed);
 
   const moduleValues = await waitForModuleValues(ctx, pass, committed * options.modules);
+  const serverFiles = diffCounts(filesBefore, await serverFileCounts(target.metricsUrl));
+  for (const [result, n] of Object.entries(serverFiles ?? {})) {
+    if (result !== 'ok' && n > 0) errors.push(`server finished ${n} file(s) as ${result}`);
+  }
   const historyRows = await watcher.countHistoryRows(pass.epoch);
   const latencies: number[] = [];
   for (let i = 0; i < agentCount; i++) {
@@ -371,9 +383,28 @@ async function runPass(
     dbCpuPercent: dbCpu,
     benchCpuPercent: cpuPercent(0, benchCpuSeconds, endMs - startMs) ?? 0,
     serverRssBytes: snapshot?.rssBytes,
+    serverFiles,
     pollMs: roundSummary(summarize(pollDurations)),
     errors: [...errors, ...sent.errors],
   };
+}
+
+async function serverFileCounts(
+  url: string | undefined,
+): Promise<Record<string, number> | undefined> {
+  if (url === undefined) return undefined;
+  const samples = await scrapeMetrics(url, [FILES_PROCESSED]);
+  return samples ? countsByResult(samples, FILES_PROCESSED) : undefined;
+}
+
+function diffCounts(
+  before: Record<string, number> | undefined,
+  after: Record<string, number> | undefined,
+): Record<string, number> | undefined {
+  if (after === undefined) return undefined;
+  const diff: Record<string, number> = {};
+  for (const [key, value] of Object.entries(after)) diff[key] = value - (before?.[key] ?? 0);
+  return diff;
 }
 
 /** Module status rows reflecting the pass; waits briefly for servers that commit per module. */

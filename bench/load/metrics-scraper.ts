@@ -10,9 +10,15 @@ export const QUEUE_GAUGES = [
   'pandora_dataserver_files_in_flight',
 ] as const;
 
+/** Files finished by the server, labelled by result (ok, badxml, error, …). */
+export const FILES_PROCESSED = 'pandora_dataserver_files_processed_total';
+
 const SCRAPE_TIMEOUT_MS = 1000;
 
-/** Sums every sample of each wanted metric over its labels. */
+/**
+ * Sums every sample of each wanted metric over its labels (key: the name) and also keeps each
+ * labelled sample (key: `name{labels}` as written by the exporter).
+ */
 export function parsePrometheusText(text: string, wanted: readonly string[]): Map<string, number> {
   const sums = new Map<string, number>();
   const want = new Set(wanted);
@@ -22,9 +28,25 @@ export function parsePrometheusText(text: string, wanted: readonly string[]): Ma
     const name = match?.[1];
     if (name === undefined || !want.has(name)) continue;
     const value = Number(match?.[3]);
-    if (Number.isFinite(value)) sums.set(name, (sums.get(name) ?? 0) + value);
+    if (!Number.isFinite(value)) continue;
+    sums.set(name, (sums.get(name) ?? 0) + value);
+    const labels = match?.[2];
+    if (labels !== undefined) sums.set(`${name}${labels}`, value);
   }
   return sums;
+}
+
+/** `{ ok: 2990, badxml: 10 }` from the labelled samples of a `result`-labelled counter. */
+export function countsByResult(
+  samples: ReadonlyMap<string, number>,
+  name: string,
+): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const [key, value] of samples) {
+    const match = new RegExp(`^${name}\\{.*result="([^"]*)".*\\}$`).exec(key);
+    if (match?.[1] !== undefined) counts[match[1]] = value;
+  }
+  return counts;
 }
 
 /** One scrape; undefined when the endpoint does not answer (the run goes on without it). */

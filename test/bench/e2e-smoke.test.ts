@@ -27,6 +27,7 @@ interface PassJson {
   packetsPerSec: number;
   historyRows: number;
   latencyMs: { count: number; p50: number; p99: number };
+  serverFiles?: Record<string, number>;
 }
 
 test('npm run bench: a tiny fleet is committed end to end and reported', async (t) => {
@@ -95,6 +96,8 @@ test('npm run bench: a tiny fleet is committed end to end and reported', async (
     assert.equal(pass.moduleValues, pass.packets * MODULES, `${pass.name}: every value committed`);
     assert.equal(pass.latencyMs.count, pass.packets);
     assert.ok(pass.packetsPerSec > 0);
+    // Our server's /metrics, when serve has an HTTP port: every file finished as ok.
+    if (pass.serverFiles) assert.deepEqual(pass.serverFiles, { ok: pass.packets });
   }
   const [creation, steady] = passes;
   assert.ok(creation && steady);
