@@ -15,6 +15,14 @@ import {
   type ScalingPoint,
 } from './e2e/render.js';
 import { runE2e, type E2eResult } from './e2e/scenario.js';
+import {
+  baselineMismatch,
+  buildBaseline,
+  compareRows,
+  DEFAULT_BASELINE_PATH,
+  loadBaseline,
+  saveBaseline,
+} from './e2e/baseline.js';
 import { buildServer } from './load/server-build.js';
 import {
   collectEnv,
@@ -96,7 +104,14 @@ async function runStandard(
     console.log(`medians over ${runs.length} runs:`);
     console.log(formatTable(medianPassRows(runs)));
   }
+  compareWithBaseline(options, runs, log);
   const stem = resultStem('e2e');
+  const env = collectEnv();
+  if (options.saveBaseline && runs.every((r) => r.status === 'ok')) {
+    const path = options.baseline ?? DEFAULT_BASELINE_PATH;
+    saveBaseline(path, buildBaseline(options, env, runs));
+    log(`baseline saved: ${relative(process.cwd(), path)}`);
+  }
   const report = createReport('e2e', paramsOf(options), runs.length === 1 ? runs[0] : { runs }, {
     database: runs[0]?.databaseVersion ?? 'unknown',
   });
@@ -224,6 +239,29 @@ async function runScaling(
     log(`markdown: ${options.readme}`);
   }
   return points.every((p) => p.complete) ? 0 : 1;
+}
+
+function compareWithBaseline(
+  options: E2eOptions,
+  runs: readonly E2eResult[],
+  log: (l: string) => void,
+): void {
+  if (options.saveBaseline) return;
+  const path = options.baseline ?? DEFAULT_BASELINE_PATH;
+  const baseline = loadBaseline(path);
+  if (!baseline) {
+    if (options.baseline !== undefined) log(`no baseline at ${path}`);
+    return;
+  }
+  const mismatch = baselineMismatch(baseline, options, collectEnv());
+  if (mismatch !== undefined) {
+    log(`baseline not comparable (${mismatch})`);
+    return;
+  }
+  console.log(
+    `against the baseline (${baseline.runs} runs, commit ${baseline.gitSha}, ${baseline.date.slice(0, 10)}):`,
+  );
+  console.log(formatTable(compareRows(baseline, runs)));
 }
 
 function formatTableMarkdown(points: readonly ScalingPoint[]): string {

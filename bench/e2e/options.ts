@@ -35,6 +35,8 @@ export interface E2eOptions {
   pollIntervalMs: number;
   keepDb: boolean;
   outDir: string | undefined;
+  baseline: string | undefined;
+  saveBaseline: boolean;
   readme: string | undefined;
   scaling: boolean;
   scalingAgents: number[];
@@ -253,6 +255,18 @@ export const KNOBS: readonly Knob[] = [
   },
   { flag: 'keep-db', key: 'keepDb', kind: 'bool', help: 'keep the fresh database after the run' },
   { flag: 'out', key: 'outDir', kind: 'string', help: 'results folder (default bench/results/)' },
+  {
+    flag: 'baseline',
+    key: 'baseline',
+    kind: 'string',
+    help: 'compare with this baseline (default bench/baseline.json when the scenario matches)',
+  },
+  {
+    flag: 'save-baseline',
+    key: 'saveBaseline',
+    kind: 'bool',
+    help: "write this run's medians and spread as the baseline (use with --repeat 3)",
+  },
   {
     flag: 'readme',
     key: 'readme',
