@@ -11,17 +11,26 @@ import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { silentLogger } from '../src/core/log.js';
 import { connectionOptions, initDatabase } from '../src/db/index.js';
-import { createReport, describeEnv, formatTable, resultStem, writeReport } from './lib/index.js';
+import {
+  createReport,
+  describeEnv,
+  formatMarkdownTable,
+  formatTable,
+  resultStem,
+  writeMarkdownSection,
+  writeReport,
+} from './lib/index.js';
 
 interface DbWriteOptions {
   dbServer: string;
   rows: number;
   batchSizes: number[];
   statusRows: number;
+  readme: string | undefined;
 }
 
 const HELP = `Usage: npm run bench:dbwrite -- [--db-server mysql://root@127.0.0.1:3306]
-       [--rows 100000] [--batch-sizes 100,500,1000] [--status-rows 33000]`;
+       [--rows 100000] [--batch-sizes 100,500,1000] [--status-rows 33000] [--readme docs/bench.md]`;
 
 function parseArgs(argv: readonly string[]): DbWriteOptions | undefined {
   const options: DbWriteOptions = {
@@ -29,6 +38,7 @@ function parseArgs(argv: readonly string[]): DbWriteOptions | undefined {
     rows: 100_000,
     batchSizes: [100, 500, 1000],
     statusRows: 33_000,
+    readme: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag = '', inline] = (argv[i] ?? '').split('=', 2);
@@ -39,6 +49,7 @@ function parseArgs(argv: readonly string[]): DbWriteOptions | undefined {
     else if (flag === '--rows') options.rows = Number(value);
     else if (flag === '--batch-sizes') options.batchSizes = value.split(',').map(Number);
     else if (flag === '--status-rows') options.statusRows = Number(value);
+    else if (flag === '--readme') options.readme = value;
     else throw new Error(`unknown option ${flag}`);
   }
   return options;
@@ -151,17 +162,28 @@ async function main(): Promise<number> {
   }
   const report = createReport('db-write', { ...options, dbServer: server.host }, results);
   console.error(describeEnv(report.env));
-  console.log(
-    formatTable(
-      results.map((r) => ({
-        case: r.case,
-        batch: r.batch,
-        rows: r.rows,
-        s: r.seconds,
-        'rows/s': r.rowsPerSec,
-      })),
-    ),
-  );
+  const rows = results.map((r) => ({
+    case: r.case,
+    batch: r.batch,
+    rows: r.rows,
+    s: r.seconds,
+    'rows/s': r.rowsPerSec,
+  }));
+  if (options.readme !== undefined) {
+    writeMarkdownSection(
+      options.readme,
+      'dbwrite',
+      [
+        '### MariaDB alone (`npm run bench:dbwrite`)',
+        '',
+        `The database's own ceiling for the dataserver's two write shapes, one connection, one transaction per batch (${describeEnv(report.env)}).`,
+        '',
+        formatMarkdownTable(rows),
+        '',
+      ].join('\n'),
+    );
+  }
+  console.log(formatTable(rows));
   console.error(`results: ${writeReport(report, resultStem('db-write'))}`);
   return 0;
 }

@@ -7,10 +7,12 @@ import { capacityStudyModules, createFleet } from './generator/index.js';
 import {
   createReport,
   describeEnv,
+  formatMarkdownTable,
   formatTable,
   parseDurationMs,
   resultStem,
   summarize,
+  writeMarkdownSection,
   writeReport,
 } from './lib/index.js';
 import { parseAgentXml } from '../src/dataserver/xml/index.js';
@@ -21,10 +23,11 @@ interface ParseBenchOptions {
   windowsShare: number;
   durationMs: number;
   warmupRounds: number;
+  readme: string | undefined;
 }
 
 const HELP = `Usage: npm run bench:parse -- [--agents 3000] [--modules 33] [--windows-share 0.2]
-                             [--duration 10s] [--warmup 1]
+                             [--duration 10s] [--warmup 1] [--readme docs/bench.md]
 Parses the same generated pass over and over for --duration after --warmup rounds.`;
 
 function parseArgs(argv: readonly string[]): ParseBenchOptions | undefined {
@@ -34,6 +37,7 @@ function parseArgs(argv: readonly string[]): ParseBenchOptions | undefined {
     windowsShare: 0.2,
     durationMs: 10_000,
     warmupRounds: 1,
+    readme: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag = '', inline] = (argv[i] ?? '').split('=', 2);
@@ -45,6 +49,7 @@ function parseArgs(argv: readonly string[]): ParseBenchOptions | undefined {
     else if (flag === '--windows-share') options.windowsShare = Number(value);
     else if (flag === '--duration') options.durationMs = parseDurationMs(value);
     else if (flag === '--warmup') options.warmupRounds = Number(value);
+    else if (flag === '--readme') options.readme = value;
     else throw new Error(`unknown option ${flag}`);
   }
   return options;
@@ -101,19 +106,29 @@ function main(): number {
   };
   const report = createReport('xml-parse', options, results);
   console.error(describeEnv(report.env));
-  console.log(
-    formatTable([
-      {
-        'files/s': results.filesPerSec,
-        'MB/s': results.mbPerSec,
-        'values/s': results.valuesPerSec,
-        'avg file B': results.avgFileBytes,
-        'p50 µs': results.perFileUs.p50,
-        'p99 µs': results.perFileUs.p99,
-        rounds,
-      },
-    ]),
-  );
+  const row = {
+    'files/s': results.filesPerSec,
+    'MB/s': results.mbPerSec,
+    'values/s': results.valuesPerSec,
+    'avg file B': results.avgFileBytes,
+    'p50 µs': results.perFileUs.p50,
+    'p99 µs': results.perFileUs.p99,
+  };
+  if (options.readme !== undefined) {
+    writeMarkdownSection(
+      options.readme,
+      'parse',
+      [
+        '### XML parse alone (`npm run bench:parse`)',
+        '',
+        `One thread, ${options.agents.toLocaleString('en-US')} generated agent files × ${options.modules} modules parsed repeatedly for ${options.durationMs / 1000} s (${describeEnv(report.env)}).`,
+        '',
+        formatMarkdownTable([row]),
+        '',
+      ].join('\n'),
+    );
+  }
+  console.log(formatTable([{ ...row, rounds }]));
   console.error(`results: ${writeReport(report, resultStem('xml-parse'))}`);
   return 0;
 }
