@@ -269,6 +269,8 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     void shutdown('unhandledRejection', 1);
   });
   logger.info({ incomingDir: config.incomingDir, tentacle: s.tentacle }, 'tentacle-ingest serving');
+  // Lifecycle lines go out now, not when the asynchronous log buffer fills (supervisors wait on it).
+  logger.flush();
 }
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { testDbServer } from '../helpers/db.js';
+
+/** `tentacle-ingest serve --no-tentacle` in a child process (the real composition root). */
+export type ServeChild = ChildProcess & {
+  /** Resolves when the server logged that it is serving; rejects if it exits first. */
+  readonly ready: Promise<void>;
+  stderrText(): string;
+};
+
+export function spawnServe(options: {
+  incomingDir: string;
+  dbName: string;
+  serverName: string;
+  extra?: string[];
+}): ServeChild {
+  const db = testDbServer();
+  const args = [
+    '--import',
+    'tsx',
+    'src/main.ts',
+    'serve',
+    '--no-tentacle',
+    '--incomingdir',
+    options.incomingDir,
+    '--dbhost',
+    db.host,
+    '--dbport',
+    String(db.port),
+    '--dbuser',
+    db.user,
+    '--dbname',
+    options.dbName,
+    '--servername',
+    options.serverName,
+    '--dataserver_threads',
+    '0',
+    '--server_threshold',
+    '1',
+    '--verbosity',
+    '3',
+    // A SIGKILLed instance stays "live" in the HA membership until this passes; restarts under
+    // the same servername (needed to recover its claim folder) must not wait long.
+    '--ha_tick_ms',
+    '100',
+    '--ha_member_dead_after_ms',
+    '400',
+    '--ha_lease_ttl_ms',
+    '800',
+    ...(options.extra ?? []),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: process.cwd(),
+    env: { ...process.env, TZ: 'UTC', PANDORA_DBPASS: db.password },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    let seen = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      seen = (seen + chunk.toString()).slice(-2000);
+      if (seen.includes('tentacle-ingest serving')) resolve();
+    });
+    child.once('exit', (code, signal) => {
+      reject(new Error(`child exited (${String(code ?? signal)}) before serving: ${stderr}`));
+    });
+  });
+  ready.catch(() => undefined); // a killed child may never be awaited
+  return Object.assign(child, { ready, stderrText: () => stderr });
+}
+
+export async function killHard(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Polls `check` until it returns true or the deadline passes (generous: shared machine). */
+export async function waitFor(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Starts a server, retrying while a just-killed instance of the same name still looks live. */
+export async function startServe(options: Parameters<typeof spawnServe>[0]): Promise<ServeChild> {
+  for (let attempt = 1; ; attempt++) {
+    const child = spawnServe(options);
+    try {
+      await child.ready;
+      return child;
+    } catch (err) {
+      if (attempt >= 10 || !child.stderrText().includes('already used by a live server')) throw err;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+}
