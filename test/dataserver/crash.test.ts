@@ -76,8 +76,14 @@ test(
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let kill = 0; kill < KILLS; kill++) {
       const child = spawnServe({ ...serveOptions });
-      // Startup under tsx takes about a second: kill anywhere from early startup to mid-stream.
-      await new Promise((r) => setTimeout(r, 300 + Math.floor(random() * 1700)));
+      // Odd kills: anywhere in startup (recovery of the claim folder included). Even kills: once
+      // serving, within the next half second, while batches are being written.
+      if (kill % 2 === 1)
+        await new Promise((r) => setTimeout(r, 100 + Math.floor(random() * 1100)));
+      else {
+        await child.ready.catch(() => undefined);
+        await new Promise((r) => setTimeout(r, Math.floor(random() * 500)));
+      }
       await killHard(child);
       committedAtKill.push(await count('SELECT COUNT(*) n FROM tingest_ledger'));
     }
