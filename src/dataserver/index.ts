@@ -1,6 +1,7 @@
 import type { Logger } from '../core/log.js';
 import type { DataserverConfig } from './config.js';
 import { createWorkerParser } from './parse-pool.js';
+import { spawnParseWorker } from './parse-worker.js';
 import { createInlineParser, type PacketParser } from './parser.js';
 
 export {
@@ -16,23 +17,14 @@ export { createWorkerParser } from './parse-pool.js';
 export { agentKeyOf, BADXML_SUFFIX, FAILED_SUFFIX } from './spool/spool-dir.js';
 export { processPacket } from './logic/index.js';
 
-/**
- * The parser `dataserver_threads` asks for: worker threads running parse-worker (the .ts entry
- * through tsx when running from source, the compiled .js otherwise), or inline for 0.
- */
+/** The parser `dataserver_threads` asks for: that many parse workers, or inline for 0. */
 export function createPacketParser(
   config: DataserverConfig,
   deps: { logger: Logger },
 ): PacketParser {
   if (config.parseThreads === 0) return createInlineParser(config.parse);
-  const fromSource = import.meta.url.endsWith('.ts');
   return createWorkerParser(
-    {
-      threads: config.parseThreads,
-      parse: config.parse,
-      workerUrl: new URL(fromSource ? './parse-worker.ts' : './parse-worker.js', import.meta.url),
-      ...(fromSource ? { execArgv: ['--import', 'tsx'] } : {}),
-    },
+    { threads: config.parseThreads, parse: config.parse, spawn: () => spawnParseWorker() },
     deps,
   );
 }

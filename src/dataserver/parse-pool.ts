@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../core/log.js';
 import type { PacketParser, ParseResult } from './parser.js';
 import type { ParseOptions, ParseRequest, ParseResponse } from './types.js';
@@ -24,7 +24,7 @@ const TASKS_PER_WORKER = 2;
  * its tasks as I/O errors (the files are kept) and is replaced.
  */
 export function createWorkerParser(
-  options: { threads: number; parse: ParseOptions; workerUrl: URL; execArgv?: string[] },
+  options: { threads: number; parse: ParseOptions; spawn: () => Worker },
   deps: { logger: Logger },
 ): PacketParser {
   const log = deps.logger.child({ component: 'parse-pool' });
@@ -35,7 +35,7 @@ export function createWorkerParser(
   let closed = false;
 
   function spawn(): Slot {
-    const worker = new Worker(options.workerUrl, { execArgv: options.execArgv ?? [] });
+    const worker = options.spawn();
     const slot: Slot = { worker, busy: new Map() };
     worker.on('message', (msg: ParseResponse) => {
       const task = slot.busy.get(msg.id);

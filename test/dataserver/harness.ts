@@ -5,11 +5,12 @@ import { createMetricsRegistry } from '../../src/core/metrics.js';
 import { createDbPool, initDatabase, type DbPool } from '../../src/db/index.js';
 import {
   createDataserver,
-  createInlineParser,
+  createPacketParser,
   loadDataserverConfig,
   processPacket,
   type Dataserver,
   type DataserverConfig,
+  type PacketParser,
 } from '../../src/dataserver/index.js';
 import { createTestDatabase, testDbServer, type TestDatabase } from '../helpers/db.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -128,7 +129,7 @@ export async function startHarness(
     ...(options.host ? { host: options.host } : {}),
     ...(options.port ? { port: options.port } : {}),
   };
-  let current: { config: DataserverConfig; ds: Dataserver; pool: DbPool };
+  let current: { config: DataserverConfig; ds: Dataserver; pool: DbPool; parser: PacketParser };
   const build = async (extra: Record<string, string>) => {
     const config = loadDataserverConfig({
       flags: flagsMap({
@@ -151,15 +152,16 @@ export async function startHarness(
       },
       { logger: silentLogger() },
     );
+    const parser = createPacketParser(config, { logger: silentLogger() });
     const ds = createDataserver(config, {
       pool,
       logger: silentLogger(),
       registry: createMetricsRegistry({ defaultMetrics: false }),
       processPacket,
-      parser: createInlineParser(config.parse),
+      parser,
     });
     await ds.start();
-    current = { config, ds, pool };
+    current = { config, ds, pool, parser };
   };
   await build({});
   // Assertions read through a pool of our own: DATETIMEs as the strings the server stores.
@@ -196,6 +198,7 @@ export async function startHarness(
     },
     async restart(extra = {}) {
       await current.ds.close();
+      await current.parser.close();
       await current.pool.end();
       await build(extra);
     },
@@ -209,6 +212,7 @@ export async function startHarness(
     },
     async close() {
       await current.ds.close();
+      await current.parser.close();
       await current.pool.end();
       await assertPool.end();
       if (!options.db) await db.drop();
