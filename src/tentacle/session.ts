@@ -442,7 +442,9 @@ export class TentacleSession {
 
   readonly #onSocketError = (err: Error): void => {
     const code = (err as NodeJS.ErrnoException).code;
-    this.#logger().debug({ event: 'socket_error', code, err: err.message }, 'socket error');
+    if (this.#ctx.logger.isLevelEnabled('debug')) {
+      this.#logger().debug({ event: 'socket_error', code, err: err.message }, 'socket error');
+    }
   };
 
   readonly #onClose = (): void => {
@@ -685,7 +687,9 @@ export class TentacleSession {
         break;
       case 0x51: // Q
         if (line.equals(QUIT)) {
-          this.#logger().debug({ event: 'quit' }, 'client quit');
+          if (this.#ctx.logger.isLevelEnabled('debug')) {
+            this.#logger().debug({ event: 'quit' }, 'client quit');
+          }
           this.#close();
           return;
         }
@@ -724,7 +728,7 @@ export class TentacleSession {
       const f = filters[i];
       if (f?.regex.test(text)) {
         const dir = this.#ctx.filterDirs[i] ?? this.#ctx.storageDir;
-        if (this.#logger().isLevelEnabled('debug')) {
+        if (this.#ctx.logger.isLevelEnabled('debug')) {
           this.#logger().debug(
             { event: 'filter', name: printableBytes(name), filter: f.source, dir: f.dir },
             'file matches filter',
@@ -899,9 +903,8 @@ export class TentacleSession {
     const { metrics } = this.#ctx;
     metrics.file('ok');
     metrics.receiveDuration.observe((performance.now() - upload.startedAt) / 1000);
-    const log = this.#logger();
-    if (log.isLevelEnabled('info')) {
-      log.info(
+    if (this.#ctx.logger.isLevelEnabled('info')) {
+      this.#logger().info(
         {
           event: 'file_received',
           name: printableBytes(upload.name),
@@ -967,10 +970,12 @@ export class TentacleSession {
             closeFd(file.fd);
           }
           if (kind === MV) await fs.promises.unlink(path);
-          this.#logger().info(
-            { event: 'file_sent', cmd: kind.cmd, name: printableBytes(name), size: file.size },
-            'sent file',
-          );
+          if (this.#ctx.logger.isLevelEnabled('info')) {
+            this.#logger().info(
+              { event: 'file_sent', cmd: kind.cmd, name: printableBytes(name), size: file.size },
+              'sent file',
+            );
+          }
         },
         cancel: () => {
           closeFd(file.fd);
