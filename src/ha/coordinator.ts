@@ -10,6 +10,11 @@ import type { HaConfig } from './settings.js';
 
 export type Role = 'master' | 'standby';
 
+/** The callback face of a new pool connection, as mysql2 hands it to 'connection' listeners. */
+interface SessionConnection {
+  query(sql: string, callback: (err: unknown) => void): void;
+}
+
 /**
  * `No master-eligible server is running; master duties are suspended`, in `safe_input` form
  * (spaces → `&#x20;`), as every `tevento.evento` is stored.
@@ -132,8 +137,19 @@ export function createHaCoordinator(
   let hadNoEligible = false;
   let isStopped = false;
   let closing: Promise<void> | undefined;
-  let sessionVarsSql: string | undefined =
-    `SET SESSION innodb_lock_wait_timeout = 1, idle_transaction_timeout = ${idleTxnTimeoutSec}`;
+
+  // Every HA session: lock waits end after 1 s (a renew or an acquisition must not queue behind a
+  // stalled transaction for InnoDB's default 50 s), and a transaction left idle by a paused or
+  // partitioned process is killed by MariaDB, releasing its share lock on the lease row. MySQL
+  // lacks idle_transaction_timeout; there only the lock-wait bound applies.
+  pool.pool.on('connection', (conn: SessionConnection) => {
+    conn.query(
+      `SET SESSION innodb_lock_wait_timeout = 1, idle_transaction_timeout = ${idleTxnTimeoutSec}`,
+      (err) => {
+        if (err) conn.query('SET SESSION innodb_lock_wait_timeout = 1', () => undefined);
+      },
+    );
+  });
 
   function setRole(next: Role, reason: string): void {
     if (next === 'standby') {
@@ -179,17 +195,6 @@ export function createHaCoordinator(
     return role === 'master' && performance.now() < fenceDeadline;
   }
 
-  async function prepareSession(conn: PoolConnection): Promise<void> {
-    if (sessionVarsSql === undefined) return;
-    try {
-      await conn.query({ sql: sessionVarsSql, timeout: queryTimeoutMs });
-    } catch {
-      // MySQL has no idle_transaction_timeout: keep the lock wait bound only.
-      sessionVarsSql = 'SET SESSION innodb_lock_wait_timeout = 1';
-      await conn.query({ sql: sessionVarsSql, timeout: queryTimeoutMs });
-    }
-  }
-
   async function readLease(): Promise<{
     holder: string;
     instance: string;
@@ -215,7 +220,6 @@ export function createHaCoordinator(
     const sentAt = performance.now();
     const conn = await pool.getConnection();
     try {
-      await prepareSession(conn);
       await conn.beginTransaction();
       const [leaseRows] = await conn.query<RowDataPacket[]>({
         sql: `SELECT expires_at > NOW(3) AS is_valid,
@@ -459,7 +463,6 @@ export function createHaCoordinator(
     const myEpoch = epoch;
     const conn = await pool.getConnection();
     try {
-      await prepareSession(conn);
       await conn.beginTransaction();
       // Share lock on the lease row, held to commit: an acquisition (exclusive lock) cannot
       // slip in between this check and our commit, and we cannot commit after losing it.

@@ -35,9 +35,12 @@ export interface HttpNode {
  * One in-process server reduced to HA + the HTTP side, on a fresh test database. `dbPort` lets
  * a test put a proxy between it and MariaDB.
  */
-export async function startHttpNode(options: { dbPort?: number } = {}): Promise<HttpNode> {
-  const db = await createTestDatabase('ti_http');
-  for (const ddl of pandoraTablesDdl()) await db.pool.query(ddl);
+export async function startHttpNode(
+  options: { dbPort?: number; db?: TestDatabase; name?: string; master?: number } = {},
+): Promise<HttpNode> {
+  const ownsDb = options.db === undefined;
+  const db = options.db ?? (await createTestDatabase('ti_http'));
+  if (ownsDb) for (const ddl of pandoraTablesDdl()) await db.pool.query(ddl);
   const spool = tempDir('ti-http-spool-');
   const log = silentLogger();
   const registry = createMetricsRegistry({ defaultMetrics: false });
@@ -54,11 +57,10 @@ export async function startHttpNode(options: { dbPort?: number } = {}): Promise<
   pool.on('connection', (conn) => {
     conn.on('error', () => undefined);
   });
-  await ensureHaSchema(pool);
   const { values } = resolveSettings(HA_SETTINGS, {
     flags: new Map([
-      ['servername', 'http-node'],
-      ['master', '3'],
+      ['servername', options.name ?? 'http-node'],
+      ['master', String(options.master ?? 3)],
       ['server_keepalive', '2'],
       ['ha_tick_ms', '500'],
       ['ha_startup_grace_ms', '0'],
@@ -66,6 +68,7 @@ export async function startHttpNode(options: { dbPort?: number } = {}): Promise<
   });
   const config = haConfigFrom(values, 'test');
   const coordinator = createHaCoordinator(config, { pool, log, registry });
+  await ensureHaSchema(pool);
   const drainCalls: number[] = [];
   const state = createNodeState(
     {
@@ -106,7 +109,7 @@ export async function startHttpNode(options: { dbPort?: number } = {}): Promise<
       await http.close();
       await coordinator.close();
       await pool.end();
-      await db.drop();
+      if (ownsDb) await db.drop();
       spool.cleanup();
     },
   };

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { RowDataPacket } from 'mysql2/promise';
 import { Counter } from 'prom-client';
 import { OWNER_FILE } from '../../src/ha/index.js';
 import { testDbServer } from '../helpers/db.js';
@@ -42,6 +43,15 @@ test('livez, readyz, status and metrics of a healthy master', async (t) => {
     [ready.body.ready, ready.body.server_name, ready.body.is_master, ready.body.epoch],
     [true, 'http-node', true, 1],
   );
+
+  // HA sessions bound lock waits and kill transactions a stalled process leaves open.
+  const session = await node.coordinator.runFenced('probe', async ({ conn }) => {
+    const [rows] = await conn.query<RowDataPacket[]>(
+      'SELECT @@session.innodb_lock_wait_timeout AS lw, @@session.idle_transaction_timeout AS it',
+    );
+    return rows[0];
+  });
+  assert.deepEqual([session?.['lw'], session?.['it']], [1, 2]);
 
   const received = new Counter({
     name: 'pandora_tentacle_files_received_total',
