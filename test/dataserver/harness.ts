@@ -166,7 +166,7 @@ export async function startHarness(
   await build({});
   // Assertions read through a pool of our own: DATETIMEs as the strings the server stores.
   const assertPool = createDbPool(
-    { ...server, database: db.name, connectionLimit: 2, queueLimit: 100 },
+    { ...testDbServer(), database: db.name, connectionLimit: 2, queueLimit: 100 },
     { logger: silentLogger() },
   );
   let mtime = 1_709_280_000;

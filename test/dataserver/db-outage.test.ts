@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createTcpProxy } from '../helpers/tcp-proxy.js';
+import { testDbServer } from '../helpers/db.js';
+import { waitFor } from './child.js';
+import { dropFile, mod, startHarness, type Harness } from './harness.js';
+
+// MariaDB becomes unreachable mid-stream (through a loopback proxy the test controls) and comes
+// back: intake pauses, every file is kept, and afterwards each one is in the database once.
+
+const AGENTS = 30;
+const ROUNDS = 10;
+
+function agentPacket(agent: number, round: number): string {
+  const t = new Date(Date.UTC(2024, 2, 1, 10, 0, 0) + round * 300_000).toISOString();
+  return `<?xml version='1.0' encoding='UTF-8'?>
+<agent_data agent_name='out-${String(agent)}' group='Servers' timestamp='${t.slice(0, 10)} ${t.slice(11, 19)}'>
+${mod('cnt', 'generic_data', String(round))}
+${mod('proc', 'generic_proc', String(round % 2))}
+${mod('ev', 'async_string', `e${String(round)}`)}
+</agent_data>`;
+}
+
+function writeRound(h: Harness, round: number): void {
+  for (let a = 1; a <= AGENTS; a++) {
+    const name = `out-${String(a)}.${String(1000 + round)}.data`;
+    dropFile(h.dir, name, agentPacket(a, round), 1_709_280_000 + round);
+  }
+}
+
+async function verifyExactlyOnce(h: Harness): Promise<void> {
+  const total = AGENTS * ROUNDS;
+  assert.equal(await h.count('SELECT COUNT(*) n FROM tingest_ledger'), total);
+  assert.equal(await h.count('SELECT COUNT(*) n FROM tagente'), AGENTS);
+  assert.equal(await h.count('SELECT COUNT(*) n FROM tagente_modulo'), AGENTS * 3);
+  assert.equal(await h.count('SELECT COUNT(*) n FROM tagente_datos'), total * 2);
+  assert.equal(
+    await h.count('SELECT COUNT(DISTINCT id_agente_modulo, utimestamp) n FROM tagente_datos'),
+    total * 2,
+  );
+  assert.equal(await h.count('SELECT COUNT(*) n FROM tagente_datos_string'), total);
+  assert.equal(
+    await h.count("SELECT COUNT(*) n FROM tevento WHERE event_type LIKE 'going_%'"),
+    AGENTS * ROUNDS, // proc 0,1,0,…: even the first datum (critical) is a transition
+  );
+  assert.equal(
+    await h.count("SELECT COUNT(*) n FROM tevento WHERE event_type = 'new_agent'"),
+    AGENTS,
+  );
+  assert.deepEqual(
+    readdirSync(h.dir).filter((n) => !n.startsWith('.')),
+    [],
+    'spool empty, nothing renamed',
+  );
+  assert.deepEqual(readdirSync(join(h.dir, '.processing', 'pandora01')), []);
+}
+
+for (const mode of ['cut', 'blackhole'] as const) {
+  test(
+    `database ${mode} mid-stream: paused, nothing lost, nothing duplicated`,
+    { timeout: 300_000 },
+    async (t) => {
+      const proxy = await createTcpProxy(testDbServer());
+      t.after(() => proxy.close());
+      const h = await startHarness(
+        { dataserver_batch_files: '10' },
+        { host: proxy.host, port: proxy.port },
+      );
+      t.after(() => h.close());
+      for (let r = 0; r < 3; r++) writeRound(h, r);
+      await h.ds.drain();
+      assert.equal(await h.count('SELECT COUNT(*) n FROM tingest_ledger'), AGENTS * 3);
+
+      // Files keep arriving; the database goes away while they are being written.
+      writeRound(h, 3);
+      writeRound(h, 4);
+      if (mode === 'cut') proxy.cut();
+      else proxy.blackhole();
+      for (let r = 5; r < ROUNDS; r++) writeRound(h, r);
+      h.ds.wake();
+      const before = await h.count('SELECT COUNT(*) n FROM tingest_ledger');
+      await new Promise((r) => setTimeout(r, 2500));
+      // Nothing is lost while it is away: every file not committed is still on disk.
+      const onDisk =
+        readdirSync(h.dir).filter((n) => n.endsWith('.data')).length +
+        readdirSync(join(h.dir, '.processing', 'pandora01')).length;
+      const committed = await h.count('SELECT COUNT(*) n FROM tingest_ledger');
+      assert.ok(committed < AGENTS * ROUNDS, 'the outage stopped progress');
+      assert.ok(committed <= before + AGENTS * 2, 'no progress beyond what was in flight');
+      assert.equal(onDisk + committed, AGENTS * ROUNDS, 'every uncommitted file is kept');
+
+      proxy.restore();
+      await waitFor(
+        async () => (await h.count('SELECT COUNT(*) n FROM tingest_ledger')) === AGENTS * ROUNDS,
+        120_000,
+        'resumed by itself',
+      );
+      await h.ds.drain();
+      await verifyExactlyOnce(h);
+    },
+  );
+}
