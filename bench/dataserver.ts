@@ -1,0 +1,233 @@
+/**
+ * `npm run bench:dataserver` — spool files of N agents × 33 modules (the Pandora capacity
+ * study's agent: 1 string, 17 generic_proc, 15 generic_data with thresholds) processed from the
+ * folder into MariaDB by the real pipeline (scan, claim, parse workers, batch writer): packets/s
+ * and module values/s for the first pass (every agent and module created) and for steady-state
+ * passes, with peak RSS. Each run uses a throwaway database (dropped afterwards); `--runs` repeats
+ * the whole thing and the table shows medians. Bounded by --agents × --passes files per run.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { createLogger, silentLogger } from '../src/core/log.js';
+import { createMetricsRegistry } from '../src/core/metrics.js';
+import { connectionOptions, createDbPool, initDatabase } from '../src/db/index.js';
+import {
+  createDataserver,
+  createPacketParser,
+  loadDataserverConfig,
+  processPacket,
+} from '../src/dataserver/index.js';
+import { createFleet, writeFiles } from './generator/index.js';
+import {
+  createReport,
+  describeEnv,
+  formatMarkdownTable,
+  formatTable,
+  median,
+  resultStem,
+  writeReport,
+  collectEnv,
+} from './lib/index.js';
+
+interface Options {
+  agents: number;
+  passes: number;
+  runs: number;
+  changeRate: number;
+  threads: number;
+  batchFiles: number;
+  dbServer: string;
+  verbose: boolean;
+}
+
+const HELP = `Usage: npm run bench:dataserver -- [--agents 3000] [--passes 3] [--runs 3]
+       [--change-rate 0.1] [--threads 2] [--batch-files 200]
+       [--db-server mysql://root@127.0.0.1:3306] [--verbose]`;
+
+function parseArgs(argv: readonly string[]): Options | undefined {
+  const o: Options = {
+    agents: 3000,
+    passes: 3,
+    runs: 3,
+    changeRate: 0.1,
+    threads: 2,
+    batchFiles: 200,
+    dbServer: 'mysql://root@127.0.0.1:3306',
+    verbose: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag = '', inline] = (argv[i] ?? '').split('=', 2);
+    if (flag === '--help') return undefined;
+    if (flag === '--verbose') {
+      o.verbose = true;
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    if (flag === '--agents') o.agents = Number(value);
+    else if (flag === '--passes') o.passes = Number(value);
+    else if (flag === '--runs') o.runs = Number(value);
+    else if (flag === '--change-rate') o.changeRate = Number(value);
+    else if (flag === '--threads') o.threads = Number(value);
+    else if (flag === '--batch-files') o.batchFiles = Number(value);
+    else if (flag === '--db-server') o.dbServer = value;
+    else throw new Error(`unknown option ${flag}`);
+  }
+  return o;
+}
+
+interface PassResult {
+  readonly run: number;
+  readonly pass: number;
+  readonly kind: 'first' | 'steady';
+  readonly packets: number;
+  readonly seconds: number;
+  readonly packetsPerSec: number;
+  readonly valuesPerSec: number;
+  readonly historyRows: number;
+  readonly events: number;
+  readonly rssMB: number;
+}
+
+async function runOnce(o: Options, run: number): Promise<PassResult[]> {
+  const url = new URL(o.dbServer);
+  const server = {
+    host: url.hostname,
+    port: Number(url.port || 3306),
+    user: decodeURIComponent(url.username || 'root'),
+    password: decodeURIComponent(url.password),
+  };
+  const dbName = `ti_bench_ds_${randomBytes(4).toString('hex')}`;
+  const root = join(tmpdir(), `ti-bench-ds-${randomBytes(4).toString('hex')}`);
+  const spool = join(root, 'data_in');
+  const staging = join(root, 'staging');
+  mkdirSync(spool, { recursive: true });
+  const logger = o.verbose ? createLogger({ level: 'info' }) : silentLogger();
+  await initDatabase({ ...server, database: dbName }, { createDatabase: true }, { logger });
+  const config = loadDataserverConfig({
+    flags: new Map([
+      ['incomingdir', spool],
+      ['dbhost', server.host],
+      ['dbport', String(server.port)],
+      ['dbuser', server.user],
+      ['dbname', dbName],
+      ['servername', 'bench01'],
+      ['dataserver_threads', String(o.threads)],
+      ['dataserver_batch_files', String(o.batchFiles)],
+      ['max_queue_files', String(Math.max(5000, o.agents))],
+      ['too_many_xml', '0'],
+    ]),
+  });
+  const pool = createDbPool(
+    {
+      ...config.db,
+      password: server.password,
+      connectionLimit: config.db.connections,
+      queueLimit: 1000,
+    },
+    { logger },
+  );
+  const parser = createPacketParser(config, { logger });
+  const ds = createDataserver(config, {
+    pool,
+    logger,
+    registry: createMetricsRegistry({ defaultMetrics: false }),
+    processPacket,
+    parser,
+  });
+  const admin = await mysql.createConnection(connectionOptions({ ...server, database: dbName }));
+  const count = async (table: string) => {
+    const [rows] = await admin.query(`SELECT COUNT(*) AS n FROM ${table}`);
+    return Number((rows as Record<string, unknown>[])[0]?.['n']);
+  };
+  const results: PassResult[] = [];
+  try {
+    await ds.start();
+    const fleet = createFleet({
+      agents: o.agents,
+      changeRate: o.changeRate,
+      seed: 42 + run,
+      startEpoch: 1_709_280_000,
+    });
+    for (let p = 0; p < o.passes + 1; p++) {
+      // Generate outside the clock, then move the pass into the spool at once.
+      rmSync(staging, { recursive: true, force: true });
+      await writeFiles(fleet.pass(p).files(), staging);
+      const names = readdirSync(staging);
+      const historyBefore = (await count('tagente_datos')) + (await count('tagente_datos_string'));
+      const eventsBefore = await count('tevento');
+      const started = process.hrtime.bigint();
+      for (const name of names) renameSync(join(staging, name), join(spool, name));
+      ds.wake();
+      await ds.drain();
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const history = (await count('tagente_datos')) + (await count('tagente_datos_string'));
+      const r: PassResult = {
+        run,
+        pass: p,
+        kind: p === 0 ? 'first' : 'steady',
+        packets: names.length,
+        seconds: Math.round(seconds * 100) / 100,
+        packetsPerSec: Math.round(names.length / seconds),
+        valuesPerSec: Math.round((names.length * fleet.modules.length) / seconds),
+        historyRows: history - historyBefore,
+        events: (await count('tevento')) - eventsBefore,
+        rssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+      };
+      results.push(r);
+      console.log(formatTable([{ ...r }]));
+    }
+    const ledger = await count('tingest_ledger');
+    if (ledger !== o.agents * (o.passes + 1)) throw new Error(`ledger has ${String(ledger)} files`);
+  } finally {
+    await ds.close();
+    await parser.close();
+    await pool.end();
+    await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``);
+    await admin.end();
+    rmSync(root, { recursive: true, force: true });
+  }
+  return results;
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  if (!o) {
+    console.log(HELP);
+    return;
+  }
+  process.env['TZ'] ??= 'UTC';
+  console.log(`bench:dataserver on ${describeEnv(collectEnv())}`);
+  console.log(
+    `${String(o.agents)} agents × 33 modules, ${String(o.passes)} steady passes, change rate ${String(o.changeRate)}, ${String(o.threads)} parse threads, batches of ${String(o.batchFiles)} files, ${String(o.runs)} runs`,
+  );
+  const all: PassResult[] = [];
+  for (let run = 1; run <= o.runs; run++) all.push(...(await runOnce(o, run)));
+  const summary = (['first', 'steady'] as const).map((kind) => {
+    const rows = all.filter((r) => r.kind === kind);
+    return {
+      pass: kind === 'first' ? 'first pass (all created)' : 'steady state',
+      'packets/s': median(rows.map((r) => r.packetsPerSec)),
+      'values/s': median(rows.map((r) => r.valuesPerSec)),
+      'history rows/pass': median(rows.map((r) => r.historyRows)),
+      'events/pass': median(rows.map((r) => r.events)),
+      'peak RSS MB': Math.max(...rows.map((r) => r.rssMB)),
+      samples: rows.length,
+    };
+  });
+  console.log(`\nmedians over ${String(o.runs)} runs:\n${formatTable(summary)}`);
+  console.log(`\n${formatMarkdownTable(summary)}`);
+  const path = writeReport(
+    createReport('dataserver', o, { summary, passes: all }),
+    resultStem('dataserver'),
+  );
+  console.log(`report: ${path}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
