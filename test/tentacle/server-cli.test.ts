@@ -131,6 +131,21 @@ function runCli(t: TestContext, args: string[], cwd?: string): Run {
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
+/** The pid and port from the server's `started` log line (run with -v and -p 0). */
+async function started(read: () => string): Promise<{ pid: number; port: number }> {
+  for (let i = 0; i < 100; i++) {
+    const line = read()
+      .split('\n')
+      .filter((l) => l.startsWith('{') && l.endsWith('}'))
+      .map((l) => JSON.parse(l) as { event?: string; pid?: number; addresses?: string[] })
+      .find((l) => l.event === 'started');
+    const port = Number(line?.addresses?.[0]?.split(':').pop());
+    if (line?.pid !== undefined && port > 0) return { pid: line.pid, port };
+    await sleep(100);
+  }
+  throw new Error('the server did not log that it started');
+}
+
 async function waitListening(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     try {
@@ -199,7 +214,6 @@ describe('tentacle-server process', () => {
   });
 
   test('-F config file (CRLF) with the command line on top; logs name the peer', async (t) => {
-    const port = await freePort();
     const conf = join(dir, 't.conf');
     writeFileSync(
       conf,
@@ -213,8 +227,8 @@ describe('tentacle-server process', () => {
         '',
       ].join('\r\n'),
     );
-    const run = runCli(t, ['-F', conf, '-p', String(port)]);
-    await waitListening(port);
+    const run = runCli(t, ['-F', conf, '-p', '0']);
+    const { port } = await started(run.stdout);
     const peer = await RawPeer.connect(port);
     await runSteps(peer, [
       { send: 'SEND <big.data> SIZE 11\n' },
@@ -241,33 +255,18 @@ describe('tentacle-server process', () => {
   });
 
   test('-d: the parent exits 0 once the background server listens', async (t) => {
-    const port = await freePort();
     const log = join(dir, 'daemon.log');
-    const run = runCli(t, [
-      '-a',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-s',
-      dir,
-      '-d',
-      '-v',
-      '-l',
-      log,
-    ]);
-    assert.equal(await run.exited, 0);
+    const run = runCli(t, ['-a', '127.0.0.1', '-p', '0', '-s', dir, '-d', '-v', '-l', log]);
+    assert.equal(await run.exited, 0, run.stderr());
+    const { pid, port } = await started(() => {
+      try {
+        return readFileSync(log, 'utf8');
+      } catch {
+        return ''; // not created yet: the log is flushed within a second
+      }
+    });
+    assert.notEqual(pid, run.child.pid, 'the daemon is another process');
     await waitListening(port);
-    let pid = 0;
-    for (let i = 0; i < 50 && pid === 0; i++) {
-      const started = readFileSync(log, 'utf8')
-        .split('\n')
-        .filter((l) => l.startsWith('{') && l.endsWith('}'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => l['event'] === 'started');
-      pid = Number(started?.['pid'] ?? 0);
-      if (pid === 0) await sleep(100);
-    }
-    assert.ok(pid > 0 && pid !== run.child.pid, 'the daemon logged its own pid');
     t.after(() => {
       try {
         process.kill(pid, 'SIGKILL');
