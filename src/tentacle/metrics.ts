@@ -86,7 +86,7 @@ export function createTentacleMetrics(registry: Registry): TentacleMetrics {
     () =>
       new Counter({
         name: 'pandora_tentacle_received_bytes_total',
-        help: 'SEND/ZSEND body bytes received from peers',
+        help: 'Body bytes of SEND/ZSEND uploads received in full',
         registers,
       }),
   );

@@ -132,7 +132,7 @@ export interface FileStoredEvent {
   readonly peer: string;
 }
 
-/** Limits how many decompressed ZSEND bodies are held in memory at once. */
+/** Limits how many whole files (ZSEND after decompression, ZRECV before compression) are in memory at once. */
 export class Gate {
   #free: number;
   readonly #waiting: (() => void)[] = [];
@@ -990,8 +990,11 @@ export class TentacleSession {
       if (file.size > this.#config.maxDecompressedSize) {
         throw new Error(`file is larger than max_decompressed_size`);
       }
-      const data = file.size === 0 ? Buffer.alloc(0) : await readAt(file.fd, file.size, 0);
-      zip = zipSingleFile(name.toString('utf8'), data);
+      // The whole file is in memory while it is compressed: share the ZSEND memory budget.
+      zip = await this.#ctx.zipGate.run(async () => {
+        const data = file.size === 0 ? Buffer.alloc(0) : await readAt(file.fd, file.size, 0);
+        return zipSingleFile(name.toString('utf8'), data);
+      });
     } catch (err) {
       // The reference answers a compression failure with QUIT and drops (spec §3.4).
       this.#logger().error(
