@@ -4,7 +4,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', 'data_in/', 'bench/results/'] },
+  { ignores: ['dist/', 'node_modules/', 'data_in/', 'bench/results/', '.tmp/'] },
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {
