@@ -120,11 +120,11 @@ export const DATASERVER_SETTINGS = {
   },
   dataserver_db_connections: {
     kind: 'int',
-    default: 4,
+    default: 3,
     min: 2,
     max: 64,
     extension: true,
-    help: 'database connections (batches in flight + 1)',
+    help: 'database connections; batches in flight = this - 1 (at most 3)',
   },
   ledger_retention: {
     kind: 'int',

@@ -532,6 +532,12 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
       metrics.values.labels('compacted').inc(compacted);
       metrics.values.labels('rejected').inc(rejected);
       metrics.batchFiles.observe(jobs.length);
+      if (log.isLevelEnabled('debug')) {
+        log.debug(
+          { files: jobs.length, loaded: toLoad.length, statements: tail.length },
+          'batch committed',
+        );
+      }
       metrics.batchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       return outcomes;
     } catch (err) {

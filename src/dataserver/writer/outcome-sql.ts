@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise';
 import { LEDGER_TABLE } from '../../db/index.js';
-import type { EventRow, PacketOutcome, StatusWrite } from '../types.js';
+import type { AgentUpdate, EventRow, PacketOutcome, StatusWrite } from '../types.js';
 import { chunks } from './insert-ids.js';
 
 /**
@@ -126,6 +126,41 @@ function eventRow(e: EventRow): unknown[] {
   ];
 }
 
+/**
+ * The per-packet tagente UPDATE of every agent of a batch as one statement: an upsert on the
+ * primary key of rows the batch holds locked (so it always updates). Columns a packet leaves
+ * alone are sent as NULL (nullable columns) or -1 (NOT NULL flags) and keep their value.
+ */
+const AGENT_UPSERT =
+  'INSERT INTO tagente (id_agente, intervalo, ultimo_contacto_remoto, ultimo_contacto, ' +
+  'timezone_offset, id_parent, satellite_server, direccion, agent_version, os_version, disabled, ' +
+  'update_module_count) VALUES ? ON DUPLICATE KEY UPDATE intervalo = VALUES(intervalo), ' +
+  'ultimo_contacto_remoto = VALUES(ultimo_contacto_remoto), ' +
+  'ultimo_contacto = VALUES(ultimo_contacto), timezone_offset = VALUES(timezone_offset), ' +
+  'id_parent = VALUES(id_parent), satellite_server = VALUES(satellite_server), ' +
+  'direccion = COALESCE(VALUES(direccion), direccion), ' +
+  'agent_version = COALESCE(VALUES(agent_version), agent_version), ' +
+  'os_version = COALESCE(VALUES(os_version), os_version), ' +
+  'disabled = IF(VALUES(disabled) < 0, disabled, VALUES(disabled)), ' +
+  'update_module_count = IF(VALUES(update_module_count) < 0, update_module_count, VALUES(update_module_count))';
+
+function agentUpdateRow(u: AgentUpdate): unknown[] {
+  return [
+    u.ref.id,
+    clamp(u.intervalo, 0, 4294967295),
+    u.ultimo_contacto_remoto,
+    u.ultimo_contacto,
+    clamp(u.timezone_offset, -128, 127),
+    u.id_parent,
+    u.satellite_server,
+    u.direccion === undefined ? null : u.direccion.slice(0, 100),
+    u.agent_version === undefined ? null : u.agent_version.slice(0, 100),
+    u.os_version === undefined ? null : u.os_version.slice(0, 100),
+    u.disabled ?? -1,
+    u.update_module_count ?? -1,
+  ];
+}
+
 export interface LedgerRow {
   readonly sha256: Buffer;
   readonly fileName: string;
@@ -147,24 +182,9 @@ export function tailStatements(
   const tagRows: unknown[][] = [];
   const customData: unknown[][] = [];
   const events: EventRow[] = [];
+  const agentRows: unknown[][] = [];
   for (const o of outcomes) {
-    const u = o.agentUpdate;
-    if (u) {
-      const set: Record<string, unknown> = {
-        intervalo: u.intervalo,
-        ultimo_contacto_remoto: u.ultimo_contacto_remoto,
-        ultimo_contacto: u.ultimo_contacto,
-        timezone_offset: clamp(u.timezone_offset, -128, 127),
-        id_parent: u.id_parent,
-        satellite_server: u.satellite_server,
-      };
-      if (u.disabled !== undefined) set['disabled'] = u.disabled;
-      if (u.direccion !== undefined) set['direccion'] = u.direccion.slice(0, 100);
-      if (u.agent_version !== undefined) set['agent_version'] = u.agent_version.slice(0, 100);
-      if (u.os_version !== undefined) set['os_version'] = u.os_version.slice(0, 100);
-      if (u.update_module_count !== undefined) set['update_module_count'] = 1;
-      sql.push(fmt('UPDATE tagente SET ? WHERE id_agente = ?', [set, u.ref.id]));
-    }
+    if (o.agentUpdate) agentRows.push(agentUpdateRow(o.agentUpdate));
     for (const m of o.newModules) for (const tag of m.tagIds) tagRows.push([tag, m.ref.id]);
     for (const c of o.moduleConfigUpdates) {
       sql.push(
@@ -203,6 +223,7 @@ export function tailStatements(
     events.push(...o.events);
   }
   events.push(...extraEvents);
+  for (const c of chunks(agentRows)) sql.push(fmt(AGENT_UPSERT, [c]));
   for (const c of chunks(estado)) sql.push(fmt(STATUS_UPSERT, [c]));
   for (const c of chunks(incInserts)) {
     sql.push(
@@ -230,18 +251,22 @@ export function tailStatements(
   }
   // Auto-validation must precede the new events (spec §7); one outcome per agent per batch, so
   // validating every affected module once before the insert equals doing it event by event.
-  const validate = new Map<number, number>();
+  const validate = new Map<number, number[]>();
   for (const e of events) {
-    if (e.autoValidate && e.moduleRef)
-      validate.set(e.moduleRef.id, Math.max(validate.get(e.moduleRef.id) ?? 0, e.utimestamp));
+    if (!e.autoValidate || !e.moduleRef) continue;
+    const modules = validate.get(e.utimestamp) ?? [];
+    if (modules.length === 0) validate.set(e.utimestamp, modules);
+    modules.push(e.moduleRef.id);
   }
-  for (const [moduleId, ack] of validate) {
-    sql.push(
-      fmt(
-        'UPDATE tevento SET estado = 1, ack_utimestamp = ? WHERE estado = 0 AND id_agentmodule = ?',
-        [ack, moduleId],
-      ),
-    );
+  for (const [ack, modules] of validate) {
+    for (const c of chunks(modules)) {
+      sql.push(
+        fmt(
+          'UPDATE tevento SET estado = 1, ack_utimestamp = ? WHERE estado = 0 AND id_agentmodule IN (?)',
+          [ack, c],
+        ),
+      );
+    }
   }
   for (const c of chunks(events.map(eventRow))) {
     sql.push(
