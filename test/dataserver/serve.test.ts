@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import mysql from 'mysql2/promise';
+import { testDbServer } from '../helpers/db.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from './child.js';
+import { X } from './harness.js';
+
+// The composition root as a user runs it: `tentacle-ingest serve` and `init-db`.
+
+const MAIN = ['--import', 'tsx', 'src/main.ts'];
+const db = testDbServer();
+const dbFlags = ['--dbhost', db.host, '--dbport', String(db.port), '--dbuser', db.user];
+const env = { ...process.env, TZ: 'UTC', PANDORA_DBPASS: db.password };
+
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  return port;
+}
+
+/** A minimal Tentacle client: SEND, bytes, QUIT (tentacle.md). */
+async function tentacleSend(port: number, name: string, data: Buffer): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  let replies = '';
+  socket.on('data', (chunk: Buffer) => {
+    replies += chunk.toString();
+  });
+  const waitReply = (n: number) =>
+    waitFor(() => Promise.resolve(replies.split('\n').length > n), 10_000, 'tentacle reply');
+  socket.write(`SEND <${name}> SIZE ${String(data.length)}\n`);
+  await waitReply(1);
+  socket.write(data);
+  await waitReply(2);
+  socket.end('QUIT\n');
+  return replies;
+}
+
+test(
+  'serve with no configuration but a database name: creates it, receives over Tentacle, ingests, stops on SIGTERM',
+  { timeout: 120_000 },
+  async (t) => {
+    const dbName = `ti_test_serve_${String(process.pid)}_${String(Date.now())}`;
+    const admin = await mysql.createConnection({ ...db });
+    t.after(async () => {
+      await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``);
+      await admin.end();
+    });
+    const tmp = tempDir('ti-serve-');
+    t.after(() => {
+      tmp.cleanup();
+    });
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        ...MAIN,
+        'serve',
+        ...dbFlags,
+        '--dbname',
+        dbName,
+        '--tentacle_port',
+        String(port),
+        '--servername',
+        'serve01',
+        '--verbosity',
+        '3',
+      ],
+      {
+        cwd: process.cwd(),
+        env: { ...env, PANDORA_INCOMINGDIR: join(tmp.path, 'data_in') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    t.after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    await waitFor(
+      () => Promise.resolve(out.includes('tentacle-ingest serving')),
+      60_000,
+      `serving (${err})`,
+    );
+
+    const replies = await tentacleSend(
+      port,
+      'host1.1709287200.data',
+      Buffer.from(X('10:00:00', '5')),
+    );
+    assert.match(replies, /^SEND OK\nSEND OK\n/);
+    await admin.query(`USE \`${dbName}\``);
+    await waitFor(
+      async () => {
+        const [rows] = await admin.query('SELECT COUNT(*) n FROM tagente_datos');
+        return Number((rows as Record<string, unknown>[])[0]?.['n']) === 1;
+      },
+      30_000,
+      'the datum in tagente_datos',
+    );
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0, err);
+  },
+);
+
+test('serve with an unreachable database exits 1 with one clear line', async () => {
+  const port = await freePort();
+  const r = spawnSync(
+    process.execPath,
+    [
+      ...MAIN,
+      'serve',
+      '--dbhost',
+      '127.0.0.1',
+      '--dbport',
+      String(port),
+      '--no-tentacle',
+      '--incomingdir',
+      tempDir('ti-serve-').path,
+    ],
+    { env, encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(r.status, 1);
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('npm warn'));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(
+    lines[0] ?? '',
+    new RegExp(
+      `^tentacle-ingest: cannot connect to the database at 127\\.0\\.0\\.1:${String(port)} as root: ECONNREFUSED`,
+    ),
+  );
+});
+
+test('init-db creates the schema; bad options are refused', async (t) => {
+  const dbName = `ti_test_initdb_${String(process.pid)}_${String(Date.now())}`;
+  const admin = await mysql.createConnection({ ...db });
+  t.after(async () => {
+    await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``);
+    await admin.end();
+  });
+  const r = spawnSync(process.execPath, [...MAIN, 'init-db', ...dbFlags, '--dbname', dbName], {
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`database ${dbName}: created, schema created and seeded`));
+  const again = spawnSync(process.execPath, [...MAIN, 'init-db', ...dbFlags, '--dbname', dbName], {
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.match(again.stdout, /schema already present/);
+  const bad = spawnSync(process.execPath, [...MAIN, 'serve', '--no-such-option', '1'], {
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown option --no-such-option/);
+  const badValue = spawnSync(process.execPath, [...MAIN, 'init-db', '--dbport', 'abc'], {
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(badValue.status, 2);
+  assert.match(badValue.stderr, /dbport must be an integer/);
+});
