@@ -2,6 +2,7 @@ import mysql from 'mysql2/promise';
 import { LEDGER_TABLE } from '../../db/index.js';
 import type { AgentUpdate, EventRow, PacketOutcome, StatusWrite } from '../types.js';
 import { chunks } from './insert-ids.js';
+import { sqlRows } from './sql-values.js';
 
 /**
  * SQL for the parts of a batch that need no ids back: built as one multi-statement string so the
@@ -9,8 +10,14 @@ import { chunks } from './insert-ids.js';
  * goes through mysql2's escaping; nothing is interpolated raw.
  */
 
-const fmt = (sql: string, values: unknown[]): string =>
-  mysql.format(sql, values as Parameters<typeof mysql.format>[1]);
+/** mysql2's format, except that a `VALUES ?` list of rows goes through the faster sqlRows. */
+function fmt(sql: string, values: unknown[]): string {
+  const rows = values[0];
+  if (values.length === 1 && Array.isArray(rows) && sql.includes('VALUES ?')) {
+    return sql.replace('VALUES ?', `VALUES ${sqlRows(rows as unknown[][])}`);
+  }
+  return mysql.format(sql, values as Parameters<typeof mysql.format>[1]);
+}
 
 const STATUS_COLUMNS = [
   'id_agente_estado',
