@@ -352,10 +352,12 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
         for (const t of [scanTimer, catalogTimer, pruneTimer, watchTimer]) if (t) clearTimeout(t);
         watcher?.close();
         await scanning;
-        // In-flight files finish: their batches commit and the files are removed.
-        await writer?.drain();
-        while (inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+        // In-flight files finish (their batches commit and the files are removed) unless the
+        // database is away: then the writer gives up and the files stay claimed for next start.
+        const pause = () => new Promise((r) => setTimeout(r, 20));
+        while (inFlight > 0 && (writer?.available ?? false)) await pause();
         await writer?.close();
+        while (inFlight > 0) await pause();
         for (const resolve of idleWaiters.splice(0)) resolve();
         log.info('dataserver stopped');
       })();

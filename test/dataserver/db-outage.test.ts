@@ -30,8 +30,8 @@ function writeRound(h: Harness, round: number): void {
   }
 }
 
-async function verifyExactlyOnce(h: Harness): Promise<void> {
-  const total = AGENTS * ROUNDS;
+async function verifyExactlyOnce(h: Harness, rounds = ROUNDS): Promise<void> {
+  const total = AGENTS * rounds;
   assert.equal(await h.count('SELECT COUNT(*) n FROM tingest_ledger'), total);
   assert.equal(await h.count('SELECT COUNT(*) n FROM tagente'), AGENTS);
   assert.equal(await h.count('SELECT COUNT(*) n FROM tagente_modulo'), AGENTS * 3);
@@ -43,7 +43,7 @@ async function verifyExactlyOnce(h: Harness): Promise<void> {
   assert.equal(await h.count('SELECT COUNT(*) n FROM tagente_datos_string'), total);
   assert.equal(
     await h.count("SELECT COUNT(*) n FROM tevento WHERE event_type LIKE 'going_%'"),
-    AGENTS * ROUNDS, // proc 0,1,0,…: even the first datum (critical) is a transition
+    AGENTS * rounds, // proc 0,1,0,…: even the first datum (critical) is a transition
   );
   assert.equal(
     await h.count("SELECT COUNT(*) n FROM tevento WHERE event_type = 'new_agent'"),
@@ -102,3 +102,36 @@ for (const mode of ['cut', 'blackhole'] as const) {
     },
   );
 }
+
+test(
+  'shutdown while the database is away keeps every file; the next start finishes them',
+  { timeout: 300_000 },
+  async (t) => {
+    const proxy = await createTcpProxy(testDbServer());
+    t.after(() => proxy.close());
+    const h = await startHarness(
+      { dataserver_batch_files: '10' },
+      { host: proxy.host, port: proxy.port },
+    );
+    t.after(() => h.close());
+    const rounds = 6;
+    for (let r = 0; r < 2; r++) writeRound(h, r);
+    await h.ds.drain();
+    proxy.cut();
+    for (let r = 2; r < rounds; r++) writeRound(h, r);
+    h.ds.wake();
+    await new Promise((r) => setTimeout(r, 1500));
+    const started = Date.now();
+    await h.ds.close();
+    assert.ok(Date.now() - started < 20_000, 'close() does not wait for the database');
+    const onDisk =
+      readdirSync(h.dir).filter((n) => n.endsWith('.data')).length +
+      readdirSync(join(h.dir, '.processing', 'pandora01')).length;
+    const committed = await h.count('SELECT COUNT(*) n FROM tingest_ledger');
+    assert.equal(onDisk + committed, AGENTS * rounds, 'every uncommitted file is kept');
+    proxy.restore();
+    await h.restart();
+    await h.ds.drain();
+    await verifyExactlyOnce(h, rounds);
+  },
+);

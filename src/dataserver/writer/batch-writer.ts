@@ -136,6 +136,7 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
   let closing = false;
   let timer: NodeJS.Timeout | undefined;
   let idleWaiters: (() => void)[] = [];
+  const closeController = new AbortController();
 
   function setAvailable(up: boolean): void {
     if (available === up) return;
@@ -230,7 +231,15 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
             return;
           }
           log.warn({ err: describeError(err), retryInMs: backoff }, 'batch failed; retrying');
-          await sleep(backoff + Math.floor(Math.random() * 100));
+          try {
+            await sleep(backoff + Math.floor(Math.random() * 100), undefined, {
+              signal: closeController.signal,
+            });
+          } catch {
+            // close() during the outage: stop retrying; the files stay claimed.
+            for (const p of items) p.resolve({ status: 'abandoned' });
+            return;
+          }
           backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
           continue;
         }
@@ -616,6 +625,11 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
     async close() {
       closing = true;
       if (timer) clearTimeout(timer);
+      if (!available) {
+        // The database is away: nothing queued can commit now; leave those files claimed.
+        for (const p of queue.splice(0)) p.resolve({ status: 'abandoned' });
+        closeController.abort();
+      }
       kick(true);
       await this.drain();
     },
