@@ -3,7 +3,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../core/log.js';
 import { printableBytes } from '../core/log.js';
-import type { PandoraError } from '../core/errors.js';
+import { ErrorCode, type PandoraError } from '../core/errors.js';
 import type { TentacleMetrics } from './metrics.js';
 import { RejectReason } from './metrics.js';
 import type { TentacleConfig } from './options.js';
@@ -509,12 +509,10 @@ export class TentacleSession {
 
   // ---- flow control -------------------------------------------------------------------
 
-  /** Runs disk work with the socket and parser paused; resumes reading afterwards. */
+  /** Runs our own work (disk, sending) with the socket and parser paused; then reads on. */
   #work(task: () => Promise<void>): void {
-    this.#busy = true;
     this.#state = SessionState.Work;
-    this.#parser.pause();
-    this.#socket.pause();
+    this.#hold();
     task().then(
       () => {
         this.#afterWork();
@@ -524,10 +522,17 @@ export class TentacleSession {
           { event: 'internal_error', err: (err as Error).message },
           'request failed',
         );
-        this.#afterWork();
         this.#close();
+        this.#afterWork();
       },
     );
+  }
+
+  /** Stops reading the peer until #afterWork(): at most one chunk stays held in the parser. */
+  #hold(): void {
+    this.#busy = true;
+    this.#parser.pause();
+    this.#socket.pause();
   }
 
   #afterWork(): void {
@@ -665,13 +670,13 @@ export class TentacleSession {
     switch (line[0] ?? 0) {
       case 0x53: // S
         if (line.subarray(0, SEND.prefix.length).equals(SEND.prefix)) {
-          this.#upload0(line, SEND);
+          this.#startUpload(line, SEND);
           return;
         }
         break;
       case 0x5a: // Z
         if (line.subarray(0, ZSEND.prefix.length).equals(ZSEND.prefix)) {
-          this.#upload0(line, ZSEND);
+          this.#startUpload(line, ZSEND);
           return;
         }
         if (line.subarray(0, ZRECV.prefix.length).equals(ZRECV.prefix)) {
@@ -750,7 +755,7 @@ export class TentacleSession {
   }
 
   /** SEND / ZSEND: checks in the reference's order, then the first OK and the body. */
-  #upload0(line: Buffer, kind: UploadKind): void {
+  #startUpload(line: Buffer, kind: UploadKind): void {
     const args = parseUploadLine(line, kind.prefix.length);
     if (!args) {
       this.#unknown(line);
@@ -808,10 +813,8 @@ export class TentacleSession {
     if (upload.failed || !upload.spool) return;
     const pending = upload.spool.append(chunk);
     if (!pending) return;
-    // The chunk goes to disk: stop reading until it is written (backpressure).
-    this.#busy = true;
-    this.#parser.pause();
-    this.#socket.pause();
+    // The body goes to disk: read no more until it is written (backpressure).
+    this.#hold();
     pending.then(
       () => {
         this.#afterWork();
@@ -859,7 +862,7 @@ export class TentacleSession {
         });
         if (result) {
           const reason =
-            result.code === RejectReason.ZipTooLarge
+            result.code === ErrorCode.ZipTooLarge
               ? RejectReason.ZipTooLarge
               : RejectReason.ZipInvalid;
           this.#ctx.metrics.file('rejected');
