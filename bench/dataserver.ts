@@ -30,6 +30,8 @@ import {
   resultStem,
   writeReport,
   collectEnv,
+  findPidsByName,
+  readProcSnapshot,
 } from './lib/index.js';
 
 interface Options {
@@ -90,6 +92,9 @@ interface PassResult {
   readonly historyRows: number;
   readonly events: number;
   readonly rssMB: number;
+  /** CPU seconds per 1,000 packets: this process (main + parse workers) and mariadbd. */
+  readonly nodeCpuPer1k: number;
+  readonly dbCpuPer1k: number;
 }
 
 async function runOnce(o: Options, run: number): Promise<PassResult[]> {
@@ -159,11 +164,19 @@ async function runOnce(o: Options, run: number): Promise<PassResult[]> {
       const names = readdirSync(staging);
       const historyBefore = (await count('tagente_datos')) + (await count('tagente_datos_string'));
       const eventsBefore = await count('tevento');
+      const dbPid = findPidsByName('mariadbd')[0] ?? findPidsByName('mysqld')[0];
+      const dbCpuBefore = dbPid === undefined ? 0 : (readProcSnapshot(dbPid)?.cpuSeconds ?? 0);
+      const cpuBefore = process.cpuUsage();
       const started = process.hrtime.bigint();
       for (const name of names) renameSync(join(staging, name), join(spool, name));
       ds.wake();
       await ds.drain();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const cpu = process.cpuUsage(cpuBefore);
+      const dbCpu =
+        dbPid === undefined ? 0 : (readProcSnapshot(dbPid)?.cpuSeconds ?? 0) - dbCpuBefore;
+      const per1k = (cpuSeconds: number) =>
+        Math.round((cpuSeconds * 1000 * 100) / names.length) / 100;
       const history = (await count('tagente_datos')) + (await count('tagente_datos_string'));
       const r: PassResult = {
         run,
@@ -176,6 +189,8 @@ async function runOnce(o: Options, run: number): Promise<PassResult[]> {
         historyRows: history - historyBefore,
         events: (await count('tevento')) - eventsBefore,
         rssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+        nodeCpuPer1k: per1k((cpu.user + cpu.system) / 1e6),
+        dbCpuPer1k: per1k(dbCpu),
       };
       results.push(r);
       console.log(formatTable([{ ...r }]));
@@ -215,6 +230,8 @@ async function main(): Promise<void> {
       'history rows/pass': median(rows.map((r) => r.historyRows)),
       'events/pass': median(rows.map((r) => r.events)),
       'peak RSS MB': Math.max(...rows.map((r) => r.rssMB)),
+      'node CPU s/1k packets': median(rows.map((r) => r.nodeCpuPer1k)),
+      'MariaDB CPU s/1k packets': median(rows.map((r) => r.dbCpuPer1k)),
       samples: rows.length,
     };
   });
