@@ -1,7 +1,7 @@
 import { mkdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/core/log.js';
-import { createMetricsRegistry } from '../../src/core/metrics.js';
+import { createMetricsRegistry, type Registry } from '../../src/core/metrics.js';
 import { createDbPool, initDatabase, type DbPool } from '../../src/db/index.js';
 import {
   createDataserver,
@@ -86,6 +86,8 @@ export interface Harness {
   readonly config: DataserverConfig;
   readonly ds: Dataserver;
   readonly pool: DbPool;
+  /** The running dataserver's metrics (a fresh registry per start). */
+  readonly registry: Registry;
   /** Drops the files (in order, 1 s of mtime apart) and waits until all are processed. */
   feed(...contents: (string | Buffer)[]): Promise<string[]>;
   rows(sql: string, values?: unknown[]): Promise<Row[]>;
@@ -129,7 +131,13 @@ export async function startHarness(
     ...(options.host ? { host: options.host } : {}),
     ...(options.port ? { port: options.port } : {}),
   };
-  let current: { config: DataserverConfig; ds: Dataserver; pool: DbPool; parser: PacketParser };
+  let current: {
+    config: DataserverConfig;
+    ds: Dataserver;
+    pool: DbPool;
+    parser: PacketParser;
+    registry: Registry;
+  };
   const build = async (extra: Record<string, string>) => {
     const config = loadDataserverConfig({
       flags: flagsMap({
@@ -153,15 +161,16 @@ export async function startHarness(
       { logger: silentLogger() },
     );
     const parser = createPacketParser(config, { logger: silentLogger() });
+    const registry = createMetricsRegistry({ defaultMetrics: false });
     const ds = createDataserver(config, {
       pool,
       logger: silentLogger(),
-      registry: createMetricsRegistry({ defaultMetrics: false }),
+      registry,
       processPacket,
       parser,
     });
     await ds.start();
-    current = { config, ds, pool, parser };
+    current = { config, ds, pool, parser, registry };
   };
   await build({});
   // Assertions read through a pool of our own: DATETIMEs as the strings the server stores.
@@ -181,6 +190,9 @@ export async function startHarness(
     },
     get pool() {
       return current.pool;
+    },
+    get registry() {
+      return current.registry;
     },
     async feed(...contents) {
       const names: string[] = [];

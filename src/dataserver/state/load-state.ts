@@ -14,6 +14,70 @@ export interface AgentSnapshot {
   readonly agent: AgentState;
   /** Keyed by lookupKey(module nameEncoded). */
   readonly modules: Map<string, ModuleState>;
+  /** {@link SIGNATURES_SQL} of the rows this snapshot was built from (or we last wrote). */
+  readonly signature: string;
+}
+
+/**
+ * What other writers change without going through us, summarised per agent so a batch can tell
+ * in one cheap query whether its cached state still holds: the console editing or deleting
+ * modules (count and a checksum of the settings we read but never write), and the master's
+ * unknown task marking modules UNKNOWN (it stamps `last_unknown_update`, which we never write).
+ */
+const MODULE_SETTINGS_CHECKSUM = `SUM(CRC32(CONCAT_WS('|', id_agente_modulo, nombre, id_tipo_modulo,
+  \`min\`, \`max\`, post_process, history_data, min_warning, max_warning, min_critical,
+  max_critical, str_warning, str_critical, warning_inverse, critical_inverse, percentage_warning,
+  percentage_critical, warning_time, min_ff_event, min_ff_event_normal, min_ff_event_warning,
+  min_ff_event_critical, ff_timeout, ff_type, each_ff, disabled, delete_pending, quiet,
+  critical_instructions, warning_instructions, unknown_instructions, disabled_types_event,
+  id_policy_module, policy_linked, policy_adopted, module_ff_interval, cron_interval)))`;
+
+/** Two statements: module signature, then status signature (optionally locking). */
+export function signaturesSql(lockStatus: boolean): string {
+  return `SELECT id_agente, COUNT(*) AS n, ${MODULE_SETTINGS_CHECKSUM} AS s FROM tagente_modulo
+      WHERE id_agente IN (?) GROUP BY id_agente;
+    SELECT id_agente, COUNT(*) AS n, SUM(last_unknown_update) AS u FROM tagente_estado
+      WHERE id_agente IN (?) GROUP BY id_agente${lockStatus ? ' FOR UPDATE' : ''}`;
+}
+
+/** Agent id → signature, from the two result sets of {@link signaturesSql}. */
+export function parseSignatures(
+  modules: readonly RowDataPacket[],
+  statuses: readonly RowDataPacket[],
+): Map<number, string> {
+  const out = new Map<number, string>();
+  const statusById = new Map<number, string>();
+  for (const r of statuses) statusById.set(num(r['id_agente']), `${str(r['n'])}/${str(r['u'])}`);
+  for (const r of modules) {
+    const id = num(r['id_agente']);
+    out.set(id, `${str(r['n'])}:${str(r['s'])}|${statusById.get(id) ?? '0/0'}`);
+  }
+  for (const [id, sig] of statusById) if (!out.has(id)) out.set(id, `0:0|${sig}`);
+  return out;
+}
+
+/** Signature of an agent with no module rows at all. */
+export const EMPTY_SIGNATURE = 'none';
+
+/** The agent columns the logic reads, as a comparable key (detects console edits of tagente). */
+export function agentKey(a: AgentState): string {
+  return JSON.stringify([
+    a.nameEncoded,
+    a.aliasEncoded,
+    a.groupId,
+    a.osId,
+    a.mode,
+    a.disabled,
+    a.interval,
+    a.address,
+    a.fixedIp,
+    a.parentId,
+    a.timezoneOffset,
+    a.osVersion,
+    a.agentVersion,
+    a.quiet,
+    a.satelliteServer,
+  ]);
 }
 
 type Row = RowDataPacket;
@@ -116,7 +180,7 @@ function moduleStatusFromRow(r: Row): ModuleStatus {
   };
 }
 
-const AGENT_COLUMNS =
+export const AGENT_COLUMNS =
   'id_agente, nombre, alias, id_grupo, id_os, modo, disabled, intervalo, direccion, fixed_ip, ' +
   'id_parent, timezone_offset, os_version, agent_version, quiet, satellite_server';
 
@@ -195,13 +259,20 @@ export async function loadAgents(
      SELECT tm.id_agente_modulo, GROUP_CONCAT(t.name ORDER BY t.id_tag SEPARATOR ',') AS tags
        FROM ttag_module tm JOIN ttag t ON t.id_tag = tm.id_tag
        JOIN tagente_modulo m ON m.id_agente_modulo = tm.id_agente_modulo
-      WHERE m.id_agente IN (?) GROUP BY tm.id_agente_modulo`,
-    [ids, ids, ids, ids],
+      WHERE m.id_agente IN (?) GROUP BY tm.id_agente_modulo;
+     ${signaturesSql(false)}`,
+    [ids, ids, ids, ids, ids, ids],
   );
-  const [agents = [], modules = [], incs = [], tags = []] = results;
+  const [agents = [], modules = [], incs = [], tags = [], moduleSigs = [], statusSigs = []] =
+    results;
+  const signatures = parseSignatures(moduleSigs, statusSigs);
   for (const r of agents) {
     const agent = agentStateFromRow(r);
-    out.set(agent.ref.id, { agent, modules: new Map() });
+    out.set(agent.ref.id, {
+      agent,
+      modules: new Map(),
+      signature: signatures.get(agent.ref.id) ?? EMPTY_SIGNATURE,
+    });
   }
   const incById = new Map<number, IncrementalSample>();
   for (const r of incs) {

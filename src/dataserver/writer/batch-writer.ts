@@ -1,12 +1,22 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import mysql, { type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { LEDGER_TABLE, isTransientDbError, type DbPool } from '../../db/index.js';
 import { catalogOf, type CatalogData } from '../state/catalog.js';
 import type { AgentCache } from '../state/agent-cache.js';
-import { findAgentIds, loadAgents, type AgentSnapshot } from '../state/load-state.js';
+import {
+  AGENT_COLUMNS,
+  EMPTY_SIGNATURE,
+  agentKey,
+  agentStateFromRow,
+  findAgentIds,
+  loadAgents,
+  parseSignatures,
+  signaturesSql,
+  type AgentSnapshot,
+} from '../state/load-state.js';
 import {
   lookupKey,
   type AgentPacket,
@@ -117,6 +127,11 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
     dbUp: new Gauge({
       name: 'pandora_dataserver_db_up',
       help: '1 while the database accepts our batches',
+      registers: [deps.registry],
+    }),
+    reloads: new Counter({
+      name: 'pandora_dataserver_state_reloads_total',
+      help: 'Agents whose cached state was (re)loaded from the database',
       registers: [deps.registry],
     }),
     values: new Counter({
@@ -308,20 +323,29 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
       const ids = [...new Set(idByKey.values())].sort((a, b) => a - b);
       const stamps = new Map<number, string>();
       const lockedIds = new Set<number>();
+      const agentRows = new Map<number, string>();
+      const signatures = new Map<number, string>();
       if (ids.length > 0) {
         const [res] = await conn.query<RowDataPacket[][]>(
-          `SELECT id_agente FROM tagente WHERE id_agente IN (?) ORDER BY id_agente FOR UPDATE;
+          `SELECT ${AGENT_COLUMNS} FROM tagente WHERE id_agente IN (?) ORDER BY id_agente FOR UPDATE;
            SELECT l.id_agente, HEX(l.file_sha256) AS h FROM ${LEDGER_TABLE} l
              JOIN (SELECT id_agente, MAX(seq) AS seq FROM ${LEDGER_TABLE} WHERE id_agente IN (?) GROUP BY id_agente) x
-               ON x.seq = l.seq`,
-          [ids, ids],
+               ON x.seq = l.seq;
+           ${signaturesSql(true)}`,
+          [ids, ids, ids, ids],
         );
-        for (const r of res[0] ?? []) lockedIds.add(Number(r['id_agente']));
+        for (const r of res[0] ?? []) {
+          const id = Number(r['id_agente']);
+          lockedIds.add(id);
+          agentRows.set(id, agentKey(agentStateFromRow(r)));
+        }
         for (const r of res[1] ?? [])
           stamps.set(Number(r['id_agente']), String(r['h']).toLowerCase());
+        for (const [id, sig] of parseSignatures(res[2] ?? [], res[3] ?? []))
+          signatures.set(id, sig);
       }
-      // 3. Fresh state: the cache where its stamp matches the ledger, else reload (another
-      // server wrote this agent since we cached it, or it is new to us).
+      // 3. Fresh state: the cache where the ledger stamp (another server), the signatures (the
+      // console, the unknown task) and the agent row all match; else reload inside the lock.
       const snapshots = new Map<string, AgentSnapshot>();
       const toLoad: number[] = [];
       for (const [key, id] of idByKey) {
@@ -330,11 +354,17 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
           continue;
         }
         const cached = deps.cache.get(key);
-        if (cached && cached.snapshot.agent.ref.id === id && cached.stamp === stamps.get(id)) {
-          snapshots.set(key, cached.snapshot);
-        } else toLoad.push(id);
+        const fresh =
+          cached !== undefined &&
+          cached.snapshot.agent.ref.id === id &&
+          cached.stamp === stamps.get(id) &&
+          cached.snapshot.signature === (signatures.get(id) ?? EMPTY_SIGNATURE) &&
+          agentKey(cached.snapshot.agent) === agentRows.get(id);
+        if (fresh) snapshots.set(key, cached.snapshot);
+        else toLoad.push(id);
       }
       if (toLoad.length > 0) {
+        metrics.reloads.inc(toLoad.length);
         const data = deps.catalog();
         const loaded = await loadAgents(conn, toLoad, (t) => data.typesById.get(t)?.name ?? '');
         for (const [key, id] of idByKey) {
@@ -500,8 +530,28 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
         serverName: config.serverName,
         nowSec,
       });
+      // Agents whose module or status row count we changed: their signature after our writes.
+      const resigned = [
+        ...new Set(
+          written
+            .filter((o) => o.newModules.length > 0 || o.statusWrites.some((w) => w.insert))
+            .map((o) => o.agentState?.ref.id ?? 0)
+            .filter((id) => id > 0),
+        ),
+      ];
+      if (resigned.length > 0) {
+        tail.push(mysql.format(signaturesSql(false), [resigned, resigned]));
+      }
       try {
-        await conn.query([...tail, 'COMMIT'].join(';\n'));
+        const [results] = await conn.query<RowDataPacket[][]>([...tail, 'COMMIT'].join(';\n'));
+        if (resigned.length > 0) {
+          // The last tail entry is the two signature statements; COMMIT follows them.
+          const n = tail.length;
+          for (const [id, sig] of parseSignatures(results[n - 1] ?? [], results[n] ?? [])) {
+            signatures.set(id, sig);
+          }
+          for (const id of resigned) if (!signatures.has(id)) signatures.set(id, EMPTY_SIGNATURE);
+        }
       } catch (err) {
         if (
           (err as { code?: unknown }).code === 'ER_DUP_ENTRY' &&
@@ -526,7 +576,9 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
         const base = snapshots.get(key)?.modules ?? EMPTY_MODULES;
         const modules = new Map(base);
         for (const m of o.moduleStates) modules.set(lookupKey(m.nameEncoded), m);
-        deps.cache.set(key, { agent: o.agentState, modules }, j.sha256.toString('hex'));
+        const id = o.agentState.ref.id;
+        const signature = signatures.get(id) ?? snapshots.get(key)?.signature ?? EMPTY_SIGNATURE;
+        deps.cache.set(key, { agent: o.agentState, modules, signature }, j.sha256.toString('hex'));
       });
       let data = 0;
       let rejected = 0;
