@@ -141,6 +141,15 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
     let port = config.port;
     const failures: string[] = [];
     for (const address of config.listen) {
+      // The default `0,0.0.0.0`: IPv4 is already served by the dual-stack `::` listener (the
+      // reference logs an EADDRINUSE here on every start).
+      if (
+        (address === '0.0.0.0' || address === '0') &&
+        this.#addresses.some((a) => a.address === '::')
+      ) {
+        this.#log.debug({ event: 'listen_skipped', address }, 'covered by the dual-stack listener');
+        continue;
+      }
       try {
         const server = await this.#bind(address, port);
         const info = server.address() as AddressInfo;

@@ -6,11 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createTentacleServer } from '../../src/tentacle/index.js';
 import { MEMORY_BUFFER_BYTES } from '../../src/tentacle/spool-writer.js';
 import { RawPeer, runSteps, startServer, tempFilesIn } from './fixtures/harness.js';
 
@@ -246,6 +248,42 @@ describe('memory per connection', () => {
     clearInterval(sampler);
     assert.ok(max <= MEMORY_BUFFER_BYTES + 2 * 65536 + 1024, `held ${max} bytes`);
     assert.deepEqual(h.files(), ['two.data']);
+  });
+});
+
+describe('listeners', () => {
+  test('default addresses (0,0.0.0.0): one dual-stack listener serves IPv4 and IPv6', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tentacle-listen-'));
+    const server = createTentacleServer({ directory: dir, port: 0 });
+    t.after(async () => {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const addresses = await server.listen();
+    assert.equal(addresses.length, 1, 'no second listener, no EADDRINUSE');
+    const [address] = addresses;
+    assert.ok(address);
+    const hosts = address.address === '::' ? ['127.0.0.1', '::1'] : ['127.0.0.1'];
+    for (const host of hosts) {
+      const socket = net.connect({ host, port: address.port });
+      await once(socket, 'connect');
+      socket.destroy();
+    }
+  });
+
+  test('an address that cannot be bound is skipped; none at all is an error', async (t) => {
+    const h = await startServer(t, { addresses: '127.0.0.1,192.0.2.1' });
+    assert.deepEqual(
+      h.server.addresses().map((a) => a.address),
+      ['127.0.0.1'],
+    );
+    assert.ok(h.logs.some((r) => r['event'] === 'bind_failed'));
+    const dir = mkdtempSync(join(tmpdir(), 'tentacle-listen-'));
+    t.after(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const none = createTentacleServer({ directory: dir, addresses: '192.0.2.1', port: 0 });
+    await assert.rejects(none.listen(), /no listener could be bound/);
   });
 });
 
