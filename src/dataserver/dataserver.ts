@@ -130,7 +130,12 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       }
       if (disposition === 'badxml') {
         log.warn({ file: file.name, code, reason: message }, 'bad XML file');
-        const r = await w.submit({ kind: 'event', event: badXmlEvent(file.name, nowSec()) });
+        const r = await w.submit({
+          kind: 'event',
+          event: badXmlEvent(file.name, nowSec()),
+          file: { fileName: file.name, sha256 },
+        });
+        // 'duplicate': the event was committed before a crash; only the rename is left to do.
         if (r.status === 'abandoned') return;
         await spool.reject(file.name, BADXML_SUFFIX);
         files.labels('badxml').inc();

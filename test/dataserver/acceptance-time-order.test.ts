@@ -167,3 +167,17 @@ test('the same packet delivered twice (resend) is applied once', async () => {
   await h.feed(content, content);
   assert.equal(await h.count('SELECT COUNT(*) n FROM tagente_datos'), 1);
 });
+
+test('ledger: a bad file whose event was committed before a crash gets no second event', async () => {
+  await h.reset();
+  const bad = X('10:00:00', '5').replace('</agent_data>', '');
+  const [name = ''] = await h.feed(bad);
+  assert.equal(await h.count('SELECT COUNT(*) n FROM tevento'), 1);
+  await h.ds.close();
+  dropFile(claimDir(), name, bad);
+  await h.restart();
+  await h.ds.drain();
+  assert.equal(await h.count('SELECT COUNT(*) n FROM tevento'), 1);
+  assert.ok(existsSync(join(h.dir, `${name}_BADXML`)));
+  assert.deepEqual(readdirSync(claimDir()), []);
+});

@@ -38,7 +38,12 @@ export type WriteJob =
       readonly sha256: Buffer;
       readonly packet: AgentPacket;
     }
-  | { readonly kind: 'event'; readonly event: EventRow };
+  | {
+      readonly kind: 'event';
+      readonly event: EventRow;
+      /** The file the event is about (bad XML): ledgered too, so a crash cannot repeat it. */
+      readonly file?: { readonly fileName: string; readonly sha256: Buffer };
+    };
 
 export type WriteResult =
   /** In the database; the file may be deleted. */
@@ -228,7 +233,8 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
         if (err instanceof DuplicateFilesError) {
           metrics.retries.labels('duplicate').inc();
           items = items.filter((p) => {
-            const dup = p.job.kind === 'packet' && err.hashes.has(p.job.sha256.toString('hex'));
+            const sha = p.job.kind === 'packet' ? p.job.sha256 : p.job.file?.sha256;
+            const dup = sha !== undefined && err.hashes.has(sha.toString('hex'));
             if (dup) p.resolve({ status: 'duplicate' });
             return !dup;
           });
@@ -520,7 +526,10 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
       // 6. Everything else, the ledger and COMMIT in one round trip.
       const ledger: LedgerRow[] = [];
       jobs.forEach((j, i) => {
-        if (j.kind !== 'packet') return;
+        if (j.kind !== 'packet') {
+          if (j.file) ledger.push({ ...j.file, agentId: 0 });
+          return;
+        }
         const o = outcomes[i];
         const agentId = o?.agentState?.ref.id ?? idByKey.get(keyOf(j.packet)) ?? 0;
         ledger.push({ sha256: j.sha256, fileName: j.fileName, agentId });
