@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import mysql from 'mysql2/promise';
@@ -159,7 +160,10 @@ test('init-db creates the schema; bad options are refused', async (t) => {
   });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`database ${dbName}: created, schema created and seeded`));
-  const again = spawnSync(process.execPath, [...MAIN, 'init-db', ...dbFlags, '--dbname', dbName], {
+  // The same database named in a pandora_server.conf-style file (-c), flags for the rest.
+  const conf = join(tempDir('ti-conf-').path, 'pandora_server.conf');
+  writeFileSync(conf, `# comment\ndbname ${dbName}\nservername confserver\nunknown_key 1\n`);
+  const again = spawnSync(process.execPath, [...MAIN, 'init-db', '-c', conf, ...dbFlags], {
     env,
     encoding: 'utf8',
     timeout: 60_000,
