@@ -69,11 +69,6 @@ export class TentacleParser {
     return this.#pendingBytes + (this.#held?.length ?? 0);
   }
 
-  /** Payload bytes still expected in the Payload state. */
-  get payloadRemaining(): number {
-    return this.#state === ParserState.Payload ? this.#remaining : 0;
-  }
-
   /** Feeds bytes read from the peer. */
   push(chunk: Buffer): void {
     if (this.#state === ParserState.Closed || chunk.length === 0) return;

@@ -344,10 +344,6 @@ export class TentacleSession {
     );
   }
 
-  get state(): SessionState {
-    return this.#state;
-  }
-
   /** Mid-command: a line started, a body in flight, or disk work pending. */
   get isBusy(): boolean {
     return (

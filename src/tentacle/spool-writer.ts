@@ -272,7 +272,6 @@ export class SpoolTransfer {
   readonly finalPath: Buffer;
   #chunks: Buffer[] = [];
   #bufferedBytes = 0;
-  #bytes = 0;
   #fd: number | undefined;
   #tempPath: Buffer | undefined;
   /** The current disk operation; abort() waits for it. */
@@ -284,11 +283,6 @@ export class SpoolTransfer {
     this.dir = dir;
     this.name = name;
     this.finalPath = Buffer.concat([dir, SLASH, name]);
-  }
-
-  /** Bytes received so far. */
-  get bytes(): number {
-    return this.#bytes;
   }
 
   /** Bytes held in memory, not yet written to the temp file. */
@@ -303,7 +297,6 @@ export class SpoolTransfer {
    */
   append(chunk: Buffer): Promise<void> | undefined {
     if (this.#done) throw new Error('transfer already finished');
-    this.#bytes += chunk.length;
     this.#chunks.push(chunk);
     this.#bufferedBytes += chunk.length;
     if (this.#bufferedBytes <= MEMORY_BUFFER_BYTES) return undefined;
@@ -325,7 +318,6 @@ export class SpoolTransfer {
   async commitData(data: Buffer): Promise<void> {
     this.#chunks = [data];
     this.#bufferedBytes = data.length;
-    this.#bytes = data.length;
     await this.commit();
   }
 
@@ -336,13 +328,6 @@ export class SpoolTransfer {
     this.#chunks = [];
     await this.#op?.catch(ignore);
     await this.#cleanup();
-  }
-
-  /** The buffered body as one buffer (only while it is still in memory). */
-  bufferedBody(): Buffer {
-    const first = this.#chunks[0];
-    if (this.#chunks.length === 1 && first) return first;
-    return Buffer.concat(this.#chunks, this.#bufferedBytes);
   }
 
   #track<T>(p: Promise<T>): Promise<T> {
