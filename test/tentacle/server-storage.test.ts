@@ -4,11 +4,12 @@
  * full disk (a real 64 KiB tmpfs), no clobbering between concurrent uploads, stale temp files.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -211,18 +212,39 @@ describe('spool writer', () => {
   });
 });
 
-describe('disk full (64 KiB tmpfs)', () => {
-  /** Mounts a tmpfs of `size` on a fresh folder; unmounted after the test. */
-  function tinyTmpfs(t: { after(fn: () => void): void }, size: string): string {
-    const dir = mkdtempSync(join(tmpdir(), 'tentacle-tmpfs-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
-    t.after(() => {
-      execFileSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
-    });
-    return dir;
-  }
+/** Mounts a tmpfs of `size` on a fresh folder; unmounted after the test. */
+function tinyTmpfs(t: { after(fn: () => void): void }, size: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tentacle-tmpfs-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  t.after(() => {
+    execFileSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
 
+/** Whether this process may mount a tmpfs (root, or CAP_SYS_ADMIN). */
+function canMountTmpfs(): boolean {
+  try {
+    tinyTmpfs(
+      {
+        after: (fn) => {
+          fn();
+        },
+      },
+      '16k',
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const MOUNT_SKIP = canMountTmpfs()
+  ? false
+  : 'mounting a tmpfs needs root (see the EFBIG test below)';
+
+describe('disk full (64 KiB tmpfs)', { skip: MOUNT_SKIP }, () => {
   test('streamed body larger than the disk: SEND ERR after the body, no partial file, session goes on', async (t) => {
     const spool = tinyTmpfs(t, '64k');
     const h = await startServer(t, { directory: spool, sync: 'always' });
@@ -263,5 +285,46 @@ describe('disk full (64 KiB tmpfs)', () => {
     peer.write(zip);
     await peer.expect('ZSEND ERR\n');
     assert.deepEqual(h.files(), []);
+  });
+});
+
+describe('write error without root: a file-size limit (RLIMIT_FSIZE, EFBIG)', () => {
+  test('the server under `ulimit -f 64` answers SEND ERR for a larger body, leaves nothing, goes on', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tentacle-efbig-'));
+    const cli = join(import.meta.dirname, '../../src/cli/tentacle-server.ts');
+    const child = spawn(
+      'bash',
+      [
+        '-c',
+        'ulimit -f 64 && exec "$0" --import tsx "$@"',
+        process.execPath,
+        cli,
+        '-a',
+        '127.0.0.1',
+        '-p',
+        '0',
+        '-s',
+        dir,
+        '-v',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    t.after(() => {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    let port = 0;
+    for (let i = 0; i < 100 && port === 0; i++) {
+      port = Number(/"addresses":\["127\.0\.0\.1:(\d+)"\]/.exec(out)?.[1] ?? 0);
+      if (port === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(port > 0, 'server started');
+    const peer = await RawPeer.connect(port);
+    assert.equal(await upload(peer, 'large.data', Buffer.alloc(200_000, 0x6c)), 'SEND ERR');
+    assert.equal(await upload(peer, 'small.data', Buffer.from('fits')), 'SEND OK');
+    peer.destroy();
+    assert.deepEqual(readdirSync(dir), ['small.data']);
   });
 });
