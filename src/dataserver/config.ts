@@ -128,7 +128,7 @@ export const DATASERVER_SETTINGS = {
   },
   ledger_retention: {
     kind: 'int',
-    default: 7 * 86400,
+    default: 2 * 86400,
     min: 3600,
     extension: true,
     help: 'seconds processed-file records are kept',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { waitFor } from './child.js';
 import { X, dropFile, mod, packet, startHarness, type Harness } from './harness.js';
 
 // Spec §9, cases 54–68 (timestamps and ordering) and the ledger, from spool files to rows.
@@ -180,4 +181,21 @@ test('ledger: a bad file whose event was committed before a crash gets no second
   assert.equal(await h.count('SELECT COUNT(*) n FROM tevento'), 1);
   assert.ok(existsSync(join(h.dir, `${name}_BADXML`)));
   assert.deepEqual(readdirSync(claimDir()), []);
+});
+
+test('ledger: records older than ledger_retention are pruned, recent ones kept', async () => {
+  await h.reset();
+  await h.rows(
+    `INSERT INTO tingest_ledger (file_sha256, file_name, server_name, id_agente, utimestamp)
+     VALUES (UNHEX(SHA2('old', 256)), 'old.1.data', 'pandora01', 0, UNIX_TIMESTAMP() - 7200),
+            (UNHEX(SHA2('new', 256)), 'new.1.data', 'pandora01', 0, UNIX_TIMESTAMP())`,
+  );
+  await h.restart({ ledger_retention: '3600' });
+  await waitFor(
+    async () =>
+      (await h.count("SELECT COUNT(*) n FROM tingest_ledger WHERE file_name = 'old.1.data'")) === 0,
+    20_000,
+    'the old record pruned',
+  );
+  assert.equal(await h.count('SELECT COUNT(*) n FROM tingest_ledger'), 1);
 });
