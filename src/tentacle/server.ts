@@ -21,14 +21,16 @@ import { SpoolWriter, sweepStaleTempFiles } from './spool-writer.js';
  * Connection limit (`-c`, spec §10): the reference stops accepting at the limit, so extra
  * clients wait unserved in the kernel backlog until a slot frees. Node cannot pause `accept()`,
  * so we accept every connection paused (`pauseOnConnect`) and keep up to
- * `max_waiting_connections` (1024) of them waiting, unread and without a timer, in arrival order; they
- * are served as slots free, as from the reference's backlog (case 57: a queued SEND is answered
- * when an idle client times out). Waiting costs a descriptor and no buffer, so a burst of agents
- * is served within the client's 4 s patience instead of failing. A connection that arrives when
- * the waiting list is full is closed at once (no protocol line), logged with the peer address and
- * counted in `pandora_tentacle_rejections_total{reason="ERR_TENTACLE_CONNECTION_LIMIT"}`; the
- * client sees "unexpectedly closed" and retries. Slow or idle peers lose their slot after the
- * idle limit or the per-command deadline; a larger `-c` is cheap (one session object each). */
+ * `max_waiting_connections` (1024) of them waiting, unread and without a timer, in arrival
+ * order; they are served as slots free, as from the reference's backlog (case 57: a queued SEND
+ * is answered when an idle client times out). Waiting costs a descriptor and no buffer, so a
+ * burst of agents is served within the client's 4 s patience instead of failing. Connections
+ * are closed without a protocol line, but logged with the peer address and counted, when they
+ * arrive to a full waiting list (`ERR_TENTACLE_CONNECTION_LIMIT`; the client retries) or have
+ * waited more than twice the idle limit (`ERR_TENTACLE_TIMEOUT`: the client has given up, or
+ * the list is clogged by idle connections). Slow or idle peers lose their slot at the idle limit
+ * or the per-command deadline; a larger `-c` is cheap (one session object each).
+ */
 
 /** Decompressed ZSEND bodies held in memory at once (each up to max_decompressed_size). */
 const ZIP_CONCURRENCY = 2;
@@ -55,8 +57,8 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
   /** Accepted connections holding a slot (TLS handshake or session), until they close. */
   readonly #served = new Set<net.Socket>();
   readonly #sessions = new Set<TentacleSession>();
-  /** Accepted connections waiting for a slot (paused, unread). */
-  readonly #waiting: net.Socket[] = [];
+  /** Accepted connections waiting for a slot (paused, unread), oldest first. */
+  readonly #waiting: { raw: net.Socket; since: number }[] = [];
   /** Callbacks waiting for every served connection and session to end. */
   #whenIdle: (() => void)[] = [];
   /** Performs the TLS handshakes (never listens itself; we hand it accepted sockets). */
@@ -217,24 +219,50 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       this.#serve(raw);
       return;
     }
+    const now = performance.now();
+    this.#dropStaleWaiting(now);
     if (this.#waiting.length < this.config.maxWaitingConnections) {
-      this.#waiting.push(raw);
+      this.#waiting.push({ raw, since: now });
       this.metrics.connectionsWaiting.set(this.#waiting.length);
       return;
     }
-    this.metrics.reject(RejectReason.ConnectionLimit);
+    this.#refuse(
+      raw,
+      RejectReason.ConnectionLimit,
+      'connection limit reached and waiting list full',
+    );
+  };
+
+  /**
+   * Waiting connections older than twice the idle limit are closed: their client has given up
+   * (the Perl client waits 4 s per read), or they are idle ones clogging the list.
+   */
+  #dropStaleWaiting(now: number): void {
+    const staleBefore = now - 2 * this.config.idleTimeoutMs;
+    while (this.#waiting.length > 0 && (this.#waiting[0]?.since ?? now) < staleBefore) {
+      const stale = this.#waiting.shift();
+      if (stale && !stale.raw.destroyed) {
+        this.#refuse(stale.raw, RejectReason.Timeout, 'waited too long for a free slot');
+      }
+    }
+    this.metrics.connectionsWaiting.set(this.#waiting.length);
+  }
+
+  /** Closes a connection that never got a slot: no protocol line, but logged and counted. */
+  #refuse(raw: net.Socket, reason: RejectReason, message: string): void {
+    this.metrics.reject(reason);
     this.#log.warn(
       {
         event: 'rejected',
-        reason: RejectReason.ConnectionLimit,
+        reason,
         peer: raw.remoteAddress,
         peerPort: raw.remotePort,
         maxConnections: this.config.maxConnections,
       },
-      'connection limit reached and waiting list full; closing new connection',
+      message,
     );
     raw.destroy();
-  };
+  }
 
   /** Gives an accepted connection a slot, held until its socket closes. */
   #serve(raw: net.Socket): void {
@@ -268,9 +296,10 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
   }
 
   #serveWaiting(): void {
+    this.#dropStaleWaiting(performance.now());
     while (this.#served.size < this.config.maxConnections && this.#waiting.length > 0) {
-      const raw = this.#waiting.shift();
-      if (raw && !raw.destroyed) this.#serve(raw);
+      const next = this.#waiting.shift();
+      if (next && !next.raw.destroyed) this.#serve(next.raw);
     }
     this.metrics.connectionsWaiting.set(this.#waiting.length);
   }
@@ -321,7 +350,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
     this.#listeners = [];
     this.#addresses = [];
     // Waiting connections were never read: nothing of theirs is in flight. They see EOF.
-    for (const raw of this.#waiting.splice(0)) raw.destroy();
+    for (const { raw } of this.#waiting.splice(0)) raw.destroy();
     this.metrics.connectionsWaiting.set(0);
   }
 

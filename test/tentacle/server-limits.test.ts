@@ -170,6 +170,25 @@ describe('connection limit (-c) and waiting connections', () => {
     assert.equal(rec?.['peer'], '127.0.0.1');
   });
 
+  test('a connection that waited over twice the idle limit is closed when its turn comes', async (t) => {
+    const h = await startServer(t, { ...IDLE, maxConnections: 1 });
+    const holder = await h.connect();
+    holder.write('SEND <slow.data> SIZE 6\n');
+    await holder.expect('SEND OK\n');
+    const waiter = await h.connect();
+    waiter.write('SEND <late.data> SIZE 1\n');
+    for (const byte of 'steady') {
+      await sleep(IDLE_MS * 0.6); // keeps the only slot busy for 7 s, never idle for 2 s
+      holder.write(byte);
+    }
+    await holder.expect('SEND OK\n');
+    holder.destroy(); // frees the slot; the waiter has waited about 7 s > 4 s
+    await waiter.expectClose(1000);
+    const rec = h.logs.find((r) => r['msg'] === 'waited too long for a free slot');
+    assert.equal(rec?.['peer'], '127.0.0.1');
+    assert.deepEqual(h.files(), ['slow.data']);
+  });
+
   test('1,000 idle connections do not stop a new client (with -c above them)', async (t) => {
     const h = await startServer(t, { maxConnections: 1100 });
     const sockets: net.Socket[] = [];
@@ -200,8 +219,8 @@ describe('connection limit (-c) and waiting connections', () => {
     assert.deepEqual(h.files(), ['new.data']);
   });
 
-  test('with the default -c, idle connections time out and a retrying client gets through', async (t) => {
-    const h = await startServer(t, { ...IDLE, maxWaitingConnections: 10 });
+  test('with the default -c 10, 1,000 idle connections time out and a retrying client gets through', async (t) => {
+    const h = await startServer(t, IDLE);
     const sockets: net.Socket[] = [];
     t.after(() => {
       for (const s of sockets) s.destroy();
@@ -212,7 +231,8 @@ describe('connection limit (-c) and waiting connections', () => {
       sockets.push(s);
     }
     await Promise.all(sockets.map((s) => once(s, 'connect')));
-    // 10 served, 10 waiting, 980 closed at once; the 20 idle ones time out in two rounds.
+    // 10 served and 990 waiting: the served ones time out after 2 s, the next 10 after 4 s,
+    // and the rest, having waited twice the idle limit, are closed then.
     const started = performance.now();
     let stored = false;
     while (!stored && performance.now() - started < 4 * IDLE_MS + 2000) {
