@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import type { RowDataPacket } from 'mysql2/promise';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { describeError } from '../core/errors.js';
@@ -108,7 +107,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     }
     let bytes: Buffer;
     try {
-      bytes = await readFile(spool.claimedPath(file.name));
+      bytes = await spool.readClaimed(file.name);
     } catch (err) {
       log.error({ err: describeError(err), file: file.name }, 'cannot read claimed file');
       files.labels('error').inc();

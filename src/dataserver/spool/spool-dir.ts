@@ -1,5 +1,12 @@
-import { mkdirSync } from 'node:fs';
-import { readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdirSync, readFile as readFileCb, rename as renameCb, unlink as unlinkCb } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+// The callback API costs a fraction of node:fs/promises (no FileHandle per call), which shows at
+// thousands of files per second on the per-file path: claim, read, remove.
+const rename = promisify(renameCb);
+const unlink = promisify(unlinkCb);
+const readFile = promisify(readFileCb);
 import { join } from 'node:path';
 
 /**
@@ -45,6 +52,8 @@ export interface SpoolDir {
   /** true = the file is ours now; false = it is gone (claimed by someone else or removed). */
   claim(name: string): Promise<boolean>;
   claimedPath(name: string): string;
+  /** The bytes of a claimed file. */
+  readClaimed(name: string): Promise<Buffer>;
   /** Processing finished and committed: remove the claimed file. */
   remove(name: string): Promise<void>;
   /** Move a refused claimed file back into the spool as `<name><suffix>`. */
@@ -94,6 +103,7 @@ export function createSpoolDir(incomingDir: string, serverName: string): SpoolDi
       }
     },
     claimedPath: (name) => join(claimDir, name),
+    readClaimed: (name) => readFile(join(claimDir, name)),
     async remove(name) {
       try {
         await unlink(join(claimDir, name));
