@@ -144,6 +144,14 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
           });
           continue;
         }
+        const code = (err as { code?: unknown }).code;
+        if (code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT') {
+          // Another writer (a peer server, the unknown task) held our rows: the database is fine.
+          metrics.retries.labels('lock').inc();
+          log.info({ code }, 'batch lost a lock conflict; retrying');
+          await sleep(Math.floor(Math.random() * 50));
+          continue;
+        }
         if (isTransientDbError(err)) {
           metrics.retries.labels('transient').inc();
           setAvailable(false);
