@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { waitFor } from './child.js';
 import { X, mod, packet, startHarness, type Harness } from './harness.js';
 
 // The state cache must never hide a change made by someone else: the console (module settings,
@@ -86,4 +87,46 @@ test('an agent disabled in the console is left alone from the next file on', asy
   await h.rows('UPDATE tagente SET disabled = 1');
   await h.feed(X('10:05:00', '6'));
   assert.equal((await status())['datos'], '5.00000');
+});
+
+test('a deadlock with another writer (the unknown task locks status rows first) loses nothing', async (t) => {
+  await h.reset();
+  await h.feed(X('10:00:00', '5'));
+  const [a] = await h.rows('SELECT id_agente FROM tagente');
+  const id = Number(a?.['id_agente']);
+  const other = await h.db.pool.getConnection();
+  try {
+    // The other writer's order: status rows, then the agent row (ours is the reverse).
+    await other.query('START TRANSACTION');
+    await other.query('SELECT * FROM tagente_estado WHERE id_agente = ? FOR UPDATE', [id]);
+    const [name] = await Promise.all([
+      h.feed(X('10:05:00', '6')),
+      (async () => {
+        await waitFor(
+          async () =>
+            (await h.count(
+              "SELECT COUNT(*) n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'",
+            )) > 0,
+          20_000,
+          'our batch waiting for the status rows',
+        );
+        try {
+          await other.query('SELECT * FROM tagente WHERE id_agente = ? FOR UPDATE', [id]);
+          await other.query('COMMIT'); // InnoDB chose our batch as the victim: it retries
+          t.diagnostic('deadlock victim: our batch (retried)');
+        } catch {
+          await other.query('ROLLBACK'); // the other writer was the victim
+          t.diagnostic('deadlock victim: the other writer');
+        }
+      })(),
+    ]);
+    assert.ok(name);
+  } finally {
+    other.release();
+  }
+  assert.deepEqual(
+    (await h.rows('SELECT datos FROM tagente_datos ORDER BY utimestamp')).map((r) => r['datos']),
+    [5, 6],
+  );
+  assert.equal((await status())['datos'], '6.00000');
 });
