@@ -88,7 +88,7 @@ export function createHaCoordinator(
   const { pool, registry } = deps;
   const log = deps.log.child({ component: 'ha' });
   const queryTimeoutMs = Math.max(200, Math.min(2000, Math.floor(config.leaseTtlMs / 3)));
-  const membership = createMembership(config, { pool }, { ...options, queryTimeoutMs });
+  const membership = createMembership(config, { pool, log }, { ...options, queryTimeoutMs });
   const events = new EventEmitter<{ roleChanged: [RoleChange]; fatal: [PandoraError] }>();
   const ttlUs = config.leaseTtlMs * 1000;
   const deadUs = config.memberDeadAfterMs * 1000;
