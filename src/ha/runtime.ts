@@ -25,7 +25,11 @@ export interface HaRuntime {
   readonly coordinator: HaCoordinator;
   /** What the HTTP side reads (status, readiness, drain). Valid after `attachIntake`. */
   readonly state: NodeState;
-  /** Creates the HA tables, registers (refusing a duplicate live servername), starts the loop. */
+  /**
+   * Creates the HA tables, registers and starts the loop. A live process with our servername is
+   * refused (`ERR_HA_DUPLICATE_NAME`); a crashed predecessor's row is taken over after about one
+   * heartbeat period, so a supervisor restart right after a crash is delayed, never refused.
+   */
   start(): Promise<void>;
   attachIntake(hooks: IntakeHooks): void;
   onFatal(listener: (err: PandoraError) => void): void;
