@@ -119,10 +119,11 @@ export function createMembership(
    */
   async function watchForHeartbeat(first: OwnRow): Promise<OwnRow | undefined> {
     const staleAfterMs = Math.min(staleHeartbeatMs, config.memberDeadAfterMs);
+    if (first.ageMs >= staleAfterMs) return first;
     log.info(
       { event: 'registrationLooksLive', instanceId: first.instanceId, ageMs: first.ageMs },
-      `servername "${config.serverName}" was seen ${first.ageMs} ms ago; watching its heartbeat ` +
-        `for up to ${staleAfterMs} ms to tell a crashed predecessor from a live duplicate`,
+      `servername "${config.serverName}" was seen ${first.ageMs} ms ago; watching its ` +
+        `heartbeat for up to ${staleAfterMs - first.ageMs} ms: crashed predecessor or live duplicate?`,
     );
     let row: OwnRow | undefined = first;
     // Ends: the DB clock advances, so the age reaches `staleAfterMs` unless the row changes.
