@@ -123,7 +123,7 @@ export function createMembership(
     log.info(
       { event: 'registrationLooksLive', instanceId: first.instanceId, ageMs: first.ageMs },
       `servername "${config.serverName}" was seen ${first.ageMs} ms ago; watching its ` +
-        `heartbeat for up to ${staleAfterMs - first.ageMs} ms: crashed predecessor or live duplicate?`,
+        `heartbeat for up to ${staleAfterMs - first.ageMs} ms: dead predecessor or live duplicate?`,
     );
     let row: OwnRow | undefined = first;
     // Ends: the DB clock advances, so the age reaches `staleAfterMs` unless the row changes.
