@@ -8,6 +8,7 @@
  * fails at runtime.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -81,28 +82,59 @@ function exitWith(status: number, message: string): void {
   process.exit(status);
 }
 
+/** `-w`: reads the key passphrase from the terminal without echoing it (or a line from a pipe). */
 async function askPassphrase(): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-  try {
-    return await new Promise<string>((resolve) => {
-      rl.question('Enter PEM pass phrase: ', resolve);
-    });
-  } finally {
-    rl.close();
+  process.stderr.write('Enter PEM pass phrase: ');
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    const rl = createInterface({ input: stdin, terminal: false });
+    try {
+      const [line] = (await once(rl, 'line')) as [string];
+      return line;
+    } finally {
+      rl.close();
+    }
   }
+  stdin.setRawMode(true);
+  stdin.resume();
+  let text = '';
+  try {
+    for await (const chunk of stdin as AsyncIterable<Buffer>) {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return text;
+        if (ch === '\u0003') throw new ExitError(EXIT_USAGE, 'interrupted');
+        text = ch === '\u007f' ? text.slice(0, -1) : text + ch;
+      }
+    }
+    return text;
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+    process.stderr.write('\n');
+  }
+}
+
+function passphraseFromParent(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once('message', (message: { passphrase?: string }) => {
+      resolve(message.passphrase ?? '');
+    });
+  });
 }
 
 /**
  * `-d`: runs this same command in a detached child with no stdio (logs go to -l, as with the
  * reference's daemon) and exits 0 once it listens, or with its status if it fails to start.
  */
-function daemonize(argv: readonly string[]): Promise<never> {
+function daemonize(argv: readonly string[], passphrase: string | undefined): Promise<never> {
   const script = process.argv[1] ?? '';
   const child = spawn(process.execPath, [...process.execArgv, script, ...argv, '--no-daemon'], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     env: { ...process.env, TENTACLE_SERVER_DAEMON_CHILD: '1' },
   });
+  // The child has no terminal: it gets the passphrase asked here over the IPC channel.
+  if (passphrase !== undefined) child.send({ passphrase });
   return new Promise<never>(() => {
     child.on('message', (message: { error?: string }) => {
       if (message.error !== undefined) {
@@ -161,9 +193,12 @@ async function main(): Promise<void> {
   // Before anything uses the libuv pool (the log file is opened just below).
   if (settings.sync === 'always') process.env['UV_THREADPOOL_SIZE'] ??= FSYNC_THREADPOOL_SIZE;
 
-  if (settings.daemon && process.env['TENTACLE_SERVER_DAEMON_CHILD'] !== '1') {
-    await daemonize(argv);
+  const isDaemonChild = process.env['TENTACLE_SERVER_DAEMON_CHILD'] === '1';
+  let passphrase: string | undefined;
+  if (settings.ssl_password) {
+    passphrase = isDaemonChild ? await passphraseFromParent() : await askPassphrase();
   }
+  if (settings.daemon && !isDaemonChild) await daemonize(argv, passphrase);
 
   const logger: Logger = createLogger({
     level: levelFor(settings),
@@ -180,7 +215,6 @@ async function main(): Promise<void> {
     );
   }
 
-  const passphrase = settings.ssl_password ? await askPassphrase() : undefined;
   let server;
   try {
     server = createTentacleServer(
@@ -201,7 +235,7 @@ async function main(): Promise<void> {
     logger.flush();
     fail(EXIT_RUNTIME, (err as Error).message);
   }
-  if (process.env['TENTACLE_SERVER_DAEMON_CHILD'] === '1') {
+  if (isDaemonChild) {
     process.chdir('/');
     if (process.send) {
       process.send({ ready: true });
