@@ -24,13 +24,27 @@ import {
   type Dataserver,
   type DataserverConfig,
 } from './dataserver/index.js';
-import { createTentacleServer, type TentacleServer } from './tentacle/index.js';
+import {
+  createTentacleServer,
+  resolveTentacleSettings,
+  serverOptionsFromSettings,
+  type TentacleServer,
+  type TentacleServerOptions,
+} from './tentacle/index.js';
 // --- HA + HTTP wiring (src/ha, src/http) ---
 import { createHaRuntime, HA_SETTINGS, type HaRuntime } from './ha/index.js';
 import { createHttpServer, type HttpServer } from './http/index.js';
 // --- end HA + HTTP wiring ---
 
 const VERSION = '0.1.0';
+/**
+ * Loopback unless configured: the standalone tentacle-server keeps the reference's all-interfaces
+ * default for drop-in use, but `serve` on embedded defaults should not open a port to the network
+ * by surprise. Set `tentacle_address 0.0.0.0` (the Docker image does) for agents on the network.
+ */
+const DEFAULT_TENTACLE_ADDRESS = '127.0.0.1';
+/** fsync under sync 'always' runs on libuv's pool; 4 threads would serialise concurrent agents. */
+const FSYNC_THREADPOOL_SIZE = '16';
 
 const SERVE_SETTINGS = {
   ...HA_SETTINGS,
@@ -41,34 +55,35 @@ const SERVE_SETTINGS = {
     extension: true,
     help: 'run the Tentacle listener (--no-tentacle when a separate server fills the spool)',
   },
+  tentacle_config: {
+    kind: 'string',
+    extension: true,
+    help: 'a tentacle_server.conf (TLS, filters, overwrite, sync, limits) for the built-in listener; the tentacle_* keys here win over it',
+  },
   tentacle_address: {
     kind: 'string',
-    default: '127.0.0.1',
     extension: true,
-    help: 'Tentacle listen addresses, comma-separated (0.0.0.0 = all)',
+    help: `Tentacle listen addresses, comma-separated (0.0.0.0 = all; default ${DEFAULT_TENTACLE_ADDRESS}, or tentacle_config's)`,
   },
   tentacle_port: {
     kind: 'int',
-    default: 41121,
     min: 0,
     max: 65535,
     extension: true,
-    help: 'Tentacle port',
+    help: "Tentacle port (default 41121, or tentacle_config's)",
   },
   tentacle_password: { kind: 'string', secret: true, extension: true, help: 'Tentacle password' },
   tentacle_max_size: {
     kind: 'int',
-    default: 2_000_000,
     min: 1,
     extension: true,
-    help: 'largest file Tentacle accepts (bytes)',
+    help: "largest file Tentacle accepts in bytes (default 2000000, or tentacle_config's)",
   },
   tentacle_max_connections: {
     kind: 'int',
-    default: 10,
     min: 1,
     extension: true,
-    help: 'Tentacle sessions served at once',
+    help: "Tentacle sessions served at once (default 10, or tentacle_config's)",
   },
   verbosity: { kind: 'int', default: 3, min: 0, max: 10, help: 'log detail (0 errors … 10 debug)' },
   log_file: { kind: 'string', help: 'append JSON logs here instead of stdout' },
@@ -124,6 +139,36 @@ function loadArgs(argv: readonly string[]): Loaded {
   return { command: positional[0] ?? 'help', settings, confPath };
 }
 
+type ServeValues = Loaded['settings']['values'];
+
+/**
+ * The built-in listener's options: a tentacle_server.conf (`tentacle_config`) when given, under
+ * the serve keys that were set, with the dataserver's incomingdir as the storage folder (one
+ * source of truth for the spool).
+ */
+function tentacleOptions(
+  s: ServeValues,
+  incomingDir: string,
+  logger: Logger,
+): TentacleServerOptions {
+  const file = s.tentacle_config === undefined ? undefined : readConfFile(s.tentacle_config);
+  const resolved = resolveTentacleSettings(file ? { file } : {});
+  for (const w of resolved.warnings) logger.warn(w);
+  const fromFile = serverOptionsFromSettings(resolved.values);
+  const fileHas = (key: string): boolean => file?.has(key) === true;
+  return {
+    ...fromFile,
+    directory: incomingDir,
+    addresses:
+      s.tentacle_address ?? (fileHas('addresses') ? fromFile.addresses : DEFAULT_TENTACLE_ADDRESS),
+    port: s.tentacle_port ?? fromFile.port,
+    maxSize: s.tentacle_max_size ?? fromFile.maxSize,
+    maxConnections: s.tentacle_max_connections ?? fromFile.maxConnections,
+    password: s.tentacle_password ?? fromFile.password,
+    proxy: undefined,
+  };
+}
+
 async function prepareDatabase(config: DataserverConfig, logger: Logger): Promise<void> {
   await initDatabase({ ...config.db }, { createDatabase: true }, { logger });
 }
@@ -143,6 +188,8 @@ interface Running {
 
 async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promise<void> {
   const s = loaded.settings.values;
+  // Before the first asynchronous fs or DNS call: libuv sizes its pool once.
+  process.env['UV_THREADPOOL_SIZE'] ??= FSYNC_THREADPOOL_SIZE;
   const config = toDataserverConfig(s);
   for (const w of loaded.settings.warnings) logger.warn(w);
   if (loaded.settings.unknownFileKeys.length > 0) {
@@ -188,17 +235,10 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   await dataserver.start();
 
   if (s.tentacle) {
-    const tentacle = createTentacleServer(
-      {
-        directory: config.incomingDir,
-        addresses: s.tentacle_address,
-        port: s.tentacle_port,
-        maxSize: s.tentacle_max_size,
-        maxConnections: s.tentacle_max_connections,
-        ...(s.tentacle_password ? { password: s.tentacle_password } : {}),
-      },
-      { logger, registry },
-    );
+    const tentacle = createTentacleServer(tentacleOptions(s, config.incomingDir, logger), {
+      logger,
+      registry,
+    });
     tentacle.on('fileStored', (e: { name: string }) => {
       dataserver.wake(e.name);
     });

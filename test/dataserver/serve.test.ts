@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import mysql from 'mysql2/promise';
+import { connect } from '../../src/tentacle/index.js';
 import { testDbServer } from '../helpers/db.js';
+import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from './child.js';
 import { X } from './harness.js';
@@ -17,14 +19,6 @@ const MAIN = ['--import', 'tsx', 'src/main.ts'];
 const db = testDbServer();
 const dbFlags = ['--dbhost', db.host, '--dbport', String(db.port), '--dbuser', db.user];
 const env = { ...process.env, TZ: 'UTC', PANDORA_DBPASS: db.password };
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  return port;
-}
 
 /** A minimal Tentacle client: SEND, bytes, QUIT (tentacle.md). */
 async function tentacleSend(port: number, name: string, data: Buffer): Promise<string> {
@@ -99,6 +93,96 @@ test(
       Buffer.from(X('10:00:00', '5')),
     );
     assert.match(replies, /^SEND OK\nSEND OK\n/);
+    await admin.query(`USE \`${dbName}\``);
+    await waitFor(
+      async () => {
+        const [rows] = await admin.query('SELECT COUNT(*) n FROM tagente_datos');
+        return Number((rows as Record<string, unknown>[])[0]?.['n']) === 1;
+      },
+      30_000,
+      'the datum in tagente_datos',
+    );
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0, err);
+  },
+);
+
+test(
+  'serve configures its listener from a tentacle_server.conf (tentacle_config): password and filters',
+  { timeout: 120_000 },
+  async (t) => {
+    const dbName = `ti_test_tconf_${String(process.pid)}_${String(Date.now())}`;
+    const admin = await mysql.createConnection({ ...db });
+    t.after(async () => {
+      await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``);
+      await admin.end();
+    });
+    const tmp = tempDir('ti-serve-tconf-');
+    t.after(() => {
+      tmp.cleanup();
+    });
+    const incoming = join(tmp.path, 'data_in');
+    mkdirSync(join(incoming, 'conf'), { recursive: true });
+    const port = await freePort();
+    // The shipped tentacle_server.conf style; its port is overridden by --tentacle-port below.
+    const tentacleConf = join(tmp.path, 'tentacle_server.conf');
+    writeFileSync(
+      tentacleConf,
+      `addresses 127.0.0.1\nport 1\npassword secret\nfilters .*\\.conf:conf\nsync none\n`,
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        ...MAIN,
+        'serve',
+        ...dbFlags,
+        '--dbname',
+        dbName,
+        '--incomingdir',
+        incoming,
+        '--tentacle-config',
+        tentacleConf,
+        '--tentacle-port',
+        String(port),
+        '--servername',
+        'tconf01',
+      ],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    t.after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    await waitFor(
+      () => Promise.resolve(out.includes('tentacle-ingest serving')),
+      60_000,
+      `serving (${err})`,
+    );
+
+    // Without the password the session is dropped before any command is served.
+    const anonymous = await connect({ host: '127.0.0.1', port, timeoutMs: 10_000 });
+    await assert.rejects(anonymous.send('nopass.1709287200.data', Buffer.from(X('10:00:00', '1'))));
+    anonymous.destroy();
+
+    const session = await connect({
+      host: '127.0.0.1',
+      port,
+      password: 'secret',
+      timeoutMs: 10_000,
+    });
+    await session.send('agent.conf', Buffer.from('server_ip 127.0.0.1\n'));
+    await session.send('host1.1709287200.data', Buffer.from(X('10:00:00', '5')));
+    await session.quit();
+    assert.equal(
+      readFileSync(join(incoming, 'conf', 'agent.conf'), 'utf8'),
+      'server_ip 127.0.0.1\n',
+    );
+    assert.equal(existsSync(join(incoming, 'nopass.1709287200.data')), false);
     await admin.query(`USE \`${dbName}\``);
     await waitFor(
       async () => {
