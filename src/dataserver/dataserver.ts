@@ -113,7 +113,10 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       files.labels('error').inc();
       return;
     }
-    const sha256 = createHash('sha256').update(bytes).digest();
+    // The ledger identity is name + content: a resend (agent buffer, `always` mode, a crash
+    // between COMMIT and unlink) repeats both, while an agent without a timestamp attribute that
+    // sends the same values twice sends them under two names, and both packets count.
+    const sha256 = createHash('sha256').update(file.name).update('\0').update(bytes).digest();
     const t0 = process.hrtime.bigint();
     const parsed = await deps.parser.parse({
       path: spool.claimedPath(file.name),

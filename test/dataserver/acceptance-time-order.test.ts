@@ -162,11 +162,23 @@ test('ledger: a file committed but not deleted (crash) is removed at restart, no
   assert.equal(await h.count('SELECT COUNT(*) n FROM tingest_ledger'), 1);
 });
 
-test('the same packet delivered twice (resend) is applied once', async () => {
+test('the same packet delivered twice under its name (resend) is applied once', async () => {
   await h.reset();
   const content = packet('10:00:00', mod('q', 'async_data', '5'));
-  await h.feed(content, content);
+  const [name = ''] = await h.feed(content);
+  // The agent's buffer resends the file it thought lost: same name, same bytes.
+  dropFile(h.dir, name, content);
+  await h.ds.drain();
   assert.equal(await h.count('SELECT COUNT(*) n FROM tagente_datos'), 1);
+  assert.equal(await h.count('SELECT COUNT(*) n FROM tingest_ledger'), 1);
+});
+
+test('identical bytes under two names (no timestamp attribute, same values) are two packets', async () => {
+  await h.reset();
+  const content = packet('10:00:00', mod('q', 'async_data', '5')).replace(/ timestamp='[^']*'/, '');
+  assert.ok(!content.includes('timestamp='));
+  await h.feed(content, content);
+  assert.equal(await h.count('SELECT COUNT(*) n FROM tagente_datos'), 2);
 });
 
 test('ledger: a bad file whose event was committed before a crash gets no second event', async () => {
