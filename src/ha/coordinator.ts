@@ -23,6 +23,13 @@ const NO_MASTER_EVENT =
   'No master-eligible server is running; master duties are suspended'.replaceAll(' ', '&#x20;');
 /** Critical: unknown detection and the other master duties stop until a server qualifies. */
 const NO_MASTER_CRITICITY = 4;
+/**
+ * The election order: higher `master` priority first; among equal priorities the lower
+ * servername (byte order, not the column's case-insensitive collation). Parameters: our
+ * priority twice, our name.
+ */
+const OUTRANKS_ME =
+  '(priority > ? OR (priority = ? AND CAST(server_name AS BINARY) < CAST(? AS BINARY)))';
 
 export interface RoleChange {
   readonly role: Role;
@@ -232,23 +239,24 @@ export function createHaCoordinator(
         await conn.rollback();
         return;
       }
-      const [topRows] = await conn.query<RowDataPacket[]>({
-        sql: `SELECT IFNULL(MAX(priority), 0) AS top,
-                IFNULL(MAX(IF(candidate_since > NOW(3) - INTERVAL ? MICROSECOND, priority, 0)), 0)
-                  AS top_recent
+      // Members that outrank us: a higher priority, or the same priority and a lower servername
+      // (byte order), so ties resolve the same way on every server whatever the timing.
+      const [rankRows] = await conn.query<RowDataPacket[]>({
+        sql: `SELECT COUNT(*) AS outranked,
+                IFNULL(SUM(candidate_since > NOW(3) - INTERVAL ? MICROSECOND), 0) AS outranked_recent
               FROM tha_member
-              WHERE server_name <> ? AND state = 'running' AND candidate = 1
+              WHERE ${OUTRANKS_ME} AND state = 'running' AND candidate = 1
                 AND last_seen >= NOW(3) - INTERVAL ? MICROSECOND`,
-        values: [deadUs + config.startupGraceMs * 1000, config.serverName, deadUs],
+        values: [deadUs + config.startupGraceMs * 1000, ...outranksMeValues(), deadUs],
         timeout: queryTimeoutMs,
       });
-      const top = Number(topRows[0]?.['top'] ?? 0);
-      const topRecent = Number(topRows[0]?.['top_recent'] ?? 0);
-      // Liveness guard (ha.md §2.9.3): a higher-priority member that has been a candidate for
+      const outranked = Number(rankRows[0]?.['outranked'] ?? 0) > 0;
+      const outrankedRecent = Number(rankRows[0]?.['outranked_recent'] ?? 0) > 0;
+      // Liveness guard (ha.md §2.9.3): a member that outranks us, has been a candidate for
       // longer than its grace plus a dead-interval, yet left the lease free for a whole
-      // dead-interval, is failing to acquire; it no longer blocks lower priorities.
-      const isStuck = Number(lease['free_for_us']) > deadUs && topRecent <= config.priority;
-      if (top > config.priority && !isStuck) {
+      // dead-interval, is failing to acquire; it no longer blocks us.
+      const isStuck = Number(lease['free_for_us']) > deadUs && !outrankedRecent;
+      if (outranked && !isStuck) {
         await conn.rollback();
         return;
       }
@@ -266,7 +274,7 @@ export function createHaCoordinator(
       await conn.commit();
       epoch = Number(epochRows[0]?.['epoch'] ?? 0);
       armFence(sentAt);
-      setRole('master', top === config.priority ? 'acquired (tie: first to commit)' : 'acquired');
+      setRole('master', 'acquired');
     } catch (err) {
       await conn.rollback().catch(() => undefined);
       throw err;
@@ -303,16 +311,21 @@ export function createHaCoordinator(
     masterName = '';
   }
 
+  /** A live candidate that outranks us has waited the preempt delay: hand over to it. */
   async function hasHigherPriorityWaiting(): Promise<boolean> {
     const [rows] = await pool.query<RowDataPacket[]>({
       sql: `SELECT COUNT(*) AS n FROM tha_member
-            WHERE priority > ? AND state = 'running' AND candidate = 1
+            WHERE ${OUTRANKS_ME} AND state = 'running' AND candidate = 1
               AND last_seen >= NOW(3) - INTERVAL ? MICROSECOND
               AND candidate_since <= NOW(3) - INTERVAL ? MICROSECOND`,
-      values: [config.priority, deadUs, config.preemptDelayMs * 1000],
+      values: [...outranksMeValues(), deadUs, config.preemptDelayMs * 1000],
       timeout: queryTimeoutMs,
     });
     return Number(rows[0]?.['n'] ?? 0) > 0;
+  }
+
+  function outranksMeValues(): [number, number, string] {
+    return [config.priority, config.priority, config.serverName];
   }
 
   /**
