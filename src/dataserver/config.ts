@@ -53,6 +53,12 @@ export const DATASERVER_SETTINGS = {
     extension: true,
     help: 'bigger files go to _BADXML unparsed (bytes)',
   },
+  xml_parser: {
+    kind: 'string',
+    default: 'builtin',
+    extension: true,
+    help: 'tree builder after the validating scan: builtin (3-6x faster on agent files) or fast-xml-parser',
+  },
   max_xml_depth: {
     kind: 'int',
     default: 32,
@@ -166,6 +172,11 @@ function absolute(path: string, baseDir: string): string {
   return isAbsolute(path) ? path : resolvePath(baseDir, path);
 }
 
+function xmlParserOf(name: string): 'builtin' | 'fast-xml-parser' {
+  if (name === 'builtin' || name === 'fast-xml-parser') return name;
+  throw new ConfigError(`xml_parser must be "builtin" or "fast-xml-parser", got "${name}"`);
+}
+
 export function toDataserverConfig(
   s: DataserverSettings,
   baseDir = process.cwd(),
@@ -198,6 +209,7 @@ export function toDataserverConfig(
       useXmlTimestamp: s.use_xml_timestamp,
       useModuleTimestamp: s.use_module_timestamp,
       maxDepth: s.max_xml_depth,
+      xmlParser: xmlParserOf(s.xml_parser),
     },
     logic: {
       autocreate: s.autocreate,

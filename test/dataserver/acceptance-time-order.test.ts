@@ -211,3 +211,29 @@ test('ledger: records older than ledger_retention are pruned, recent ones kept',
   );
   assert.equal(await h.count('SELECT COUNT(*) n FROM tingest_ledger'), 1);
 });
+
+test('xml_parser fast-xml-parser ingests the same rows as the builtin tree builder', async () => {
+  const rowsWith = async (xmlParser: string): Promise<unknown[]> => {
+    await h.reset({ xml_parser: xmlParser });
+    assert.equal(h.config.parse.xmlParser, xmlParser);
+    await h.feed(
+      packet(
+        '10:00:00',
+        mod('cpu', 'generic_data', '5') + mod('s', 'generic_data_string', 'a&amp;b'),
+      ),
+      packet('10:05:00', mod('cpu', 'generic_data', '7') + mod('s', 'generic_data_string', 'é')),
+    );
+    return h.rows(
+      `SELECT m.nombre, e.datos, e.estado,
+         (SELECT COUNT(*) FROM tagente_datos d WHERE d.id_agente_modulo = m.id_agente_modulo) AS h,
+         (SELECT GROUP_CONCAT(datos ORDER BY utimestamp) FROM tagente_datos_string s
+           WHERE s.id_agente_modulo = m.id_agente_modulo) AS hs
+       FROM tagente_modulo m JOIN tagente_estado e USING (id_agente_modulo) ORDER BY m.nombre`,
+    );
+  };
+  const builtin = await rowsWith('builtin');
+  const library = await rowsWith('fast-xml-parser');
+  assert.equal(builtin.length, 2);
+  assert.deepEqual(library, builtin);
+  await h.reset();
+});
