@@ -235,14 +235,6 @@ function parseSize(digits: Buffer, max: number): number {
   return n > max ? 0 : n;
 }
 
-function lstatExists(path: Buffer): Promise<boolean> {
-  return new Promise((resolve) => {
-    fs.lstat(path, (err) => {
-      resolve(!err);
-    });
-  });
-}
-
 /** Opens `path` for reading if it is a regular file (symlinks followed, as the reference). */
 function openRegularFile(path: Buffer): Promise<{ fd: number; size: number } | undefined> {
   return new Promise((resolve) => {
@@ -774,13 +766,17 @@ export class TentacleSession {
       this.#beginBody(kind, name, dir, size, startedAt);
       return;
     }
-    this.#work(async () => {
-      if (await lstatExists(Buffer.concat([dir, SLASH, name]))) {
-        this.#rejectUpload(kind, kind.errExists, RejectReason.Exists, name);
-      } else {
-        this.#beginBody(kind, name, dir, size, startedAt);
-      }
-    });
+    const exists = this.#ctx.spool.exists(Buffer.concat([dir, SLASH, name]));
+    const decide = (found: boolean): void => {
+      if (found) this.#rejectUpload(kind, kind.errExists, RejectReason.Exists, name);
+      else this.#beginBody(kind, name, dir, size, startedAt);
+    };
+    if (typeof exists === 'boolean') decide(exists);
+    else {
+      this.#work(async () => {
+        decide(await exists);
+      });
+    }
   }
 
   #beginBody(kind: UploadKind, name: Buffer, dir: Buffer, size: number, startedAt: number): void {

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { FileStoredEvent } from '../../src/tentacle/index.js';
-import { DirSyncer, SpoolWriter } from '../../src/tentacle/spool-writer.js';
+import { DirSyncer, INLINE_STALL_MS, SpoolWriter } from '../../src/tentacle/spool-writer.js';
 import { RawPeer, startServer, tempFilesIn } from './fixtures/harness.js';
 import { perlZip } from './fixtures/perl-zip.js';
 
@@ -193,6 +193,32 @@ describe('spool writer', () => {
     });
     assert.deepEqual(h.files(), ['.fresh.data.0123abcd6.tmp', '.keep.tmp', 'conf']);
     assert.deepEqual(h.files('conf'), []);
+  });
+
+  test('inline I/O only under sync none, and off for a while after a slow store', () => {
+    const none = new SpoolWriter({ sync: 'none', fileMode: 0o640, overwrite: false });
+    const always = new SpoolWriter({ sync: 'always', fileMode: 0o640, overwrite: false });
+    assert.equal(none.inlineIo, true);
+    assert.equal(always.inlineIo, false);
+    none.inlineTook(1);
+    assert.equal(none.inlineIo, true);
+    none.inlineTook(INLINE_STALL_MS + 1);
+    assert.equal(none.inlineIo, false, 'a stalled disk sends stores back to the thread pool');
+  });
+
+  test('both store paths give the same result: inline (sync none) and thread pool (sync always)', async (t) => {
+    for (const sync of ['none', 'always'] as const) {
+      const h = await startServer(t, { sync });
+      const peer = await h.connect();
+      assert.equal(await upload(peer, 'p.data', Buffer.from('same')), 'SEND OK');
+      assert.equal(
+        await upload(peer, 'p.data', Buffer.from('same')),
+        'SEND ERR (file already exists)',
+      );
+      assert.equal(await upload(peer, 'big.data', Buffer.alloc(100_000, 1)), 'SEND OK');
+      assert.deepEqual(h.files(), ['big.data', 'p.data']);
+      assert.equal(statSync(join(h.dir, 'p.data')).mode & 0o777, 0o640);
+    }
   });
 
   test('SpoolWriter.abortAll removes every temp file of unfinished transfers', async () => {
