@@ -18,7 +18,17 @@
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -307,6 +317,29 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
  * when no freed inode is at hand, 2–7 µs otherwise); `--dir /dev/shm/x` takes the disk out and
  * measures the server.
  */
+const CEILING_FILES = 20_000;
+
+/**
+ * The file system's own rate for what a store costs (create a temp file, write 4 KB, close,
+ * link, unlink) in the spool folder, from one thread with no network: no server on one folder
+ * can store faster. Printed before and after the matrix, as it drifts on a shared VM.
+ */
+function fsCeiling(dir: string, size: number): number {
+  const body = Buffer.alloc(size, 0x78);
+  const started = performance.now();
+  for (let i = 0; i < CEILING_FILES; i++) {
+    const temp = join(dir, `.ceiling.${i}.tmp`);
+    const fd = openSync(temp, 'wx', 0o640);
+    writeSync(fd, body);
+    closeSync(fd);
+    linkSync(temp, join(dir, `ceiling.${i}.data`));
+    unlinkSync(temp);
+  }
+  const perSec = CEILING_FILES / ((performance.now() - started) / 1000);
+  emptySpool(dir);
+  return perSec;
+}
+
 function emptySpool(dir: string): void {
   for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
   execFileSync('sync');
@@ -375,7 +408,10 @@ async function main(): Promise<void> {
   }
   if (options.dir !== undefined) mkdirSync(options.dir, { recursive: true });
   const spool = mkdtempSync(join(options.dir ?? tmpdir(), 'bench-tentacle-'));
-  process.stdout.write(`spool folder: ${spool}\n`);
+  const ceilingBefore = fsCeiling(spool, options.size);
+  process.stdout.write(
+    `spool folder: ${spool}; file-system ceiling ${Math.round(ceilingBefore)} files/s (one thread, no network)\n`,
+  );
   const rows: Row[] = [];
   const results: Record<string, unknown>[] = [];
   try {
@@ -415,16 +451,28 @@ async function main(): Promise<void> {
         }
       }
     }
-  } finally {
+  } catch (err) {
     rmSync(spool, { recursive: true, force: true });
+    throw err;
+  } finally {
     if (buildDir) rmSync(buildDir, { recursive: true, force: true });
   }
-  process.stdout.write(`\n${formatTable(rows)}\n`);
+  const ceilingAfter = fsCeiling(spool, options.size);
+  rmSync(spool, { recursive: true, force: true });
+  const ceiling = `file-system ceiling in the spool folder: ${Math.round(ceilingBefore)} files/s before, ${Math.round(ceilingAfter)} after (create+write+close+link+unlink, one thread)`;
+  process.stdout.write(`\n${formatTable(rows)}\n${ceiling}\n`);
   const stem = resultStem('tentacle');
-  const report = createReport('tentacle', options, results);
+  const report = createReport(
+    'tentacle',
+    { ...options, spool },
+    {
+      cells: results,
+      fsCeilingFilesPerSec: { before: ceilingBefore, after: ceilingAfter },
+    },
+  );
   process.stdout.write(`JSON: ${writeReport(report, stem)}\n`);
   if (options.markdown) {
-    const md = `${describeEnv(env)}\n\n${formatMarkdownTable(rows)}\n`;
+    const md = `${describeEnv(env)}\n\n${formatMarkdownTable(rows)}\n\n${ceiling}\n`;
     process.stdout.write(`markdown: ${writeArtifact(`${stem}.md`, md)}\n`);
   }
 }
