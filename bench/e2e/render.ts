@@ -235,7 +235,7 @@ export function markdownSection(input: MarkdownInput): string {
     '',
     `Capacity verdict: ${verdicts.length > 1 ? verdicts.map((v, i) => `run ${i + 1}: ${v}`).join('; ') : (verdicts[0] ?? 'not reached')}.`,
     '',
-    `Perl reference on the same machine: ${PERL_REFERENCE.creationPacketsPerSec} packets/s creating, ${PERL_REFERENCE.steadyPacketsPerSec} packets/s steady.`,
+    perlComparison(runs),
     '',
     formatMarkdownTable(
       checks.map((c) => ({
@@ -306,4 +306,22 @@ export function describeScenario(o: E2eOptions): string[] {
     `- **Verdict:** the capacity study’s rule — the agents fit when one ${o.intervalSec} s interval of packets`,
     `  is committed within 80 % of it (${Math.round(o.intervalSec * 0.8)} s).`,
   ];
+}
+
+/** One sentence against the Perl reference's figures on the same machine (issue 6). */
+function perlComparison(runs: readonly E2eResult[]): string {
+  const all = runs.flatMap((r) => r.passes);
+  const creation = median(all.filter((p) => p.kind === 'creation').map((p) => p.packetsPerSec));
+  const steady = median(
+    runs.map((r) =>
+      median(r.passes.filter((p) => p.kind === 'steady').map((p) => p.packetsPerSec)),
+    ),
+  );
+  const ratio = (ours: number, perl: number): string =>
+    Number.isFinite(ours) ? ` (here ${Math.round(ours / perl)}×)` : '';
+  return (
+    `Perl reference on the same machine: ${PERL_REFERENCE.creationPacketsPerSec} packets/s creating` +
+    `${ratio(creation, PERL_REFERENCE.creationPacketsPerSec)}, ${PERL_REFERENCE.steadyPacketsPerSec} packets/s steady` +
+    `${ratio(steady, PERL_REFERENCE.steadyPacketsPerSec)}.`
+  );
 }
