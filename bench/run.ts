@@ -29,6 +29,7 @@ import {
   createReport,
   DEFAULT_RESULTS_DIR,
   describeEnv,
+  formatMarkdownTable,
   formatTable,
   median,
   resultStem,
@@ -230,7 +231,7 @@ async function runScaling(
       '',
       `Command: \`${commandLine()}\` (one creation and one steady pass per point; ${describeEnv(report.env)}).`,
       '',
-      formatTableMarkdown(points),
+      formatMarkdownTable(scalingRows(points)),
       '',
       ...names.map((n) => `![Packets per second against the amount of work](${n})`),
       '',
@@ -262,16 +263,6 @@ function compareWithBaseline(
     `against the baseline (${baseline.runs} runs, commit ${baseline.gitSha}, ${baseline.date.slice(0, 10)}):`,
   );
   console.log(formatTable(compareRows(baseline, runs)));
-}
-
-function formatTableMarkdown(points: readonly ScalingPoint[]): string {
-  const rows = scalingRows(points);
-  const headers = Object.keys(rows[0] ?? {});
-  return [
-    `| ${headers.join(' | ')} |`,
-    `| ${headers.map(() => '---:').join(' | ')} |`,
-    ...rows.map((r) => `| ${headers.map((h) => String(r[h] ?? '')).join(' | ')} |`),
-  ].join('\n');
 }
 
 function labelOf(shape: { agents: number; modules: number; axis: 'agents' | 'modules' }): string {

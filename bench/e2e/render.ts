@@ -195,8 +195,21 @@ export function scalingRows(points: readonly ScalingPoint[]): Row[] {
     'creation pkt/s': p.creationPacketsPerSec,
     'steady pkt/s': p.steadyPacketsPerSec,
     'steady values/s': p.steadyValuesPerSec,
-    complete: p.complete ? 'yes' : 'no',
+    committed: committedText(p),
   }));
+}
+
+/** `all` or, for an incomplete point, how far each pass got (e.g. `creation 18,593/30,000`). */
+function committedText(p: ScalingPoint): string {
+  const short = (p.passes ?? []).filter((pass) => pass.committed < pass.packets);
+  if (p.complete && short.length === 0) return 'all';
+  if (short.length === 0) return 'incomplete';
+  return short
+    .map(
+      (pass) =>
+        `${pass.name} ${pass.committed.toLocaleString('en-US')}/${pass.packets.toLocaleString('en-US')}`,
+    )
+    .join(', ');
 }
 
 export interface MarkdownInput {
