@@ -117,6 +117,13 @@ export const DATASERVER_SETTINGS = {
     extension: true,
     help: 'packets written per database transaction at most',
   },
+  dataserver_stall_timeout: {
+    kind: 'int',
+    default: 60,
+    min: 0,
+    extension: true,
+    help: 'seconds without a finished file while files wait before the pipeline reports a stall (0 = off)',
+  },
   dataserver_batch_wait_ms: {
     kind: 'int',
     default: 20,
@@ -162,6 +169,8 @@ export interface DataserverConfig {
   readonly tooManyXml: number;
   readonly batchFiles: number;
   readonly batchWaitMs: number;
+  /** No file finished for this long while files wait: log the pipeline state (0 = off). */
+  readonly stallTimeoutMs: number;
   readonly ledgerRetentionSec: number;
   readonly parse: ParseOptions;
   readonly logic: LogicConfig;
@@ -203,6 +212,7 @@ export function toDataserverConfig(
     tooManyXml: s.too_many_xml,
     batchFiles: s.dataserver_batch_files,
     batchWaitMs: s.dataserver_batch_wait_ms,
+    stallTimeoutMs: s.dataserver_stall_timeout * 1000,
     ledgerRetentionSec: s.ledger_retention,
     parse: {
       maxXmlSize: s.max_xml_size,

@@ -77,6 +77,22 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       this.set(inFlight);
     },
   });
+  new Gauge({
+    name: 'pandora_dataserver_stalled',
+    help: '1 while files wait and none has finished for dataserver_stall_timeout seconds',
+    registers: [deps.registry],
+    collect() {
+      this.set(stalled ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'pandora_dataserver_last_progress_timestamp_seconds',
+    help: 'When a file last finished (or the pipeline was last seen with nothing waiting)',
+    registers: [deps.registry],
+    collect() {
+      this.set(lastProgressMs / 1000);
+    },
+  });
   const parseDuration = new Histogram({
     name: 'pandora_dataserver_xml_parse_duration_seconds',
     help: 'Time to parse one agent XML file',
@@ -99,6 +115,11 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
   const watched = new Set<string>();
   const backlogSent = new Map<string, number>();
   let idleWaiters: (() => void)[] = [];
+  /** Data files may wait on disk beyond the queue's cap (a scan or watch batch hit it). */
+  let spilled = false;
+  let stalled = false;
+  let lastProgressMs = Date.now();
+  let stallTimer: NodeJS.Timeout | undefined;
 
   async function handle(file: QueuedFile, w: BatchWriter): Promise<void> {
     if (!file.recovered && !(await spool.claim(file.name))) {
@@ -196,6 +217,9 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
         .finally(() => {
           inFlight--;
           queue.done(file);
+          onProgress();
+          // Files left on disk by the cap: refill at half capacity rather than at the next rescan.
+          if (spilled && !scanning && queue.size <= config.maxQueueFiles / 2) void scan();
           pump();
           checkIdle();
         });
@@ -213,23 +237,81 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     });
   }
 
+  /**
+   * One scan at a time; callers meanwhile share it. The settle handler is attached with
+   * `.finally`, which always runs after `scanning` is assigned: a scan that finishes without
+   * awaiting anything (queue full) must not leave its settled promise behind as "in progress",
+   * or every later scan becomes a no-op and files beyond max_queue_files stay on disk forever.
+   */
   function scan(): Promise<void> {
-    scanning ??= (async () => {
-      try {
-        const room = config.maxQueueFiles - queue.size;
-        if (room > 0) {
-          const entries = await spool.list(room, queue.names);
-          queue.add(entries.map((e) => ({ ...e, recovered: false })));
-        }
-        backlogEvents();
-      } catch (err) {
-        log.error({ err: describeError(err) }, 'spool scan failed');
-      } finally {
-        scanning = undefined;
-      }
+    if (scanning) return scanning;
+    const run = listSpool().finally(() => {
+      if (scanning === run) scanning = undefined;
       pump();
-    })();
-    return scanning;
+    });
+    scanning = run;
+    return run;
+  }
+
+  async function listSpool(): Promise<void> {
+    try {
+      const room = config.maxQueueFiles - queue.size;
+      if (room > 0) {
+        const entries = await spool.list(room, queue.names);
+        const taken = queue.add(entries.map((e) => ({ ...e, recovered: false })));
+        // A full listing may have left files behind; a short one saw the whole spool.
+        spilled = entries.length >= room || taken < entries.length;
+      } else {
+        spilled = true;
+      }
+      backlogEvents();
+    } catch (err) {
+      log.error({ err: describeError(err) }, 'spool scan failed');
+    }
+  }
+
+  /** The pipeline's bookkeeping, for stall reports and health checks. */
+  function pipelineState() {
+    return {
+      queued: queue.size,
+      readyKeys: queue.ready,
+      busyKeys: queue.inFlight,
+      inFlight,
+      filesLeftOnDisk: spilled,
+      scanning: scanning !== undefined,
+      writerAvailable: writer?.available ?? false,
+      writerPending: writer?.pending ?? 0,
+      idleForSec: Math.round((Date.now() - lastProgressMs) / 1000),
+    };
+  }
+
+  /**
+   * Stall guard: files wait (queued, or left on disk by the queue cap) with the database up, and
+   * nothing has finished for stallTimeoutMs. Any such state is a bug; say so loudly with the
+   * bookkeeping, flag it in a metric, and nudge the pipeline (a rescan and a pump).
+   */
+  function checkStall(): void {
+    const waiting = queue.size > 0 || spilled || inFlight > 0;
+    if (!waiting || !(writer?.available ?? false)) {
+      lastProgressMs = Date.now();
+      stalled = false;
+      return;
+    }
+    if (Date.now() - lastProgressMs < config.stallTimeoutMs) return;
+    if (!stalled) {
+      stalled = true;
+      log.error(pipelineState(), 'dataserver stalled: files wait and none has finished');
+    }
+    void scan();
+    pump();
+  }
+
+  function onProgress(): void {
+    lastProgressMs = Date.now();
+    if (stalled) {
+      stalled = false;
+      log.warn(pipelineState(), 'dataserver moving again after a stall');
+    }
   }
 
   function backlogEvents(): void {
@@ -260,7 +342,11 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       watched.clear();
       void Promise.all(names.map((n) => spool.entry(n)))
         .then((entries) => {
-          queue.add(entries.flatMap((e) => (e ? [{ ...e, recovered: false }] : [])));
+          const fresh = entries.flatMap((e) =>
+            e && !queue.names.has(e.name) ? [{ ...e, recovered: false }] : [],
+          );
+          // The cap turned some away: they wait on disk for a scan.
+          if (queue.add(fresh) < fresh.length) spilled = true;
           pump();
         })
         .catch((err: unknown) => {
@@ -340,6 +426,11 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       catalogTimer = setTimeout(() => void refreshCatalog(), CATALOG_REFRESH_MS).unref();
       pruneTimer = setTimeout(() => void pruneLedger(), 1000).unref();
       scheduleScan();
+      if (config.stallTimeoutMs > 0)
+        stallTimer = setInterval(
+          checkStall,
+          Math.max(100, Math.min(5000, config.stallTimeoutMs / 4)),
+        ).unref();
       log.info(
         { incomingDir: config.incomingDir, serverName: config.serverName, serverId },
         'dataserver started',
@@ -360,6 +451,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       closed ??= (async () => {
         closing = true;
         for (const t of [scanTimer, catalogTimer, pruneTimer, watchTimer]) if (t) clearTimeout(t);
+        if (stallTimer) clearInterval(stallTimer);
         watcher?.close();
         await scanning;
         // In-flight files finish (their batches commit and the files are removed) unless the

@@ -22,6 +22,8 @@ export interface FileQueue {
   readonly names: ReadonlySet<string>;
   readonly size: number;
   readonly inFlight: number;
+  /** Keys with a file ready to hand out (a stall report tells "nothing ready" from "all busy"). */
+  readonly ready: number;
   /** Keys with more than `limit` queued files (backlog warning, spec §2.1). */
   backlog(limit: number): { key: string; count: number }[];
 }
@@ -85,6 +87,9 @@ export function createFileQueue(options: { capacity: number; lifo: boolean }): F
     },
     get inFlight() {
       return busy.size;
+    },
+    get ready() {
+      return ready.size;
     },
     backlog(limit) {
       const out: { key: string; count: number }[] = [];
