@@ -61,6 +61,8 @@ const RATE_SOURCES = {
   module_values: 'pandora_dataserver_module_values_total',
 } as const;
 const QUEUE_GAUGE = 'pandora_dataserver_spool_files';
+/** 1 while files wait and none has finished for `dataserver_stall_timeout` (the stall guard). */
+const STALLED_GAUGE = 'pandora_dataserver_stalled';
 
 async function metricSum(registry: Registry, name: string): Promise<number | undefined> {
   const metric = registry.getSingleMetric(name);
@@ -134,6 +136,10 @@ export function createNodeState(config: NodeStateConfig, deps: NodeStateDeps): N
       }
       const spool = await spoolProblem();
       if (spool !== undefined) reasons.push(spool);
+      // A stalled pipeline still accepts files; the balancer should send agents elsewhere.
+      if (deps.registry && ((await metricSum(deps.registry, STALLED_GAUGE)) ?? 0) > 0) {
+        reasons.push('stalled');
+      }
       for (const check of deps.checks ?? []) {
         const reason = await check();
         if (reason !== undefined) reasons.push(reason);

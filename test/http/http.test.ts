@@ -5,7 +5,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { OWNER_FILE } from '../../src/ha/index.js';
 import { testDbServer } from '../helpers/db.js';
 import { createTcpProxy } from '../helpers/tcp-proxy.js';
@@ -98,6 +98,25 @@ test('readyz is 503 with reason "spool" when the spool folder is gone; livez sta
   assert.equal(ready.status, 503);
   assert.deepEqual(ready.body.reasons, ['spool']);
   assert.equal((await fetch(`${node.baseUrl}/livez`)).status, 200);
+});
+
+test('readyz is 503 "stalled" while the dataserver stall guard is raised', async (t) => {
+  const node = await startHttpNode();
+  t.after(() => node.close());
+  // The gauge the dataserver's stall guard sets (test/dataserver/queue-stall.test.ts raises it
+  // for real); here it is registered the way the dataserver does, on the same registry.
+  const stalled = new Gauge({
+    name: 'pandora_dataserver_stalled',
+    help: 'stall guard',
+    registers: [node.registry],
+  });
+  assert.equal((await getReady(`${node.baseUrl}/readyz`)).status, 200);
+  stalled.set(1);
+  const ready = await getReady(`${node.baseUrl}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.deepEqual(ready.body.reasons, ['stalled']);
+  stalled.set(0);
+  assert.equal((await getReady(`${node.baseUrl}/readyz`)).status, 200);
 });
 
 test('POST /drain: not ready, resigns mastership, drains the receiver, stays live', async (t) => {
