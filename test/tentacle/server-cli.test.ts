@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseConfText } from '../../src/core/conf-file.js';
 import { resolveTentacleSettings, serverOptionsFromSettings } from '../../src/tentacle/index.js';
 import { parseServerArgs } from '../../src/tentacle/server-args.js';
+import { freePort } from '../helpers/net.js';
 import { passLine, RawPeer, runSteps } from './fixtures/harness.js';
 
 const CLI = join(import.meta.dirname, '../../src/cli/tentacle-server.ts');
@@ -93,16 +94,6 @@ describe('command-line parsing', () => {
     assert.equal(options.fileMode, 0o640);
   });
 });
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as net.AddressInfo;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
 
 interface Run {
   child: ChildProcess;
