@@ -32,7 +32,7 @@ import { SpoolWriter, sweepStaleTempFiles } from './spool-writer.js';
  * or the per-command deadline; a larger `-c` is cheap (one session object each).
  */
 
-/** Decompressed ZSEND bodies held in memory at once (each up to max_decompressed_size). */
+/** Whole files in memory at once: ZSEND after decompression, ZRECV before compression. */
 const ZIP_CONCURRENCY = 2;
 /** Temp files left by a crash are removed at startup once they are this old. */
 const STALE_TEMP_AGE_MS = 60 * 60 * 1000;
@@ -64,6 +64,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
   /** Performs the TLS handshakes (never listens itself; we hand it accepted sockets). */
   readonly #tlsServer: tls.Server | undefined;
   #accepting = false;
+  #starting: Promise<AddressInfo[]> | undefined;
   #closing: Promise<void> | undefined;
   #draining: Promise<void> | undefined;
 
@@ -130,9 +131,16 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
    * Binds every configured address; a failing one is logged and skipped (as the reference
    * does), and it rejects only when none binds. Callable again after `drain()`.
    */
-  async listen(): Promise<AddressInfo[]> {
-    if (this.#closing) throw new Error('server is closed');
-    if (this.#accepting) return this.addresses();
+  listen(): Promise<AddressInfo[]> {
+    if (this.#closing) return Promise.reject(new Error('server is closed'));
+    if (this.#accepting) return Promise.resolve(this.addresses());
+    this.#starting ??= this.#listen().finally(() => {
+      this.#starting = undefined;
+    });
+    return this.#starting;
+  }
+
+  async #listen(): Promise<AddressInfo[]> {
     await this.#draining;
     const { config } = this;
     if (config.directory !== '' && !config.proxy) {
