@@ -43,7 +43,8 @@ const VERSION = '0.1.0';
  * by surprise. Set `tentacle_address 0.0.0.0` (the Docker image does) for agents on the network.
  */
 const DEFAULT_TENTACLE_ADDRESS = '127.0.0.1';
-/** fsync under sync 'always' runs on libuv's pool; 4 threads would serialise concurrent agents. */
+/** fsync under sync 'always' runs on libuv's pool; 4 threads would serialise concurrent agents
+ * (under sync none the default 4 measured better on 2 cores, as in the tentacle-server CLI). */
 const FSYNC_THREADPOOL_SIZE = '16';
 
 const SERVE_SETTINGS = {
@@ -188,9 +189,12 @@ interface Running {
 
 async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promise<void> {
   const s = loaded.settings.values;
-  // Before the first asynchronous fs or DNS call: libuv sizes its pool once.
-  process.env['UV_THREADPOOL_SIZE'] ??= FSYNC_THREADPOOL_SIZE;
   const config = toDataserverConfig(s);
+  const listenerOptions = s.tentacle ? tentacleOptions(s, config.incomingDir, logger) : undefined;
+  // Before the first asynchronous fs or DNS call: libuv sizes its pool once.
+  if (listenerOptions && listenerOptions.sync !== 'none') {
+    process.env['UV_THREADPOOL_SIZE'] ??= FSYNC_THREADPOOL_SIZE;
+  }
   for (const w of loaded.settings.warnings) logger.warn(w);
   if (loaded.settings.unknownFileKeys.length > 0) {
     logger.debug(
@@ -234,8 +238,8 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   running.dataserver = dataserver;
   await dataserver.start();
 
-  if (s.tentacle) {
-    const tentacle = createTentacleServer(tentacleOptions(s, config.incomingDir, logger), {
+  if (listenerOptions) {
+    const tentacle = createTentacleServer(listenerOptions, {
       logger,
       registry,
     });

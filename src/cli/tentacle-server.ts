@@ -31,7 +31,6 @@ import { parseServerArgs, SERVER_USAGE, UsageError } from '../tentacle/server-ar
  * (4) measured better on 2 cores: fewer threads to wake per operation.
  */
 const FSYNC_THREADPOOL_SIZE = '16';
-const LOG_FLUSH_INTERVAL_MS = 1000;
 const EXIT_USAGE = 1;
 const EXIT_CONFIG = 2;
 const EXIT_RUNTIME = 255;
@@ -242,11 +241,6 @@ async function main(): Promise<void> {
       process.disconnect();
     }
   }
-  // The log destination buffers up to 4 KiB; a quiet server still shows its lines within 1 s.
-  setInterval(() => {
-    logger.flush();
-  }, LOG_FLUSH_INTERVAL_MS).unref();
-
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {

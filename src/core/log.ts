@@ -9,11 +9,15 @@ export interface LogOptions {
   file?: string;
 }
 
+/** Buffered lines reach the file or terminal at least this often, even on a quiet server. */
+const FLUSH_INTERVAL_MS = 1000;
+
 const REDACT_PATHS = ['dbpass', 'password', '*.dbpass', '*.password', 'config.dbpass'];
 
 /**
- * JSON logs (pino). Writes go through an asynchronous destination so logging never blocks a
- * socket loop; call `logger.flush()` on shutdown.
+ * JSON logs (pino). Writes go through an asynchronous 4 KiB buffer so logging never blocks a
+ * socket loop; a timer flushes it every second so a quiet server's lines are not held back, and
+ * `logger.flush()` on shutdown writes the rest.
  */
 export function createLogger(options: LogOptions = {}): Logger {
   const pinoOptions: LoggerOptions = {
@@ -27,7 +31,11 @@ export function createLogger(options: LogOptions = {}): Logger {
     minLength: 4096,
     mkdir: true,
   });
-  return pino(pinoOptions, destination);
+  const logger = pino(pinoOptions, destination);
+  setInterval(() => {
+    logger.flush();
+  }, FLUSH_INTERVAL_MS).unref();
+  return logger;
 }
 
 /** A logger that writes nothing, for tests and library use. */
