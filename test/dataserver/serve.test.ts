@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import mysql from 'mysql2/promise';
 import { connect } from '../../src/tentacle/index.js';
 import { testDbServer } from '../helpers/db.js';
@@ -38,74 +38,81 @@ async function tentacleSend(port: number, name: string, data: Buffer): Promise<s
   return replies;
 }
 
+/** A database name for one test, dropped at its end, and an admin connection for assertions. */
+async function testDatabase(t: TestContext, label: string) {
+  const dbName = `ti_test_${label}_${String(process.pid)}_${String(Date.now())}`;
+  const admin = await mysql.createConnection({ ...db });
+  t.after(async () => {
+    await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``);
+    await admin.end();
+  });
+  return { dbName, admin };
+}
+
+/** `tentacle-ingest serve` as a child process, resolved once it logs that it is serving. */
+async function startServe(t: TestContext, args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [...MAIN, 'serve', ...dbFlags, ...args], {
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  await waitFor(
+    () => Promise.resolve(out.includes('tentacle-ingest serving')),
+    60_000,
+    `serving (${err})`,
+  );
+  return {
+    /** SIGTERM, then the exit code (0 = graceful). */
+    async stop(): Promise<void> {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const [code] = (await exited) as [number | null];
+      assert.equal(code, 0, err);
+    },
+  };
+}
+
+async function waitForDatumRows(admin: mysql.Connection, dbName: string, n: number) {
+  await admin.query(`USE \`${dbName}\``);
+  await waitFor(
+    async () => {
+      const [rows] = await admin.query('SELECT COUNT(*) n FROM tagente_datos');
+      return Number((rows as Record<string, unknown>[])[0]?.['n']) === n;
+    },
+    30_000,
+    'the datum in tagente_datos',
+  );
+}
+
 test(
   'serve with no configuration but a database name: creates it, receives over Tentacle, ingests, stops on SIGTERM',
   { timeout: 120_000 },
   async (t) => {
-    const dbName = `ti_test_serve_${String(process.pid)}_${String(Date.now())}`;
-    const admin = await mysql.createConnection({ ...db });
-    t.after(async () => {
-      await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``);
-      await admin.end();
-    });
+    const { dbName, admin } = await testDatabase(t, 'serve');
     const tmp = tempDir('ti-serve-');
     t.after(() => {
       tmp.cleanup();
     });
     const port = await freePort();
-    const child = spawn(
-      process.execPath,
-      [
-        ...MAIN,
-        'serve',
-        ...dbFlags,
-        '--dbname',
-        dbName,
-        '--tentacle_port',
-        String(port),
-        '--servername',
-        'serve01',
-        '--verbosity',
-        '3',
-      ],
-      {
-        cwd: process.cwd(),
-        env: { ...env, PANDORA_INCOMINGDIR: join(tmp.path, 'data_in') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    const serve = await startServe(
+      t,
+      ['--dbname', dbName, '--tentacle_port', String(port), '--servername', 'serve01'],
+      { PANDORA_INCOMINGDIR: join(tmp.path, 'data_in') },
     );
-    t.after(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    await waitFor(
-      () => Promise.resolve(out.includes('tentacle-ingest serving')),
-      60_000,
-      `serving (${err})`,
-    );
-
     const replies = await tentacleSend(
       port,
       'host1.1709287200.data',
       Buffer.from(X('10:00:00', '5')),
     );
     assert.match(replies, /^SEND OK\nSEND OK\n/);
-    await admin.query(`USE \`${dbName}\``);
-    await waitFor(
-      async () => {
-        const [rows] = await admin.query('SELECT COUNT(*) n FROM tagente_datos');
-        return Number((rows as Record<string, unknown>[])[0]?.['n']) === 1;
-      },
-      30_000,
-      'the datum in tagente_datos',
-    );
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const [code] = (await exited) as [number | null];
-    assert.equal(code, 0, err);
+    await waitForDatumRows(admin, dbName, 1);
+    await serve.stop();
   },
 );
 
@@ -113,12 +120,7 @@ test(
   'serve configures its listener from a tentacle_server.conf (tentacle_config): password and filters',
   { timeout: 120_000 },
   async (t) => {
-    const dbName = `ti_test_tconf_${String(process.pid)}_${String(Date.now())}`;
-    const admin = await mysql.createConnection({ ...db });
-    t.after(async () => {
-      await admin.query(`DROP DATABASE IF EXISTS \`${dbName}\``);
-      await admin.end();
-    });
+    const { dbName, admin } = await testDatabase(t, 'tconf');
     const tmp = tempDir('ti-serve-tconf-');
     t.after(() => {
       tmp.cleanup();
@@ -132,37 +134,18 @@ test(
       tentacleConf,
       `addresses 127.0.0.1\nport 1\npassword secret\nfilters .*\\.conf:conf\nsync none\n`,
     );
-    const child = spawn(
-      process.execPath,
-      [
-        ...MAIN,
-        'serve',
-        ...dbFlags,
-        '--dbname',
-        dbName,
-        '--incomingdir',
-        incoming,
-        '--tentacle-config',
-        tentacleConf,
-        '--tentacle-port',
-        String(port),
-        '--servername',
-        'tconf01',
-      ],
-      { env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    t.after(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    await waitFor(
-      () => Promise.resolve(out.includes('tentacle-ingest serving')),
-      60_000,
-      `serving (${err})`,
-    );
+    const serve = await startServe(t, [
+      '--dbname',
+      dbName,
+      '--incomingdir',
+      incoming,
+      '--tentacle-config',
+      tentacleConf,
+      '--tentacle-port',
+      String(port),
+      '--servername',
+      'tconf01',
+    ]);
 
     // Without the password the session is dropped before any command is served.
     const anonymous = await connect({ host: '127.0.0.1', port, timeoutMs: 10_000 });
@@ -183,19 +166,8 @@ test(
       'server_ip 127.0.0.1\n',
     );
     assert.equal(existsSync(join(incoming, 'nopass.1709287200.data')), false);
-    await admin.query(`USE \`${dbName}\``);
-    await waitFor(
-      async () => {
-        const [rows] = await admin.query('SELECT COUNT(*) n FROM tagente_datos');
-        return Number((rows as Record<string, unknown>[])[0]?.['n']) === 1;
-      },
-      30_000,
-      'the datum in tagente_datos',
-    );
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const [code] = (await exited) as [number | null];
-    assert.equal(code, 0, err);
+    await waitForDatumRows(admin, dbName, 1);
+    await serve.stop();
   },
 );
 
