@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { Pool } from 'mysql2/promise';
 import { silentLogger } from '../../src/core/log.js';
 import { initDatabase } from '../../src/db/index.js';
@@ -67,31 +67,40 @@ async function snapshot(pool: Pool) {
   };
 }
 
+/**
+ * A fresh database with the schema, two spool folders and a `serve` process on each
+ * (`<label>01`, `<label>02`), all torn down after the test.
+ */
+async function startPair(t: TestContext, label: string) {
+  const db = await createTestDatabase();
+  t.after(() => db.drop());
+  await initDatabase(
+    { ...testDbServer(), database: db.name },
+    { createDatabase: false },
+    { logger: silentLogger() },
+  );
+  const tmp = tempDir(`ti-${label}-`);
+  t.after(() => {
+    tmp.cleanup();
+  });
+  const dirs = [join(tmp.path, 's1'), join(tmp.path, 's2')];
+  for (const d of dirs) mkdirSync(d, { recursive: true });
+  const servers = await Promise.all(
+    dirs.map((dir, i) =>
+      startServe({ incomingDir: dir, dbName: db.name, serverName: `${label}0${String(i + 1)}` }),
+    ),
+  );
+  t.after(async () => {
+    for (const s of servers) await killHard(s);
+  });
+  return { db, dirs };
+}
+
 test(
   'two servers dealt packets alternately write what one server writes',
   { timeout: 600_000 },
   async (t) => {
-    const db = await createTestDatabase();
-    t.after(() => db.drop());
-    await initDatabase(
-      { ...testDbServer(), database: db.name },
-      { createDatabase: false },
-      { logger: silentLogger() },
-    );
-    const tmp = tempDir('ti-pair-');
-    t.after(() => {
-      tmp.cleanup();
-    });
-    const dirs = [join(tmp.path, 's1'), join(tmp.path, 's2')];
-    for (const d of dirs) mkdirSync(d, { recursive: true });
-    const servers = await Promise.all(
-      dirs.map((dir, i) =>
-        startServe({ incomingDir: dir, dbName: db.name, serverName: `pair0${String(i + 1)}` }),
-      ),
-    );
-    t.after(async () => {
-      for (const s of servers) await killHard(s);
-    });
+    const { db, dirs } = await startPair(t, 'pair');
     const reference = await startHarness({ servername: 'pair01' });
     t.after(() => reference.close());
 
@@ -132,27 +141,7 @@ test(
   'two servers receiving the first packets of new agents at once create each agent once',
   { timeout: 300_000 },
   async (t) => {
-    const db = await createTestDatabase();
-    t.after(() => db.drop());
-    await initDatabase(
-      { ...testDbServer(), database: db.name },
-      { createDatabase: false },
-      { logger: silentLogger() },
-    );
-    const tmp = tempDir('ti-race-');
-    t.after(() => {
-      tmp.cleanup();
-    });
-    const dirs = [join(tmp.path, 's1'), join(tmp.path, 's2')];
-    for (const d of dirs) mkdirSync(d, { recursive: true });
-    const servers = await Promise.all(
-      dirs.map((dir, i) =>
-        startServe({ incomingDir: dir, dbName: db.name, serverName: `race0${String(i + 1)}` }),
-      ),
-    );
-    t.after(async () => {
-      for (const s of servers) await killHard(s);
-    });
+    const { db, dirs } = await startPair(t, 'race');
     const N = 60;
     for (let a = 1; a <= N; a++) {
       dirs.forEach((dir, i) => {
