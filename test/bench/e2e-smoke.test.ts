@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { testDbServer } from '../helpers/db.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -30,8 +30,12 @@ interface PassJson {
   serverFiles?: Record<string, number>;
 }
 
-test('npm run bench: a tiny fleet is committed end to end and reported', async (t) => {
-  const out = tempDir('bench-smoke-');
+/**
+ * `bench/run.ts` with `args` against the test MariaDB, from source with inline parsing (seconds,
+ * not a build), results and the markdown section in a temp folder; asserts exit 0.
+ */
+async function runBench(t: TestContext, prefix: string, args: string[]) {
+  const out = tempDir(prefix);
   t.after(() => {
     out.cleanup();
   });
@@ -44,17 +48,8 @@ test('npm run bench: a tiny fleet is committed end to end and reported', async (
       '--import',
       'tsx',
       'bench/run.ts',
-      `--agents=${AGENTS}`,
-      `--modules=${MODULES}`,
-      '--steady-passes=1',
-      '--latency-seconds=1',
-      '--concurrency=3',
-      '--windows-share=0.5',
-      '--change-rate=0.5',
-      '--commit-timeout=30s',
-      '--max-duration=90s',
+      ...args,
       `--db-server=${dbUrl}`,
-      // From source, parsing inline: seconds, not a build.
       '--no-build',
       '--server-arg=--dataserver-threads=0',
       '--quiet',
@@ -68,6 +63,21 @@ test('npm run bench: a tiny fleet is committed end to end and reported', async (
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
   assert.equal(code, 0, output);
+  return { out, readme, output };
+}
+
+test('npm run bench: a tiny fleet is committed end to end and reported', async (t) => {
+  const { out, readme, output } = await runBench(t, 'bench-smoke-', [
+    `--agents=${AGENTS}`,
+    `--modules=${MODULES}`,
+    '--steady-passes=1',
+    '--latency-seconds=1',
+    '--concurrency=3',
+    '--windows-share=0.5',
+    '--change-rate=0.5',
+    '--commit-timeout=30s',
+    '--max-duration=90s',
+  ]);
 
   const jsonName = readdirSync(out.path).find((f) => f.startsWith('e2e-') && f.endsWith('.json'));
   assert.ok(jsonName, output);
@@ -121,39 +131,14 @@ test('npm run bench: a tiny fleet is committed end to end and reported', async (
 });
 
 test('npm run bench -- --scaling: one point per shape, charts and the scaling section', async (t) => {
-  const out = tempDir('bench-scaling-');
-  t.after(() => {
-    out.cleanup();
-  });
-  const db = testDbServer();
-  const dbUrl = `mysql://${encodeURIComponent(db.user)}:${encodeURIComponent(db.password)}@${db.host}:${db.port}`;
-  const readme = join(out.path, 'bench.md');
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'bench/run.ts',
-      '--scaling',
-      '--scaling-agents=4,8',
-      '--scaling-modules=3',
-      '--scaling-module-agents=4',
-      '--scaling-max-duration=120s',
-      '--concurrency=2',
-      `--db-server=${dbUrl}`,
-      '--no-build',
-      '--server-arg=--dataserver-threads=0',
-      '--quiet',
-      `--out=${out.path}`,
-      `--readme=${readme}`,
-    ],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  assert.equal(code, 0, output);
+  const { out, readme, output } = await runBench(t, 'bench-scaling-', [
+    '--scaling',
+    '--scaling-agents=4,8',
+    '--scaling-modules=3',
+    '--scaling-module-agents=4',
+    '--scaling-max-duration=120s',
+    '--concurrency=2',
+  ]);
   const files = readdirSync(out.path);
   const jsonName = files.find((f) => f.startsWith('scaling-') && f.endsWith('.json'));
   assert.ok(jsonName, output);
