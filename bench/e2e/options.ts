@@ -27,6 +27,7 @@ export interface E2eOptions {
   zip: boolean;
   client: 'library' | 'raw';
   serverArgs: string[];
+  serverNodeArgs: string[];
   serverEntry: string;
   build: boolean;
   sendTimeoutMs: number;
@@ -210,6 +211,12 @@ export const KNOBS: readonly Knob[] = [
     key: 'serverArgs',
     kind: 'repeat',
     help: 'extra flag for the self-started `serve` (repeatable), e.g. --server-arg=--dataserver-threads=2',
+  },
+  {
+    flag: 'server-node-arg',
+    key: 'serverNodeArgs',
+    kind: 'repeat',
+    help: 'extra Node.js flag for the self-started server (repeatable), e.g. --server-node-arg=--cpu-prof',
   },
   {
     flag: 'server-entry',

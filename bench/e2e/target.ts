@@ -37,6 +37,7 @@ export interface TargetOptions {
   readonly dbServer: string;
   readonly password: string | undefined;
   readonly serverArgs: readonly string[];
+  readonly serverNodeArgs: readonly string[];
   readonly serverEntry: string;
   readonly keepDb: boolean;
   readonly logDir: string;
@@ -94,6 +95,7 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
       ...(httpPort === undefined ? {} : { httpPort }),
       ...(options.password === undefined ? {} : { password: options.password }),
       extraArgs: options.serverArgs,
+      nodeArgs: options.serverNodeArgs,
       entry: options.serverEntry,
       logPath: join(options.logDir, `server-${name}.log`),
       startTimeoutMs: SERVER_START_TIMEOUT_MS,

@@ -20,6 +20,8 @@ export interface ServerProcessOptions {
   readonly password?: string;
   /** Extra `serve` flags, passed through verbatim (`--server-arg=--dataserver-threads=2`). */
   readonly extraArgs: readonly string[];
+  /** Node.js flags before the entry (`--cpu-prof`, `--max-old-space-size=…`). */
+  readonly nodeArgs?: readonly string[];
   /** `src/main.ts` (run through tsx) or a compiled entry such as `dist/src/main.js`. */
   readonly entry: string;
   /** Where the server's stdout/stderr go (its JSON log). */
@@ -62,11 +64,15 @@ export function serveArgs(options: ServerProcessOptions): string[] {
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const args = serveArgs(options);
   const log = createWriteStream(options.logPath);
-  const child = spawn(process.execPath, [...nodeArgsFor(options.entry), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NODE_ENV: 'production' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), ...nodeArgsFor(options.entry), ...args],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   const pid = child.pid;
