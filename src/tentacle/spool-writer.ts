@@ -29,8 +29,10 @@ import type { SyncPolicy } from './options.js';
  * (32 clients, 4 KB files, tmpfs): 61.8k vs 30.8k files/s under `sync none` and 33–46k vs
  * 16–20k under `sync always`, against one thread-pool round trip per call; on ext4 the server
  * spends 35–40 % less CPU per file. If the inline part of one store takes longer than
- * INLINE_STALL_MS (a slow or stalled disk), the writer goes back to the thread pool for
- * INLINE_BACKOFF_MS, so a sick disk cannot freeze the server for more than one call at a time. */
+ * INLINE_STALL_MS (a slow or stalled disk), or its running average exceeds INLINE_SLOW_AVG_MS
+ * (ext4 under `sync always`: every create waits on the journal commits the fsyncs force, about
+ * 1 ms each, which blocked the event loop for a fifth of its time in the end-to-end bench), the
+ * writer goes back to the thread pool for INLINE_BACKOFF_MS, then tries inline again. */
 
 /** Bodies up to this size are written with a single write at commit. */
 export const MEMORY_BUFFER_BYTES = 64 * 1024;
@@ -41,8 +43,12 @@ const TEMP_NAME_KEEP_BYTES = 200;
 const OPEN_EXCL = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL;
 /** An inline store slower than this sends the writer back to the thread pool... */
 export const INLINE_STALL_MS = 20;
+/** ...as does an average inline store slower than this (a disk that is slow on every call)... */
+export const INLINE_SLOW_AVG_MS = 0.25;
 /** ...for this long. */
 export const INLINE_BACKOFF_MS = 10_000;
+/** Weight of the newest store in the running average (about the last 20 stores). */
+const INLINE_AVG_WEIGHT = 0.05;
 
 export const SpoolErrorKind = { Exists: 'exists', Storage: 'storage' } as const;
 export type SpoolErrorKind = (typeof SpoolErrorKind)[keyof typeof SpoolErrorKind];
@@ -213,6 +219,9 @@ export class SpoolWriter {
   #counter = 0;
   /** performance.now() before which inline I/O stays off after a slow store. */
   #inlineOffUntil = 0;
+  /** Running average of inline store time (ms), and how many stores it has seen. */
+  #inlineAvgMs = 0;
+  #inlineSamples = 0;
 
   constructor(options: SpoolWriterOptions) {
     this.options = options;
@@ -237,7 +246,14 @@ export class SpoolWriter {
 
   /** @internal Times an inline store; a slow one turns inline I/O off for a while. */
   inlineTook(ms: number): void {
-    if (ms > INLINE_STALL_MS) this.#inlineOffUntil = performance.now() + INLINE_BACKOFF_MS;
+    this.#inlineSamples++;
+    this.#inlineAvgMs += (ms - this.#inlineAvgMs) * INLINE_AVG_WEIGHT;
+    const warm = this.#inlineSamples >= 1 / INLINE_AVG_WEIGHT;
+    if (ms > INLINE_STALL_MS || (warm && this.#inlineAvgMs > INLINE_SLOW_AVG_MS)) {
+      this.#inlineOffUntil = performance.now() + INLINE_BACKOFF_MS;
+      this.#inlineAvgMs = 0;
+      this.#inlineSamples = 0;
+    }
   }
 
   /** Transfers with a temp file that may exist (not yet committed or removed). */

@@ -20,7 +20,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { FileStoredEvent } from '../../src/tentacle/index.js';
-import { DirSyncer, INLINE_STALL_MS, SpoolWriter } from '../../src/tentacle/spool-writer.js';
+import {
+  DirSyncer,
+  INLINE_SLOW_AVG_MS,
+  INLINE_STALL_MS,
+  SpoolWriter,
+} from '../../src/tentacle/spool-writer.js';
 import { RawPeer, startServer, tempFilesIn } from './fixtures/harness.js';
 import { perlZip } from './fixtures/perl-zip.js';
 
@@ -202,6 +207,19 @@ describe('spool writer', () => {
     assert.equal(writer.inlineIo, true);
     writer.inlineTook(INLINE_STALL_MS + 1);
     assert.equal(writer.inlineIo, false);
+  });
+
+  test('inline stores that are each a little slow also send the writer to the thread pool', () => {
+    const writer = new SpoolWriter({ sync: 'always', fileMode: 0o640, overwrite: false });
+    for (let i = 0; i < 100; i++) writer.inlineTook(INLINE_SLOW_AVG_MS / 2);
+    assert.equal(writer.inlineIo, true, 'fast on average: stays inline');
+    let stores = 0;
+    while (writer.inlineIo && stores < 1000) {
+      writer.inlineTook(INLINE_SLOW_AVG_MS * 4);
+      stores++;
+    }
+    assert.equal(writer.inlineIo, false);
+    assert.ok(stores > 1 && stores <= 40, `went to the pool after ${String(stores)} slow stores`);
   });
 
   for (const sync of ['none', 'always'] as const) {
