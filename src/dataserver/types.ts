@@ -599,6 +599,8 @@ export interface StatusWrite {
   /** id_agente */
   readonly agentRef: EntityRef;
   readonly status: ModuleStatus;
+  /** The row as stored before this packet (the cache's verified copy); undefined when unknown. */
+  readonly stored?: ModuleStatus | undefined;
 }
 
 /** tagente_datos_inc row after this packet: INSERT when `insert`, else UPDATE by module. */

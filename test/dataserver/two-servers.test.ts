@@ -3,9 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Pool } from 'mysql2/promise';
-import { silentLogger } from '../../src/core/log.js';
-import { initDatabase } from '../../src/db/index.js';
-import { createTestDatabase, testDbServer } from '../helpers/db.js';
+import { createSchemaDatabase } from '../helpers/db.js';
 import { tempDir } from '../helpers/tmp.js';
 import { killHard, startServe, waitFor } from './child.js';
 import { dropFile, mod, startHarness } from './harness.js';
@@ -72,13 +70,8 @@ async function snapshot(pool: Pool) {
  * (`<label>01`, `<label>02`), all torn down after the test.
  */
 async function startPair(t: TestContext, label: string) {
-  const db = await createTestDatabase();
+  const db = await createSchemaDatabase();
   t.after(() => db.drop());
-  await initDatabase(
-    { ...testDbServer(), database: db.name },
-    { createDatabase: false },
-    { logger: silentLogger() },
-  );
   const tmp = tempDir(`ti-${label}-`);
   t.after(() => {
     tmp.cleanup();

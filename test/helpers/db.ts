@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
+import { silentLogger } from '../../src/core/log.js';
+import { initDatabase } from '../../src/db/index.js';
 
 /** Where the test MariaDB is: TEST_MYSQL_URL, or root without password on 127.0.0.1:3306. */
 export function testDbServer(): { host: string; port: number; user: string; password: string } {
@@ -45,4 +47,20 @@ export async function createTestDatabase(prefix = 'ti_test'): Promise<TestDataba
       await conn.end();
     },
   };
+}
+
+/** A test database holding the Pandora schema subset and the ledger (`initDatabase`). */
+export async function createSchemaDatabase(prefix = 'ti_test'): Promise<TestDatabase> {
+  const db = await createTestDatabase(prefix);
+  try {
+    await initDatabase(
+      { ...testDbServer(), database: db.name },
+      { createDatabase: false },
+      { logger: silentLogger() },
+    );
+  } catch (err) {
+    await db.drop();
+    throw err;
+  }
+  return db;
 }

@@ -33,6 +33,8 @@ export interface WorkingModule {
   config: ModuleConfig;
   readonly type: TypeClass;
   readonly status: MutableStatus;
+  /** The tagente_estado row as stored before this packet (undefined: none or not known). */
+  readonly storedStatus?: ModuleStatus | undefined;
   /** The tagente_estado row exists in the database (else INSERT). */
   readonly statusExists: boolean;
   /** The status row must be written. */

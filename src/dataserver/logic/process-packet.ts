@@ -143,6 +143,7 @@ class PacketRun implements DatumSink {
       config: state.config,
       type: classifyModuleType(state.config.typeName),
       status: state.status !== undefined ? { ...state.status } : initialStatus(state.config.typeId),
+      storedStatus: state.status,
       statusExists: state.status !== undefined,
       // D-7: a missing status row is recreated.
       statusTouched: state.status === undefined,
@@ -379,6 +380,7 @@ function finish(run: PacketRun, resolved: ResolvedAgent): PacketOutcome {
         statusRef: w.statusRef,
         agentRef,
         status: w.status,
+        stored: w.storedStatus,
       });
     }
     if (w.incTouched && w.inc !== undefined) {

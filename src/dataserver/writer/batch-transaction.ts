@@ -27,7 +27,8 @@ import {
   type BatchWriterDeps,
   type WriteJob,
 } from './jobs.js';
-import { STATUS_INSERT_COLUMNS, statusRow, tailStatements, type LedgerRow } from './outcome-sql.js';
+import { tailStatements, type LedgerRow } from './outcome-sql.js';
+import { STATUS_INSERT_COLUMNS, statusRow } from './status-sql.js';
 
 const GET_LOCK_TIMEOUT_SEC = 30;
 const EMPTY_MODULES: ReadonlyMap<string, ModuleState> = new Map();

@@ -1,8 +1,9 @@
 import mysql from 'mysql2/promise';
 import { LEDGER_TABLE } from '../../db/index.js';
 import type { AgentUpdate, EventRow, PacketOutcome, StatusWrite } from '../types.js';
+import { statusUpdateStatements } from './status-sql.js';
 import { chunks } from './insert-ids.js';
-import { sqlRows } from './sql-values.js';
+import { clamp, sqlRows } from './sql-values.js';
 
 /**
  * SQL for the parts of a batch that need no ids back: built as one multi-statement string so the
@@ -18,70 +19,6 @@ function fmt(sql: string, values: unknown[]): string {
   }
   return mysql.format(sql, values as Parameters<typeof mysql.format>[1]);
 }
-
-const STATUS_COLUMNS = [
-  'id_agente_estado',
-  'id_agente_modulo',
-  'id_agente',
-  'datos',
-  'timestamp',
-  'estado',
-  'known_status',
-  'last_status',
-  'last_known_status',
-  'status_changes',
-  'last_try',
-  'utimestamp',
-  'current_interval',
-  'running_by',
-  'last_execution_try',
-  'last_error',
-  'ff_start_utimestamp',
-  'ff_normal',
-  'ff_warning',
-  'ff_critical',
-  'last_status_change',
-  'warning_count',
-] as const;
-
-const clamp = (v: number, lo: number, hi: number): number =>
-  Math.min(hi, Math.max(lo, Math.trunc(v)));
-
-export function statusRow(w: StatusWrite): unknown[] {
-  const s = w.status;
-  return [
-    w.statusRef.id || null,
-    w.ref.id,
-    w.agentRef.id,
-    s.datos,
-    s.timestamp,
-    s.estado,
-    s.knownStatus,
-    s.lastStatus,
-    s.lastKnownStatus,
-    clamp(s.statusChanges, 0, 255),
-    s.lastTry,
-    s.utimestamp,
-    clamp(s.currentInterval, 0, 4294967295),
-    clamp(s.runningBy, 0, 65535),
-    s.lastExecutionTry,
-    s.lastError,
-    s.ffStartUtimestamp,
-    clamp(s.ffNormal, 0, 4294967295),
-    clamp(s.ffWarning, 0, 4294967295),
-    clamp(s.ffCritical, 0, 4294967295),
-    s.lastStatusChange,
-    clamp(s.warningCount, 0, 4294967295),
-  ];
-}
-
-export const STATUS_INSERT_COLUMNS = STATUS_COLUMNS.slice(1);
-
-const STATUS_UPSERT = `INSERT INTO tagente_estado (${STATUS_COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE ${STATUS_COLUMNS.slice(
-  1,
-)
-  .map((c) => `\`${c}\` = VALUES(\`${c}\`)`)
-  .join(', ')}`;
 
 const EVENT_COLUMNS = [
   'id_agente',
@@ -182,7 +119,7 @@ export function tailStatements(
   ctx: { serverName: string; nowSec: number },
 ): string[] {
   const sql: string[] = [];
-  const estado: unknown[][] = [];
+  const estado: StatusWrite[] = [];
   const numeric: unknown[][] = [];
   const strings: unknown[][] = [];
   const incInserts: unknown[][] = [];
@@ -201,7 +138,7 @@ export function tailStatements(
         ),
       );
     }
-    for (const w of o.statusWrites) if (!w.insert) estado.push(statusRow(w));
+    for (const w of o.statusWrites) if (!w.insert) estado.push(w);
     for (const w of o.incrementalWrites) {
       const sample = [w.sample.datos, clamp(w.sample.utimestamp, 0, 4294967295)];
       if (w.insert) incInserts.push([w.ref.id, ...sample]);
@@ -231,7 +168,7 @@ export function tailStatements(
   }
   events.push(...extraEvents);
   for (const c of chunks(agentRows)) sql.push(fmt(AGENT_UPSERT, [c]));
-  for (const c of chunks(estado)) sql.push(fmt(STATUS_UPSERT, [c]));
+  sql.push(...statusUpdateStatements(estado));
   for (const c of chunks(incInserts)) {
     sql.push(
       fmt('INSERT INTO tagente_datos_inc (id_agente_modulo, datos, utimestamp) VALUES ?', [c]),

@@ -33,3 +33,7 @@ export function sqlRows(rows: readonly (readonly unknown[])[]): string {
   }
   return parts.join(',');
 }
+
+/** An integer for a column of range [lo, hi] (the reference relies on non-strict mode for it). */
+export const clamp = (v: number, lo: number, hi: number): number =>
+  Math.min(hi, Math.max(lo, Math.trunc(v)));

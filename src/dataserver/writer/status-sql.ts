@@ -1,0 +1,123 @@
+import type { ModuleStatus, StatusWrite } from '../types.js';
+import { chunks } from './insert-ids.js';
+import { clamp, sqlLiteral, sqlRows } from './sql-values.js';
+
+/**
+ * SQL for the tagente_estado rows of a batch. Every module of every packet gets its status row
+ * rewritten (the reference does the same, one UPDATE per module), which made the status write
+ * the largest database cost of a steady packet: a 22-column upsert of 33 rows cost MariaDB
+ * 0.8 ms of CPU per packet on the 2-core bench machine. Most of those rows differ from the row
+ * already stored only in the packet's times, identical for every module of the packet, so rows
+ * whose changed columns and values coincide are written as one
+ * `UPDATE … SET <changed> WHERE id_agente_estado IN (…)`, and only the rest as the upsert
+ * (0.37 ms per packet for the same rows, 3,000 agents x 33 modules, 50 packets a transaction).
+ *
+ * "Stored" is the status the cache holds for the module, which the batch has verified against
+ * the database (ledger stamp, module and status signatures) under the agent's row lock.
+ */
+
+export const STATUS_COLUMNS = [
+  'id_agente_estado',
+  'id_agente_modulo',
+  'id_agente',
+  'datos',
+  'timestamp',
+  'estado',
+  'known_status',
+  'last_status',
+  'last_known_status',
+  'status_changes',
+  'last_try',
+  'utimestamp',
+  'current_interval',
+  'running_by',
+  'last_execution_try',
+  'last_error',
+  'ff_start_utimestamp',
+  'ff_normal',
+  'ff_warning',
+  'ff_critical',
+  'last_status_change',
+  'warning_count',
+] as const;
+
+export const STATUS_INSERT_COLUMNS = STATUS_COLUMNS.slice(1);
+
+/** Rows sharing one change are grouped from this many on; fewer go to the upsert. */
+export const MIN_GROUPED_ROWS = 4;
+
+/** The column values of a status row as written (clamped to the column types). */
+export function statusValues(id: number, moduleId: number, agentId: number, s: ModuleStatus) {
+  return [
+    id || null,
+    moduleId,
+    agentId,
+    s.datos,
+    s.timestamp,
+    s.estado,
+    s.knownStatus,
+    s.lastStatus,
+    s.lastKnownStatus,
+    clamp(s.statusChanges, 0, 255),
+    s.lastTry,
+    s.utimestamp,
+    clamp(s.currentInterval, 0, 4294967295),
+    clamp(s.runningBy, 0, 65535),
+    s.lastExecutionTry,
+    s.lastError,
+    s.ffStartUtimestamp,
+    clamp(s.ffNormal, 0, 4294967295),
+    clamp(s.ffWarning, 0, 4294967295),
+    clamp(s.ffCritical, 0, 4294967295),
+    s.lastStatusChange,
+    clamp(s.warningCount, 0, 4294967295),
+  ];
+}
+
+export function statusRow(w: StatusWrite): unknown[] {
+  return statusValues(w.statusRef.id, w.ref.id, w.agentRef.id, w.status);
+}
+
+const STATUS_UPSERT_HEAD = `INSERT INTO tagente_estado (${STATUS_COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES `;
+const STATUS_UPSERT_TAIL = ` ON DUPLICATE KEY UPDATE ${STATUS_COLUMNS.slice(1)
+  .map((c) => `\`${c}\` = VALUES(\`${c}\`)`)
+  .join(', ')}`;
+
+/** Statements that bring the existing status rows of `writes` (no inserts) up to date. */
+export function statusUpdateStatements(writes: readonly StatusWrite[]): string[] {
+  const full: unknown[][] = [];
+  /** `SET` clause → the rows that need exactly it. */
+  const groups = new Map<string, { ids: number[]; rows: unknown[][] }>();
+  for (const w of writes) {
+    const next = statusRow(w);
+    if (w.stored === undefined || w.statusRef.id === 0) {
+      full.push(next);
+      continue;
+    }
+    const before = statusValues(w.statusRef.id, w.ref.id, w.agentRef.id, w.stored);
+    let set = '';
+    for (let i = 1; i < next.length; i++) {
+      if (next[i] === before[i]) continue;
+      set += `${set === '' ? '' : ', '}\`${STATUS_COLUMNS[i] ?? ''}\` = ${sqlLiteral(next[i])}`;
+    }
+    if (set === '') continue; // the stored row already says exactly this
+    const group = groups.get(set);
+    if (group === undefined) groups.set(set, { ids: [w.statusRef.id], rows: [next] });
+    else {
+      group.ids.push(w.statusRef.id);
+      group.rows.push(next);
+    }
+  }
+  const sql: string[] = [];
+  for (const [set, group] of groups) {
+    if (group.ids.length < MIN_GROUPED_ROWS) {
+      full.push(...group.rows);
+      continue;
+    }
+    for (const c of chunks(group.ids)) {
+      sql.push(`UPDATE tagente_estado SET ${set} WHERE id_agente_estado IN (${c.join(',')})`);
+    }
+  }
+  for (const c of chunks(full)) sql.push(STATUS_UPSERT_HEAD + sqlRows(c) + STATUS_UPSERT_TAIL);
+  return sql;
+}
