@@ -117,6 +117,13 @@ export const DATASERVER_SETTINGS = {
     extension: true,
     help: 'packets written per database transaction at most',
   },
+  dataserver_cache_modules: {
+    kind: 'int',
+    default: 150_000,
+    min: 0,
+    extension: true,
+    help: 'modules whose state stays cached (about 0.75 KB each; least recently written agents go first, then reload on their next packet)',
+  },
   dataserver_stall_timeout: {
     kind: 'int',
     default: 60,
@@ -169,6 +176,8 @@ export interface DataserverConfig {
   readonly tooManyXml: number;
   readonly batchFiles: number;
   readonly batchWaitMs: number;
+  /** Cached module states at most (whole agents are evicted, least recently written first). */
+  readonly cacheModules: number;
   /** No file finished for this long while files wait: log the pipeline state (0 = off). */
   readonly stallTimeoutMs: number;
   readonly ledgerRetentionSec: number;
@@ -212,6 +221,7 @@ export function toDataserverConfig(
     tooManyXml: s.too_many_xml,
     batchFiles: s.dataserver_batch_files,
     batchWaitMs: s.dataserver_batch_wait_ms,
+    cacheModules: s.dataserver_cache_modules,
     stallTimeoutMs: s.dataserver_stall_timeout * 1000,
     ledgerRetentionSec: s.ledger_retention,
     parse: {

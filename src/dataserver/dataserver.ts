@@ -49,7 +49,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
   const log = deps.logger.child({ component: 'dataserver' });
   const spool = createSpoolDir(config.incomingDir, config.serverName);
   const queue = createFileQueue({ capacity: config.maxQueueFiles, lifo: config.lifo });
-  const cache = createAgentCache();
+  const cache = createAgentCache({ maxModules: config.cacheModules, registry: deps.registry });
   const maxConcurrentBatches = Math.max(1, Math.min(3, config.db.connections - 1));
   const maxInFlight = config.batchFiles * (maxConcurrentBatches + 1);
   const startedAtSec = Math.floor(Date.now() / 1000);

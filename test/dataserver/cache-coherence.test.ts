@@ -130,3 +130,43 @@ test('a deadlock with another writer (the unknown task locks status rows first) 
   );
   assert.equal((await status())['datos'], '6.00000');
 });
+
+test('a cache smaller than the fleet evicts agents and reloads them with the same result', async () => {
+  const fleet = ['alpha', 'bravo', 'charlie'];
+  const round = (time: string, value: string) =>
+    fleet.map((agent) =>
+      packet(
+        time,
+        mod('cpu', 'generic_data', value, '<min_critical>90</min_critical>') +
+          mod('mem', 'generic_data', value),
+        `agent_name='${agent}' group='Servers' os_name='Linux' interval='300'`,
+      ),
+    );
+  const run = async (extra: Record<string, string>) => {
+    await h.reset(extra);
+    await h.feed(...round('10:00:00', '5'));
+    await h.feed(...round('10:05:00', '95'));
+    await h.feed(...round('10:10:00', '95'));
+    await h.feed(...round('10:15:00', '7'));
+    return {
+      status: await h.rows(
+        `SELECT a.nombre, m.nombre AS module, e.datos, e.estado, e.status_changes, e.utimestamp > 0 AS seen
+           FROM tagente_estado e JOIN tagente_modulo m USING (id_agente_modulo)
+           JOIN tagente a ON a.id_agente = e.id_agente ORDER BY a.nombre, m.nombre`,
+      ),
+      history: await h.count('SELECT COUNT(*) n FROM tagente_datos'),
+      events: await eventTypes(),
+      modules: await h.count('SELECT COUNT(*) n FROM tagente_modulo'),
+    };
+  };
+  const roomy = await run({});
+  assert.equal(await reloads(), 0);
+  const tight = await run({ dataserver_cache_modules: '2' });
+  assert.ok((await reloads()) >= 6, 'every agent after the first round was reloaded');
+  const cached = (await h.registry.getSingleMetric('pandora_dataserver_cache_modules')?.get())
+    ?.values[0]?.value;
+  assert.equal(cached, 2, 'one agent of two modules held at a time');
+  assert.deepEqual(tight, roomy);
+  assert.equal(roomy.modules, 6);
+  assert.ok(roomy.events.includes('going_up_critical'));
+});
