@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-old-space-size=256 --max-semi-space-size=8
 /**
  * Composition root: `tentacle-ingest serve [-c FILE]` (Tentacle listener + dataserver in one
  * process) and `tentacle-ingest init-db`. Every configuration key is also a flag of the same name
@@ -6,6 +6,7 @@
  */
 import { readConfFile, type ConfEntries } from './core/conf-file.js';
 import { ErrorCode, PandoraError, describeError } from './core/errors.js';
+import { cacheHeapWarning } from './core/heap.js';
 import { createLogger, type Logger } from './core/log.js';
 import { createMetricsRegistry, type Registry } from './core/metrics.js';
 import {
@@ -196,6 +197,8 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     process.env['UV_THREADPOOL_SIZE'] ??= FSYNC_THREADPOOL_SIZE;
   }
   for (const w of loaded.settings.warnings) logger.warn(w);
+  const heapWarning = cacheHeapWarning(config.cacheModules);
+  if (heapWarning !== undefined) logger.warn(heapWarning);
   if (loaded.settings.unknownFileKeys.length > 0) {
     logger.debug(
       { keys: loaded.settings.unknownFileKeys },

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { SERVE_NODE_FLAGS } from '../../src/core/heap.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -66,7 +67,8 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   const log = createWriteStream(options.logPath);
   const child = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), ...nodeArgsFor(options.entry), ...args],
+    // The product's own launch flags (bounded heap), then any the bench user adds.
+    [...SERVE_NODE_FLAGS, ...(options.nodeArgs ?? []), ...nodeArgsFor(options.entry), ...args],
     {
       cwd: REPO_ROOT,
       env: { ...process.env, NODE_ENV: 'production' },

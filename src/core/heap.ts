@@ -1,0 +1,28 @@
+import { getHeapStatistics } from 'node:v8';
+
+/**
+ * How `serve` is launched (npm start, the bin's shebang, the Dockerfile, the bench): a bounded
+ * V8 heap. Left to itself, V8 lets the old generation grow to about four times the live data
+ * before collecting under a steady packet load, so a server with 75 MB of live state sat at
+ * 450-530 MB RSS in the end-to-end bench; with these flags it held 220-270 MB at the same
+ * packet rate. The state cache is bounded to fit (dataserver_cache_modules), so the limit holds
+ * for any fleet size; raise both together for very large fleets.
+ */
+export const SERVE_NODE_FLAGS = ['--max-old-space-size=256', '--max-semi-space-size=8'] as const;
+
+/** Measured live heap per cached module state (end-to-end bench, 33 modules per agent). */
+export const CACHED_MODULE_BYTES = 768;
+/** Heap kept for everything but the cache: batches, the spool queue, sockets, the code. */
+const HEAP_RESERVE_BYTES = 96 * 1024 * 1024;
+
+/** A warning when `cacheModules` module states would not fit the heap this process has. */
+export function cacheHeapWarning(cacheModules: number): string | undefined {
+  const limit = getHeapStatistics().heap_size_limit;
+  const needed = cacheModules * CACHED_MODULE_BYTES + HEAP_RESERVE_BYTES;
+  if (cacheModules > 0 && needed <= limit) return undefined;
+  const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+  return cacheModules <= 0
+    ? `dataserver_cache_modules 0 (unbounded): memory grows with the fleet beyond the ${String(mb(limit))} MB heap limit`
+    : `dataserver_cache_modules ${String(cacheModules)} needs about ${String(mb(needed))} MB of heap, ` +
+        `more than the ${String(mb(limit))} MB limit: lower it or start node with a larger --max-old-space-size`;
+}
