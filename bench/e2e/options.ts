@@ -28,6 +28,7 @@ export interface E2eOptions {
   client: 'library' | 'raw';
   serverArgs: string[];
   serverNodeArgs: string[];
+  spoolDir: string;
   serverEntry: string;
   build: boolean;
   sendTimeoutMs: number;
@@ -84,8 +85,8 @@ export const KNOBS: readonly Knob[] = [
     flag: 'concurrency',
     key: 'concurrency',
     kind: 'int',
-    default: '8',
-    help: 'agents sending at the same time (connections)',
+    default: '64',
+    help: 'agents sending at the same time (connections); the self-started server serves as many at once',
   },
   {
     flag: 'mode',
@@ -217,6 +218,13 @@ export const KNOBS: readonly Knob[] = [
     key: 'serverNodeArgs',
     kind: 'repeat',
     help: 'extra Node.js flag for the self-started server (repeatable), e.g. --server-node-arg=--cpu-prof',
+  },
+  {
+    flag: 'spool-dir',
+    key: 'spoolDir',
+    kind: 'string',
+    default: 'bench/results/spool',
+    help: 'where the self-started server gets its fresh spool folder (file creation cost differs a lot between folders of one disk: see docs/bench.md)',
   },
   {
     flag: 'server-entry',

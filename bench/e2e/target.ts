@@ -3,12 +3,12 @@
  * spool, free loopback ports) or any running Tentacle server plus its Pandora database.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { silentLogger } from '../../src/core/log.js';
 import { initDatabase } from '../../src/db/index.js';
+import { median } from '../lib/index.js';
 import { parseDbUrl, type DbTarget } from '../load/commit-watcher.js';
 import { freePort, serveSupportsFlag, startServerProcess } from '../load/server-process.js';
 
@@ -38,6 +38,10 @@ export interface TargetOptions {
   readonly password: string | undefined;
   readonly serverArgs: readonly string[];
   readonly serverNodeArgs: readonly string[];
+  /** Connections the load opens at once: the self-started server serves that many. */
+  readonly concurrency: number;
+  /** Parent of the self-started server's fresh spool folder. */
+  readonly spoolDir: string;
   readonly serverEntry: string;
   readonly keepDb: boolean;
   readonly logDir: string;
@@ -77,7 +81,9 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
     { createDatabase: true },
     { logger: silentLogger() },
   );
-  const spool = mkdtempSync(join(tmpdir(), 'bench-spool-'));
+  mkdirSync(options.spoolDir, { recursive: true });
+  const spool = mkdtempSync(join(options.spoolDir, 'bench-spool-'));
+  const createUs = fileCreateCostUs(spool);
   const tentaclePort = await freePort();
   const httpPort = serveSupportsFlag('http-port', options.serverEntry)
     ? await freePort()
@@ -94,7 +100,10 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
       tentaclePort,
       ...(httpPort === undefined ? {} : { httpPort }),
       ...(options.password === undefined ? {} : { password: options.password }),
-      extraArgs: options.serverArgs,
+      // Like `-c` for the Perl server: sized to the load, unless the user sets it.
+      extraArgs: options.serverArgs.some((a) => a.startsWith('--tentacle-max-connections'))
+        ? options.serverArgs
+        : [`--tentacle-max-connections=${String(options.concurrency)}`, ...options.serverArgs],
       nodeArgs: options.serverNodeArgs,
       entry: options.serverEntry,
       logPath: join(options.logDir, `server-${name}.log`),
@@ -109,7 +118,7 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
     host: '127.0.0.1',
     port: tentaclePort,
     db,
-    description: `tentacle-ingest serve from ${options.serverEntry} (pid ${started.pid}), database ${name}`,
+    description: `tentacle-ingest serve from ${options.serverEntry} (pid ${started.pid}), database ${name}, spool ${spool} (file create+close ${String(createUs)} µs)`,
     serverPid: started.pid,
     httpPort,
     metricsUrl:
@@ -149,4 +158,23 @@ async function dropDatabase(db: DbTarget): Promise<void> {
   } finally {
     await conn.end();
   }
+}
+
+/**
+ * Median time to create and close an empty file in `dir` (µs). It varies several-fold between
+ * folders of one ext4 disk (inode allocation), and every packet pays it, so runs report it.
+ */
+export function fileCreateCostUs(dir: string, samples = 200): number {
+  const probe = mkdtempSync(join(dir, '.create-probe-'));
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < samples; i++) {
+      const t = performance.now();
+      closeSync(openSync(join(probe, String(i)), 'wx'));
+      times.push((performance.now() - t) * 1000);
+    }
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+  return Math.round(median(times));
 }
