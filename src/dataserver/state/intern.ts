@@ -61,13 +61,60 @@ export function createModuleInterner(): ModuleInterner {
   };
 }
 
-/** Every field, in name order, with its type: two keys are equal only for equal configs. */
+/** Every field of ModuleConfig, in a fixed order (the compiler checks none is missing). */
+const CONFIG_FIELDS = [
+  'typeId',
+  'typeName',
+  'description',
+  'extendedInfo',
+  'moduleInterval',
+  'cronInterval',
+  'moduleFfInterval',
+  'min',
+  'max',
+  'postProcess',
+  'historyData',
+  'minWarning',
+  'maxWarning',
+  'minCritical',
+  'maxCritical',
+  'strWarning',
+  'strCritical',
+  'warningInverse',
+  'criticalInverse',
+  'percentageWarning',
+  'percentageCritical',
+  'warningTime',
+  'minFfEvent',
+  'minFfEventNormal',
+  'minFfEventWarning',
+  'minFfEventCritical',
+  'ffTimeout',
+  'ffType',
+  'eachFf',
+  'disabled',
+  'deletePending',
+  'quiet',
+  'criticalInstructions',
+  'warningInstructions',
+  'unknownInstructions',
+  'disabledTypesEvent',
+  'idPolicyModule',
+  'policyLinked',
+  'policyAdopted',
+  'parentModuleId',
+  'tags',
+] as const satisfies readonly (keyof ModuleConfig)[];
+type UnkeyedField = Exclude<keyof ModuleConfig, (typeof CONFIG_FIELDS)[number]>;
+const everyFieldKeyed: [UnkeyedField] extends [never] ? true : UnkeyedField = true;
+void everyFieldKeyed;
+
+/** Every field with its type: two keys are equal only for equal configs. */
 function configKey(config: ModuleConfig): string {
-  const record = config as unknown as Record<string, unknown>;
   let key = '';
-  for (const field of Object.keys(record).sort()) {
-    const value = record[field];
-    key += `${field}\u0001${typeof value}\u0001${String(value)}\u0002`;
+  for (const field of CONFIG_FIELDS) {
+    const value: unknown = config[field];
+    key += `${typeof value === 'string' ? 's' : typeof value === 'number' ? 'n' : 'o'}${String(value)}\u0001`;
   }
   return key;
 }
