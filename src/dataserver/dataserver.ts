@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import type { RowDataPacket } from 'mysql2/promise';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { describeError } from '../core/errors.js';
+import { ErrorCode, PandoraError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { LEDGER_TABLE, type DbPool } from '../db/index.js';
 import type { DataserverConfig } from './config.js';
-import type { PacketParser } from './parser.js';
+import type { PacketParser, ParseResult } from './parser.js';
+import { toParseFailure } from './xml/index.js';
 import { ensureServerRow } from './server-row.js';
 import { createFileQueue, type QueuedFile } from './spool/file-queue.js';
 import { BADXML_SUFFIX, FAILED_SUFFIX, createSpoolDir, type SpoolDir } from './spool/spool-dir.js';
@@ -126,9 +127,9 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       files.labels('lost').inc(); // another process claimed it first
       return;
     }
-    let bytes: Buffer;
+    let read: Buffer | { tooLarge: number };
     try {
-      bytes = await spool.readClaimed(file.name);
+      read = await spool.readClaimed(file.name, config.parse.maxXmlSize);
     } catch (err) {
       log.error({ err: describeError(err), file: file.name }, 'cannot read claimed file');
       files.labels('error').inc();
@@ -136,14 +137,26 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     }
     // The ledger identity is name + content: a resend (agent buffer, `always` mode, a crash
     // between COMMIT and unlink) repeats both, while an agent without a timestamp attribute that
-    // sends the same values twice sends them under two names, and both packets count.
-    const sha256 = createHash('sha256').update(file.name).update('\0').update(bytes).digest();
+    // sends the same values twice sends them under two names, and both packets count. A file
+    // over max_xml_size is refused unread (D-11): name, size and time stand for its content.
+    const hash = createHash('sha256').update(file.name).update('\0');
+    if (Buffer.isBuffer(read)) hash.update(read);
+    else hash.update(`too large:${String(read.tooLarge)}:${String(file.mtimeMs)}`);
+    const sha256 = hash.digest();
     const t0 = process.hrtime.bigint();
-    const parsed = await deps.parser.parse({
-      path: spool.claimedPath(file.name),
-      bytes,
-      info: { mtimeSec: Math.floor(file.mtimeMs / 1000), nowSec: nowSec() },
-    });
+    const parsed: ParseResult = Buffer.isBuffer(read)
+      ? await deps.parser.parse({
+          bytes: read,
+          info: { mtimeSec: Math.floor(file.mtimeMs / 1000), nowSec: nowSec() },
+        })
+      : {
+          error: toParseFailure(
+            new PandoraError(
+              ErrorCode.XmlTooLarge,
+              `file of ${String(read.tooLarge)} bytes exceeds max_xml_size ${String(config.parse.maxXmlSize)}`,
+            ),
+          ),
+        };
     parseDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
     if (parsed.error) {
       const { disposition, code, message } = parsed.error;

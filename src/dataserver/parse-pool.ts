@@ -20,7 +20,7 @@ const TASKS_PER_WORKER = 2;
 /**
  * A fixed pool of parse workers (spec STYLE §8): fast-xml-parser is synchronous, so parsing
  * thousands of files per second on the main thread would starve sockets and the batch writer.
- * Workers read and parse the claimed file and never touch the database. A worker that dies fails
+ * Workers parse the bytes they are handed and never touch the database or the disk. A worker that dies fails
  * its tasks as I/O errors (the files are kept) and is replaced.
  */
 export function createWorkerParser(
@@ -77,7 +77,10 @@ export function createWorkerParser(
       if (!task) return;
       best.busy.set(task.request.id, task);
       best.worker.ref();
-      best.worker.postMessage(task.request);
+      const { bytes } = task.request;
+      // The bytes move to the worker instead of being copied when they own their memory.
+      const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      best.worker.postMessage(task.request, whole ? [bytes.buffer as ArrayBuffer] : []);
     }
     for (const s of slots) if (s.busy.size === 0) s.worker.unref();
   }
@@ -85,9 +88,9 @@ export function createWorkerParser(
   for (let i = 0; i < threads; i++) slots.push(spawn());
 
   return {
-    parse({ path }) {
+    parse({ bytes, info }) {
       return new Promise<ParseResult>((resolve) => {
-        waiting.push({ request: { id: nextId++, path, options: options.parse }, resolve });
+        waiting.push({ request: { id: nextId++, bytes, info, options: options.parse }, resolve });
         dispatch();
       });
     },

@@ -1,13 +1,13 @@
 /**
  * worker_threads entry for parsing spool files off the main event loop (STYLE §8). A worker
- * reads the claimed file, checks its size before reading it all, parses it and posts back plain
- * data: `{ id, packet }` or `{ id, error: { code, message, disposition } }` (classes do not
- * survive structured clone). It never touches the database.
+ * gets a file's bytes (the pipeline reads each file once, with its size checked first, for the
+ * ledger hash, and transfers them), parses them and posts back plain data: `{ id, packet }` or
+ * `{ id, error: { code, message, disposition } }` (classes do not survive structured clone). It
+ * does no I/O and never touches the database.
  *
- * Use `spawnParseWorker()` from a pool, or `parseFileInline` (same contract) for tests and small
- * deployments. Messages posted before the worker has loaded are queued by the port.
+ * Use `spawnParseWorker()` from a pool, or `parseRequest` (same contract) for tests. Messages
+ * posted before the worker has loaded are queued by the port.
  */
-import { open } from 'node:fs/promises';
 import {
   isMainThread,
   parentPort,
@@ -15,7 +15,7 @@ import {
   workerData,
   type WorkerOptions,
 } from 'node:worker_threads';
-import { ErrorCode, PandoraError } from '../core/errors.js';
+import { ErrorCode } from '../core/errors.js';
 import type { ParseRequest, ParseResponse } from './types.js';
 import { parseAgentXml, toParseFailure } from './xml/index.js';
 
@@ -42,29 +42,11 @@ export function spawnParseWorker(options: Omit<WorkerOptions, 'workerData' | 'ev
   return new Worker(bootstrap, { ...workerOptions, eval: true });
 }
 
-/** Reads and parses one file; never throws (errors come back as `{ id, error }`). */
-export async function parseFileInline(request: ParseRequest): Promise<ParseResponse> {
-  const { id, path, options } = request;
+/** Parses one request; never throws (errors come back as `{ id, error }`). */
+export function parseRequest(request: ParseRequest): ParseResponse {
+  const { id, bytes, info, options } = request;
   try {
-    const handle = await open(path, 'r');
-    try {
-      const stat = await handle.stat();
-      if (stat.size > options.maxXmlSize) {
-        // Refused without reading it (D-11).
-        throw new PandoraError(
-          ErrorCode.XmlTooLarge,
-          `file of ${String(stat.size)} bytes exceeds max_xml_size ${String(options.maxXmlSize)}`,
-        );
-      }
-      const bytes = await handle.readFile();
-      const file = {
-        mtimeSec: Math.floor(stat.mtimeMs / 1000),
-        nowSec: Math.floor(Date.now() / 1000),
-      };
-      return { id, packet: parseAgentXml(bytes, file, options) };
-    } finally {
-      await handle.close();
-    }
+    return { id, packet: parseAgentXml(bytes, info, options) };
   } catch (err) {
     return { id, error: toParseFailure(err) };
   }
@@ -74,7 +56,10 @@ function isParseRequest(message: unknown): message is ParseRequest {
   if (typeof message !== 'object' || message === null) return false;
   const m = message as Record<string, unknown>;
   return (
-    typeof m['id'] === 'number' && typeof m['path'] === 'string' && typeof m['options'] === 'object'
+    typeof m['id'] === 'number' &&
+    m['bytes'] instanceof Uint8Array &&
+    typeof m['info'] === 'object' &&
+    typeof m['options'] === 'object'
   );
 }
 
@@ -101,8 +86,6 @@ if (port !== null && isParseWorker()) {
       } satisfies ParseResponse);
       return;
     }
-    void parseFileInline(message).then((response) => {
-      port.postMessage(response);
-    });
+    port.postMessage(parseRequest(message));
   });
 }

@@ -6,9 +6,7 @@ export type ParseResult =
 
 /** Turns file bytes into a packet, on this thread or in a worker pool (same contract). */
 export interface ParseInput {
-  /** The claimed file (workers read it themselves). */
-  readonly path: string;
-  /** Its bytes, already read by the pipeline for the ledger hash (the inline parser uses them). */
+  /** The claimed file's bytes, read once by the pipeline; a worker pool takes them over. */
   readonly bytes: Uint8Array;
   readonly info: ParseFileInfo;
 }

@@ -747,8 +747,9 @@ export function lookupKey(nameEncoded: string): string {
 /** Message to the parse worker (parse-worker.ts). */
 export interface ParseRequest {
   readonly id: number;
-  /** Absolute path of the claimed file. */
-  readonly path: string;
+  /** The file's bytes (read once by the pipeline; transferred, not copied, to a worker). */
+  readonly bytes: Uint8Array;
+  readonly info: ParseFileInfo;
   readonly options: ParseOptions;
 }
 

@@ -2,52 +2,60 @@
 import './logic-tz.js';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { utimesSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Worker } from 'node:worker_threads';
-import { parseFileInline, spawnParseWorker } from '../../src/dataserver/parse-worker.js';
+import { parseRequest, spawnParseWorker } from '../../src/dataserver/parse-worker.js';
+import { createSpoolDir } from '../../src/dataserver/spool/spool-dir.js';
 import type { ParseRequest, ParseResponse } from '../../src/dataserver/types.js';
 import { DEFAULT_PARSE_OPTIONS } from '../../src/dataserver/xml/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MTIME = 1709294400; // 2024-03-01 12:00:00 UTC
+const INFO = { mtimeSec: MTIME, nowSec: MTIME + 60 };
+/** Bytes with an ArrayBuffer of their own, as the pipeline reads them (pooled ones are copied). */
+const owned = (text: string, encoding: BufferEncoding = 'utf8') =>
+  new Uint8Array(Buffer.from(text, encoding));
 
 describe('parse worker', () => {
-  const dir = tempDir('ti-parse-');
-  const good = join(dir.path, 'host1.1.data');
-  const noTimestamp = join(dir.path, 'host2.1.data');
-  const bad = join(dir.path, 'bad.1.data');
-  const big = join(dir.path, 'big.1.data');
-  const nameless = join(dir.path, 'nameless.1.data');
   let worker: Worker;
-
   before(() => {
-    writeFileSync(
-      good,
-      "<?xml version='1.0' encoding='ISO-8859-1'?><agent_data agent_name='h\xe9' timestamp='2024/03/01 10:00:00'><module><name>cpu</name><data>5</data></module></agent_data>",
-      'latin1',
-    );
-    writeFileSync(noTimestamp, "<agent_data agent_name='host2'/>");
-    utimesSync(noTimestamp, MTIME, MTIME);
-    writeFileSync(bad, "<agent_data agent_name='x'><module>");
-    writeFileSync(big, `<agent_data agent_name='x'>${' '.repeat(5000)}</agent_data>`);
-    writeFileSync(nameless, '<agent_data/>');
     worker = spawnParseWorker();
   });
-
   after(async () => {
     await worker.terminate();
-    dir.cleanup();
   });
 
   const requests = (): ParseRequest[] => [
-    { id: 1, path: good, options: DEFAULT_PARSE_OPTIONS },
-    { id: 2, path: noTimestamp, options: DEFAULT_PARSE_OPTIONS },
-    { id: 3, path: bad, options: DEFAULT_PARSE_OPTIONS },
-    { id: 4, path: big, options: { ...DEFAULT_PARSE_OPTIONS, maxXmlSize: 1000 } },
-    { id: 5, path: join(dir.path, 'vanished.1.data'), options: DEFAULT_PARSE_OPTIONS },
-    { id: 6, path: nameless, options: DEFAULT_PARSE_OPTIONS },
+    {
+      id: 1,
+      bytes: owned(
+        "<?xml version='1.0' encoding='ISO-8859-1'?><agent_data agent_name='h\xe9' timestamp='2024/03/01 10:00:00'><module><name>cpu</name><data>5</data></module></agent_data>",
+        'latin1',
+      ),
+      info: INFO,
+      options: DEFAULT_PARSE_OPTIONS,
+    },
+    {
+      id: 2,
+      bytes: owned("<agent_data agent_name='host2'/>"),
+      info: INFO,
+      options: DEFAULT_PARSE_OPTIONS,
+    },
+    {
+      id: 3,
+      bytes: owned("<agent_data agent_name='x'><module>"),
+      info: INFO,
+      options: DEFAULT_PARSE_OPTIONS,
+    },
+    {
+      id: 4,
+      bytes: owned(`<agent_data agent_name='x'>${' '.repeat(5000)}</agent_data>`),
+      info: INFO,
+      options: { ...DEFAULT_PARSE_OPTIONS, maxXmlSize: 1000 },
+    },
+    { id: 6, bytes: owned('<agent_data/>'), info: INFO, options: DEFAULT_PARSE_OPTIONS },
   ];
 
   function check(responses: ParseResponse[]): void {
@@ -63,7 +71,7 @@ describe('parse worker', () => {
       text: '2024-03-01 12:00:00',
       source: 'mtime',
     });
-    const errors = [3, 4, 5, 6].map((id) => {
+    const errors = [3, 4, 6].map((id) => {
       const r = byId.get(id);
       assert.ok(r && 'error' in r, `request ${String(id)}`);
       return [r.error.code, r.error.disposition];
@@ -71,16 +79,15 @@ describe('parse worker', () => {
     assert.deepEqual(errors, [
       ['ERR_XML_TRUNCATED', 'badxml'],
       ['ERR_XML_TOO_LARGE', 'badxml'],
-      ['ENOENT', 'io'],
       ['ERR_XML_NO_AGENT_NAME', 'drop'],
     ]);
   }
 
-  it('inline', async () => {
-    check(await Promise.all(requests().map((r) => parseFileInline(r))));
+  it('inline', () => {
+    check(requests().map((r) => parseRequest(r)));
   });
 
-  it('in a worker thread, several requests in flight', async () => {
+  it('in a worker thread, several requests in flight, bytes transferred', async () => {
     const responses: ParseResponse[] = [];
     const all = requests();
     const done = new Promise<void>((resolve) => {
@@ -89,9 +96,11 @@ describe('parse worker', () => {
         if (responses.length === all.length) resolve();
       });
     });
-    for (const r of all) worker.postMessage(r);
+    for (const r of all) worker.postMessage(r, [r.bytes.buffer as ArrayBuffer]);
     await done;
+    worker.removeAllListeners('message');
     check(responses);
+    assert.equal(all[0]?.bytes.byteLength, 0, 'moved to the worker, not copied');
   });
 
   it('a malformed request gets an error reply, and the worker keeps serving', async () => {
@@ -101,8 +110,27 @@ describe('parse worker', () => {
     assert.equal(m.id, 77);
     assert.ok('error' in m);
     const next = once(worker, 'message');
-    worker.postMessage({ id: 78, path: good, options: DEFAULT_PARSE_OPTIONS });
+    worker.postMessage(requests()[1]);
     const [ok] = (await next) as [ParseResponse];
     assert.ok('packet' in ok);
+  });
+});
+
+describe('reading a claimed file', () => {
+  const dir = tempDir('ti-claimed-');
+  after(() => {
+    dir.cleanup();
+  });
+
+  it('reads it whole within the limit, and only its size beyond it', async () => {
+    const spool = createSpoolDir(dir.path, 'test01');
+    writeFileSync(join(dir.path, 'small.1.data'), 'x'.repeat(1000));
+    writeFileSync(join(dir.path, 'big.1.data'), 'y'.repeat(5000));
+    for (const name of ['small.1.data', 'big.1.data']) assert.equal(await spool.claim(name), true);
+    const small = await spool.readClaimed('small.1.data', 1000);
+    assert.ok(Buffer.isBuffer(small));
+    assert.equal(small.toString(), 'x'.repeat(1000));
+    assert.deepEqual(await spool.readClaimed('big.1.data', 1000), { tooLarge: 5000 });
+    await assert.rejects(spool.readClaimed('vanished.1.data', 1000), { code: 'ENOENT' });
   });
 });

@@ -1,4 +1,12 @@
-import { mkdirSync, readFile as readFileCb, rename as renameCb, unlink as unlinkCb } from 'node:fs';
+import {
+  close as closeCb,
+  fstat as fstatCb,
+  mkdirSync,
+  open as openCb,
+  read as readCb,
+  rename as renameCb,
+  unlink as unlinkCb,
+} from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
@@ -6,7 +14,10 @@ import { promisify } from 'node:util';
 // thousands of files per second on the per-file path: claim, read, remove.
 const rename = promisify(renameCb);
 const unlink = promisify(unlinkCb);
-const readFile = promisify(readFileCb);
+const open = promisify(openCb);
+const fstat = promisify(fstatCb);
+const close = promisify(closeCb);
+const read = promisify(readCb);
 import { join } from 'node:path';
 
 /**
@@ -52,8 +63,8 @@ export interface SpoolDir {
   /** true = the file is ours now; false = it is gone (claimed by someone else or removed). */
   claim(name: string): Promise<boolean>;
   claimedPath(name: string): string;
-  /** The bytes of a claimed file. */
-  readClaimed(name: string): Promise<Buffer>;
+  /** The bytes of a claimed file, or its size when that exceeds `maxBytes` (not read). */
+  readClaimed(name: string, maxBytes: number): Promise<Buffer | { tooLarge: number }>;
   /** Processing finished and committed: remove the claimed file. */
   remove(name: string): Promise<void>;
   /** Move a refused claimed file back into the spool as `<name><suffix>`. */
@@ -103,7 +114,23 @@ export function createSpoolDir(incomingDir: string, serverName: string): SpoolDi
       }
     },
     claimedPath: (name) => join(claimDir, name),
-    readClaimed: (name) => readFile(join(claimDir, name)),
+    async readClaimed(name, maxBytes) {
+      const fd = await open(join(claimDir, name), 'r');
+      try {
+        const { size } = await fstat(fd);
+        if (size > maxBytes) return { tooLarge: size };
+        const bytes = Buffer.allocUnsafeSlow(size);
+        let filled = 0;
+        while (filled < size) {
+          const { bytesRead } = await read(fd, bytes, filled, size - filled, filled);
+          if (bytesRead === 0) break; // shrank meanwhile: parse what is there
+          filled += bytesRead;
+        }
+        return filled === size ? bytes : bytes.subarray(0, filled);
+      } finally {
+        await close(fd);
+      }
+    },
     async remove(name) {
       try {
         await unlink(join(claimDir, name));

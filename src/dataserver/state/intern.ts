@@ -106,8 +106,8 @@ const CONFIG_FIELDS = [
   'tags',
 ] as const satisfies readonly (keyof ModuleConfig)[];
 type UnkeyedField = Exclude<keyof ModuleConfig, (typeof CONFIG_FIELDS)[number]>;
-const everyFieldKeyed: [UnkeyedField] extends [never] ? true : UnkeyedField = true;
-void everyFieldKeyed;
+/** Fails to compile, naming the field, when ModuleConfig gains a field the key misses. */
+export const CONFIG_FIELDS_COMPLETE: [UnkeyedField] extends [never] ? true : UnkeyedField = true;
 
 /** Every field with its type: two keys are equal only for equal configs. */
 function configKey(config: ModuleConfig): string {
