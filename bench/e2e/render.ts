@@ -331,9 +331,9 @@ function perlComparison(runs: readonly E2eResult[]): string {
     ),
   );
   const ratio = (ours: number, perl: number): string =>
-    Number.isFinite(ours) ? ` (here ${Math.round(ours / perl)}×)` : '';
+    Number.isFinite(ours) ? ` (ours ${Math.round(ours / perl)}×)` : '';
   return (
-    `Perl reference on the same machine: ${PERL_REFERENCE.creationPacketsPerSec} packets/s creating` +
+    `Perl reference, as given for the project's 2-core machine (not re-measured on this one): ${PERL_REFERENCE.creationPacketsPerSec} packets/s creating` +
     `${ratio(creation, PERL_REFERENCE.creationPacketsPerSec)}, ${PERL_REFERENCE.steadyPacketsPerSec} packets/s steady` +
     `${ratio(steady, PERL_REFERENCE.steadyPacketsPerSec)}.`
   );

@@ -5,7 +5,8 @@ import type { AgentSnapshot } from '../../src/dataserver/state/load-state.js';
 import type { ModuleConfig, ModuleState } from '../../src/dataserver/types.js';
 
 // The interner looks at every field whatever they are, so a few stand for the whole config.
-const config = (fields: Record<string, unknown>): ModuleConfig => ({ ...fields }) as unknown as ModuleConfig;
+const config = (fields: Record<string, unknown>): ModuleConfig =>
+  ({ ...fields }) as unknown as ModuleConfig;
 
 function snapshot(agentId: number, modules: Record<string, ModuleConfig>): AgentSnapshot {
   const map = new Map<string, ModuleState>();

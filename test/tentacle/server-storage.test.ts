@@ -213,8 +213,9 @@ describe('spool writer', () => {
     const writer = new SpoolWriter({ sync: 'always', fileMode: 0o640, overwrite: false });
     for (let i = 0; i < 100; i++) writer.inlineTook(INLINE_SLOW_AVG_MS / 2);
     assert.equal(writer.inlineIo, true, 'fast on average: stays inline');
+    const inline = (): boolean => writer.inlineIo; // read afresh: each store may change it
     let stores = 0;
-    while (writer.inlineIo && stores < 1000) {
+    while (inline() && stores < 1000) {
       writer.inlineTook(INLINE_SLOW_AVG_MS * 4);
       stores++;
     }
