@@ -2,6 +2,12 @@ import type { ModuleConfig, ModuleState } from '../types.js';
 
 /** Distinct module names kept for sharing; beyond this, names are simply not shared. */
 const MAX_POOLED_NAMES = 200_000;
+/**
+ * Distinct configurations kept for sharing. Held strongly (a WeakRef and a finalizer per
+ * configuration cost more than the interning itself on a creation pass); past this many the
+ * pool starts afresh, so configurations no module uses any more cannot pile up.
+ */
+const MAX_POOLED_CONFIGS = 50_000;
 
 /**
  * Shares equal immutable values between the cached modules of all agents. Agents deployed from
@@ -18,10 +24,7 @@ export interface ModuleInterner {
 }
 
 export function createModuleInterner(): ModuleInterner {
-  const configs = new Map<string, WeakRef<ModuleConfig>>();
-  const gone = new FinalizationRegistry<string>((key) => {
-    if (configs.get(key)?.deref() === undefined) configs.delete(key);
-  });
+  const configs = new Map<string, ModuleConfig>();
   const interned = new WeakSet<ModuleConfig>();
   const names = new Map<string, string>();
 
@@ -34,10 +37,10 @@ export function createModuleInterner(): ModuleInterner {
 
   function shareConfig(config: ModuleConfig): ModuleConfig {
     const key = configKey(config);
-    const found = configs.get(key)?.deref();
+    const found = configs.get(key);
     if (found !== undefined) return found;
-    configs.set(key, new WeakRef(config));
-    gone.register(config, key);
+    if (configs.size >= MAX_POOLED_CONFIGS) configs.clear();
+    configs.set(key, config);
     interned.add(config);
     return config;
   }

@@ -368,8 +368,9 @@ export function createBatchTransaction(
         if (j.kind !== 'packet' || !o) return;
         const key = keyOf(j.packet);
         if (!o.agentState) return;
-        const base = snapshots.get(key)?.modules ?? EMPTY_MODULES;
-        const modules = new Map(base);
+        // Committed, and no other batch holds this agent: update its module map in place
+        // rather than copying 33 entries per packet.
+        const modules = snapshots.get(key)?.modules ?? new Map<string, ModuleState>();
         for (const m of o.moduleStates) modules.set(lookupKey(m.nameEncoded), m);
         const id = o.agentState.ref.id;
         const signature = signatures.get(id) ?? snapshots.get(key)?.signature ?? EMPTY_SIGNATURE;

@@ -46,36 +46,53 @@ export const STATUS_INSERT_COLUMNS = STATUS_COLUMNS.slice(1);
 /** Rows sharing one change are grouped from this many on; fewer go to the upsert. */
 export const MIN_GROUPED_ROWS = 4;
 
+/** The value written for each status column from `datos` on (STATUS_COLUMNS[3..]), clamped. */
+const STATUS_VALUE_OF: readonly ((s: ModuleStatus) => unknown)[] = [
+  (s) => s.datos,
+  (s) => s.timestamp,
+  (s) => s.estado,
+  (s) => s.knownStatus,
+  (s) => s.lastStatus,
+  (s) => s.lastKnownStatus,
+  (s) => clamp(s.statusChanges, 0, 255),
+  (s) => s.lastTry,
+  (s) => s.utimestamp,
+  (s) => clamp(s.currentInterval, 0, 4294967295),
+  (s) => clamp(s.runningBy, 0, 65535),
+  (s) => s.lastExecutionTry,
+  (s) => s.lastError,
+  (s) => s.ffStartUtimestamp,
+  (s) => clamp(s.ffNormal, 0, 4294967295),
+  (s) => clamp(s.ffWarning, 0, 4294967295),
+  (s) => clamp(s.ffCritical, 0, 4294967295),
+  (s) => s.lastStatusChange,
+  (s) => clamp(s.warningCount, 0, 4294967295),
+];
+const FIRST_VALUE_COLUMN = STATUS_COLUMNS.length - STATUS_VALUE_OF.length;
+
 /** The column values of a status row as written (clamped to the column types). */
 export function statusValues(id: number, moduleId: number, agentId: number, s: ModuleStatus) {
-  return [
-    id || null,
-    moduleId,
-    agentId,
-    s.datos,
-    s.timestamp,
-    s.estado,
-    s.knownStatus,
-    s.lastStatus,
-    s.lastKnownStatus,
-    clamp(s.statusChanges, 0, 255),
-    s.lastTry,
-    s.utimestamp,
-    clamp(s.currentInterval, 0, 4294967295),
-    clamp(s.runningBy, 0, 65535),
-    s.lastExecutionTry,
-    s.lastError,
-    s.ffStartUtimestamp,
-    clamp(s.ffNormal, 0, 4294967295),
-    clamp(s.ffWarning, 0, 4294967295),
-    clamp(s.ffCritical, 0, 4294967295),
-    s.lastStatusChange,
-    clamp(s.warningCount, 0, 4294967295),
-  ];
+  const row: unknown[] = [id || null, moduleId, agentId];
+  for (const value of STATUS_VALUE_OF) row.push(value(s));
+  return row;
 }
 
 export function statusRow(w: StatusWrite): unknown[] {
   return statusValues(w.statusRef.id, w.ref.id, w.agentRef.id, w.status);
+}
+
+/** `col = value, …` for the columns where `next` differs from `stored` ('' when none). */
+function changedColumns(next: ModuleStatus, stored: ModuleStatus): string {
+  let set = '';
+  for (let i = 0; i < STATUS_VALUE_OF.length; i++) {
+    const value = STATUS_VALUE_OF[i];
+    if (value === undefined) continue;
+    const after = value(next);
+    if (after === value(stored)) continue;
+    const column = STATUS_COLUMNS[FIRST_VALUE_COLUMN + i] ?? '';
+    set += `${set === '' ? '' : ', '}\`${column}\` = ${sqlLiteral(after)}`;
+  }
+  return set;
 }
 
 const STATUS_UPSERT_HEAD = `INSERT INTO tagente_estado (${STATUS_COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES `;
@@ -87,35 +104,27 @@ const STATUS_UPSERT_TAIL = ` ON DUPLICATE KEY UPDATE ${STATUS_COLUMNS.slice(1)
 export function statusUpdateStatements(writes: readonly StatusWrite[]): string[] {
   const full: unknown[][] = [];
   /** `SET` clause → the rows that need exactly it. */
-  const groups = new Map<string, { ids: number[]; rows: unknown[][] }>();
+  const groups = new Map<string, StatusWrite[]>();
   for (const w of writes) {
-    const next = statusRow(w);
     if (w.stored === undefined || w.statusRef.id === 0) {
-      full.push(next);
+      full.push(statusRow(w));
       continue;
     }
-    const before = statusValues(w.statusRef.id, w.ref.id, w.agentRef.id, w.stored);
-    let set = '';
-    for (let i = 1; i < next.length; i++) {
-      if (next[i] === before[i]) continue;
-      set += `${set === '' ? '' : ', '}\`${STATUS_COLUMNS[i] ?? ''}\` = ${sqlLiteral(next[i])}`;
-    }
+    const set = changedColumns(w.status, w.stored);
     if (set === '') continue; // the stored row already says exactly this
     const group = groups.get(set);
-    if (group === undefined) groups.set(set, { ids: [w.statusRef.id], rows: [next] });
-    else {
-      group.ids.push(w.statusRef.id);
-      group.rows.push(next);
-    }
+    if (group === undefined) groups.set(set, [w]);
+    else group.push(w);
   }
   const sql: string[] = [];
   for (const [set, group] of groups) {
-    if (group.ids.length < MIN_GROUPED_ROWS) {
-      full.push(...group.rows);
+    if (group.length < MIN_GROUPED_ROWS) {
+      for (const w of group) full.push(statusRow(w));
       continue;
     }
-    for (const c of chunks(group.ids)) {
-      sql.push(`UPDATE tagente_estado SET ${set} WHERE id_agente_estado IN (${c.join(',')})`);
+    for (const c of chunks(group)) {
+      const ids = c.map((w) => w.statusRef.id).join(',');
+      sql.push(`UPDATE tagente_estado SET ${set} WHERE id_agente_estado IN (${ids})`);
     }
   }
   for (const c of chunks(full)) sql.push(STATUS_UPSERT_HEAD + sqlRows(c) + STATUS_UPSERT_TAIL);
