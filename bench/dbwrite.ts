@@ -4,13 +4,18 @@
  *  - history: multi-row `INSERT INTO tagente_datos … VALUES ?`, one transaction per batch, at
  *    several batch sizes (STYLE §16 `db-batch`);
  *  - status: one `UPDATE tagente_estado … WHERE id_agente_modulo = ?` per value, batched in
- *    transactions — the per-value cost a compacting server pays even when it stores nothing.
+ *    transactions — the per-value cost a compacting server pays even when it stores nothing;
+ *  - status as written: the writer's own statements (`statusUpdateStatements`) for packets of
+ *    33 modules whose times move and 10 % of whose values change, once as the 22-column upsert
+ *    of every row and once grouped (rows that changed alike in one UPDATE); batch = packets.
  * Bounded by --rows per case; the database is dropped afterwards.
  */
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { silentLogger } from '../src/core/log.js';
 import { connectionOptions, initDatabase } from '../src/db/index.js';
+import type { ModuleStatus, StatusWrite } from '../src/dataserver/types.js';
+import { statusUpdateStatements } from '../src/dataserver/writer/status-sql.js';
 import {
   createReport,
   describeEnv,
@@ -108,6 +113,75 @@ async function statusUpdate(
   return result('status UPDATE', batch, rows, start);
 }
 
+const MODULES_PER_PACKET = 33;
+/** Packets per transaction for the as-written cases (about the writer's batches under load). */
+const STATUS_PACKETS_PER_TXN = 50;
+const STORED_STATUS: ModuleStatus = {
+  datos: '5.00000',
+  estado: 0,
+  knownStatus: 0,
+  lastStatus: 0,
+  lastKnownStatus: 0,
+  statusChanges: 0,
+  timestamp: '2026-01-01 00:00:00',
+  lastTry: '2026-01-01 00:00:00',
+  lastTryEpoch: 1_767_225_600,
+  utimestamp: 1_767_225_600,
+  currentInterval: 300,
+  runningBy: 1,
+  lastExecutionTry: 1_767_225_600,
+  lastError: 0,
+  ffStartUtimestamp: 0,
+  ffNormal: 0,
+  ffWarning: 0,
+  ffCritical: 0,
+  lastStatusChange: 1_767_225_600,
+  warningCount: 0,
+};
+
+/** Status rows of whole packets through the writer's statements, `packets` per transaction. */
+async function statusAsWritten(
+  conn: mysql.Connection,
+  rows: number,
+  packets: number,
+  grouped: boolean,
+): Promise<CaseResult> {
+  const start = performance.now();
+  const perTxn = packets * MODULES_PER_PACKET;
+  for (let done = 0; done < rows; done += perTxn) {
+    const writes: StatusWrite[] = [];
+    for (let i = done; i < Math.min(rows, done + perTxn); i++) {
+      const packet = Math.floor(i / MODULES_PER_PACKET);
+      const epoch = STORED_STATUS.utimestamp + 300 * (1 + (packet % 7));
+      const timestamp = new Date(epoch * 1000).toISOString().slice(0, 19).replace('T', ' ');
+      // One value in ten changes (and is stored: last_try moves); the rest keep theirs.
+      const changed = i % 10 === 0;
+      const status: ModuleStatus = {
+        ...STORED_STATUS,
+        timestamp,
+        utimestamp: epoch,
+        lastExecutionTry: epoch,
+        ...(changed ? { datos: `${String(i % 97)}.00000`, lastTry: timestamp } : {}),
+      };
+      writes.push({
+        insert: false,
+        ref: { id: i + 1 },
+        statusRef: { id: i + 1 },
+        agentRef: { id: packet + 1 },
+        status,
+        stored: grouped ? STORED_STATUS : undefined,
+      });
+    }
+    await conn.query(['START TRANSACTION', ...statusUpdateStatements(writes), 'COMMIT'].join(';'));
+  }
+  return result(
+    grouped ? 'status as written, grouped' : 'status as written, upsert',
+    packets,
+    rows,
+    start,
+  );
+}
+
 function result(name: string, batch: number, rows: number, startMs: number): CaseResult {
   const seconds = (performance.now() - startMs) / 1000;
   return {
@@ -155,6 +229,11 @@ async function main(): Promise<number> {
     for (const batch of options.batchSizes) {
       const rows = Math.min(options.rows, options.statusRows);
       results.push(await statusUpdate(conn, rows, batch, options.statusRows));
+    }
+    for (const grouped of [false, true]) {
+      results.push(
+        await statusAsWritten(conn, options.statusRows, STATUS_PACKETS_PER_TXN, grouped),
+      );
     }
   } finally {
     await conn.query(`DROP DATABASE \`${config.database}\``).catch(() => undefined);
