@@ -74,18 +74,24 @@ function isParseWorker(): boolean {
 const port = parentPort;
 if (port !== null && isParseWorker()) {
   port.on('message', (message: unknown) => {
-    if (!isParseRequest(message)) {
-      const id = (message as { id?: unknown } | null)?.id;
-      port.postMessage({
-        id: typeof id === 'number' ? id : -1,
-        error: {
-          code: ErrorCode.XmlInvalid,
-          message: 'malformed parse request',
-          disposition: 'io',
-        },
-      } satisfies ParseResponse);
+    // The pool sends several requests in one message and gets their replies in one.
+    if (Array.isArray(message)) {
+      port.postMessage(message.map((m: unknown) => answer(m)));
       return;
     }
-    port.postMessage(parseRequest(message));
+    port.postMessage(answer(message));
   });
+}
+
+function answer(message: unknown): ParseResponse {
+  if (isParseRequest(message)) return parseRequest(message);
+  const id = (message as { id?: unknown } | null)?.id;
+  return {
+    id: typeof id === 'number' ? id : -1,
+    error: {
+      code: ErrorCode.XmlInvalid,
+      message: 'malformed parse request',
+      disposition: 'io',
+    },
+  };
 }

@@ -103,6 +103,20 @@ describe('parse worker', () => {
     assert.equal(all[0]?.bytes.byteLength, 0, 'moved to the worker, not copied');
   });
 
+  it('several requests in one message get their replies in one message, in order', async () => {
+    const reply = once(worker, 'message');
+    const batch = [...requests(), { id: 99, nonsense: true }];
+    worker.postMessage(batch);
+    const [answers] = (await reply) as [ParseResponse[]];
+    assert.ok(Array.isArray(answers));
+    assert.deepEqual(
+      answers.map((a) => a.id),
+      [1, 2, 3, 4, 6, 99],
+    );
+    check(answers.slice(0, 5));
+    assert.ok('error' in (answers[5] ?? {}));
+  });
+
   it('a malformed request gets an error reply, and the worker keeps serving', async () => {
     const reply = once(worker, 'message');
     worker.postMessage({ id: 77, nonsense: true });
