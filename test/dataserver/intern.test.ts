@@ -80,3 +80,19 @@ test('a changed configuration replaces the shared one only for its module', () =
   assert.equal(moduleOf(cache, 'b', 'cpu').config.maxCritical, 9);
   assert.equal(shared.maxCritical, 0);
 });
+
+test('the module count follows a map that grew in place between two writes', () => {
+  const cache = createAgentCache();
+  cache.set('a', snapshot(1, { cpu: config({ unit: '' }), mem: config({ unit: '' }) }), '');
+  assert.equal(cache.modules, 2);
+  // The writer updates the cached map in place after COMMIT, then writes the entry through.
+  const held = cache.get('a')?.snapshot;
+  assert.ok(held);
+  const grown = snapshot(1, { disk: config({ unit: '' }) }).modules.get('disk');
+  assert.ok(grown);
+  held.modules.set('disk', grown);
+  cache.set('a', held, '');
+  assert.equal(cache.modules, 3);
+  cache.evict('a');
+  assert.equal(cache.modules, 0);
+});

@@ -8,6 +8,11 @@ interface CacheEntry {
   stamp: string | undefined;
 }
 
+/** An entry and the module count it was charged for (its map may grow in place later). */
+interface Held extends CacheEntry {
+  readonly charged: number;
+}
+
 /**
  * Write-through cache of agent and module state, keyed by lookupKey(agent nameEncoded), so the
  * hot path never reads the database. Entries are replaced only after a commit, and evicted
@@ -37,7 +42,7 @@ export interface AgentCacheOptions {
 export function createAgentCache(options: AgentCacheOptions = {}): AgentCache {
   const maxModules = options.maxModules ?? 0;
   // Map order is insertion order: re-inserting on every write keeps the oldest write first.
-  const entries = new Map<string, CacheEntry>();
+  const entries = new Map<string, Held>();
   const interner = createModuleInterner();
   let modules = 0;
   const registers = options.registry ? [options.registry] : [];
@@ -58,7 +63,7 @@ export function createAgentCache(options: AgentCacheOptions = {}): AgentCache {
   function remove(key: string): void {
     const old = entries.get(key);
     if (old === undefined) return;
-    modules -= old.snapshot.modules.size;
+    modules -= old.charged;
     entries.delete(key);
   }
 
@@ -67,7 +72,7 @@ export function createAgentCache(options: AgentCacheOptions = {}): AgentCache {
     set(key, snapshot, stamp) {
       interner.internModules(snapshot.modules);
       remove(key);
-      entries.set(key, { snapshot, stamp });
+      entries.set(key, { snapshot, stamp, charged: snapshot.modules.size });
       modules += snapshot.modules.size;
       if (maxModules <= 0) return;
       for (const oldest of entries.keys()) {
