@@ -62,7 +62,6 @@ export interface SpoolDir {
   listClaimed(): Promise<SpoolEntry[]>;
   /** true = the file is ours now; false = it is gone (claimed by someone else or removed). */
   claim(name: string): Promise<boolean>;
-  claimedPath(name: string): string;
   /** The bytes of a claimed file, or its size when that exceeds `maxBytes` (not read). */
   readClaimed(name: string, maxBytes: number): Promise<Buffer | { tooLarge: number }>;
   /** Processing finished and committed: remove the claimed file. */
@@ -113,7 +112,6 @@ export function createSpoolDir(incomingDir: string, serverName: string): SpoolDi
         throw err;
       }
     },
-    claimedPath: (name) => join(claimDir, name),
     async readClaimed(name, maxBytes) {
       const fd = await open(join(claimDir, name), 'r');
       try {

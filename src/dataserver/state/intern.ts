@@ -19,8 +19,6 @@ const MAX_POOLED_CONFIGS = 50_000;
 export interface ModuleInterner {
   /** `modules` with shared configurations, names and keys; entries replaced in place. */
   internModules(modules: Map<string, ModuleState>): void;
-  /** Distinct configurations currently shared (tests, metrics). */
-  readonly configs: number;
 }
 
 export function createModuleInterner(): ModuleInterner {
@@ -57,9 +55,6 @@ export function createModuleInterner(): ModuleInterner {
           config: shareConfig(state.config),
         });
       }
-    },
-    get configs() {
-      return configs.size;
     },
   };
 }

@@ -70,15 +70,11 @@ const STATUS_VALUE_OF: readonly ((s: ModuleStatus) => unknown)[] = [
 ];
 const FIRST_VALUE_COLUMN = STATUS_COLUMNS.length - STATUS_VALUE_OF.length;
 
-/** The column values of a status row as written (clamped to the column types). */
-export function statusValues(id: number, moduleId: number, agentId: number, s: ModuleStatus) {
-  const row: unknown[] = [id || null, moduleId, agentId];
-  for (const value of STATUS_VALUE_OF) row.push(value(s));
-  return row;
-}
-
+/** The column values of a write's status row (clamped to the column types). */
 export function statusRow(w: StatusWrite): unknown[] {
-  return statusValues(w.statusRef.id, w.ref.id, w.agentRef.id, w.status);
+  const row: unknown[] = [w.statusRef.id || null, w.ref.id, w.agentRef.id];
+  for (const value of STATUS_VALUE_OF) row.push(value(w.status));
+  return row;
 }
 
 /** `col = value, …` for the columns where `next` differs from `stored` ('' when none). */
