@@ -9,6 +9,7 @@ import { createTestDatabase, testDbServer } from '../helpers/db.js';
 import { tempDir } from '../helpers/tmp.js';
 import { killHard, spawnServe, startServe, waitFor } from './child.js';
 import { dropFile, mod } from './harness.js';
+import { teardown } from '../helpers/teardown.js';
 
 // A child `tentacle-ingest serve` ingests a stream of files and is SIGKILLed at random moments,
 // many times; after a final restart every file must be in the database exactly once.
@@ -32,12 +33,13 @@ test(
   'SIGKILL at random moments loses nothing and duplicates nothing',
   { timeout: 600_000 },
   async (t) => {
+    const cleanup = teardown(t);
     const db = await createTestDatabase();
-    t.after(() => db.drop());
+    cleanup(() => db.drop());
     const server = { ...testDbServer(), database: db.name };
     await initDatabase(server, { createDatabase: false }, { logger: silentLogger() });
     const tmp = tempDir('ti-crash-');
-    t.after(() => {
+    cleanup(() => {
       tmp.cleanup();
     });
     const dir = join(tmp.path, 'data_in');
@@ -60,7 +62,7 @@ test(
     const feeder = setInterval(() => {
       if (round < ROUNDS) writeRound();
     }, 400);
-    t.after(() => {
+    cleanup(() => {
       clearInterval(feeder);
     });
 
@@ -92,7 +94,7 @@ test(
 
     const total = AGENTS * ROUNDS;
     const child = await startServe({ ...serveOptions });
-    t.after(() => killHard(child));
+    cleanup(() => killHard(child));
     await waitFor(
       async () => (await count('SELECT COUNT(*) n FROM tingest_ledger')) >= total,
       240_000,

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
 import { connect } from '../../src/tentacle/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { teardown } from '../helpers/teardown.js';
 import { tempDir } from '../helpers/tmp.js';
 import { eventually, killAll, type NodeProcess } from './fixtures/cluster.js';
 import { startHaproxy } from './fixtures/haproxy.js';
@@ -91,15 +92,16 @@ async function waitForMoreAcks(fleet: Fleet, more: number, what: string): Promis
 }
 
 test('through HAProxy: drain one server, restart it, kill the other; every acknowledged file lands once', async (t) => {
+  const cleanup = teardown(t);
   const db = await createTestDatabase('ti_ha_lb');
-  t.after(() => db.drop());
+  cleanup(() => db.drop());
   await initServeDatabase(db);
   const spool = tempDir('ti-lb-');
-  t.after(() => {
+  cleanup(() => {
     spool.cleanup();
   });
   const nodes: NodeProcess[] = [];
-  t.after(() => killAll(nodes));
+  cleanup(() => killAll(nodes));
   const [t1, h1, t2, h2] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const start = (
     name: string,
@@ -126,13 +128,13 @@ test('through HAProxy: drain one server, restart it, kill the other; every ackno
     { name: 's1', port: t1, checkPort: h1 },
     { name: 's2', port: t2, checkPort: h2 },
   ]);
-  t.after(() => lb.close());
+  cleanup(() => lb.close());
   await lb.waitForStatus('s1', 'UP', 10_000);
   await lb.waitForStatus('s2', 'UP', 10_000);
 
   const fleet = startFleet(lb.port);
   let fleetStopped = false;
-  t.after(async () => {
+  cleanup(async () => {
     if (!fleetStopped) await fleet.stop().catch(() => undefined);
   });
   await waitForMoreAcks(fleet, FILES_PER_PHASE, 'sends through both servers');

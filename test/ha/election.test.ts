@@ -20,24 +20,26 @@ import {
   spawnNode,
   type NodeProcess,
 } from './fixtures/cluster.js';
+import { teardown } from '../helpers/teardown.js';
 
 const START_TIMEOUT_MS = 40_000;
 
-async function freshDb(t: { after(fn: () => Promise<void>): void }): Promise<TestDatabase> {
+async function freshDb(cleanup: (fn: () => unknown) => void): Promise<TestDatabase> {
   const db = await createTestDatabase('ti_ha');
+  cleanup(() => db.drop());
   for (const ddl of pandoraTablesDdl()) await db.pool.query(ddl);
-  t.after(() => db.drop());
   return db;
 }
 
-function track(t: { after(fn: () => Promise<void>): void }, nodes: NodeProcess[]): void {
-  t.after(() => killAll(nodes));
+function track(cleanup: (fn: () => unknown) => void, nodes: NodeProcess[]): void {
+  cleanup(() => killAll(nodes));
 }
 
 test('priorities 1, 5, 3 elect 5; SIGKILL 5 → 3 within the bound; 5 returns and takes over (preempt)', async (t) => {
-  const db = await freshDb(t);
+  const cleanup = teardown(t);
+  const db = await freshDb(cleanup);
   const nodes: NodeProcess[] = [];
-  track(t, nodes);
+  track(cleanup, nodes);
   // A startup grace longer than the spread of three tsx process starts on a busy host, so the
   // highest priority wins outright instead of through a handover.
   const grace = ['--ha-startup-grace-ms', '6000'];
@@ -129,9 +131,10 @@ test('priorities 1, 5, 3 elect 5; SIGKILL 5 → 3 within the bound; 5 returns an
 });
 
 test('sticky (ha_preempt 0): a returning higher priority does not take over; SIGTERM hands over at once', async (t) => {
-  const db = await freshDb(t);
+  const cleanup = teardown(t);
+  const db = await freshDb(cleanup);
   const nodes: NodeProcess[] = [];
-  track(t, nodes);
+  track(cleanup, nodes);
   const c = spawnNode({ name: 'srv-c', master: 3, dbName: db.name, extra: ['--ha-preempt', '0'] });
   nodes.push(c);
   await c.waitFor(becameMaster, START_TIMEOUT_MS, 'srv-c master');
@@ -158,9 +161,10 @@ test('sticky (ha_preempt 0): a returning higher priority does not take over; SIG
 });
 
 test('master 0 is never elected, also when it is the only survivor', async (t) => {
-  const db = await freshDb(t);
+  const cleanup = teardown(t);
+  const db = await freshDb(cleanup);
   const nodes: NodeProcess[] = [];
-  track(t, nodes);
+  track(cleanup, nodes);
   const zero1 = spawnNode({ name: 'srv-z1', master: 0, dbName: db.name });
   const zero2 = spawnNode({ name: 'srv-z2', master: 0, dbName: db.name });
   const two = spawnNode({ name: 'srv-two', master: 2, dbName: db.name });
@@ -206,9 +210,10 @@ test('master 0 is never elected, also when it is the only survivor', async (t) =
 });
 
 test('equal priorities: the lower servername is master whoever starts first; stable; the survivor takes over', async (t) => {
-  const db = await freshDb(t);
+  const cleanup = teardown(t);
+  const db = await freshDb(cleanup);
   const nodes: NodeProcess[] = [];
-  track(t, nodes);
+  track(cleanup, nodes);
   // srv-q starts alone and becomes master; srv-p, same priority and a lower name, then joins.
   // The documented tie-break (lower servername, byte order) must make srv-p master through an
   // orderly handover, however the start times fell. Host time zones 24 hours apart (UTC+14,
@@ -264,9 +269,10 @@ test('equal priorities: the lower servername is master whoever starts first; sta
 });
 
 test('a second live process with the same servername is refused; the first is unaffected', async (t) => {
-  const db = await freshDb(t);
+  const cleanup = teardown(t);
+  const db = await freshDb(cleanup);
   const nodes: NodeProcess[] = [];
-  track(t, nodes);
+  track(cleanup, nodes);
   const d = spawnNode({ name: 'srv-d', master: 4, dbName: db.name });
   nodes.push(d);
   await d.waitFor(becameMaster, START_TIMEOUT_MS, 'srv-d master');

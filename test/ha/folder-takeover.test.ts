@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
 import { createTestDatabase } from '../helpers/db.js';
+import { teardown } from '../helpers/teardown.js';
 import { tempDir } from '../helpers/tmp.js';
 import { eventually, killAll, type NodeProcess } from './fixtures/cluster.js';
 import {
@@ -21,17 +22,18 @@ const QUEUED = 30;
 const CLAIMED = 5;
 
 test("the master re-queues a dead peer's files from shared storage; each is ingested once", async (t) => {
+  const cleanup = teardown(t);
   const db = await createTestDatabase('ti_ha_take');
-  t.after(() => db.drop());
+  cleanup(() => db.drop());
   await initServeDatabase(db);
   const shared = tempDir('ti-shared-');
-  t.after(() => {
+  cleanup(() => {
     shared.cleanup();
   });
   const dirA = join(shared.path, 'xml_srv1');
   const dirB = join(shared.path, 'xml_srv2');
   const nodes: NodeProcess[] = [];
-  t.after(() => killAll(nodes));
+  cleanup(() => killAll(nodes));
   const adopt = ['--ha-adopt-peer-folders', '1'];
   const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
   const a = spawnServe({

@@ -18,6 +18,7 @@ import {
   spawnNode,
   type NodeProcess,
 } from './fixtures/cluster.js';
+import { teardown } from '../helpers/teardown.js';
 
 const START_TIMEOUT_MS = 40_000;
 const MEMBER_DEAD_AFTER_MS = 30_000;
@@ -30,11 +31,12 @@ interface Harness {
 }
 
 async function harness(t: { after(fn: () => Promise<void>): void }): Promise<Harness> {
+  const cleanup = teardown(t);
   const db = await createTestDatabase('ti_ha');
+  cleanup(() => db.drop());
   for (const ddl of pandoraTablesDdl()) await db.pool.query(ddl);
-  t.after(() => db.drop());
   const nodes: NodeProcess[] = [];
-  t.after(() => killAll(nodes));
+  cleanup(() => killAll(nodes));
   return {
     db,
     start(name, master) {
