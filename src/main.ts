@@ -4,11 +4,14 @@
  * process) and `tentacle-ingest init-db`. Every configuration key is also a flag of the same name
  * (`--incomingdir DIR`, `--dbname NAME`, ...), and an environment variable `PANDORA_<KEY>`.
  */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { readConfFile, type ConfEntries } from './core/conf-file.js';
 import { ErrorCode, PandoraError, describeError } from './core/errors.js';
 import { cacheHeapWarning } from './core/heap.js';
 import { createLogger, type Logger } from './core/log.js';
 import { createMetricsRegistry, type Registry } from './core/metrics.js';
+import { SpareFiles } from './core/spare-files.js';
 import {
   parseLongFlags,
   resolveSettings,
@@ -47,6 +50,8 @@ const DEFAULT_TENTACLE_ADDRESS = '127.0.0.1';
 /** fsync under sync 'always' runs on libuv's pool; 4 threads would serialise concurrent agents
  * (under sync none the default 4 measured better on 2 cores, as in the tentacle-server CLI). */
 const FSYNC_THREADPOOL_SIZE = '16';
+/** The listener stores bodies up to 64 KiB inline, the only stores that take spare files. */
+const SPARE_MAX_BYTES = 64 * 1024;
 
 const SERVE_SETTINGS = {
   ...HA_SETTINGS,
@@ -228,6 +233,19 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   running.ha = ha;
   await ha.start();
   // --- end HA + HTTP wiring ---
+  // Inode recycling between the dataserver and our own listener (core/spare-files.ts).
+  // Under `sync always` only (see SpoolWriterOptions.spares); off, its folder is removed.
+  const spareDir = join(config.incomingDir, '.spare', config.serverName);
+  const spares =
+    listenerOptions && (listenerOptions.sync ?? 'always') === 'always' && config.spareFiles > 0
+      ? new SpareFiles({
+          dir: spareDir,
+          capacity: config.spareFiles,
+          maxBytes: SPARE_MAX_BYTES,
+          registry,
+        })
+      : undefined;
+  if (!spares) rmSync(spareDir, { recursive: true, force: true });
   const parser = createPacketParser(config, { logger });
   running.closeParser = () => parser.close();
   const dataserver = createDataserver(config, {
@@ -237,6 +255,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     processPacket,
     parser,
     version: VERSION,
+    spares,
   });
   running.dataserver = dataserver;
   await dataserver.start();
@@ -245,6 +264,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     const tentacle = createTentacleServer(listenerOptions, {
       logger,
       registry,
+      spares,
     });
     tentacle.on('fileStored', (e: { name: string }) => {
       dataserver.wake(e.name);

@@ -124,6 +124,13 @@ export const DATASERVER_SETTINGS = {
     extension: true,
     help: 'modules whose state stays cached (about 0.75 KB each; least recently written agents go first, then reload on their next packet)',
   },
+  spool_spare_files: {
+    kind: 'int',
+    default: 1024,
+    min: 0,
+    extension: true,
+    help: 'finished spool files kept for the built-in listener (sync always) to write new uploads into, instead of deleting and creating files (0 = off)',
+  },
   dataserver_stall_timeout: {
     kind: 'int',
     default: 60,
@@ -178,6 +185,8 @@ export interface DataserverConfig {
   readonly batchWaitMs: number;
   /** Cached module states at most (whole agents are evicted, least recently written first). */
   readonly cacheModules: number;
+  /** Finished files kept for the built-in listener to reuse (0 = off; core/spare-files.ts). */
+  readonly spareFiles: number;
   /** No file finished for this long while files wait: log the pipeline state (0 = off). */
   readonly stallTimeoutMs: number;
   readonly ledgerRetentionSec: number;
@@ -222,6 +231,7 @@ export function toDataserverConfig(
     batchFiles: s.dataserver_batch_files,
     batchWaitMs: s.dataserver_batch_wait_ms,
     cacheModules: s.dataserver_cache_modules,
+    spareFiles: s.spool_spare_files,
     stallTimeoutMs: s.dataserver_stall_timeout * 1000,
     ledgerRetentionSec: s.ledger_retention,
     parse: {

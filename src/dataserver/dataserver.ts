@@ -4,6 +4,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ErrorCode, PandoraError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import type { SpareFiles } from '../core/spare-files.js';
 import { LEDGER_TABLE, type DbPool } from '../db/index.js';
 import type { DataserverConfig } from './config.js';
 import type { PacketParser, ParseResult } from './parser.js';
@@ -25,6 +26,8 @@ export interface DataserverDeps {
   readonly parser: PacketParser;
   /** Version string written to tserver.version. */
   readonly version?: string;
+  /** Finished files are kept here for the Tentacle listener to reuse (inode recycling). */
+  readonly spares?: SpareFiles | undefined;
 }
 
 export interface Dataserver {
@@ -48,7 +51,7 @@ const WATCH_BATCH_MS = 5;
 
 export function createDataserver(config: DataserverConfig, deps: DataserverDeps): Dataserver {
   const log = deps.logger.child({ component: 'dataserver' });
-  const spool = createSpoolDir(config.incomingDir, config.serverName);
+  const spool = createSpoolDir(config.incomingDir, config.serverName, deps.spares);
   const queue = createFileQueue({ capacity: config.maxQueueFiles, lifo: config.lifo });
   const cache = createAgentCache({ maxModules: config.cacheModules, registry: deps.registry });
   const maxConcurrentBatches = Math.max(1, Math.min(3, config.db.connections - 1));
@@ -139,6 +142,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     // between COMMIT and unlink) repeats both, while an agent without a timestamp attribute that
     // sends the same values twice sends them under two names, and both packets count. A file
     // over max_xml_size is refused unread (D-11): name, size and time stand for its content.
+    const size = Buffer.isBuffer(read) ? read.length : read.tooLarge; // before the bytes move
     const hash = createHash('sha256').update(file.name).update('\0');
     if (Buffer.isBuffer(read)) hash.update(read);
     else hash.update(`too large:${String(read.tooLarge)}:${String(file.mtimeMs)}`);
@@ -162,7 +166,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       const { disposition, code, message } = parsed.error;
       if (disposition === 'drop') {
         log.info({ file: file.name, code, reason: message }, 'file dropped');
-        await spool.remove(file.name);
+        await spool.remove(file.name, size);
         files.labels('dropped').inc();
         return;
       }
@@ -194,12 +198,12 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     });
     switch (r.status) {
       case 'committed':
-        await spool.remove(file.name);
+        await spool.remove(file.name, size);
         files.labels(r.outcome?.dropped ? 'dropped' : 'ok').inc();
         return;
       case 'duplicate':
         log.info({ file: file.name }, 'file already committed (ledger); removed');
-        await spool.remove(file.name);
+        await spool.remove(file.name, size);
         files.labels('duplicate').inc();
         return;
       case 'failed':

@@ -4,6 +4,7 @@ import tls from 'node:tls';
 import { Registry } from 'prom-client';
 import { ConfigError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
+import type { SpareFiles } from '../core/spare-files.js';
 import { createTentacleMetrics, RejectReason, type TentacleMetrics } from './metrics.js';
 import {
   resolveTentacleConfig,
@@ -40,6 +41,8 @@ const STALE_TEMP_AGE_MS = 60 * 60 * 1000;
 export interface TentacleServerDeps {
   readonly logger?: Logger | undefined;
   readonly registry?: Registry | undefined;
+  /** Finished spool files to write uploads into (inode recycling; `serve` only). */
+  readonly spares?: SpareFiles | undefined;
 }
 
 export interface TentacleServerEvents {
@@ -81,6 +84,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       onFolderSync: () => {
         this.metrics.folderSyncs.inc();
       },
+      spares: deps.spares,
     });
     const storageDir = Buffer.from(config.directory, 'utf8');
     const emitStored = (event: FileStoredEvent): void => {

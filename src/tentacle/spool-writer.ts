@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import fs, { constants as fsConstants, readFileSync } from 'node:fs';
 import { ErrorCode, PandoraError } from '../core/errors.js';
+import type { SpareFiles } from '../core/spare-files.js';
 import type { SyncPolicy } from './options.js';
 
 /**
@@ -32,7 +33,11 @@ import type { SyncPolicy } from './options.js';
  * INLINE_STALL_MS (a slow or stalled disk), or its running average exceeds INLINE_SLOW_AVG_MS
  * (ext4 under `sync always`: every create waits on the journal commits the fsyncs force, about
  * 1 ms each, which blocked the event loop for a fifth of its time in the end-to-end bench), the
- * writer goes back to the thread pool for INLINE_BACKOFF_MS, then tries inline again. */
+ * writer goes back to the thread pool for INLINE_BACKOFF_MS, then tries inline again.
+ *
+ * Spares: under `serve`, an inline store first takes a file the dataserver has finished with
+ * (core/spare-files.ts), moved to the temp name, written from offset 0 and truncated, rather than
+ * creating one; the rest of the sequence is the same. */
 
 /** Bodies up to this size are written with a single write at commit. */
 export const MEMORY_BUFFER_BYTES = 64 * 1024;
@@ -98,6 +103,10 @@ function pWriteAll(fd: number, data: Buffer): Promise<void> {
 const pFsync = (fd: number): Promise<void> =>
   call((done) => {
     fs.fsync(fd, done);
+  });
+const pFtruncate = (fd: number, length: number): Promise<void> =>
+  call((done) => {
+    fs.ftruncate(fd, length, done);
   });
 const pClose = (fd: number): Promise<void> =>
   call((done) => {
@@ -208,6 +217,12 @@ export interface SpoolWriterOptions {
   readonly overwrite: boolean;
   /** Called for every folder fsync (metrics). */
   readonly onFolderSync?: () => void;
+  /**
+   * Finished spool files to write into instead of creating files (inode recycling, see
+   * core/spare-files.ts). Used under `sync always` only: without the fsync before the rename,
+   * an OS crash could leave the final name on the spare's old bytes, a whole older packet.
+   */
+  readonly spares?: SpareFiles | undefined;
 }
 
 export class SpoolWriter {
@@ -215,6 +230,7 @@ export class SpoolWriter {
   readonly dirSyncer: DirSyncer;
   readonly #active = new Set<SpoolTransfer>();
   readonly #needsChmod: boolean;
+  readonly #spares: SpareFiles | undefined;
   readonly #tagPrefix = randomBytes(4).toString('hex');
   #counter = 0;
   /** performance.now() before which inline I/O stays off after a slow store. */
@@ -227,6 +243,7 @@ export class SpoolWriter {
     this.options = options;
     this.dirSyncer = new DirSyncer(options.onFolderSync);
     this.#needsChmod = (options.fileMode & currentUmask()) !== 0;
+    this.#spares = options.sync === 'always' ? options.spares : undefined;
   }
 
   /** Whether small stores and existence checks run as synchronous calls right now. */
@@ -285,11 +302,16 @@ export class SpoolWriter {
     return Buffer.concat([dir, SLASH_DOT, kept, Buffer.from(tag, 'latin1')]);
   }
 
-  /** @internal The synchronous twin of openTemp (inline I/O). */
-  openTempSync(dir: Buffer, name: Buffer): { path: Buffer; fd: number } {
+  /**
+   * @internal The synchronous twin of openTemp (inline I/O). `reused`: the file is a spare
+   * holding old bytes, so the caller truncates it to what it wrote.
+   */
+  openTempSync(dir: Buffer, name: Buffer): { path: Buffer; fd: number; reused: boolean } {
     for (let attempt = 0; ; attempt++) {
       const path = this.tempPath(dir, name);
       try {
+        const spare = this.#spares?.takeSync(path, this.options.fileMode);
+        if (spare !== undefined) return { path, fd: spare, reused: true };
         const fd = fs.openSync(path, OPEN_EXCL, this.options.fileMode);
         if (this.#needsChmod) {
           try {
@@ -300,18 +322,23 @@ export class SpoolWriter {
             throw err;
           }
         }
-        return { path, fd };
+        return { path, fd, reused: false };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
       }
     }
   }
 
-  /** @internal */
-  async openTemp(dir: Buffer, name: Buffer): Promise<{ path: Buffer; fd: number }> {
+  /** @internal `reused` as for openTempSync. */
+  async openTemp(
+    dir: Buffer,
+    name: Buffer,
+  ): Promise<{ path: Buffer; fd: number; reused: boolean }> {
     for (let attempt = 0; ; attempt++) {
       const path = this.tempPath(dir, name);
       try {
+        const spare = await this.#spares?.take(path, this.options.fileMode);
+        if (spare !== undefined) return { path, fd: spare, reused: true };
         const fd = await pOpen(path, OPEN_EXCL, this.options.fileMode);
         if (this.#needsChmod) {
           try {
@@ -322,7 +349,7 @@ export class SpoolWriter {
             throw err;
           }
         }
-        return { path, fd };
+        return { path, fd, reused: false };
       } catch (err) {
         // A leftover temp file with the same name: pick another tag.
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
@@ -364,6 +391,9 @@ export class SpoolTransfer {
   #bufferedBytes = 0;
   #fd: number | undefined;
   #tempPath: Buffer | undefined;
+  /** The temp file is a spare: truncate it to #written before it gets its final name. */
+  #reused = false;
+  #written = 0;
   /** The current disk operation; abort() waits for it. */
   #op: Promise<unknown> | undefined;
   #done = false;
@@ -436,14 +466,18 @@ export class SpoolTransfer {
   async #flushToDisk(): Promise<void> {
     try {
       if (this.#fd === undefined) {
-        const { path, fd } = await this.#writer.openTemp(this.dir, this.name);
+        const { path, fd, reused } = await this.#writer.openTemp(this.dir, this.name);
         this.#tempPath = path;
         this.#fd = fd;
+        this.#reused = reused;
       }
       const data = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks);
       this.#chunks = [];
       this.#bufferedBytes = 0;
-      if (data && data.length > 0) await pWriteAll(this.#fd, data);
+      if (data && data.length > 0) {
+        await pWriteAll(this.#fd, data);
+        this.#written += data.length;
+      }
     } catch (err) {
       await this.#fail(err);
     }
@@ -456,6 +490,7 @@ export class SpoolTransfer {
       const fd = this.#fd;
       const temp = this.#tempPath;
       if (fd === undefined || temp === undefined) throw new Error('no temp file');
+      if (this.#reused) await pFtruncate(fd, this.#written);
       if (sync === 'always') await pFsync(fd);
       this.#fd = undefined;
       await pClose(fd);
@@ -503,6 +538,7 @@ export class SpoolTransfer {
       for (let off = 0; data && off < data.length;) {
         off += fs.writeSync(fd, data, off, data.length - off);
       }
+      if (opened.reused) fs.ftruncateSync(fd, data?.length ?? 0);
       if (always) {
         inlineMs += performance.now() - t;
         await pFsync(fd);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import mysql from 'mysql2/promise';
@@ -112,6 +112,19 @@ test(
     );
     assert.match(replies, /^SEND OK\nSEND OK\n/);
     await waitForDatumRows(admin, dbName, 1);
+    // The finished file is kept as a spare, and the next upload is written into it (inode
+    // recycling, core/spare-files.ts): one spare, the same inode, after the second file.
+    const spareDir = join(tmp.path, 'data_in', '.spare', 'serve01');
+    const spareInodes = () => readdirSync(spareDir).map((n) => statSync(join(spareDir, n)).ino);
+    await waitFor(() => Promise.resolve(spareInodes().length === 1), 10_000, 'one spare file');
+    const [inode] = spareInodes();
+    assert.match(
+      await tentacleSend(port, 'host1.1709287260.data', Buffer.from(X('10:01:00', '6'))),
+      /^SEND OK\nSEND OK\n/,
+    );
+    await waitForDatumRows(admin, dbName, 2);
+    await waitFor(() => Promise.resolve(spareInodes()[0] === inode), 10_000, 'the spare back');
+    assert.deepEqual(spareInodes(), [inode]);
     await serve.stop();
   },
 );

@@ -19,6 +19,7 @@ const fstat = promisify(fstatCb);
 const close = promisify(closeCb);
 const read = promisify(readCb);
 import { join } from 'node:path';
+import type { SpareFiles } from '../../core/spare-files.js';
 
 /**
  * The reference's data-file name rule (spec §1.1): `<key>[._]<digits>.data`, case-sensitive;
@@ -64,13 +65,20 @@ export interface SpoolDir {
   claim(name: string): Promise<boolean>;
   /** The bytes of a claimed file, or its size when that exceeds `maxBytes` (not read). */
   readClaimed(name: string, maxBytes: number): Promise<Buffer | { tooLarge: number }>;
-  /** Processing finished and committed: remove the claimed file. */
-  remove(name: string): Promise<void>;
+  /**
+   * Processing finished and committed: remove the claimed file (kept as a spare for the next
+   * upload when spares are on and `size` is known; see core/spare-files.ts).
+   */
+  remove(name: string, size?: number): Promise<void>;
   /** Move a refused claimed file back into the spool as `<name><suffix>`. */
   reject(name: string, suffix: string): Promise<void>;
 }
 
-export function createSpoolDir(incomingDir: string, serverName: string): SpoolDir {
+export function createSpoolDir(
+  incomingDir: string,
+  serverName: string,
+  spares?: SpareFiles,
+): SpoolDir {
   const claimDir = join(incomingDir, '.processing', serverName);
   mkdirSync(claimDir, { recursive: true });
 
@@ -129,7 +137,11 @@ export function createSpoolDir(incomingDir: string, serverName: string): SpoolDi
         await close(fd);
       }
     },
-    async remove(name) {
+    async remove(name, size) {
+      if (spares && size !== undefined) {
+        await spares.retire(join(claimDir, name), size);
+        return;
+      }
       try {
         await unlink(join(claimDir, name));
       } catch (err) {
