@@ -5,13 +5,12 @@
  * (`--incomingdir DIR`, `--dbname NAME`, ...), and an environment variable `PANDORA_<KEY>`.
  */
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { readConfFile, type ConfEntries } from './core/conf-file.js';
 import { ErrorCode, PandoraError, describeError } from './core/errors.js';
 import { cacheHeapWarning } from './core/heap.js';
 import { createLogger, type Logger } from './core/log.js';
 import { createMetricsRegistry, type Registry } from './core/metrics.js';
-import { SpareFiles } from './core/spare-files.js';
+import { SpareFiles, spareDirOf } from './core/spare-files.js';
 import {
   parseLongFlags,
   resolveSettings,
@@ -235,7 +234,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   // --- end HA + HTTP wiring ---
   // Inode recycling between the dataserver and our own listener (core/spare-files.ts).
   // Under `sync always` only (see SpoolWriterOptions.spares); off, its folder is removed.
-  const spareDir = join(config.incomingDir, '.spare', config.serverName);
+  const spareDir = spareDirOf(config.incomingDir, config.serverName);
   const spares =
     listenerOptions && (listenerOptions.sync ?? 'always') === 'always' && config.spareFiles > 0
       ? new SpareFiles({

@@ -23,6 +23,11 @@ import { Counter, Gauge, type Registry } from 'prom-client';
  * writing into it would change the other). The caller writes from offset 0 and truncates to the
  * new length before the file gets its final name, so no old byte survives and no reader sees one.
  */
+/** `<incomingdir>/.spare/<servername>`: one server's spares, beside its spool. */
+export function spareDirOf(incomingDir: string, serverName: string): string {
+  return join(incomingDir, '.spare', serverName);
+}
+
 export interface SpareFilesOptions {
   /** Folder of this server's spares, on the spool's filesystem (created). */
   readonly dir: string;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { link, readdir, realpath, rename, unlink } from 'node:fs/promises';
+import { link, readdir, realpath, rename, rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
+import { spareDirOf } from '../core/spare-files.js';
 import type { FencedContext } from './coordinator.js';
 
 /** The server-side data-file rule (`<key>[._]<digits>.data`), as the dataserver matches it. */
@@ -23,6 +24,11 @@ export interface Adoption {
   readonly moved: number;
   /** Files left staged because a file of the same name is already queued here. */
   readonly collisions: number;
+}
+
+/** A server name that is one path segment (a recursive removal must not leave its folder). */
+function isPlainName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !/[/\0]/.test(name);
 }
 
 function isMissing(err: unknown): boolean {
@@ -72,7 +78,7 @@ export async function finishStagedAdoptions(incomingDir: string): Promise<number
  * current master adopts. Each file moves by one atomic `rename` (the same primitive the
  * dataserver claims with), so a file is taken by exactly one process even if the peer comes back
  * meanwhile; claimed files that were half-processed are caught by the dataserver's ledger.
- * A peer folder that is not reachable from here (local disks) is skipped: it waits for its owner.
+ * The dead peer's spare files are removed. A peer folder that is not reachable from here (local disks) is skipped: it waits for its owner.
  */
 export async function adoptDeadPeerFolders(
   ctx: FencedContext,
@@ -95,6 +101,10 @@ export async function adoptDeadPeerFolders(
     } catch {
       continue; // not on storage we share
     }
+    // Its spare files (core/spare-files.ts) are only blocks to reuse, and only it reuses them:
+    // a peer that never returns would leave them on the shared disk for good. One that does
+    // return (or was only cut off from the database) finds none and creates files instead.
+    if (isPlainName(peer)) await rm(spareDirOf(peerDir, peer), { recursive: true, force: true });
     if (peerDir === ownDir) continue; // a shared incomingdir: the atomic claim already covers it
     let moved = 0;
     let collisions = 0;
