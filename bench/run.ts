@@ -108,14 +108,16 @@ async function runStandard(
   compareWithBaseline(options, runs, log);
   const stem = resultStem('e2e');
   const env = collectEnv();
+  // The report (and the markdown made from it) reads the tree's state before the baseline file
+  // this run writes, which would otherwise mark the measured commit '+dirty'.
+  const report = createReport('e2e', paramsOf(options), runs.length === 1 ? runs[0] : { runs }, {
+    database: runs[0]?.databaseVersion ?? 'unknown',
+  });
   if (options.saveBaseline && runs.every((r) => r.status === 'ok')) {
     const path = options.baseline ?? DEFAULT_BASELINE_PATH;
     saveBaseline(path, buildBaseline(options, env, runs));
     log(`baseline saved: ${relative(process.cwd(), path)}`);
   }
-  const report = createReport('e2e', paramsOf(options), runs.length === 1 ? runs[0] : { runs }, {
-    database: runs[0]?.databaseVersion ?? 'unknown',
-  });
   const jsonPath = writeReport(report, stem, outDir);
   const medianRun = pickMedianRun(runs);
   const svg = timelineSvg(
