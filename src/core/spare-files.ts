@@ -1,9 +1,10 @@
 import fs, { constants as fsConstants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { DirSyncer } from './dir-syncer.js';
 
 /**
  * Spare files: spool files the dataserver has finished with are kept, renamed into a folder of
@@ -22,6 +23,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
  * ours with exactly one name (a crash between link and unlink can leave two names on one inode;
  * writing into it would change the other). The caller writes from offset 0 and truncates to the
  * new length before the file gets its final name, so no old byte survives and no reader sees one.
+ * A retired file becomes a spare only after the folder it left is fsynced: a stale name cannot
+ * come back after a power loss pointing at an inode that holds a newer upload.
  */
 /** `<incomingdir>/.spare/<servername>`: one server's spares, beside its spool. */
 export function spareDirOf(incomingDir: string, serverName: string): string {
@@ -36,6 +39,8 @@ export interface SpareFilesOptions {
   /** Larger finished files are unlinked, not kept (their blocks would sit idle). */
   readonly maxBytes: number;
   readonly registry?: Registry | undefined;
+  /** Folder fsyncs of the claim folders that retired files leave (shared, or one of its own). */
+  readonly dirSyncer?: DirSyncer | undefined;
 }
 
 export class SpareFiles {
@@ -48,12 +53,14 @@ export class SpareFiles {
   readonly #tag = randomBytes(4).toString('hex');
   #counter = 0;
   readonly #uid = process.geteuid?.() ?? -1;
+  readonly #dirSyncer: DirSyncer;
   readonly #reused: Counter | undefined;
 
   constructor(options: SpareFilesOptions) {
     this.dir = options.dir;
     this.#capacity = options.capacity;
     this.#maxBytes = options.maxBytes;
+    this.#dirSyncer = options.dirSyncer ?? new DirSyncer();
     fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     // Spares a previous run left: adopted (take() checks each before use).
     const base = Buffer.from(options.dir, 'utf8');
@@ -148,15 +155,28 @@ export class SpareFiles {
     const spare = join(this.dir, `${this.#tag}${(this.#counter++).toString(36)}`);
     return new Promise<void>((resolve, reject) => {
       fs.rename(path, spare, (err) => {
-        this.#retiring--;
-        if (!err) {
-          this.#spares.push(Buffer.from(spare, 'utf8'));
-          resolve();
-        } else {
+        if (err) {
+          this.#retiring--;
           // Including ENOENT, which may be the spare folder gone rather than the file: the
           // finished file must leave the claim folder either way.
           unlinkAsync(path).then(resolve, reject);
+          return;
         }
+        // Reusable only once its old name is gone for good: without a journal, a power loss
+        // could bring the claim name back on this inode holding a newer upload (then processed
+        // twice). One group-committed folder fsync covers every file of a batch.
+        this.#dirSyncer.sync(Buffer.from(dirname(path), 'utf8')).then(
+          () => {
+            this.#retiring--;
+            this.#spares.push(Buffer.from(spare, 'utf8'));
+            resolve();
+          },
+          () => {
+            this.#retiring--;
+            unlinkQuietly(Buffer.from(spare, 'utf8'));
+            resolve();
+          },
+        );
       });
     });
   }

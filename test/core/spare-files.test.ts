@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { Registry } from 'prom-client';
+import { DirSyncer } from '../../src/core/dir-syncer.js';
 import { SpareFiles } from '../../src/core/spare-files.js';
 import { INLINE_STALL_MS, SpoolWriter } from '../../src/tentacle/spool-writer.js';
 
@@ -158,6 +159,25 @@ describe('spare files', () => {
     assert.equal(pool.count, 2);
     await store(writer, dir, 'y_1.data', 'body');
     assert.equal(pool.count, 1);
+  });
+
+  test('a retired file is a spare only after the folder it left is fsynced, once per group', async (t) => {
+    const dir = folder(t);
+    const syncer = new DirSyncer();
+    const pool = new SpareFiles({
+      dir: join(dir, '.spare', 'test'),
+      capacity: 8,
+      maxBytes: 1024,
+      dirSyncer: syncer,
+    });
+    const names = ['a_1.data', 'b_1.data', 'c_1.data', 'd_1.data', 'e_1.data', 'f_1.data'];
+    for (const name of names) writeFileSync(join(dir, name), 'finished');
+    const retired = Promise.all(names.map((name) => pool.retire(join(dir, name), 8)));
+    assert.equal(pool.count, 0, 'none usable before the fsync');
+    await retired;
+    assert.equal(pool.count, names.length);
+    // A batch's files leave together: the group commit needs one or two fsyncs, not six.
+    assert.ok(syncer.flushes >= 1 && syncer.flushes <= 2, `folder fsyncs: ${syncer.flushes}`);
   });
 
   test('a finished file still leaves the claim folder when the spare folder is gone', async (t) => {

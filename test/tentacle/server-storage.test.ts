@@ -20,12 +20,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { FileStoredEvent } from '../../src/tentacle/index.js';
-import {
-  DirSyncer,
-  INLINE_SLOW_AVG_MS,
-  INLINE_STALL_MS,
-  SpoolWriter,
-} from '../../src/tentacle/spool-writer.js';
+import { DirSyncer } from '../../src/core/dir-syncer.js';
+import { INLINE_SLOW_AVG_MS, INLINE_STALL_MS, SpoolWriter } from '../../src/tentacle/spool-writer.js';
 import { RawPeer, startServer, tempFilesIn } from './fixtures/harness.js';
 import { perlZip } from './fixtures/perl-zip.js';
 
