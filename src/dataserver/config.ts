@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { ConfEntries } from '../core/conf-file.js';
 import { ConfigError } from '../core/errors.js';
+import { isPathSegment } from '../core/path-segment.js';
 import { resolveSettings, type Settings, type SettingsTable } from '../core/settings.js';
 import type { LogicConfig, ParseOptions } from './types.js';
 
@@ -209,8 +210,10 @@ export function toDataserverConfig(
   baseDir = process.cwd(),
 ): DataserverConfig {
   const serverName = s.servername ?? hostname();
-  if (serverName === '' || serverName.length > 100 || /[/\\\0]/.test(serverName)) {
-    throw new ConfigError(`servername "${serverName}" must be 1..100 characters without / or \\`);
+  if (serverName.length > 100 || !isPathSegment(serverName)) {
+    throw new ConfigError(
+      `servername "${serverName}" must be 1..100 characters without / or \\, and not . or ..`,
+    );
   }
   return {
     incomingDir: absolute(s.incomingdir, baseDir),

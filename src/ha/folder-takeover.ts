@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { link, readdir, realpath, rename, rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
+import { isPathSegment } from '../core/path-segment.js';
 import { spareDirOf } from '../core/spare-files.js';
 import type { FencedContext } from './coordinator.js';
 
@@ -26,9 +27,17 @@ export interface Adoption {
   readonly collisions: number;
 }
 
-/** A server name that is one path segment (a recursive removal must not leave its folder). */
-function isPlainName(name: string): boolean {
-  return name !== '' && name !== '.' && name !== '..' && !/[/\0]/.test(name);
+/**
+ * A dead peer's spare files (core/spare-files.ts) are only blocks for it to reuse: one that never
+ * returns would leave them on the shared disk for good, and one that returns (or was only cut
+ * off from the database) finds none and creates files instead. Best effort, after its data
+ * files moved: a folder we may not remove (another uid) must not stop the adoption.
+ */
+async function removeSpares(peerDir: string, peer: string): Promise<void> {
+  if (!isPathSegment(peer)) return; // a name read from the database must not climb out
+  await rm(spareDirOf(peerDir, peer), { recursive: true, force: true, maxRetries: 2 }).catch(
+    () => undefined,
+  );
 }
 
 function isMissing(err: unknown): boolean {
@@ -78,7 +87,8 @@ export async function finishStagedAdoptions(incomingDir: string): Promise<number
  * current master adopts. Each file moves by one atomic `rename` (the same primitive the
  * dataserver claims with), so a file is taken by exactly one process even if the peer comes back
  * meanwhile; claimed files that were half-processed are caught by the dataserver's ledger.
- * The dead peer's spare files are removed. A peer folder that is not reachable from here (local disks) is skipped: it waits for its owner.
+ * The dead peer's spare files are removed. A peer folder that is not reachable from here (local
+ * disks) is skipped: it waits for its owner.
  */
 export async function adoptDeadPeerFolders(
   ctx: FencedContext,
@@ -101,11 +111,10 @@ export async function adoptDeadPeerFolders(
     } catch {
       continue; // not on storage we share
     }
-    // Its spare files (core/spare-files.ts) are only blocks to reuse, and only it reuses them:
-    // a peer that never returns would leave them on the shared disk for good. One that does
-    // return (or was only cut off from the database) finds none and creates files instead.
-    if (isPlainName(peer)) await rm(spareDirOf(peerDir, peer), { recursive: true, force: true });
-    if (peerDir === ownDir) continue; // a shared incomingdir: the atomic claim already covers it
+    if (peerDir === ownDir) {
+      await removeSpares(peerDir, peer);
+      continue; // a shared incomingdir: the atomic claim already covers it
+    }
     let moved = 0;
     let collisions = 0;
     for (const dir of [join(peerDir, '.processing', peer), peerDir]) {
@@ -121,6 +130,7 @@ export async function adoptDeadPeerFolders(
         else collisions++;
       }
     }
+    await removeSpares(peerDir, peer);
     if (moved + collisions > 0) adoptions.push({ peer, moved, collisions });
   }
   return adoptions;
