@@ -296,6 +296,7 @@ async function runPass(
   const errors: string[] = [];
   const pollDurations: number[] = [];
   let lastSampleMs = Number.NEGATIVE_INFINITY;
+  let lastPollSampled: boolean;
   for (;;) {
     const pollStart = performance.now();
     // The database is polled every period (latency resolution); the chart's samples, which
@@ -303,6 +304,7 @@ async function runPass(
     // registry ten times a second is not charged to the server being measured.
     const sampleDue = pollStart - lastSampleMs >= TIMELINE_SAMPLE_MS;
     if (sampleDue) lastSampleMs = pollStart;
+    lastPollSampled = sampleDue;
     const [{ observedMs, agentIndexes }, serverGauges] = await Promise.all([
       watcher.pollAgents(pass.sqlTimestamp, [...pending]),
       target.metricsUrl === undefined || !sampleDue
@@ -346,6 +348,15 @@ async function runPass(
     // Keep polling overhead bounded: never spend more than ~1/5 of the time querying.
     const pollCost = performance.now() - pollStart;
     await sleep(Math.max(options.pollIntervalMs, pollCost * 4) - pollCost);
+  }
+  // The chart ends on the pass's last counts, whenever the last sample was taken.
+  if (!lastPollSampled) {
+    sampleTimeline(
+      ctx,
+      target.metricsUrl === undefined
+        ? undefined
+        : await scrapeMetrics(target.metricsUrl, QUEUE_GAUGES),
+    );
   }
   const sent = await sending;
   const endMs = lastCommitMs;
