@@ -42,13 +42,15 @@ export function spawnServe(options: {
     '3',
     // A restart under the same servername (needed to recover the claim folder) waits until the
     // killed instance's heartbeat has stood still for a tick plus a margin, capped by the dead
-    // threshold: short timings keep the many restarts of the crash test quick.
+    // threshold: short timings keep the many restarts of the crash test quick. The lease sets
+    // the HA query timeout (a third of it): at 800 ms that was 266 ms, and registration on a
+    // loaded CI host timed out ("Query inactivity timeout"); 3 s gives 1 s and the same restarts.
     '--ha_tick_ms',
     '100',
     '--ha_member_dead_after_ms',
     '400',
     '--ha_lease_ttl_ms',
-    '800',
+    '3000',
     ...(options.extra ?? []),
   ];
   const child = spawn(process.execPath, args, {

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Pool } from 'mysql2/promise';
 import { createSchemaDatabase } from '../helpers/db.js';
+import { teardown } from '../helpers/teardown.js';
 import { tempDir } from '../helpers/tmp.js';
-import { killHard, startServe, waitFor } from './child.js';
+import { killHard, spawnServe, waitFor } from './child.js';
 import { dropFile, mod, startHarness } from './harness.js';
 
 // Two `serve` processes on one database receive the packets of the same agents alternately (a
@@ -70,22 +71,21 @@ async function snapshot(pool: Pool) {
  * (`<label>01`, `<label>02`), all torn down after the test.
  */
 async function startPair(t: TestContext, label: string) {
+  const cleanup = teardown(t);
   const db = await createSchemaDatabase();
-  t.after(() => db.drop());
+  cleanup(() => db.drop());
   const tmp = tempDir(`ti-${label}-`);
-  t.after(() => {
+  cleanup(() => {
     tmp.cleanup();
   });
   const dirs = [join(tmp.path, 's1'), join(tmp.path, 's2')];
   for (const d of dirs) mkdirSync(d, { recursive: true });
-  const servers = await Promise.all(
-    dirs.map((dir, i) =>
-      startServe({ incomingDir: dir, dbName: db.name, serverName: `${label}0${String(i + 1)}` }),
-    ),
+  // Each child is stopped at the end even when the other one failed to start.
+  const servers = dirs.map((dir, i) =>
+    spawnServe({ incomingDir: dir, dbName: db.name, serverName: `${label}0${String(i + 1)}` }),
   );
-  t.after(async () => {
-    for (const s of servers) await killHard(s);
-  });
+  for (const s of servers) cleanup(() => killHard(s));
+  await Promise.all(servers.map((s) => s.ready));
   return { db, dirs };
 }
 

@@ -36,7 +36,11 @@ export async function startTentacle(
   options: Partial<TentacleServerOptions> = {},
 ): Promise<TestServer> {
   const folder = tempDir('ti-srv-');
-  t.after(() => {
+  let close = (): Promise<void> => Promise.resolve();
+  // One hook: the server stops before its folder goes (a transfer still writing would make the
+  // removal fail with ENOTEMPTY).
+  t.after(async () => {
+    await close();
     folder.cleanup();
   });
   const dir = options.directory ?? folder.path;
@@ -48,7 +52,7 @@ export async function startTentacle(
   server.on('fileStored', (event) => stored.push(event.name));
   const [address] = await server.listen();
   if (!address) throw new Error('server did not bind');
-  t.after(() => server.close());
+  close = () => server.close();
   return {
     server,
     port: address.port,

@@ -7,16 +7,18 @@ import { pandoraTablesDdl } from '../../src/db/index.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { assertAuditNoOverlap, currentLease, eventually } from './fixtures/cluster.js';
 import { startHttpNode } from '../http/fixtures.js';
+import { teardown } from '../helpers/teardown.js';
 
 test('a stalled fenced transaction is killed by the database, blocks nothing, and never commits', async (t) => {
+  const cleanup = teardown(t);
   const db = await createTestDatabase('ti_ha_stall');
-  t.after(() => db.drop());
+  cleanup(() => db.drop());
   for (const ddl of pandoraTablesDdl()) await db.pool.query(ddl);
   const a = await startHttpNode({ db, name: 'srv-a', master: 5 });
-  t.after(() => a.close());
+  cleanup(() => a.close());
   await eventually(() => Promise.resolve(a.coordinator.isMaster()), 10_000, 'srv-a master');
   const b = await startHttpNode({ db, name: 'srv-b', master: 3 });
-  t.after(() => b.close());
+  cleanup(() => b.close());
   await a.coordinator.runFenced('before-stall', () => Promise.resolve());
 
   // srv-a's master job stops between its fence check and its commit, holding the share lock.
@@ -36,7 +38,7 @@ test('a stalled fenced transaction is killed by the database, blocks nothing, an
 
   // What an acquisition needs: an exclusive lock on the lease row (waiting at most 1 s).
   const probe = await db.pool.getConnection();
-  t.after(() => {
+  cleanup(() => {
     probe.release();
   });
   await probe.query('SET SESSION innodb_lock_wait_timeout = 1');
