@@ -11,6 +11,7 @@ import type { PacketParser, ParseResult } from './parser.js';
 import { toParseFailure } from './xml/index.js';
 import { ensureServerRow } from './server-row.js';
 import { createFileQueue, type QueuedFile } from './spool/file-queue.js';
+import { compareEntries } from './spool/file-order.js';
 import { BADXML_SUFFIX, FAILED_SUFFIX, createSpoolDir, type SpoolDir } from './spool/spool-dir.js';
 import { createAgentCache } from './state/agent-cache.js';
 import { loadCatalogData, type CatalogData } from './state/catalog.js';
@@ -121,6 +122,16 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
   let idleWaiters: (() => void)[] = [];
   /** Data files may wait on disk beyond the queue's cap (a scan or watch batch hit it). */
   let spilled = false;
+  /**
+   * A full scan has queued everything on disk (or the oldest files up to the cap). Until then,
+   * and while files are spilled, a file seen by the watcher may have older files of its agent
+   * still unlisted on disk: queuing it would let it overtake them (a crash-test run saw an
+   * agent's packet 15 committed before 9-14, and compaction then dropped three history rows).
+   */
+  let listedOnce = false;
+  /** A watch event came while a scan ran: scan again when it ends, for what it may have missed. */
+  let rescanWanted = false;
+  const spoolOrder = compareEntries(config.lifo);
   let stalled = false;
   let lastProgressMs = Date.now();
   let stallTimer: NodeJS.Timeout | undefined;
@@ -265,6 +276,10 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     const run = listSpool().finally(() => {
       if (scanning === run) scanning = undefined;
       pump();
+      if (rescanWanted && !closing) {
+        rescanWanted = false;
+        void scan();
+      }
     });
     scanning = run;
     return run;
@@ -274,10 +289,13 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     try {
       const room = config.maxQueueFiles - queue.size;
       if (room > 0) {
-        const entries = await spool.list(room, queue.names);
+        // The whole spool, oldest first (the reference's order), cut at the cap: an agent's
+        // newer file is never queued while an older one stays behind on disk.
+        const all = await spool.list(Number.MAX_SAFE_INTEGER, queue.names);
+        const entries = all.sort(spoolOrder).slice(0, room);
         const taken = queue.add(entries.map((e) => ({ ...e, recovered: false })));
-        // A full listing may have left files behind; a short one saw the whole spool.
-        spilled = entries.length >= room || taken < entries.length;
+        spilled = all.length > entries.length || taken < entries.length;
+        listedOnce = true;
       } else {
         spilled = true;
       }
@@ -357,11 +375,17 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       watchTimer = undefined;
       const names = [...watched];
       watched.clear();
+      if (!listedOnce || spilled) {
+        // Older files may wait unlisted on disk: a scan queues this one after them (the first
+        // one is running now at start; while spilled, the refill and the rescans do it).
+        if (!listedOnce) rescanWanted = true;
+        return;
+      }
       void Promise.all(names.map((n) => spool.entry(n)))
         .then((entries) => {
-          const fresh = entries.flatMap((e) =>
-            e && !queue.names.has(e.name) ? [{ ...e, recovered: false }] : [],
-          );
+          const fresh = entries
+            .flatMap((e) => (e && !queue.names.has(e.name) ? [{ ...e, recovered: false }] : []))
+            .sort(spoolOrder); // if the cap cuts, it cuts the newest
           // The cap turned some away: they wait on disk for a scan.
           if (queue.add(fresh) < fresh.length) spilled = true;
           pump();

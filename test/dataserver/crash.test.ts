@@ -78,6 +78,7 @@ test(
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let kill = 0; kill < KILLS; kill++) {
       const child = spawnServe({ ...serveOptions });
+      cleanup(() => killHard(child)); // one that hangs at startup must not outlive the test
       // Odd kills: anywhere in startup (recovery of the claim folder included). Even kills: once
       // serving, within the next half second, while batches are being written.
       if (kill % 2 === 1)
