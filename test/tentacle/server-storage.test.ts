@@ -21,7 +21,11 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { FileStoredEvent } from '../../src/tentacle/index.js';
 import { DirSyncer } from '../../src/core/dir-syncer.js';
-import { INLINE_SLOW_AVG_MS, INLINE_STALL_MS, SpoolWriter } from '../../src/tentacle/spool-writer.js';
+import {
+  INLINE_SLOW_AVG_MS,
+  INLINE_STALL_MS,
+  SpoolWriter,
+} from '../../src/tentacle/spool-writer.js';
 import { RawPeer, startServer, tempFilesIn } from './fixtures/harness.js';
 import { perlZip } from './fixtures/perl-zip.js';
 
