@@ -43,8 +43,21 @@ export async function createTestDatabase(prefix = 'ti_test'): Promise<TestDataba
       dropped = true;
       await pool.end();
       const conn = await mysql.createConnection({ ...server });
-      await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await conn.end();
+      try {
+        // Sessions of processes a test killed can still hold metadata locks on its tables (one
+        // stuck in a lock wait notices its client is gone only when the wait ends), and DROP
+        // would wait for them up to lock_wait_timeout (a year by default): end them first.
+        const [sessions] = await conn.query<mysql.RowDataPacket[]>(
+          'SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()',
+          [name],
+        );
+        for (const s of sessions)
+          await conn.query(`KILL ${String(Number(s['id']))}`).catch(() => undefined);
+        await conn.query('SET SESSION lock_wait_timeout = 60');
+        await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      } finally {
+        await conn.end();
+      }
     },
   };
 }
