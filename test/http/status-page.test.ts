@@ -64,12 +64,20 @@ test('the status page shows role, master, epoch, peers and non-zero rates in hea
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 
+  const epochBefore = node.coordinator.snapshot().epoch;
   const dom = await dumpDom(`${node.baseUrl}/`);
+  const epochAfter = node.coordinator.snapshot().epoch;
   assert.equal(textOf(dom, 'role'), 'master');
   assert.match(dom, /class="value role-master" id="role"/, 'styled as master');
   assert.equal(textOf(dom, 'server'), 'http-node');
   assert.equal(textOf(dom, 'master'), 'http-node');
-  assert.equal(textOf(dom, 'epoch'), '1');
+  // The epoch the node held while the page was read (a CI host busy with Chromium once made it
+  // miss a renewal and take the lease again, epoch 2).
+  const shown = Number(textOf(dom, 'epoch'));
+  assert.ok(
+    shown >= Math.max(1, epochBefore) && shown <= epochAfter,
+    `epoch shown ${String(shown)}, node's ${String(epochBefore)}..${String(epochAfter)}`,
+  );
   assert.equal(textOf(dom, 'ready'), 'yes');
   const rate = /<td>files_received_per_sec<\/td><td>([0-9.]+)<\/td>/.exec(dom);
   assert.ok(rate, 'the rates table lists files_received_per_sec');
