@@ -209,13 +209,14 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     });
     switch (r.status) {
       case 'committed':
-        await spool.remove(file.name, size);
+        // Counted at COMMIT: removing it (as a spare, after a folder fsync) may take a moment.
         files.labels(r.outcome?.dropped ? 'dropped' : 'ok').inc();
+        await spool.remove(file.name, size);
         return;
       case 'duplicate':
         log.info({ file: file.name }, 'file already committed (ledger); removed');
-        await spool.remove(file.name, size);
         files.labels('duplicate').inc();
+        await spool.remove(file.name, size);
         return;
       case 'failed':
         log.error(
