@@ -184,8 +184,12 @@ test(
   },
 );
 
-test('serve with an unreachable database exits 1 with one clear line', async () => {
+test('serve with an unreachable database exits 1 with one clear line', async (t) => {
   const port = await freePort();
+  const incoming = tempDir('ti-serve-');
+  t.after(() => {
+    incoming.cleanup();
+  });
   const r = spawnSync(
     process.execPath,
     [
@@ -197,7 +201,7 @@ test('serve with an unreachable database exits 1 with one clear line', async () 
       String(port),
       '--no-tentacle',
       '--incomingdir',
-      tempDir('ti-serve-').path,
+      incoming.path,
     ],
     { env, encoding: 'utf8', timeout: 60_000 },
   );
@@ -230,7 +234,11 @@ test('init-db creates the schema; bad options are refused', async (t) => {
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`database ${dbName}: created, schema created and seeded`));
   // The same database named in a pandora_server.conf-style file (-c), flags for the rest.
-  const conf = join(tempDir('ti-conf-').path, 'pandora_server.conf');
+  const confDir = tempDir('ti-conf-');
+  t.after(() => {
+    confDir.cleanup();
+  });
+  const conf = join(confDir.path, 'pandora_server.conf');
   writeFileSync(conf, `# comment\ndbname ${dbName}\nservername confserver\nunknown_key 1\n`);
   const again = spawnSync(process.execPath, [...MAIN, 'init-db', '-c', conf, ...dbFlags], {
     env,
