@@ -100,6 +100,8 @@ export interface E2eResult {
 /** The capacity study's rule: a server copes when one interval's packets fit in 80 % of it. */
 export const INTERVAL_BUDGET_FRACTION = 0.8;
 const MODULE_COUNT_WAIT_MS = 10_000;
+/** How long the server's file counters may trail the database at the end of a pass. */
+const SERVER_COUNT_SETTLE_MS = 3000;
 /** Chart samples (server /metrics, spool count, RSS) at most this often. */
 const TIMELINE_SAMPLE_MS = 500;
 
@@ -367,7 +369,7 @@ async function runPass(
   progress?.finish(complete ? 'committed' : 'INCOMPLETE', committed);
 
   const moduleValues = await waitForModuleValues(ctx, pass, committed * options.modules);
-  const serverFiles = diffCounts(filesBefore, await serverFileCounts(target.metricsUrl));
+  const serverFiles = await settledServerFiles(target.metricsUrl, filesBefore, committed);
   for (const [result, n] of Object.entries(serverFiles ?? {})) {
     if (result !== 'ok' && n > 0) errors.push(`server finished ${n} file(s) as ${result}`);
   }
@@ -416,6 +418,25 @@ async function serverFileCounts(
   if (url === undefined) return undefined;
   const samples = await scrapeMetrics(url, [FILES_PROCESSED]);
   return samples ? countsByResult(samples, FILES_PROCESSED) : undefined;
+}
+
+/**
+ * The server's finished-file counts for the pass. A packet shows in the database a moment before
+ * the server has counted it (the COMMIT reply is still on its way), so wait briefly for the
+ * counts to reach what the database showed.
+ */
+async function settledServerFiles(
+  url: string | undefined,
+  before: Record<string, number> | undefined,
+  committed: number,
+): Promise<Record<string, number> | undefined> {
+  const deadline = performance.now() + SERVER_COUNT_SETTLE_MS;
+  for (;;) {
+    const diff = diffCounts(before, await serverFileCounts(url));
+    const counted = Object.values(diff ?? {}).reduce((a, b) => a + b, 0);
+    if (diff === undefined || counted >= committed || performance.now() > deadline) return diff;
+    await sleep(50);
+  }
 }
 
 function diffCounts(
