@@ -65,7 +65,17 @@ test('the status page shows role, master, epoch, peers and non-zero rates in hea
   }
 
   const epochBefore = node.coordinator.snapshot().epoch;
-  const dom = await dumpDom(`${node.baseUrl}/`);
+  // Traffic goes on while Chromium loads the page: on a busy CI host that took 25 s once, and a
+  // rate over the last samples had fallen to 0 by then.
+  const traffic = setInterval(() => {
+    received.inc(10);
+  }, 100);
+  let dom: string;
+  try {
+    dom = await dumpDom(`${node.baseUrl}/`);
+  } finally {
+    clearInterval(traffic);
+  }
   const epochAfter = node.coordinator.snapshot().epoch;
   assert.equal(textOf(dom, 'role'), 'master');
   assert.match(dom, /class="value role-master" id="role"/, 'styled as master');
