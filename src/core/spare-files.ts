@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { DirSyncer } from './dir-syncer.js';
+import { closeQuietly, unlinkQuietly } from './quiet-fs.js';
 
 /**
  * Spare files: spool files the dataserver has finished with are kept, renamed into a folder of
@@ -245,20 +246,4 @@ function unlinkAsync(path: string): Promise<void> {
       else reject(err);
     });
   });
-}
-
-function unlinkQuietly(path: Buffer): void {
-  try {
-    fs.unlinkSync(path);
-  } catch {
-    // already gone
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // best effort
-  }
 }

@@ -5,6 +5,7 @@ import { ErrorCode, PandoraError } from '../core/errors.js';
 import { DirSyncer } from '../core/dir-syncer.js';
 import type { SpareFiles } from '../core/spare-files.js';
 import type { SyncPolicy } from './options.js';
+import { closeQuietly, unlinkQuietly } from '../core/quiet-fs.js';
 
 /**
  * Stores uploaded files so that no reader ever sees a partial file (spec §5 [R]):
@@ -293,22 +294,6 @@ const SLASH = Buffer.from('/', 'latin1');
 
 function ignore(): void {
   // best-effort cleanup
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // best-effort cleanup
-  }
-}
-
-function unlinkQuietly(path: Buffer): void {
-  try {
-    fs.unlinkSync(path);
-  } catch {
-    // best-effort cleanup
-  }
 }
 
 /** One file being stored. Calls must not overlap: await each before the next. */
