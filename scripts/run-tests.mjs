@@ -34,6 +34,9 @@ const run = spawnSync(
   [
     '--import',
     'tsx',
+    // A file whose tests are done but whose process stays alive lists what is still open.
+    '--import',
+    './test/helpers/open-handles.ts',
     '--test',
     '--test-concurrency=1',
     `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? '300000'}`,

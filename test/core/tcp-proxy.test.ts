@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
-import { createTcpProxy } from '../helpers/tcp-proxy.js';
+import { abortSocket, createTcpProxy } from '../helpers/tcp-proxy.js';
 
 /** An echo server behind the proxy, and a client that waits for one echoed reply. */
 async function echoServer(): Promise<net.Server> {
@@ -75,4 +75,42 @@ test('tcp proxy passes, cuts, black-holes and restores', async (t) => {
   c.write('three');
   assert.equal(await reply(c), 'three');
   c.destroy();
+});
+
+test('abortSocket closes a socket whose FIN is still pending (Node cannot reset it)', async (t) => {
+  const server = await echoServer();
+  t.after(() => server.close());
+  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await once(socket, 'connect');
+  const errors: Error[] = [];
+  socket.on('error', (err) => errors.push(err));
+  const closed = once(socket, 'close').then(() => 'closed');
+  socket.end(); // as pipe() does when the other side ends: the shutdown is pending now
+  abortSocket(socket);
+  // resetAndDestroy() here fails with EINVAL and the socket never closes (nor does the process).
+  const outcome = await Promise.race([closed, new Promise((r) => setTimeout(r, 2000, 'open'))]);
+  assert.equal(outcome, 'closed');
+  assert.deepEqual(errors, []);
+});
+
+test('abortSocket resets a live socket: the peer sees ECONNRESET', async (t) => {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  client.on('error', () => undefined);
+  await once(client, 'connect');
+  const [peer] = await accepted;
+  const seen = new Promise<string>((resolve) => {
+    peer.once('error', (err: NodeJS.ErrnoException) => {
+      resolve(err.code ?? 'error without code');
+    });
+    peer.once('close', () => {
+      resolve('closed without error');
+    });
+  });
+  abortSocket(client);
+  assert.equal(await seen, 'ECONNRESET');
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTcpProxy } from '../helpers/tcp-proxy.js';
 import { testDbServer } from '../helpers/db.js';
+import { teardown } from '../helpers/teardown.js';
 import { waitFor } from './child.js';
 import { dropFile, mod, startHarness, type Harness } from './harness.js';
 
@@ -62,13 +63,14 @@ for (const mode of ['cut', 'blackhole'] as const) {
     `database ${mode} mid-stream: paused, nothing lost, nothing duplicated`,
     { timeout: 300_000 },
     async (t) => {
+      const cleanup = teardown(t);
       const proxy = await createTcpProxy(testDbServer());
-      t.after(() => proxy.close());
+      cleanup(() => proxy.close());
       const h = await startHarness(
         { dataserver_batch_files: '10' },
         { host: proxy.host, port: proxy.port },
       );
-      t.after(() => h.close());
+      cleanup(() => h.close());
       for (let r = 0; r < 3; r++) writeRound(h, r);
       await h.ds.drain();
       assert.equal(await h.count('SELECT COUNT(*) n FROM tingest_ledger'), AGENTS * 3);
@@ -107,13 +109,14 @@ test(
   'shutdown while the database is away keeps every file; the next start finishes them',
   { timeout: 300_000 },
   async (t) => {
+    const cleanup = teardown(t);
     const proxy = await createTcpProxy(testDbServer());
-    t.after(() => proxy.close());
+    cleanup(() => proxy.close());
     const h = await startHarness(
       { dataserver_batch_files: '10' },
       { host: proxy.host, port: proxy.port },
     );
-    t.after(() => h.close());
+    cleanup(() => h.close());
     const rounds = 6;
     for (let r = 0; r < 2; r++) writeRound(h, r);
     await h.ds.drain();

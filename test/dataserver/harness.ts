@@ -13,6 +13,7 @@ import {
   type PacketParser,
 } from '../../src/dataserver/index.js';
 import { createTestDatabase, testDbServer, type TestDatabase } from '../helpers/db.js';
+import { runAll } from '../helpers/teardown.js';
 import { tempDir } from '../helpers/tmp.js';
 
 // The reference formats and parses DATETIMEs in local time; the spec's expectations are in UTC.
@@ -223,12 +224,17 @@ export async function startHarness(
       return Number((rows as Row[])[0]?.['n']);
     },
     async close() {
-      await current.ds.close();
-      await current.parser.close();
-      await current.pool.end();
-      await assertPool.end();
-      if (!options.db) await db.drop();
-      tmp.cleanup();
+      // Every step runs even when one fails: a pool left open would keep the process alive.
+      await runAll([
+        () => current.ds.close(),
+        () => current.parser.close(),
+        () => current.pool.end(),
+        () => assertPool.end(),
+        () => (options.db ? undefined : db.drop()),
+        () => {
+          tmp.cleanup();
+        },
+      ]);
     },
   };
   return h;

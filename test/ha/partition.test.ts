@@ -21,13 +21,14 @@ import {
   spawnNode,
   type NodeProcess,
 } from './fixtures/cluster.js';
+import { teardown } from '../helpers/teardown.js';
 
 const START_TIMEOUT_MS = 40_000;
 
-async function freshDb(t: { after(fn: () => Promise<void>): void }): Promise<TestDatabase> {
+async function freshDb(cleanup: (fn: () => unknown) => void): Promise<TestDatabase> {
   const db = await createTestDatabase('ti_ha');
+  cleanup(() => db.drop());
   for (const ddl of pandoraTablesDdl()) await db.pool.query(ddl);
-  t.after(() => db.drop());
   return db;
 }
 
@@ -40,12 +41,13 @@ async function auditRows(db: TestDatabase, epoch: number): Promise<number> {
 }
 
 test('a master cut off from the database stops its duties before a peer takes over, then rejoins', async (t) => {
-  const db = await freshDb(t);
+  const cleanup = teardown(t);
+  const db = await freshDb(cleanup);
   const server = testDbServer();
   const proxy = await createTcpProxy({ host: server.host, port: server.port });
-  t.after(() => proxy.close());
+  cleanup(() => proxy.close());
   const nodes: NodeProcess[] = [];
-  t.after(() => killAll(nodes));
+  cleanup(() => killAll(nodes));
 
   // The partitioned master reaches MariaDB only through the proxy; its peer connects directly.
   const m = spawnNode({ name: 'srv-m', master: 5, dbName: db.name, dbPort: proxy.port });
@@ -97,9 +99,10 @@ test('a master cut off from the database stops its duties before a peer takes ov
 });
 
 test('a master paused past its lease (SIGSTOP) commits nothing after it resumes', async (t) => {
-  const db = await freshDb(t);
+  const cleanup = teardown(t);
+  const db = await freshDb(cleanup);
   const nodes: NodeProcess[] = [];
-  t.after(() => killAll(nodes));
+  cleanup(() => killAll(nodes));
   const m = spawnNode({ name: 'srv-m', master: 5, dbName: db.name });
   // Sticky, so the resumed higher-priority server does not simply take mastership back.
   const s = spawnNode({ name: 'srv-s', master: 3, dbName: db.name, extra: ['--ha-preempt', '0'] });

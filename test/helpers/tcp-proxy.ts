@@ -28,14 +28,27 @@ interface Pair {
   upstream: net.Socket | undefined;
 }
 
+/**
+ * Closes a socket with a TCP reset, as a vanished peer would, unless its FIN may still be
+ * pending: Node 20 cannot reset a socket whose shutdown has not completed (`end()` called, e.g.
+ * by pipe() when the other side ended); resetAndDestroy() then fails with EINVAL and leaves the
+ * handle open for good, and the process spins at 100 % CPU when it exits (the test file then
+ * ends as the runner's 300 s timeout). Such a socket is destroyed plainly.
+ */
+export function abortSocket(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
 export async function createTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let mode: ProxyMode = 'pass';
   const pairs = new Set<Pair>();
 
   function destroyPair(pair: Pair): void {
     pairs.delete(pair);
-    pair.client.resetAndDestroy();
-    pair.upstream?.resetAndDestroy();
+    abortSocket(pair.client);
+    if (pair.upstream) abortSocket(pair.upstream);
   }
 
   function connectUpstream(pair: Pair): void {
@@ -64,7 +77,7 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
       destroyPair(pair);
     });
     if (mode === 'cut') {
-      client.resetAndDestroy();
+      abortSocket(client);
       return;
     }
     pairs.add(pair);

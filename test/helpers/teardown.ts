@@ -11,30 +11,38 @@ const CLEANUP_TIMEOUT_MS = 60_000;
 
 export function teardown(t: { after(fn: () => Promise<void>): void }): (fn: () => unknown) => void {
   const stack: (() => unknown)[] = [];
-  t.after(async () => {
-    let first: Error | undefined;
-    for (let fn = stack.pop(); fn; fn = stack.pop()) {
-      const source = fn.toString().slice(0, 80);
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          Promise.resolve().then(fn),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => {
-              reject(new Error(`cleanup still running after ${CLEANUP_TIMEOUT_MS} ms: ${source}`));
-            }, CLEANUP_TIMEOUT_MS);
-            timer.unref();
-          }),
-        ]);
-      } catch (err) {
-        first ??= err instanceof Error ? err : new Error(String(err));
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    if (first) throw first;
-  });
+  t.after(() => runAll(stack.reverse()));
   return (fn) => {
     stack.push(fn);
   };
+}
+
+/**
+ * Runs every step in order, each one even when an earlier one threw or hung (a step still
+ * running after CLEANUP_TIMEOUT_MS is reported and left behind); rethrows the first error.
+ */
+export async function runAll(steps: readonly (() => unknown)[]): Promise<void> {
+  let first: Error | undefined;
+  for (const fn of steps) {
+    const source = fn.toString().slice(0, 80);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.resolve().then(fn),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => {
+            reject(
+              new Error(`cleanup still running after ${String(CLEANUP_TIMEOUT_MS)} ms: ${source}`),
+            );
+          }, CLEANUP_TIMEOUT_MS);
+          timer.unref();
+        }),
+      ]);
+    } catch (err) {
+      first ??= err instanceof Error ? err : new Error(String(err));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  if (first) throw first;
 }
