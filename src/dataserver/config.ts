@@ -139,6 +139,20 @@ export const DATASERVER_SETTINGS = {
     extension: true,
     help: 'seconds without a finished file while files wait before the pipeline reports a stall (0 = off)',
   },
+  dataserver_batch_timeout: {
+    kind: 'int',
+    default: 60,
+    min: 0,
+    extension: true,
+    help: 'seconds one batch transaction may take; past it the connection is dropped and the batch retried (a database that stops answering without closing the connection, as in a network partition; 0 = no limit)',
+  },
+  dataserver_shutdown_grace: {
+    kind: 'int',
+    default: 10,
+    min: 0,
+    extension: true,
+    help: 'seconds a shutdown lets files in flight finish; then batches still running are dropped and their files stay claimed for the next start',
+  },
   dataserver_batch_wait_ms: {
     kind: 'int',
     default: 20,
@@ -184,6 +198,10 @@ export interface DataserverConfig {
   readonly tooManyXml: number;
   readonly batchFiles: number;
   readonly batchWaitMs: number;
+  /** A batch transaction running longer loses its connection and is retried (0 = no limit). */
+  readonly batchTimeoutMs: number;
+  /** How long close() lets files in flight finish before it drops their batches. */
+  readonly shutdownGraceMs: number;
   /** Cached module states at most (whole agents are evicted, least recently written first). */
   readonly cacheModules: number;
   /** Finished files kept for the built-in listener to reuse (0 = off; core/spare-files.ts). */
@@ -233,6 +251,8 @@ export function toDataserverConfig(
     tooManyXml: s.too_many_xml,
     batchFiles: s.dataserver_batch_files,
     batchWaitMs: s.dataserver_batch_wait_ms,
+    batchTimeoutMs: s.dataserver_batch_timeout * 1000,
+    shutdownGraceMs: s.dataserver_shutdown_grace * 1000,
     cacheModules: s.dataserver_cache_modules,
     spareFiles: s.spool_spare_files,
     stallTimeoutMs: s.dataserver_stall_timeout * 1000,

@@ -435,6 +435,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
         {
           batchFiles: config.batchFiles,
           batchWaitMs: config.batchWaitMs,
+          batchTimeoutMs: config.batchTimeoutMs,
           maxConcurrentBatches,
           serverName: config.serverName,
           serverId,
@@ -497,10 +498,13 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
         watcher?.close();
         await scanning;
         // In-flight files finish (their batches commit and the files are removed) unless the
-        // database is away: then the writer gives up and the files stay claimed for next start.
+        // database is away or the grace runs out: then the writer gives up and the files stay
+        // claimed for next start.
+        const graceEnds = Date.now() + config.shutdownGraceMs;
         const pause = () => new Promise((r) => setTimeout(r, 20));
-        while (inFlight > 0 && (writer?.available ?? false)) await pause();
-        await writer?.close();
+        while (inFlight > 0 && (writer?.available ?? false) && Date.now() < graceEnds)
+          await pause();
+        await writer?.close(Math.max(0, graceEnds - Date.now()));
         while (inFlight > 0) await pause();
         for (const resolve of idleWaiters.splice(0)) resolve();
         log.info('dataserver stopped');

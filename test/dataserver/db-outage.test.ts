@@ -138,3 +138,88 @@ test(
     await verifyExactlyOnce(h, rounds);
   },
 );
+
+async function timeoutRetries(h: Harness): Promise<number> {
+  const metric = await h.registry.getSingleMetric('pandora_dataserver_db_retries_total')?.get();
+  return metric?.values.find((v) => v.labels['reason'] === 'timeout')?.value ?? 0;
+}
+
+test(
+  'a batch the database stops answering is dropped at dataserver_batch_timeout and retried',
+  { timeout: 300_000 },
+  async (t) => {
+    const cleanup = teardown(t);
+    const proxy = await createTcpProxy(testDbServer());
+    cleanup(() => proxy.close());
+    const h = await startHarness(
+      { dataserver_batch_files: '10', dataserver_batch_timeout: '1' },
+      { host: proxy.host, port: proxy.port },
+    );
+    cleanup(() => h.close());
+    for (let r = 0; r < 3; r++) writeRound(h, r);
+    await h.ds.drain();
+    // A partition: the connection stays open and nothing comes back. Without a deadline the
+    // batch would wait for TCP to give up (minutes), holding its agents and files.
+    proxy.blackhole();
+    for (let r = 3; r < ROUNDS; r++) writeRound(h, r);
+    h.ds.wake();
+    await waitFor(
+      async () => (await timeoutRetries(h)) > 0,
+      15_000,
+      'a batch dropped at its deadline',
+    );
+    proxy.restore();
+    await waitFor(
+      async () => (await h.count('SELECT COUNT(*) n FROM tingest_ledger')) === AGENTS * ROUNDS,
+      120_000,
+      'resumed by itself',
+    );
+    await h.ds.drain();
+    await verifyExactlyOnce(h);
+  },
+);
+
+test(
+  'shutdown while the database is black-holed ends after the grace; the next start finishes the files',
+  { timeout: 300_000 },
+  async (t) => {
+    const cleanup = teardown(t);
+    const proxy = await createTcpProxy(testDbServer());
+    cleanup(() => proxy.close());
+    // No batch deadline: the shutdown grace alone must end the wait.
+    const h = await startHarness(
+      {
+        dataserver_batch_files: '10',
+        dataserver_batch_timeout: '0',
+        dataserver_shutdown_grace: '1',
+      },
+      { host: proxy.host, port: proxy.port },
+    );
+    cleanup(() => h.close());
+    const rounds = 6;
+    for (let r = 0; r < 2; r++) writeRound(h, r);
+    await h.ds.drain();
+    proxy.blackhole();
+    for (let r = 2; r < rounds; r++) writeRound(h, r);
+    h.ds.wake();
+    await new Promise((r) => setTimeout(r, 1500)); // batches are now waiting on the partition
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      h.ds.close().then(() => 'closed'),
+      new Promise((r) => (timer = setTimeout(r, 30_000, 'still waiting after 30 s'))),
+    ]);
+    clearTimeout(timer);
+    assert.equal(outcome, 'closed');
+    assert.ok(Date.now() - started < 15_000, `close() took ${String(Date.now() - started)} ms`);
+    const onDisk =
+      readdirSync(h.dir).filter((n) => n.endsWith('.data')).length +
+      readdirSync(join(h.dir, '.processing', 'pandora01')).length;
+    const committed = await h.count('SELECT COUNT(*) n FROM tingest_ledger');
+    assert.equal(onDisk + committed, AGENTS * rounds, 'every uncommitted file is kept');
+    proxy.restore();
+    await h.restart();
+    await h.ds.drain();
+    await verifyExactlyOnce(h, rounds);
+  },
+);

@@ -22,6 +22,7 @@ import {
 } from '../types.js';
 import { insertReturningIds } from './insert-ids.js';
 import {
+  BatchTimeoutError,
   DuplicateFilesError,
   type BatchWriterConfig,
   type BatchWriterDeps,
@@ -36,6 +37,19 @@ const EMPTY_MODULES: ReadonlyMap<string, ModuleState> = new Map();
 export interface BatchTransaction {
   /** One transaction for the whole batch; the outcome of each job (undefined for events). */
   run(jobs: readonly WriteJob[]): Promise<(PacketOutcome | undefined)[]>;
+  /** Drops the connection of every batch running now; each fails with BatchTimeoutError. */
+  abortAll(): void;
+}
+
+/**
+ * Ends a connection the way a network reset would (mysql2's own destroy() only half-closes the
+ * socket, which a partitioned peer never answers): the statement waiting on it fails at once.
+ */
+function dropConnection(conn: PoolConnection): void {
+  const { stream } = conn.connection as unknown as { stream?: { destroy(err?: Error): void } };
+  stream?.destroy(
+    Object.assign(new Error('connection dropped by the dataserver'), { code: 'ETIMEDOUT' }),
+  );
 }
 
 /**
@@ -76,11 +90,30 @@ export function createBatchTransaction(
     }),
   };
 
+  /** Running batches: their connection and what dropping it does. */
+  const running = new Map<PoolConnection, () => void>();
+
   async function transact(jobs: readonly WriteJob[]): Promise<(PacketOutcome | undefined)[]> {
     const started = process.hrtime.bigint();
     const conn = await deps.pool.getConnection();
     let namedLocks = false;
     let broken = false;
+    const deadlineHit = { dropped: false }; // set from the timer, read in catch
+    const drop = () => {
+      deadlineHit.dropped = true;
+      dropConnection(conn);
+    };
+    running.set(conn, drop);
+    const deadline =
+      config.batchTimeoutMs > 0
+        ? setTimeout(() => {
+            log.warn(
+              { files: jobs.length, timeoutMs: config.batchTimeoutMs },
+              'batch transaction got no answer in time; dropping its connection to retry',
+            );
+            drop();
+          }, config.batchTimeoutMs).unref()
+        : undefined;
     try {
       const nowSec = now();
       const packets = jobs.filter((j) => j.kind === 'packet');
@@ -398,12 +431,19 @@ export function createBatchTransaction(
       metrics.batchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       return outcomes;
     } catch (err) {
+      if (deadlineHit.dropped) {
+        // Rolled back by the server when it sees the connection gone, if it ever got the batch.
+        broken = true;
+        throw new BatchTimeoutError(config.batchTimeoutMs);
+      }
       if (isTransientDbError(err)) broken = true;
       await conn.query('ROLLBACK').catch(() => {
         broken = true;
       });
       throw err;
     } finally {
+      clearTimeout(deadline);
+      running.delete(conn);
       if (namedLocks && !broken)
         await conn.query('SELECT RELEASE_ALL_LOCKS()').catch(() => {
           broken = true;
@@ -450,5 +490,10 @@ export function createBatchTransaction(
     }
   }
 
-  return { run: transact };
+  return {
+    run: transact,
+    abortAll() {
+      for (const drop of running.values()) drop();
+    },
+  };
 }

@@ -5,6 +5,7 @@ import { isTransientDbError } from '../../db/index.js';
 import { lookupKey } from '../types.js';
 import { createBatchTransaction } from './batch-transaction.js';
 import {
+  BatchTimeoutError,
   DuplicateFilesError,
   type BatchWriterConfig,
   type BatchWriterDeps,
@@ -22,7 +23,11 @@ export interface BatchWriter {
   readonly available: boolean;
   /** Resolves when nothing is pending or running. */
   drain(): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs and finishes what is queued and running; past `graceMs` the rest is
+   * abandoned (files stay claimed) and running batches lose their connections.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 interface Pending {
@@ -39,7 +44,7 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
   const metrics = {
     retries: new Counter({
       name: 'pandora_dataserver_db_retries_total',
-      help: 'Batches retried after a database error',
+      help: 'Batches retried after a database error (reason: duplicate, lock, transient, timeout, error)',
       labelNames: ['reason'] as const,
       registers: [deps.registry],
     }),
@@ -156,7 +161,7 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
           continue;
         }
         if (isTransientDbError(err)) {
-          metrics.retries.labels('transient').inc();
+          metrics.retries.labels(err instanceof BatchTimeoutError ? 'timeout' : 'transient').inc();
           setAvailable(false);
           if (closing) {
             log.warn(
@@ -224,16 +229,31 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
       kick(true);
       return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
-    async close() {
+    async close(graceMs = Number.POSITIVE_INFINITY) {
       closing = true;
       if (timer) clearTimeout(timer);
-      if (!available) {
-        // The database is away: nothing queued can commit now; leave those files claimed.
+      const giveUp = () => {
+        // Nothing queued can commit now (the database is away, or the grace is over); leave
+        // those files claimed for the next start.
         for (const p of queue.splice(0)) p.resolve({ status: 'abandoned' });
         closeController.abort();
-      }
+      };
+      if (!available) giveUp();
       kick(true);
+      // A batch the database does not answer (a partition) would hold the shutdown until its
+      // deadline: past the grace, drop its connection; its files stay claimed.
+      const grace = Number.isFinite(graceMs)
+        ? setTimeout(() => {
+            log.warn(
+              { batches: running, queued: queue.length },
+              'shutdown grace over with batches still running; dropping them, their files stay claimed',
+            );
+            giveUp();
+            transaction.abortAll();
+          }, graceMs)
+        : undefined;
       await this.drain();
+      clearTimeout(grace);
     },
   };
 }

@@ -39,9 +39,24 @@ export class DuplicateFilesError extends Error {
   }
 }
 
+/**
+ * A batch ran past dataserver_batch_timeout and its connection was dropped: the database stopped
+ * answering without closing the connection (a partition, a frozen server). Retried like an
+ * outage (`fatal`, so isTransientDbError agrees).
+ */
+export class BatchTimeoutError extends Error {
+  readonly code = 'TI_BATCH_TIMEOUT';
+  readonly fatal = true;
+  constructor(timeoutMs: number) {
+    super(`batch transaction still running after ${String(timeoutMs)} ms; connection dropped`);
+  }
+}
+
 export interface BatchWriterConfig {
   readonly batchFiles: number;
   readonly batchWaitMs: number;
+  /** 0 = no limit. */
+  readonly batchTimeoutMs: number;
   readonly maxConcurrentBatches: number;
   readonly serverName: string;
   readonly serverId: number;
