@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createTcpProxy } from '../helpers/tcp-proxy.js';
+import { createTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { testDbServer } from '../helpers/db.js';
 import { teardown } from '../helpers/teardown.js';
 import { waitFor } from './child.js';
@@ -58,22 +58,86 @@ async function verifyExactlyOnce(h: Harness, rounds = ROUNDS): Promise<void> {
   assert.deepEqual(readdirSync(join(h.dir, '.processing', 'pandora01')), []);
 }
 
+/** A harness whose dataserver reaches MariaDB only through a proxy the test controls. */
+async function behindProxy(
+  t: Parameters<typeof teardown>[0],
+  overrides: Record<string, string> = {},
+): Promise<{ proxy: TcpProxy; h: Harness }> {
+  const cleanup = teardown(t);
+  const proxy = await createTcpProxy(testDbServer());
+  cleanup(() => proxy.close());
+  const h = await startHarness(
+    { dataserver_batch_files: '10', ...overrides },
+    { host: proxy.host, port: proxy.port },
+  );
+  cleanup(() => h.close());
+  return { proxy, h };
+}
+
+function committedFiles(h: Harness): Promise<number> {
+  return h.count('SELECT COUNT(*) n FROM tingest_ledger');
+}
+
+/** Files still waiting: in the spool or claimed by this server. */
+function filesOnDisk(h: Harness): number {
+  return (
+    readdirSync(h.dir).filter((n) => n.endsWith('.data')).length +
+    readdirSync(join(h.dir, '.processing', 'pandora01')).length
+  );
+}
+
+async function resumesToAll(h: Harness): Promise<void> {
+  await waitFor(
+    async () => (await committedFiles(h)) === AGENTS * ROUNDS,
+    120_000,
+    'resumed by itself',
+  );
+  await h.ds.drain();
+  await verifyExactlyOnce(h);
+}
+
+/**
+ * Rounds 0-1 committed, then the database goes away (`outage`) and rounds 2-5 arrive; close()
+ * must end within `boundMs` and keep every file; the next start commits each one once.
+ */
+async function shutdownDuringOutage(
+  h: Harness,
+  outage: () => void,
+  boundMs: number,
+): Promise<void> {
+  const rounds = 6;
+  for (let r = 0; r < 2; r++) writeRound(h, r);
+  await h.ds.drain();
+  outage();
+  for (let r = 2; r < rounds; r++) writeRound(h, r);
+  h.ds.wake();
+  await new Promise((r) => setTimeout(r, 1500)); // batches are now waiting on the database
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    h.ds.close().then(() => 'closed'),
+    new Promise((r) => (timer = setTimeout(r, 30_000, 'still waiting after 30 s'))),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, 'closed');
+  const took = Date.now() - started;
+  assert.ok(took < boundMs, `close() took ${String(took)} ms`);
+  assert.equal(
+    filesOnDisk(h) + (await committedFiles(h)),
+    AGENTS * rounds,
+    'every uncommitted file is kept',
+  );
+}
+
 for (const mode of ['cut', 'blackhole'] as const) {
   test(
     `database ${mode} mid-stream: paused, nothing lost, nothing duplicated`,
     { timeout: 300_000 },
     async (t) => {
-      const cleanup = teardown(t);
-      const proxy = await createTcpProxy(testDbServer());
-      cleanup(() => proxy.close());
-      const h = await startHarness(
-        { dataserver_batch_files: '10' },
-        { host: proxy.host, port: proxy.port },
-      );
-      cleanup(() => h.close());
+      const { proxy, h } = await behindProxy(t);
       for (let r = 0; r < 3; r++) writeRound(h, r);
       await h.ds.drain();
-      assert.equal(await h.count('SELECT COUNT(*) n FROM tingest_ledger'), AGENTS * 3);
+      assert.equal(await committedFiles(h), AGENTS * 3);
 
       // Files keep arriving; the database goes away while they are being written.
       writeRound(h, 3);
@@ -82,25 +146,16 @@ for (const mode of ['cut', 'blackhole'] as const) {
       else proxy.blackhole();
       for (let r = 5; r < ROUNDS; r++) writeRound(h, r);
       h.ds.wake();
-      const before = await h.count('SELECT COUNT(*) n FROM tingest_ledger');
+      const before = await committedFiles(h);
       await new Promise((r) => setTimeout(r, 2500));
       // Nothing is lost while it is away: every file not committed is still on disk.
-      const onDisk =
-        readdirSync(h.dir).filter((n) => n.endsWith('.data')).length +
-        readdirSync(join(h.dir, '.processing', 'pandora01')).length;
-      const committed = await h.count('SELECT COUNT(*) n FROM tingest_ledger');
+      const committed = await committedFiles(h);
       assert.ok(committed < AGENTS * ROUNDS, 'the outage stopped progress');
       assert.ok(committed <= before + AGENTS * 2, 'no progress beyond what was in flight');
-      assert.equal(onDisk + committed, AGENTS * ROUNDS, 'every uncommitted file is kept');
+      assert.equal(filesOnDisk(h) + committed, AGENTS * ROUNDS, 'every uncommitted file is kept');
 
       proxy.restore();
-      await waitFor(
-        async () => (await h.count('SELECT COUNT(*) n FROM tingest_ledger')) === AGENTS * ROUNDS,
-        120_000,
-        'resumed by itself',
-      );
-      await h.ds.drain();
-      await verifyExactlyOnce(h);
+      await resumesToAll(h);
     },
   );
 }
@@ -109,33 +164,18 @@ test(
   'shutdown while the database is away keeps every file; the next start finishes them',
   { timeout: 300_000 },
   async (t) => {
-    const cleanup = teardown(t);
-    const proxy = await createTcpProxy(testDbServer());
-    cleanup(() => proxy.close());
-    const h = await startHarness(
-      { dataserver_batch_files: '10' },
-      { host: proxy.host, port: proxy.port },
+    const { proxy, h } = await behindProxy(t);
+    await shutdownDuringOutage(
+      h,
+      () => {
+        proxy.cut();
+      },
+      20_000,
     );
-    cleanup(() => h.close());
-    const rounds = 6;
-    for (let r = 0; r < 2; r++) writeRound(h, r);
-    await h.ds.drain();
-    proxy.cut();
-    for (let r = 2; r < rounds; r++) writeRound(h, r);
-    h.ds.wake();
-    await new Promise((r) => setTimeout(r, 1500));
-    const started = Date.now();
-    await h.ds.close();
-    assert.ok(Date.now() - started < 20_000, 'close() does not wait for the database');
-    const onDisk =
-      readdirSync(h.dir).filter((n) => n.endsWith('.data')).length +
-      readdirSync(join(h.dir, '.processing', 'pandora01')).length;
-    const committed = await h.count('SELECT COUNT(*) n FROM tingest_ledger');
-    assert.equal(onDisk + committed, AGENTS * rounds, 'every uncommitted file is kept');
     proxy.restore();
     await h.restart();
     await h.ds.drain();
-    await verifyExactlyOnce(h, rounds);
+    await verifyExactlyOnce(h, 6);
   },
 );
 
@@ -148,14 +188,7 @@ test(
   'a batch the database stops answering is dropped at dataserver_batch_timeout and retried',
   { timeout: 300_000 },
   async (t) => {
-    const cleanup = teardown(t);
-    const proxy = await createTcpProxy(testDbServer());
-    cleanup(() => proxy.close());
-    const h = await startHarness(
-      { dataserver_batch_files: '10', dataserver_batch_timeout: '1' },
-      { host: proxy.host, port: proxy.port },
-    );
-    cleanup(() => h.close());
+    const { proxy, h } = await behindProxy(t, { dataserver_batch_timeout: '1' });
     for (let r = 0; r < 3; r++) writeRound(h, r);
     await h.ds.drain();
     // A partition: the connection stays open and nothing comes back. Without a deadline the
@@ -169,13 +202,7 @@ test(
       'a batch dropped at its deadline',
     );
     proxy.restore();
-    await waitFor(
-      async () => (await h.count('SELECT COUNT(*) n FROM tingest_ledger')) === AGENTS * ROUNDS,
-      120_000,
-      'resumed by itself',
-    );
-    await h.ds.drain();
-    await verifyExactlyOnce(h);
+    await resumesToAll(h);
   },
 );
 
@@ -183,43 +210,21 @@ test(
   'shutdown while the database is black-holed ends after the grace; the next start finishes the files',
   { timeout: 300_000 },
   async (t) => {
-    const cleanup = teardown(t);
-    const proxy = await createTcpProxy(testDbServer());
-    cleanup(() => proxy.close());
     // No batch deadline: the shutdown grace alone must end the wait.
-    const h = await startHarness(
-      {
-        dataserver_batch_files: '10',
-        dataserver_batch_timeout: '0',
-        dataserver_shutdown_grace: '1',
+    const { proxy, h } = await behindProxy(t, {
+      dataserver_batch_timeout: '0',
+      dataserver_shutdown_grace: '1',
+    });
+    await shutdownDuringOutage(
+      h,
+      () => {
+        proxy.blackhole();
       },
-      { host: proxy.host, port: proxy.port },
+      15_000,
     );
-    cleanup(() => h.close());
-    const rounds = 6;
-    for (let r = 0; r < 2; r++) writeRound(h, r);
-    await h.ds.drain();
-    proxy.blackhole();
-    for (let r = 2; r < rounds; r++) writeRound(h, r);
-    h.ds.wake();
-    await new Promise((r) => setTimeout(r, 1500)); // batches are now waiting on the partition
-    const started = Date.now();
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      h.ds.close().then(() => 'closed'),
-      new Promise((r) => (timer = setTimeout(r, 30_000, 'still waiting after 30 s'))),
-    ]);
-    clearTimeout(timer);
-    assert.equal(outcome, 'closed');
-    assert.ok(Date.now() - started < 15_000, `close() took ${String(Date.now() - started)} ms`);
-    const onDisk =
-      readdirSync(h.dir).filter((n) => n.endsWith('.data')).length +
-      readdirSync(join(h.dir, '.processing', 'pandora01')).length;
-    const committed = await h.count('SELECT COUNT(*) n FROM tingest_ledger');
-    assert.equal(onDisk + committed, AGENTS * rounds, 'every uncommitted file is kept');
     proxy.restore();
     await h.restart();
     await h.ds.drain();
-    await verifyExactlyOnce(h, rounds);
+    await verifyExactlyOnce(h, 6);
   },
 );
