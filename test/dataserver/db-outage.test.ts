@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import mysql from 'mysql2/promise';
 import { createTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { testDbServer } from '../helpers/db.js';
 import { teardown } from '../helpers/teardown.js';
@@ -226,5 +227,48 @@ test(
     await h.restart();
     await h.ds.drain();
     await verifyExactlyOnce(h, 6);
+  },
+);
+
+test(
+  'after a partition, the server session of a dropped batch is killed: its locks do not block the retry',
+  { timeout: 300_000 },
+  async (t) => {
+    const { proxy, h } = await behindProxy(t, { dataserver_batch_timeout: '1' });
+    writeRound(h, 0);
+    await h.ds.drain();
+    // Another session holds the newest agent; the batch that has it locks its other agents (id
+    // order) and waits there.
+    const holder = await mysql.createConnection({ ...testDbServer(), database: h.db.name });
+    t.after(() => holder.end());
+    await holder.query('START TRANSACTION');
+    await holder.query(
+      'SELECT id_agente FROM tagente WHERE id_agente = (SELECT MAX(id_agente) FROM tagente) FOR UPDATE',
+    );
+    writeRound(h, 1);
+    h.ds.wake();
+    await waitFor(
+      async () =>
+        (await h.count(
+          "SELECT COUNT(*) n FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'",
+        )) > 0,
+      15_000,
+      'a batch waiting on the held agent',
+    );
+    // The partition: the deadline drops that batch's connection, and its server session never
+    // learns of it. Once the holder lets go, the orphaned session takes the last lock too and
+    // keeps them all, idle, for hours (wait_timeout).
+    proxy.partition();
+    await waitFor(async () => (await timeoutRetries(h)) > 0, 15_000, 'the batch dropped');
+    await holder.query('ROLLBACK');
+    proxy.restore();
+    // Without the KILL, every retry of that batch waits innodb_lock_wait_timeout (50 s) in vain.
+    await waitFor(
+      async () => (await committedFiles(h)) === AGENTS * 2,
+      20_000,
+      'the retried batch committed',
+    );
+    await h.ds.drain();
+    await verifyExactlyOnce(h, 2);
   },
 );

@@ -7,9 +7,12 @@ import net from 'node:net';
  * - `cut()`: every open connection is reset and new ones are reset on accept (the peer is gone);
  * - `blackhole()`: a partition: connections are accepted but nothing flows either way; bytes wait
  *   in the kernel as they would for a partitioned TCP peer, and flow again after `restore()`;
+ * - `partition()`: a black hole in which closes are lost too: a side that closes its socket
+ *   leaves the other side's connection open for good (a database session that never learns its
+ *   client is gone), until `close()`;
  * - `restore()`: back to `pass`.
  */
-export type ProxyMode = 'pass' | 'cut' | 'blackhole';
+export type ProxyMode = 'pass' | 'cut' | 'blackhole' | 'partition';
 
 export interface TcpProxy {
   readonly host: string;
@@ -19,6 +22,7 @@ export interface TcpProxy {
   readonly openConnections: number;
   cut(): void;
   blackhole(): void;
+  partition(): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -26,6 +30,8 @@ export interface TcpProxy {
 interface Pair {
   client: net.Socket;
   upstream: net.Socket | undefined;
+  /** One side closed during a partition: the other is left open and silent until close(). */
+  severed?: boolean;
 }
 
 /**
@@ -51,18 +57,35 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     if (pair.upstream) abortSocket(pair.upstream);
   }
 
+  /** One side of a pair went away: the other side hears of it, unless partitioned. */
+  function sideGone(pair: Pair): void {
+    if (mode === 'partition' || pair.severed) {
+      pair.severed = true;
+      return;
+    }
+    destroyPair(pair);
+  }
+
+  function silence(pair: Pair): void {
+    // pipe() resumes a paused source on 'drain'; unpipe first so the partition holds.
+    pair.client.unpipe();
+    pair.upstream?.unpipe();
+    pair.client.pause();
+    pair.upstream?.pause();
+  }
+
   function connectUpstream(pair: Pair): void {
     const upstream = net.connect(target.port, target.host);
     pair.upstream = upstream;
     upstream.on('error', () => {
-      destroyPair(pair);
+      sideGone(pair);
     });
     upstream.on('close', () => {
-      destroyPair(pair);
+      sideGone(pair);
     });
     pair.client.pipe(upstream);
     upstream.pipe(pair.client);
-    if (mode === 'blackhole') {
+    if (mode === 'blackhole' || mode === 'partition') {
       pair.client.pause();
       upstream.pause();
     }
@@ -71,17 +94,17 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
   const server = net.createServer((client) => {
     const pair: Pair = { client, upstream: undefined };
     client.on('error', () => {
-      destroyPair(pair);
+      sideGone(pair);
     });
     client.on('close', () => {
-      destroyPair(pair);
+      sideGone(pair);
     });
     if (mode === 'cut') {
       abortSocket(client);
       return;
     }
     pairs.add(pair);
-    if (mode === 'blackhole') client.pause();
+    if (mode === 'blackhole' || mode === 'partition') client.pause();
     else connectUpstream(pair);
   });
   server.listen(0, '127.0.0.1');
@@ -103,19 +126,18 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     },
     blackhole() {
       mode = 'blackhole';
-      for (const pair of pairs) {
-        // pipe() resumes a paused source on 'drain'; unpipe first so the partition holds.
-        pair.client.unpipe();
-        pair.upstream?.unpipe();
-        pair.client.pause();
-        pair.upstream?.pause();
-      }
+      for (const pair of pairs) silence(pair);
+    },
+    partition() {
+      mode = 'partition';
+      for (const pair of pairs) silence(pair);
     },
     restore() {
-      const wasBlackhole = mode === 'blackhole';
+      const wasSilent = mode === 'blackhole' || mode === 'partition';
       mode = 'pass';
-      if (!wasBlackhole) return;
+      if (!wasSilent) return;
       for (const pair of pairs) {
+        if (pair.severed) continue; // its far side stays open and silent, as after a real partition
         if (pair.upstream === undefined) {
           connectUpstream(pair);
         } else {

@@ -37,7 +37,10 @@ const EMPTY_MODULES: ReadonlyMap<string, ModuleState> = new Map();
 export interface BatchTransaction {
   /** One transaction for the whole batch; the outcome of each job (undefined for events). */
   run(jobs: readonly WriteJob[]): Promise<(PacketOutcome | undefined)[]>;
-  /** Drops the connection of every batch running now; each fails with BatchTimeoutError. */
+  /**
+   * Shutdown: drops the connection of every batch running now and refuses new batches; each
+   * fails with BatchTimeoutError.
+   */
   abortAll(): void;
 }
 
@@ -92,15 +95,50 @@ export function createBatchTransaction(
 
   /** Running batches: their connection and what dropping it does. */
   const running = new Map<PoolConnection, () => void>();
+  /** abortAll() was called (shutdown): no batch starts any more. */
+  let aborted = false;
+  /**
+   * Server sessions of dropped connections. In a partition the server never sees the socket
+   * go, and the session keeps its row and named locks (until wait_timeout or keepalive, hours):
+   * each is killed before the next batch, once the database answers again.
+   */
+  const zombies = new Set<number>();
+
+  async function killZombies(conn: PoolConnection): Promise<void> {
+    for (const id of [...zombies]) {
+      try {
+        await conn.query(`KILL ${String(id)}`);
+        log.info({ threadId: id }, 'ended the server session of a dropped batch connection');
+      } catch (err) {
+        // ER_NO_SUCH_THREAD: it ended by itself. Anything else: try again next batch.
+        if ((err as { code?: unknown }).code !== 'ER_NO_SUCH_THREAD') throw err;
+      }
+      zombies.delete(id);
+    }
+  }
+
+  function refuseAfterAbort(): void {
+    if (aborted) throw new BatchTimeoutError('shutting down: batch not started');
+  }
 
   async function transact(jobs: readonly WriteJob[]): Promise<(PacketOutcome | undefined)[]> {
     const started = process.hrtime.bigint();
+    refuseAfterAbort();
     const conn = await deps.pool.getConnection();
+    try {
+      refuseAfterAbort();
+      if (zombies.size > 0) await killZombies(conn);
+    } catch (err) {
+      conn.release();
+      throw err;
+    }
     let namedLocks = false;
     let broken = false;
     const deadlineHit = { dropped: false }; // set from the timer, read in catch
     const drop = () => {
       deadlineHit.dropped = true;
+      const { threadId } = conn.connection as unknown as { threadId?: number | null };
+      if (typeof threadId === 'number') zombies.add(threadId);
       dropConnection(conn);
     };
     running.set(conn, drop);
@@ -434,7 +472,11 @@ export function createBatchTransaction(
       if (deadlineHit.dropped) {
         // Rolled back by the server when it sees the connection gone, if it ever got the batch.
         broken = true;
-        throw new BatchTimeoutError(config.batchTimeoutMs);
+        throw new BatchTimeoutError(
+          aborted
+            ? 'shutting down: batch connection dropped'
+            : `batch transaction still running after ${String(config.batchTimeoutMs)} ms; connection dropped`,
+        );
       }
       if (isTransientDbError(err)) broken = true;
       await conn.query('ROLLBACK').catch(() => {
@@ -442,12 +484,13 @@ export function createBatchTransaction(
       });
       throw err;
     } finally {
-      clearTimeout(deadline);
-      running.delete(conn);
+      // Still under the deadline: a database that stops answering here would hold us too.
       if (namedLocks && !broken)
         await conn.query('SELECT RELEASE_ALL_LOCKS()').catch(() => {
           broken = true;
         });
+      clearTimeout(deadline);
+      running.delete(conn);
       // A connection that failed mid-batch may be half-dead: never hand it back to the pool.
       if (broken) conn.destroy();
       else conn.release();
@@ -493,6 +536,7 @@ export function createBatchTransaction(
   return {
     run: transact,
     abortAll() {
+      aborted = true;
       for (const drop of running.values()) drop();
     },
   };

@@ -47,9 +47,6 @@ export class DuplicateFilesError extends Error {
 export class BatchTimeoutError extends Error {
   readonly code = 'TI_BATCH_TIMEOUT';
   readonly fatal = true;
-  constructor(timeoutMs: number) {
-    super(`batch transaction still running after ${String(timeoutMs)} ms; connection dropped`);
-  }
 }
 
 export interface BatchWriterConfig {
