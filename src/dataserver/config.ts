@@ -146,6 +146,13 @@ export const DATASERVER_SETTINGS = {
     extension: true,
     help: 'seconds one batch transaction may take; past it the connection is dropped and the batch retried (a database that stops answering without closing the connection, as in a network partition; 0 = no limit)',
   },
+  dataserver_agent_lock_timeout: {
+    kind: 'int',
+    default: 30,
+    min: 1,
+    extension: true,
+    help: 'seconds a batch waits for the named lock that serialises creating a new agent across servers; not granted: the batch is retried',
+  },
   dataserver_shutdown_grace: {
     kind: 'int',
     default: 10,
@@ -200,6 +207,8 @@ export interface DataserverConfig {
   readonly batchWaitMs: number;
   /** A batch transaction running longer loses its connection and is retried (0 = no limit). */
   readonly batchTimeoutMs: number;
+  /** Wait for the named lock that serialises creating one agent across servers. */
+  readonly agentLockTimeoutSec: number;
   /** How long close() lets files in flight finish before it drops their batches. */
   readonly shutdownGraceMs: number;
   /** Cached module states at most (whole agents are evicted, least recently written first). */
@@ -253,6 +262,7 @@ export function toDataserverConfig(
     batchWaitMs: s.dataserver_batch_wait_ms,
     batchTimeoutMs: s.dataserver_batch_timeout * 1000,
     shutdownGraceMs: s.dataserver_shutdown_grace * 1000,
+    agentLockTimeoutSec: s.dataserver_agent_lock_timeout,
     cacheModules: s.dataserver_cache_modules,
     spareFiles: s.spool_spare_files,
     stallTimeoutMs: s.dataserver_stall_timeout * 1000,

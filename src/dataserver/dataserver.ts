@@ -436,6 +436,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
           batchFiles: config.batchFiles,
           batchWaitMs: config.batchWaitMs,
           batchTimeoutMs: config.batchTimeoutMs,
+          agentLockTimeoutSec: config.agentLockTimeoutSec,
           maxConcurrentBatches,
           serverName: config.serverName,
           serverId,

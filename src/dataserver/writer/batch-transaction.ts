@@ -31,7 +31,6 @@ import {
 import { tailStatements, type LedgerRow } from './outcome-sql.js';
 import { STATUS_INSERT_COLUMNS, statusRow } from './status-sql.js';
 
-const GET_LOCK_TIMEOUT_SEC = 30;
 const EMPTY_MODULES: ReadonlyMap<string, ModuleState> = new Map();
 
 export interface BatchTransaction {
@@ -174,10 +173,23 @@ export function createBatchTransaction(
           // named locks, then look again, holding them until after COMMIT.
           namedLocks = true;
           const names = [...new Set(missing.map(lookupKey))].sort();
-          await conn.query(
-            `SELECT ${names.map(() => 'GET_LOCK(?, ?)').join(', ')}`,
-            names.flatMap((n) => [`ti_agent:${n}`.slice(0, 64), GET_LOCK_TIMEOUT_SEC]),
+          const [granted] = await conn.query<RowDataPacket[]>(
+            {
+              sql: `SELECT ${names.map(() => 'GET_LOCK(?, ?)').join(', ')}`,
+              rowsAsArray: true,
+            },
+            names.flatMap((n) => [`ti_agent:${n}`.slice(0, 64), config.agentLockTimeoutSec]),
           );
+          // 0: another server held a name that long (NULL: an error). Going on without the lock
+          // could create the agent twice: retry the batch like any lock conflict.
+          if (!(granted[0] as unknown[] | undefined)?.every((v) => Number(v) === 1)) {
+            throw Object.assign(
+              new Error(
+                `lock for creating a new agent not granted within ${String(config.agentLockTimeoutSec)} s`,
+              ),
+              { code: 'ER_LOCK_WAIT_TIMEOUT' },
+            );
+          }
           for (const [k, id] of await findAgentIds(conn, missing)) idByKey.set(k, id);
         }
       }

@@ -54,6 +54,8 @@ export interface BatchWriterConfig {
   readonly batchWaitMs: number;
   /** 0 = no limit. */
   readonly batchTimeoutMs: number;
+  /** GET_LOCK wait before creating a new agent. */
+  readonly agentLockTimeoutSec: number;
   readonly maxConcurrentBatches: number;
   readonly serverName: string;
   readonly serverId: number;
