@@ -4,7 +4,7 @@ import mysql from 'mysql2/promise';
 import { testDbServer } from '../helpers/db.js';
 import { teardown } from '../helpers/teardown.js';
 import { waitFor } from './child.js';
-import { dropFile, mod, packet, startHarness } from './harness.js';
+import { dbRetries, dropFile, mod, packet, startHarness } from './harness.js';
 
 // A new agent is created under a named lock, so two servers sharing the database never both
 // create it. When another session holds that lock past dataserver_agent_lock_timeout, the
@@ -31,11 +31,11 @@ test('a new agent waits for the creation lock another server holds; created once
     ),
   );
   h.ds.wake();
-  const lockRetries = async () => {
-    const metric = await h.registry.getSingleMetric('pandora_dataserver_db_retries_total')?.get();
-    return metric?.values.find((v) => v.labels['reason'] === 'lock')?.value ?? 0;
-  };
-  await waitFor(async () => (await lockRetries()) >= 2, 20_000, 'the batch retried for the lock');
+  await waitFor(
+    async () => (await dbRetries(h, 'lock')) >= 2,
+    20_000,
+    'the batch retried for the lock',
+  );
   assert.equal(
     await h.count("SELECT COUNT(*) n FROM tagente WHERE nombre = 'Locked-Agent'"),
     0,

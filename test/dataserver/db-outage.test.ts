@@ -7,7 +7,7 @@ import { createTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { testDbServer } from '../helpers/db.js';
 import { teardown } from '../helpers/teardown.js';
 import { waitFor } from './child.js';
-import { dropFile, mod, startHarness, type Harness } from './harness.js';
+import { dbRetries, dropFile, mod, startHarness, type Harness } from './harness.js';
 
 // MariaDB becomes unreachable mid-stream (through a loopback proxy the test controls) and comes
 // back: intake pauses, every file is kept, and afterwards each one is in the database once.
@@ -98,36 +98,40 @@ async function resumesToAll(h: Harness): Promise<void> {
 }
 
 /**
- * Rounds 0-1 committed, then the database goes away (`outage`) and rounds 2-5 arrive; close()
- * must end within `boundMs` and keep every file; the next start commits each one once.
+ * Rounds 0-1 committed, then the database goes away (`outage`) and rounds 2-5 arrive. close()
+ * must return while it is still away, keeping every uncommitted file; after the heal the next
+ * start commits each file once.
  */
 async function shutdownDuringOutage(
+  proxy: TcpProxy,
   h: Harness,
-  outage: () => void,
-  boundMs: number,
+  outage: 'cut' | 'blackhole',
 ): Promise<void> {
   const rounds = 6;
   for (let r = 0; r < 2; r++) writeRound(h, r);
   await h.ds.drain();
-  outage();
+  proxy[outage]();
   for (let r = 2; r < rounds; r++) writeRound(h, r);
   h.ds.wake();
   await new Promise((r) => setTimeout(r, 1500)); // batches are now waiting on the database
-  const started = Date.now();
+  // Not a speed bound: without the fix close() never returns, and this names it instead of
+  // the test's 300 s timeout.
   let timer: NodeJS.Timeout | undefined;
   const outcome = await Promise.race([
     h.ds.close().then(() => 'closed'),
     new Promise((r) => (timer = setTimeout(r, 30_000, 'still waiting after 30 s'))),
   ]);
   clearTimeout(timer);
-  assert.equal(outcome, 'closed');
-  const took = Date.now() - started;
-  assert.ok(took < boundMs, `close() took ${String(took)} ms`);
+  assert.equal(outcome, 'closed', 'close() returns while the database is still away');
   assert.equal(
     filesOnDisk(h) + (await committedFiles(h)),
     AGENTS * rounds,
     'every uncommitted file is kept',
   );
+  proxy.restore();
+  await h.restart();
+  await h.ds.drain();
+  await verifyExactlyOnce(h, rounds);
 }
 
 for (const mode of ['cut', 'blackhole'] as const) {
@@ -166,24 +170,9 @@ test(
   { timeout: 300_000 },
   async (t) => {
     const { proxy, h } = await behindProxy(t);
-    await shutdownDuringOutage(
-      h,
-      () => {
-        proxy.cut();
-      },
-      20_000,
-    );
-    proxy.restore();
-    await h.restart();
-    await h.ds.drain();
-    await verifyExactlyOnce(h, 6);
+    await shutdownDuringOutage(proxy, h, 'cut');
   },
 );
-
-async function timeoutRetries(h: Harness): Promise<number> {
-  const metric = await h.registry.getSingleMetric('pandora_dataserver_db_retries_total')?.get();
-  return metric?.values.find((v) => v.labels['reason'] === 'timeout')?.value ?? 0;
-}
 
 test(
   'a batch the database stops answering is dropped at dataserver_batch_timeout and retried',
@@ -198,7 +187,7 @@ test(
     for (let r = 3; r < ROUNDS; r++) writeRound(h, r);
     h.ds.wake();
     await waitFor(
-      async () => (await timeoutRetries(h)) > 0,
+      async () => (await dbRetries(h, 'timeout')) > 0,
       15_000,
       'a batch dropped at its deadline',
     );
@@ -216,17 +205,7 @@ test(
       dataserver_batch_timeout: '0',
       dataserver_shutdown_grace: '1',
     });
-    await shutdownDuringOutage(
-      h,
-      () => {
-        proxy.blackhole();
-      },
-      15_000,
-    );
-    proxy.restore();
-    await h.restart();
-    await h.ds.drain();
-    await verifyExactlyOnce(h, 6);
+    await shutdownDuringOutage(proxy, h, 'blackhole');
   },
 );
 
@@ -250,7 +229,10 @@ test(
     await waitFor(
       async () =>
         (await h.count(
-          "SELECT COUNT(*) n FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'",
+          `SELECT COUNT(*) n FROM information_schema.innodb_trx t
+             JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id
+            WHERE t.trx_state = 'LOCK WAIT' AND p.db = ?`,
+          [h.db.name],
         )) > 0,
       15_000,
       'a batch waiting on the held agent',
@@ -259,7 +241,7 @@ test(
     // learns of it. Once the holder lets go, the orphaned session takes the last lock too and
     // keeps them all, idle, for hours (wait_timeout).
     proxy.partition();
-    await waitFor(async () => (await timeoutRetries(h)) > 0, 15_000, 'the batch dropped');
+    await waitFor(async () => (await dbRetries(h, 'timeout')) > 0, 15_000, 'the batch dropped');
     await holder.query('ROLLBACK');
     proxy.restore();
     // Without the KILL, every retry of that batch waits innodb_lock_wait_timeout (50 s) in vain.

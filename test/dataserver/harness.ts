@@ -99,6 +99,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** `pandora_dataserver_db_retries_total{reason}` of the harness's dataserver (0 before any). */
+export async function dbRetries(
+  h: Harness,
+  reason: 'duplicate' | 'lock' | 'transient' | 'timeout' | 'error',
+): Promise<number> {
+  const metric = await h.registry.getSingleMetric('pandora_dataserver_db_retries_total')?.get();
+  return metric?.values.find((v) => v.labels['reason'] === reason)?.value ?? 0;
+}
+
 let fileCounter = 0;
 
 const RESET_TABLES = [

@@ -92,8 +92,8 @@ export function createBatchTransaction(
     }),
   };
 
-  /** Running batches: their connection and what dropping it does. */
-  const running = new Map<PoolConnection, () => void>();
+  /** How to drop the connection of each running batch (abortAll). */
+  const running = new Set<() => void>();
   /** abortAll() was called (shutdown): no batch starts any more. */
   let aborted = false;
   /**
@@ -140,7 +140,7 @@ export function createBatchTransaction(
       if (typeof threadId === 'number') zombies.add(threadId);
       dropConnection(conn);
     };
-    running.set(conn, drop);
+    running.add(drop);
     const deadline =
       config.batchTimeoutMs > 0
         ? setTimeout(() => {
@@ -502,7 +502,7 @@ export function createBatchTransaction(
           broken = true;
         });
       clearTimeout(deadline);
-      running.delete(conn);
+      running.delete(drop);
       // A connection that failed mid-batch may be half-dead: never hand it back to the pool.
       if (broken) conn.destroy();
       else conn.release();
@@ -549,7 +549,7 @@ export function createBatchTransaction(
     run: transact,
     abortAll() {
       aborted = true;
-      for (const drop of running.values()) drop();
+      for (const drop of running) drop();
     },
   };
 }
