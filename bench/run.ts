@@ -6,6 +6,8 @@ import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { parseE2eArgs, helpText, type E2eOptions } from './e2e/options.js';
 import {
+  cpuBudgetRows,
+  cpuBudgetTable,
   markdownSection,
   medianPassRows,
   passRows,
@@ -105,12 +107,19 @@ async function runStandard(
     console.log(`medians over ${runs.length} runs:`);
     console.log(formatTable(medianPassRows(runs)));
   }
+  const env = collectEnv();
+  const budget = cpuBudgetRows(runs, env.cores);
+  if (budget.length > 0) {
+    console.log('CPU per committed packet (ms):');
+    console.log(formatTable(cpuBudgetTable(budget, env.cores)));
+  }
   compareWithBaseline(options, runs, log);
   const stem = resultStem('e2e');
-  const env = collectEnv();
   // The report (and the markdown made from it) reads the tree's state before the baseline file
   // this run writes, which would otherwise mark the measured commit '+dirty'.
-  const report = createReport('e2e', paramsOf(options), runs.length === 1 ? runs[0] : { runs }, {
+  const results =
+    runs.length === 1 ? { ...runs[0], cpuBudget: budget } : { runs, cpuBudget: budget };
+  const report = createReport('e2e', paramsOf(options), results, {
     database: runs[0]?.databaseVersion ?? 'unknown',
   });
   if (options.saveBaseline && runs.every((r) => r.status === 'ok')) {

@@ -9,7 +9,7 @@ import {
   type Row,
 } from '../lib/index.js';
 import type { E2eOptions } from './options.js';
-import type { E2eResult, PassResult } from './scenario.js';
+import type { E2eResult, PassKind, PassResult } from './scenario.js';
 
 /** The issue's targets for the standard scenario on the 2-core machine. */
 export const TARGETS = {
@@ -66,6 +66,78 @@ export function medianPassRows(runs: readonly E2eResult[]): Row[] {
       ),
     };
   });
+}
+
+/** Where the CPU of one committed packet went, per pass kind, and what that allows on `cores`. */
+export interface CpuBudgetRow {
+  readonly pass: PassKind;
+  readonly serverMs: number;
+  readonly dbMs: number;
+  readonly benchMs: number;
+  readonly totalMs: number;
+  /** Packets/s if every core did nothing but this: `cores` seconds of CPU / totalMs. */
+  readonly ceilingPerSec: number;
+  /** The total CPU per packet the issue's target allows on `cores` (NaN: no target). */
+  readonly targetMs: number;
+}
+
+const TARGET_OF: Partial<Record<PassKind, number>> = {
+  creation: TARGETS.creationPacketsPerSec,
+  steady: TARGETS.steadyPacketsPerSec,
+};
+
+/**
+ * CPU milliseconds per committed packet of the server, MariaDB and the bench process (medians
+ * over the passes of a kind), from each pass's CPU share and packet rate. Generator, server and
+ * database share the machine, so `cores * 1000 / total` bounds the packet rate at that cost:
+ * a target above the ceiling needs a cheaper packet, not more concurrency.
+ */
+export function cpuBudgetRows(runs: readonly E2eResult[], cores: number): CpuBudgetRow[] {
+  const kinds: PassKind[] = ['creation', 'steady'];
+  const rows: CpuBudgetRow[] = [];
+  for (const kind of kinds) {
+    const passes = runs.flatMap((r) => r.passes.filter((p) => p.kind === kind && p.complete));
+    const msPerPacket = (pick: (p: PassResult) => number | undefined): number =>
+      median(
+        passes
+          .map((p) => {
+            const percent = pick(p);
+            return percent === undefined || !(p.packetsPerSec > 0)
+              ? Number.NaN
+              : (percent * 10) / p.packetsPerSec;
+          })
+          .filter(Number.isFinite),
+      );
+    const serverMs = msPerPacket((p) => p.serverCpuPercent);
+    const dbMs = msPerPacket((p) => p.dbCpuPercent);
+    const benchMs = msPerPacket((p) => p.benchCpuPercent);
+    if (!Number.isFinite(serverMs)) continue;
+    const totalMs = serverMs + (Number.isFinite(dbMs) ? dbMs : 0) + benchMs;
+    const target = TARGET_OF[kind];
+    rows.push({
+      pass: kind,
+      serverMs,
+      dbMs,
+      benchMs,
+      totalMs,
+      ceilingPerSec: (cores * 1000) / totalMs,
+      targetMs: target === undefined ? Number.NaN : (cores * 1000) / target,
+    });
+  }
+  return rows;
+}
+
+/** cpuBudgetRows as table rows (console and markdown). */
+export function cpuBudgetTable(rows: readonly CpuBudgetRow[], cores: number): Row[] {
+  return rows.map((r) => ({
+    pass: r.pass,
+    'server ms': r.serverMs,
+    'DB ms': r.dbMs,
+    'bench ms': r.benchMs,
+    'total ms': r.totalMs,
+    [`ceiling on ${cores} cores, pkt/s`]: r.ceilingPerSec,
+    'target allows ms': r.targetMs,
+  }));
 }
 
 export interface TargetCheck {
@@ -259,6 +331,17 @@ export function markdownSection(input: MarkdownInput): string {
       })),
     ),
   ];
+  const cores = input.env.cores;
+  const budget = cpuBudgetRows(runs, cores);
+  if (budget.length > 0) {
+    lines.push(
+      '',
+      `CPU milliseconds per committed packet (medians), and the packet rate that cost allows when all ${cores} cores`,
+      'do nothing else; a target above that ceiling needs a cheaper packet, not more load:',
+      '',
+      formatMarkdownTable(cpuBudgetTable(budget, cores)),
+    );
+  }
   if (input.chartPath !== undefined) {
     lines.push(
       '',
