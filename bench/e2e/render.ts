@@ -69,12 +69,8 @@ export function medianPassRows(runs: readonly E2eResult[]): Row[] {
 }
 
 /** Where the CPU of one committed packet went, per pass kind, and what that allows on `cores`. */
-export interface CpuBudgetRow {
+export interface CpuBudgetRow extends CpuCost {
   readonly pass: PassKind;
-  readonly serverMs: number;
-  readonly dbMs: number;
-  readonly benchMs: number;
-  readonly totalMs: number;
   /** Packets/s if every core did nothing but this: `cores` seconds of CPU / totalMs. */
   readonly ceilingPerSec: number;
   /** The total CPU per packet the issue's target allows on `cores` (NaN: no target). */
@@ -86,41 +82,54 @@ const TARGET_OF: Partial<Record<PassKind, number>> = {
   steady: TARGETS.steadyPacketsPerSec,
 };
 
+/** CPU milliseconds per committed packet, by process. */
+export interface CpuCost {
+  readonly serverMs: number;
+  readonly dbMs: number;
+  readonly benchMs: number;
+  /** The three together (MariaDB counted as 0 when it was not sampled). */
+  readonly totalMs: number;
+}
+
 /**
- * CPU milliseconds per committed packet of the server, MariaDB and the bench process (medians
- * over the passes of a kind), from each pass's CPU share and packet rate. Generator, server and
- * database share the machine, so `cores * 1000 / total` bounds the packet rate at that cost:
- * a target above the ceiling needs a cheaper packet, not more concurrency.
+ * Each process's CPU share over the packet rate, median over the complete `passes`; undefined
+ * when the server's CPU was not sampled (a --target without --server-pid).
+ */
+export function cpuCost(passes: readonly PassResult[]): CpuCost | undefined {
+  const complete = passes.filter((p) => p.complete && p.packetsPerSec > 0);
+  const msPerPacket = (pick: (p: PassResult) => number | undefined): number =>
+    median(
+      complete
+        .map((p) => {
+          const percent = pick(p);
+          return percent === undefined ? Number.NaN : (percent * 10) / p.packetsPerSec;
+        })
+        .filter(Number.isFinite),
+    );
+  const serverMs = msPerPacket((p) => p.serverCpuPercent);
+  if (!Number.isFinite(serverMs)) return undefined;
+  const dbMs = msPerPacket((p) => p.dbCpuPercent);
+  const benchMs = msPerPacket((p) => p.benchCpuPercent);
+  const totalMs = serverMs + (Number.isFinite(dbMs) ? dbMs : 0) + benchMs;
+  return { serverMs, dbMs, benchMs, totalMs };
+}
+
+/**
+ * The CPU cost of a creation and a steady packet over all runs. Generator, server and database
+ * share the machine, so `cores * 1000 / total` bounds the packet rate at that cost: a target
+ * above the ceiling needs a cheaper packet, not more concurrency.
  */
 export function cpuBudgetRows(runs: readonly E2eResult[], cores: number): CpuBudgetRow[] {
   const kinds: PassKind[] = ['creation', 'steady'];
   const rows: CpuBudgetRow[] = [];
   for (const kind of kinds) {
-    const passes = runs.flatMap((r) => r.passes.filter((p) => p.kind === kind && p.complete));
-    const msPerPacket = (pick: (p: PassResult) => number | undefined): number =>
-      median(
-        passes
-          .map((p) => {
-            const percent = pick(p);
-            return percent === undefined || !(p.packetsPerSec > 0)
-              ? Number.NaN
-              : (percent * 10) / p.packetsPerSec;
-          })
-          .filter(Number.isFinite),
-      );
-    const serverMs = msPerPacket((p) => p.serverCpuPercent);
-    const dbMs = msPerPacket((p) => p.dbCpuPercent);
-    const benchMs = msPerPacket((p) => p.benchCpuPercent);
-    if (!Number.isFinite(serverMs)) continue;
-    const totalMs = serverMs + (Number.isFinite(dbMs) ? dbMs : 0) + benchMs;
+    const cost = cpuCost(runs.flatMap((r) => r.passes.filter((p) => p.kind === kind)));
+    if (cost === undefined) continue;
     const target = TARGET_OF[kind];
     rows.push({
       pass: kind,
-      serverMs,
-      dbMs,
-      benchMs,
-      totalMs,
-      ceilingPerSec: (cores * 1000) / totalMs,
+      ...cost,
+      ceilingPerSec: (cores * 1000) / cost.totalMs,
       targetMs: target === undefined ? Number.NaN : (cores * 1000) / target,
     });
   }
@@ -267,11 +276,18 @@ export function scalingRows(points: readonly ScalingPoint[]): Row[] {
     'creation pkt/s': p.creationPacketsPerSec,
     'steady pkt/s': p.steadyPacketsPerSec,
     'steady values/s': p.steadyValuesPerSec,
+    'creation CPU ms/pkt': totalCpuMs(p, 'creation'),
+    'steady CPU ms/pkt': totalCpuMs(p, 'steady'),
     committed: committedText(p),
   }));
 }
 
 /** `all` or, for an incomplete point, how far each pass got (e.g. `creation 18,593/30,000`). */
+/** Server, MariaDB and bench CPU per packet of a point's passes of `kind` (NaN: not sampled). */
+function totalCpuMs(p: ScalingPoint, kind: PassKind): number {
+  return cpuCost((p.passes ?? []).filter((pass) => pass.kind === kind))?.totalMs ?? Number.NaN;
+}
+
 function committedText(p: ScalingPoint): string {
   const short = (p.passes ?? []).filter((pass) => pass.committed < pass.packets);
   if (p.complete && short.length === 0) return 'all';

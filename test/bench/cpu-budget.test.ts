@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cpuBudgetRows, cpuBudgetTable, type CpuBudgetRow } from '../../bench/e2e/render.js';
+import {
+  cpuBudgetRows,
+  cpuBudgetTable,
+  scalingRows,
+  type CpuBudgetRow,
+} from '../../bench/e2e/render.js';
+import type { Row } from '../../bench/lib/index.js';
 import type { E2eResult, PassKind, PassResult } from '../../bench/e2e/scenario.js';
 
 function pass(
@@ -99,4 +105,29 @@ test('incomplete passes and passes without a server CPU reading are left out', (
     'ceiling on 4 cores, pkt/s',
     'target allows ms',
   ]);
+});
+
+test('the scaling table gives each point the CPU of its creation and steady packets', () => {
+  const point = {
+    label: '1,000',
+    agents: 1000,
+    modules: 33,
+    creationPacketsPerSec: 200,
+    steadyPacketsPerSec: 400,
+    steadyValuesPerSec: 13_200,
+    complete: true,
+  };
+  const [measured, unsampled] = scalingRows([
+    {
+      ...point,
+      passes: [
+        pass('creation', 200, { server: 100, db: 60, bench: 20 }),
+        pass('steady', 400, { server: 100, db: 20, bench: 20 }),
+      ],
+    },
+    point, // a point without its passes (older JSON)
+  ]) as [Row, Row];
+  assert.equal(measured['creation CPU ms/pkt'], 9); // (100 + 60 + 20) * 10 / 200
+  assert.equal(measured['steady CPU ms/pkt'], 3.5);
+  assert.ok(Number.isNaN(unsampled['steady CPU ms/pkt']));
 });
