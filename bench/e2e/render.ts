@@ -68,6 +68,15 @@ export function medianPassRows(runs: readonly E2eResult[]): Row[] {
   });
 }
 
+/** CPU milliseconds per committed packet, by process. */
+export interface CpuCost {
+  readonly serverMs: number;
+  readonly dbMs: number;
+  readonly benchMs: number;
+  /** The three together (MariaDB counted as 0 when it was not sampled). */
+  readonly totalMs: number;
+}
+
 /** Where the CPU of one committed packet went, per pass kind, and what that allows on `cores`. */
 export interface CpuBudgetRow extends CpuCost {
   readonly pass: PassKind;
@@ -81,15 +90,6 @@ const TARGET_OF: Partial<Record<PassKind, number>> = {
   creation: TARGETS.creationPacketsPerSec,
   steady: TARGETS.steadyPacketsPerSec,
 };
-
-/** CPU milliseconds per committed packet, by process. */
-export interface CpuCost {
-  readonly serverMs: number;
-  readonly dbMs: number;
-  readonly benchMs: number;
-  /** The three together (MariaDB counted as 0 when it was not sampled). */
-  readonly totalMs: number;
-}
 
 /**
  * Each process's CPU share over the packet rate, median over the complete `passes`; undefined
@@ -282,12 +282,12 @@ export function scalingRows(points: readonly ScalingPoint[]): Row[] {
   }));
 }
 
-/** `all` or, for an incomplete point, how far each pass got (e.g. `creation 18,593/30,000`). */
 /** Server, MariaDB and bench CPU per packet of a point's passes of `kind` (NaN: not sampled). */
 function totalCpuMs(p: ScalingPoint, kind: PassKind): number {
   return cpuCost((p.passes ?? []).filter((pass) => pass.kind === kind))?.totalMs ?? Number.NaN;
 }
 
+/** `all` or, for an incomplete point, how far each pass got (e.g. `creation 18,593/30,000`). */
 function committedText(p: ScalingPoint): string {
   const short = (p.passes ?? []).filter((pass) => pass.committed < pass.packets);
   if (p.complete && short.length === 0) return 'all';
@@ -352,7 +352,7 @@ export function markdownSection(input: MarkdownInput): string {
   if (budget.length > 0) {
     lines.push(
       '',
-      `CPU milliseconds per committed packet (medians), and the packet rate that cost allows when all ${cores} cores`,
+      `CPU milliseconds per committed packet (medians), and the packet rate that cost allows when the ${cores} cores`,
       'do nothing else; a target above that ceiling needs a cheaper packet, not more load:',
       '',
       formatMarkdownTable(cpuBudgetTable(budget, cores)),
