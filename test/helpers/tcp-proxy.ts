@@ -34,6 +34,11 @@ interface Pair {
   severed?: boolean;
 }
 
+/** Modes in which nothing flows: new connections are held paused, open ones are silenced. */
+function isSilent(mode: ProxyMode): boolean {
+  return mode === 'blackhole' || mode === 'partition';
+}
+
 /**
  * Closes a socket with a TCP reset, as a vanished peer would, unless its FIN may still be
  * pending: Node 20 cannot reset a socket whose shutdown has not completed (`end()` called, e.g.
@@ -66,12 +71,15 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     destroyPair(pair);
   }
 
-  function silence(pair: Pair): void {
-    // pipe() resumes a paused source on 'drain'; unpipe first so the partition holds.
-    pair.client.unpipe();
-    pair.upstream?.unpipe();
-    pair.client.pause();
-    pair.upstream?.pause();
+  function silenceAll(next: 'blackhole' | 'partition'): void {
+    mode = next;
+    for (const pair of pairs) {
+      // pipe() resumes a paused source on 'drain'; unpipe first so the partition holds.
+      pair.client.unpipe();
+      pair.upstream?.unpipe();
+      pair.client.pause();
+      pair.upstream?.pause();
+    }
   }
 
   function connectUpstream(pair: Pair): void {
@@ -85,7 +93,7 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     });
     pair.client.pipe(upstream);
     upstream.pipe(pair.client);
-    if (mode === 'blackhole' || mode === 'partition') {
+    if (isSilent(mode)) {
       pair.client.pause();
       upstream.pause();
     }
@@ -104,7 +112,7 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
       return;
     }
     pairs.add(pair);
-    if (mode === 'blackhole' || mode === 'partition') client.pause();
+    if (isSilent(mode)) client.pause();
     else connectUpstream(pair);
   });
   server.listen(0, '127.0.0.1');
@@ -125,15 +133,13 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
       for (const pair of [...pairs]) destroyPair(pair);
     },
     blackhole() {
-      mode = 'blackhole';
-      for (const pair of pairs) silence(pair);
+      silenceAll('blackhole');
     },
     partition() {
-      mode = 'partition';
-      for (const pair of pairs) silence(pair);
+      silenceAll('partition');
     },
     restore() {
-      const wasSilent = mode === 'blackhole' || mode === 'partition';
+      const wasSilent = isSilent(mode);
       mode = 'pass';
       if (!wasSilent) return;
       for (const pair of pairs) {
