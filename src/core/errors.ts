@@ -16,6 +16,7 @@ export const ErrorCode = {
   TentacleConnect: 'ERR_TENTACLE_CONNECT',
   TentacleClosed: 'ERR_TENTACLE_CLOSED',
   TentacleAborted: 'ERR_TENTACLE_ABORTED',
+  TentacleProxyHeader: 'ERR_TENTACLE_PROXY_HEADER',
   ZipInvalid: 'ERR_ZIP_INVALID',
   ZipTooLarge: 'ERR_ZIP_TOO_LARGE',
   XmlInvalid: 'ERR_XML_INVALID',

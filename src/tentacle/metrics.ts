@@ -21,6 +21,7 @@ export const RejectReason = {
   Storage: 'ERR_TENTACLE_STORAGE',
   Disconnected: 'ERR_TENTACLE_DISCONNECTED',
   Proxy: 'ERR_TENTACLE_PROXY',
+  ProxyHeader: 'ERR_TENTACLE_PROXY_HEADER',
 } as const;
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
 
