@@ -6,6 +6,7 @@ import type { ConfEntries } from '../core/conf-file.js';
 import { ConfigError } from '../core/errors.js';
 import { resolveSettings, type Settings, type SettingsTable } from '../core/settings.js';
 import { MAX_LINE_BYTES } from './parser.js';
+import { compileTrustedSources, type ProxyProtocolConfig } from './proxy-accept.js';
 
 /**
  * The Tentacle server's settings: the Perl server's options and config keys (spec §9.1) with
@@ -24,6 +25,8 @@ export const DEFAULT_FILE_MODE = 0o640;
  * descriptor, no buffer, no timer), so a burst of agents waits instead of failing.
  */
 export const DEFAULT_MAX_WAITING = 1024;
+/** The balancer writes the PROXY header as soon as it connects: a late one is not coming. */
+export const DEFAULT_PROXY_PROTOCOL_TIMEOUT_SEC = 3;
 /** The reference's 15 forbidden file-name bytes (§4.1), as the body of a regex class. */
 export const DEFAULT_INVALID_CHARS = "?\\[\\]/\\\\=+<>:;',*~";
 
@@ -125,6 +128,24 @@ export const TENTACLE_SETTINGS = {
     extension: true,
     help: 'seconds in-flight transfers get to finish on shutdown',
   },
+  proxy_protocol: {
+    kind: 'bool',
+    default: false,
+    extension: true,
+    help: 'read a PROXY protocol header (v1/v2, HAProxy send-proxy) from proxy_protocol_from',
+  },
+  proxy_protocol_from: {
+    kind: 'string',
+    extension: true,
+    help: 'balancer addresses/CIDRs that must send a PROXY header; others are direct clients',
+  },
+  proxy_protocol_timeout: {
+    kind: 'int',
+    default: DEFAULT_PROXY_PROTOCOL_TIMEOUT_SEC,
+    min: 1,
+    extension: true,
+    help: "seconds the PROXY header (or a direct client's first bytes) may take",
+  },
 } as const satisfies SettingsTable;
 
 export type TentacleSettings = Settings<typeof TENTACLE_SETTINGS>;
@@ -172,6 +193,11 @@ export interface TentacleServerOptions {
   readonly fileMode?: number | undefined;
   readonly closeTimeoutSec?: number | undefined;
   readonly proxy?: { readonly host: string; readonly port?: number | undefined } | undefined;
+  /** Read a PROXY protocol header from the `proxyProtocolFrom` sources (required when on). */
+  readonly proxyProtocol?: boolean | undefined;
+  /** Addresses and CIDR blocks, comma-separated or a list. */
+  readonly proxyProtocolFrom?: string | readonly string[] | undefined;
+  readonly proxyProtocolTimeoutSec?: number | undefined;
 }
 
 export interface CompiledFilter {
@@ -212,6 +238,8 @@ export interface TentacleConfig {
   readonly maxDecompressedSize: number;
   readonly fileMode: number;
   readonly proxy: { readonly host: string; readonly port: number } | undefined;
+  /** PROXY protocol on: whom to read the header from; undefined = every peer is direct. */
+  readonly proxyProtocol: ProxyProtocolConfig | undefined;
 }
 
 /** `md5hex(md5raw(password))`, the token the PASS line carries (spec §2). */
@@ -456,8 +484,23 @@ export function resolveTentacleConfig(options: TentacleServerOptions): TentacleC
     ),
     fileMode,
     proxy,
+    proxyProtocol: resolveProxyProtocol(options),
   };
   return Object.freeze(config);
+}
+
+function resolveProxyProtocol(options: TentacleServerOptions): ProxyProtocolConfig | undefined {
+  if (options.proxyProtocol !== true) return undefined;
+  const { trusted, from } = compileTrustedSources(options.proxyProtocolFrom ?? '');
+  if (from.length === 0) {
+    throw new ConfigError('proxy_protocol 1 needs proxy_protocol_from (the balancer addresses)');
+  }
+  const timeoutSec = intAtLeast(
+    'proxy_protocol_timeout',
+    options.proxyProtocolTimeoutSec ?? DEFAULT_PROXY_PROTOCOL_TIMEOUT_SEC,
+    1,
+  );
+  return { trusted, from, timeoutMs: timeoutSec * 1000 };
 }
 
 function parseFileMode(text: string): number {
@@ -508,6 +551,9 @@ export function serverOptionsFromSettings(
     fileMode: parseFileMode(s.file_mode),
     closeTimeoutSec: s.close_timeout,
     proxy: s.proxy_ip !== undefined ? { host: s.proxy_ip, port: s.proxy_port } : undefined,
+    proxyProtocol: s.proxy_protocol,
+    proxyProtocolFrom: s.proxy_protocol_from,
+    proxyProtocolTimeoutSec: s.proxy_protocol_timeout,
   };
 }
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { Registry } from 'prom-client';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, describeError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import type { SpareFiles } from '../core/spare-files.js';
 import { createTentacleMetrics, RejectReason, type TentacleMetrics } from './metrics.js';
@@ -12,6 +12,7 @@ import {
   type TentacleServerOptions,
   type TentacleTlsConfig,
 } from './options.js';
+import { acceptProxyHeader, directClient, type ClientAddress } from './proxy-accept.js';
 import { Gate, TentacleSession, type FileStoredEvent, type SessionContext } from './session.js';
 import { SpoolWriter, sweepStaleTempFiles } from './spool-writer.js';
 
@@ -64,6 +65,8 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
   readonly #waiting: { raw: net.Socket; since: number }[] = [];
   /** Callbacks waiting for every served connection and session to end. */
   #whenIdle: (() => void)[] = [];
+  /** Clients named by a PROXY header, by connection, until their TLS handshake ends. */
+  readonly #tlsClients = new Map<string, ClientAddress>();
   /** Performs the TLS handshakes (never listens itself; we hand it accepted sockets). */
   readonly #tlsServer: tls.Server | undefined;
   #accepting = false;
@@ -242,6 +245,9 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       raw,
       RejectReason.ConnectionLimit,
       'connection limit reached and waiting list full',
+      {
+        maxConnections: this.config.maxConnections,
+      },
     );
   };
 
@@ -254,23 +260,24 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
     while (this.#waiting.length > 0 && (this.#waiting[0]?.since ?? now) < staleBefore) {
       const stale = this.#waiting.shift();
       if (stale && !stale.raw.destroyed) {
-        this.#refuse(stale.raw, RejectReason.Timeout, 'waited too long for a free slot');
+        this.#refuse(stale.raw, RejectReason.Timeout, 'waited too long for a free slot', {
+          maxConnections: this.config.maxConnections,
+        });
       }
     }
     this.metrics.connectionsWaiting.set(this.#waiting.length);
   }
 
-  /** Closes a connection that never got a slot: no protocol line, but logged and counted. */
-  #refuse(raw: net.Socket, reason: RejectReason, message: string): void {
+  /** Closes a connection before any session: no protocol line, but logged and counted. */
+  #refuse(
+    raw: net.Socket,
+    reason: RejectReason,
+    message: string,
+    extra: Record<string, unknown>,
+  ): void {
     this.metrics.reject(reason);
     this.#log.warn(
-      {
-        event: 'rejected',
-        reason,
-        peer: raw.remoteAddress,
-        peerPort: raw.remotePort,
-        maxConnections: this.config.maxConnections,
-      },
+      { event: 'rejected', reason, peer: raw.remoteAddress, peerPort: raw.remotePort, ...extra },
       message,
     );
     raw.destroy();
@@ -286,18 +293,54 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       this.#serveWaiting();
       this.#checkIdle();
     });
+    const proxyProtocol = this.config.proxyProtocol;
+    if (!proxyProtocol) {
+      this.#admit(raw, directClient(raw));
+      return;
+    }
+    // The PROXY header precedes everything, TLS included: read it from the raw socket first.
+    acceptProxyHeader(raw, proxyProtocol).then(
+      (client) => {
+        this.#admit(raw, client);
+      },
+      (err: unknown) => {
+        this.#refuse(raw, RejectReason.ProxyHeader, 'PROXY protocol header refused', {
+          err: describeError(err).message,
+          proxyProtocolFrom: proxyProtocol.from,
+        });
+      },
+    );
+  }
+
+  /** Starts the TLS handshake or the session of a connection whose client is known. */
+  #admit(raw: net.Socket, client: ClientAddress): void {
+    if (raw.destroyed) return;
     if (this.#log.isLevelEnabled('info')) {
+      const via = client.via ? { via: client.via.address, viaPort: client.via.port } : {};
       this.#log.info(
-        { event: 'connected', peer: raw.remoteAddress, peerPort: raw.remotePort },
+        { event: 'connected', peer: client.address, peerPort: client.port, ...via },
         'client connected',
       );
     }
-    if (this.#tlsServer) this.#tlsServer.emit('connection', raw);
-    else this.#startSession(raw);
+    if (!this.#tlsServer) {
+      this.#startSession(raw, client);
+      return;
+    }
+    if (client.via) {
+      const key = connectionKey(raw);
+      this.#tlsClients.set(key, client);
+      raw.once('close', () => this.#tlsClients.delete(key));
+    }
+    this.#tlsServer.emit('connection', raw);
   }
 
-  #startSession(socket: net.Socket): void {
-    const session = new TentacleSession(socket, this.#ctx);
+  /** The client of a TLS socket: the one its PROXY header named, else its own peer. */
+  #tlsClient(socket: tls.TLSSocket): ClientAddress {
+    return this.#tlsClients.get(connectionKey(socket)) ?? directClient(socket);
+  }
+
+  #startSession(socket: net.Socket, client: ClientAddress): void {
+    const session = new TentacleSession(socket, this.#ctx, client);
     this.#sessions.add(session);
     void session.closed.then(() => {
       this.#sessions.delete(session);
@@ -334,16 +377,17 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       handshakeTimeout: this.config.idleTimeoutMs,
     });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
-      this.#startSession(socket);
+      this.#startSession(socket, this.#tlsClient(socket));
     });
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       this.metrics.reject(RejectReason.Tls);
+      const client = this.#tlsClient(socket);
       this.#log.warn(
         {
           event: 'rejected',
           reason: RejectReason.Tls,
-          peer: socket.remoteAddress,
-          peerPort: socket.remotePort,
+          peer: client.address,
+          peerPort: client.port,
           code: err.code,
           certificate: socket.authorizationError,
           err: err.message,
@@ -427,6 +471,14 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
     })();
     return this.#closing;
   }
+}
+
+/**
+ * A TLS socket reports its raw socket's endpoints, so the four of them find the client a
+ * PROXY header named (unique among open connections).
+ */
+function connectionKey(socket: net.Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}|${socket.localAddress}|${socket.localPort}`;
 }
 
 function ignoreError(): void {

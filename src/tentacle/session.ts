@@ -8,6 +8,7 @@ import type { TentacleMetrics } from './metrics.js';
 import { RejectReason } from './metrics.js';
 import type { TentacleConfig } from './options.js';
 import { TentacleParser } from './parser.js';
+import { directClient, type ClientAddress } from './proxy-accept.js';
 import {
   NAME_MAX_BYTES,
   SpoolErrorKind,
@@ -276,7 +277,12 @@ let nextConnectionId = 1;
 
 export class TentacleSession {
   readonly cid = nextConnectionId++;
-  /** Peer address and port, captured at accept (they vanish from the socket once closed). */
+  /**
+   * The client, captured at accept (the socket forgets it once closed): the agent's own
+   * address, decoded from the PROXY header behind a balancer. Per-address limits key on it.
+   */
+  readonly client: ClientAddress;
+  /** `client.address` and `client.port`, as logs and events name them. */
   readonly peer: string;
   readonly peerPort: number;
   /** Settles once the socket is closed and any temp file is removed. */
@@ -306,12 +312,13 @@ export class TentacleSession {
   #cleanup: Promise<void> | undefined;
   #relay: net.Socket | undefined;
 
-  constructor(socket: net.Socket, ctx: SessionContext) {
+  constructor(socket: net.Socket, ctx: SessionContext, client = directClient(socket)) {
     this.#socket = socket;
     this.#ctx = ctx;
     this.#config = ctx.config;
-    this.peer = (socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.)/, '');
-    this.peerPort = socket.remotePort ?? 0;
+    this.client = client;
+    this.peer = client.address;
+    this.peerPort = client.port;
     this.#state = ctx.config.passLine ? SessionState.Auth : SessionState.Command;
     this.closed = new Promise<void>((resolve) => {
       this.#resolveClosed = resolve;
@@ -389,6 +396,7 @@ export class TentacleSession {
       cid: this.cid,
       peer: this.peer,
       peerPort: this.peerPort,
+      ...(this.client.via ? { via: this.client.via.address, viaPort: this.client.via.port } : {}),
     }));
   }
 

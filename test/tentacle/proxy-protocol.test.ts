@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { inet4, inet6, TLVS, v2 } from './fixtures/proxy-headers.js';
 import {
   couldBeProxyHeader,
   ProxyHeaderError,
@@ -16,55 +17,6 @@ import {
 } from '../../src/tentacle/proxy-protocol.js';
 
 const PAYLOAD = Buffer.from('SEND <a.data> SIZE 3\nabc', 'latin1');
-
-interface V2Spec {
-  command?: number;
-  /** byte 13: family << 4 | transport */
-  family?: number;
-  addresses?: Buffer;
-  tlvs?: Buffer;
-  version?: number;
-}
-
-/** A v2 header built from the spec's layout (independently of the parser). */
-function v2({ command = 1, family = 0x11, addresses, tlvs, version = 2 }: V2Spec): Buffer {
-  const body = Buffer.concat([addresses ?? Buffer.alloc(0), tlvs ?? Buffer.alloc(0)]);
-  const head = Buffer.alloc(4);
-  head[0] = (version << 4) | command;
-  head[1] = family;
-  head.writeUInt16BE(body.length, 2);
-  return Buffer.concat([V2_SIGNATURE, head, body]);
-}
-
-function inet4(src: number[], dst: number[], sport: number, dport: number): Buffer {
-  const b = Buffer.alloc(12);
-  Buffer.from(src).copy(b, 0);
-  Buffer.from(dst).copy(b, 4);
-  b.writeUInt16BE(sport, 8);
-  b.writeUInt16BE(dport, 10);
-  return b;
-}
-
-function inet6(src: string, dst: string, sport: number, dport: number): Buffer {
-  const hex = (groups: string): Buffer => Buffer.from(groups.replace(/:/g, ''), 'hex');
-  const b = Buffer.alloc(36);
-  hex(src).copy(b, 0);
-  hex(dst).copy(b, 16);
-  b.writeUInt16BE(sport, 32);
-  b.writeUInt16BE(dport, 34);
-  return b;
-}
-
-/** TLVs as HAProxy sends them: ALPN, authority, a CRC32C slot, a unique id, and a NOOP pad. */
-const TLVS = Buffer.concat([
-  Buffer.from([0x01, 0x00, 0x02]),
-  Buffer.from('h2'),
-  Buffer.from([0x02, 0x00, 0x0b]),
-  Buffer.from('example.com'),
-  Buffer.from([0x03, 0x00, 0x04, 0, 0, 0, 0]),
-  Buffer.from([0x05, 0x00, 0x03, 0x61, 0x62, 0x63]),
-  Buffer.from([0x04, 0x00, 0x05, 0, 0, 0, 0, 0]),
-]);
 
 function parseWhole(bytes: Buffer): ProxyHeaderResult {
   const result = new ProxyHeaderParser().push(bytes);
