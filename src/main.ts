@@ -91,6 +91,16 @@ const SERVE_SETTINGS = {
     extension: true,
     help: "Tentacle sessions served at once (default 10, or tentacle_config's)",
   },
+  tentacle_proxy_protocol: {
+    kind: 'bool',
+    extension: true,
+    help: "read a PROXY protocol header (HAProxy send-proxy) from tentacle_proxy_protocol_from (default off, or tentacle_config's)",
+  },
+  tentacle_proxy_protocol_from: {
+    kind: 'string',
+    extension: true,
+    help: "balancer addresses/CIDRs, comma-separated, that must send the PROXY header (or tentacle_config's proxy_protocol_from)",
+  },
   verbosity: { kind: 'int', default: 3, min: 0, max: 10, help: 'log detail (0 errors … 10 debug)' },
   log_file: { kind: 'string', help: 'append JSON logs here instead of stdout' },
   shutdown_timeout: {
@@ -171,6 +181,8 @@ function tentacleOptions(
     maxSize: s.tentacle_max_size ?? fromFile.maxSize,
     maxConnections: s.tentacle_max_connections ?? fromFile.maxConnections,
     password: s.tentacle_password ?? fromFile.password,
+    proxyProtocol: s.tentacle_proxy_protocol ?? fromFile.proxyProtocol,
+    proxyProtocolFrom: s.tentacle_proxy_protocol_from ?? fromFile.proxyProtocolFrom,
     proxy: undefined,
   };
 }
