@@ -298,13 +298,22 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       this.#admit(raw, directClient(raw));
       return;
     }
+    if (raw.remoteAddress === undefined) {
+      // Reset before we looked (HAProxy ends its health checks with a RST): nobody to trust.
+      this.#log.debug({ event: 'reset_before_served' }, 'connection reset before it was served');
+      raw.destroy();
+      return;
+    }
     // The PROXY header precedes everything, TLS included: read it from the raw socket first.
+    const peer = directClient(raw); // the socket forgets its peer once closed
     acceptProxyHeader(raw, proxyProtocol).then(
       (client) => {
         this.#admit(raw, client);
       },
       (err: unknown) => {
         this.#refuse(raw, RejectReason.ProxyHeader, 'PROXY protocol header refused', {
+          peer: peer.address,
+          peerPort: peer.port,
           err: describeError(err).message,
           proxyProtocolFrom: proxyProtocol.from,
         });

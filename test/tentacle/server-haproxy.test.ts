@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { FileStoredEvent } from '../../src/tentacle/index.js';
+import { eventually } from '../ha/fixtures/cluster.js';
 import { runHaproxy } from '../ha/fixtures/haproxy.js';
 import { freePort } from '../helpers/net.js';
 import { makeTestCerts, type TestCerts } from './fixtures/certs.js';
@@ -24,7 +25,7 @@ async function haproxyInFront(
   serverPort: number,
   serverLine: string,
   source = BALANCER,
-): Promise<number> {
+): Promise<{ port: number; status: () => Promise<string> }> {
   const port = await freePort();
   const lb = await runHaproxy(`global
   maxconn 64
@@ -39,7 +40,13 @@ frontend agents
 backend tentacle
   server s1 127.0.0.1:${serverPort} ${serverLine} source ${source}`);
   t.after(() => lb.close());
-  return port;
+  // CSV columns: pxname, svname, …, status is the 18th (index 17).
+  const status = async (): Promise<string> =>
+    (await lb.statsCsv())
+      .split('\n')
+      .find((l) => l.startsWith('tentacle,s1,'))
+      ?.split(',')[17] ?? '';
+  return { port, status };
 }
 
 describe('behind HAProxy with send-proxy', () => {
@@ -61,7 +68,7 @@ describe('behind HAProxy with send-proxy', () => {
         });
         const events: FileStoredEvent[] = [];
         h.server.on('fileStored', (e) => events.push(e));
-        const port = await haproxyInFront(t, h.port, sendProxy);
+        const { port } = await haproxyInFront(t, h.port, sendProxy);
         const agent = await RawPeer.connect(port, {
           localAddress: AGENT,
           ...(withTls ? { tls: { rejectUnauthorized: false } } : {}),
@@ -93,11 +100,11 @@ describe('behind HAProxy with send-proxy', () => {
 
   test('a balancer not in proxy_protocol_from is refused; so is one without send-proxy', async (t) => {
     const h = await startServer(t, { proxyProtocol: true, proxyProtocolFrom: BALANCER });
-    const unlisted = await haproxyInFront(t, h.port, 'send-proxy-v2', '127.0.0.4');
+    const unlisted = (await haproxyInFront(t, h.port, 'send-proxy-v2', '127.0.0.4')).port;
     const spoofed = await RawPeer.connect(unlisted, { localAddress: AGENT });
     spoofed.write('SEND <x.data> SIZE 1\nx');
     await spoofed.expectClose();
-    const bare = await haproxyInFront(t, h.port, '');
+    const bare = (await haproxyInFront(t, h.port, '')).port;
     const direct = await RawPeer.connect(bare, { localAddress: AGENT });
     direct.write('SEND <y.data> SIZE 1\ny');
     await direct.expectClose();
@@ -110,5 +117,15 @@ describe('behind HAProxy with send-proxy', () => {
         [BALANCER, 'not a PROXY header'],
       ],
     );
+  });
+
+  test('health checks with check-send-proxy (v2 LOCAL, ended by a RST) pass without a warning', async (t) => {
+    const h = await startServer(t, { proxyProtocol: true, proxyProtocolFrom: BALANCER });
+    const lb = await haproxyInFront(t, h.port, 'send-proxy-v2 check check-send-proxy inter 100ms');
+    await eventually(async () => (await lb.status()).startsWith('UP'), 10_000, 'the server UP');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.ok((await lb.status()).startsWith('UP'));
+    const warnings = h.logs.filter((r) => (r.level ?? 0) >= 40);
+    assert.deepEqual(warnings, []);
   });
 });
