@@ -6,8 +6,9 @@
  *   const server = createTentacleServer(options, { logger, registry });
  *     // options: TentacleServerOptions (directory required unless proxy; the rest default to the
  *     //   Perl server's defaults plus extensions: sync, transferTimeoutSec, maxDecompressedSize,
- *     //   fileMode, closeTimeoutSec). Throws ConfigError at once for bad settings (missing or
- *     //   unwritable folder, invalid filter regex, unreadable TLS files, bad address).
+ *     //   fileMode, closeTimeoutSec, proxyProtocol + proxyProtocolFrom). Throws ConfigError at
+ *     //   once for bad settings (missing or unwritable folder, invalid filter regex, unreadable
+ *     //   TLS files, bad address).
  *   await server.listen();        // → AddressInfo[]; rejects (ConfigError) only if no address binds
  *   server.on('fileStored', ({ path, name, size, peer, compressed, pathBytes, nameBytes }) => …);
  *     // after the file is under its final name (and durable with sync 'always')
@@ -31,6 +32,7 @@ export {
   type TentacleServerEvents,
 } from './server.js';
 export type { FileStoredEvent } from './session.js';
+export type { ClientAddress } from './proxy-accept.js';
 export {
   passDigest,
   resolveTentacleConfig,
