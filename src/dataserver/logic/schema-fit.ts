@@ -1,0 +1,136 @@
+/**
+ * A parsed packet fitted to the columns it will be written to (src/db/column-limits.ts), before
+ * the batch: under strict SQL mode one value past its column fails the whole batch, and the file
+ * would end `_FAILED`, the path meant for our own bugs.
+ *
+ * - Lookup keys are refused (→ `_BADXML` with an event naming the field and the limit): the agent
+ *   name (tagente.nombre) and module names (tagente_modulo.nombre), both as encoded. The
+ *   reference's non-strict MySQL stored them cut short, so the next packet's lookup of the full
+ *   name missed and created the agent or module again, once per packet.
+ * - Every other text is cut on a character boundary, as the reference's database did.
+ * - The agent interval is clamped to its column (INT UNSIGNED), as the reference's database did.
+ *
+ * Values derived later (event texts, encoded custom fields) are fitted where they are built.
+ * Returns the same packet object when nothing needed fitting (the usual case).
+ */
+import { ErrorCode } from '../../core/errors.js';
+import {
+  COLUMN_LIMITS,
+  describeLimit,
+  fitEncodedToColumn,
+  fitsColumn,
+  fitToColumn,
+  integerRange,
+  textSize,
+  type TextLimit,
+} from '../../db/column-limits.js';
+import type { AgentPacket, ModuleCreationTags, PacketModule, ParseFailure } from '../types.js';
+
+const AGENT = COLUMN_LIMITS.tagente;
+const MODULE = COLUMN_LIMITS.tagente_modulo;
+/** tagente_estado.datos and tagente_datos_string.datos hold the same text. */
+const DATUM = COLUMN_LIMITS.tagente_datos_string.datos;
+
+/** Module tags copied into a text column at creation, with that column. */
+const CREATION_TEXT: readonly (readonly [keyof ModuleCreationTags, TextLimit])[] = [
+  ['unit', MODULE.unit],
+  ['str_warning', MODULE.str_warning],
+  ['str_critical', MODULE.str_critical],
+  ['custom_id', MODULE.custom_id],
+  ['crontab', MODULE.cron_interval],
+  ['critical_instructions', MODULE.critical_instructions],
+  ['warning_instructions', MODULE.warning_instructions],
+  ['unknown_instructions', MODULE.unknown_instructions],
+];
+
+export type SchemaFit =
+  | { readonly packet: AgentPacket; readonly refused?: undefined }
+  | { readonly packet?: undefined; readonly refused: ParseFailure };
+
+function refusal(field: string, text: string, column: string, limit: TextLimit): SchemaFit {
+  const size = `${String(textSize(text, limit))} ${limit.type === 'varchar' ? 'characters' : 'bytes'}`;
+  return {
+    refused: {
+      code: ErrorCode.XmlValueTooLong,
+      message: `${field} is ${size} once encoded; ${column} holds ${describeLimit(limit)}`,
+      disposition: 'badxml',
+    },
+  };
+}
+
+/** Collects what was cut, for the packet's warnings. */
+class Cuts {
+  readonly notes: string[] = [];
+  fit(text: string, limit: TextLimit, field: string): string {
+    if (fitsColumn(text, limit)) return text;
+    this.notes.push(`${field} cut to ${describeLimit(limit)}`);
+    return fitToColumn(text, limit);
+  }
+  fitOptional(text: string | undefined, limit: TextLimit, field: string): string | undefined {
+    return text === undefined ? undefined : this.fit(text, limit, field);
+  }
+}
+
+function fitModule(m: PacketModule, cuts: Cuts): PacketModule {
+  const field = (name: string) => `module '${m.name.slice(0, 100)}' ${name}`;
+  let creation = m.creation;
+  for (const [tag, limit] of CREATION_TEXT) {
+    const text = creation[tag];
+    if (text === undefined || fitsColumn(text, limit)) continue;
+    creation = { ...creation, [tag]: cuts.fit(text, limit, field(tag)) };
+  }
+  let data = m.data;
+  if (data.some((d) => d.value !== undefined && !fitsColumn(d.value, DATUM))) {
+    data = data.map((d) =>
+      d.value === undefined ? d : { ...d, value: cuts.fit(d.value, DATUM, field('data')) },
+    );
+  }
+  const description = cuts.fitOptional(m.description, MODULE.descripcion, field('description'));
+  const extendedInfo = cuts.fit(m.extendedInfo, MODULE.extended_info, field('extended info'));
+  if (
+    creation === m.creation &&
+    data === m.data &&
+    description === m.description &&
+    extendedInfo === m.extendedInfo
+  ) {
+    return m;
+  }
+  return { ...m, creation, data, description, extendedInfo };
+}
+
+/** The packet fitted to its columns, or the refusal of a lookup key that does not fit. */
+export function fitPacketToSchema(packet: AgentPacket): SchemaFit {
+  if (!fitsColumn(packet.agentNameEncoded, AGENT.nombre)) {
+    return refusal('agent_name', packet.agentNameEncoded, 'tagente.nombre', AGENT.nombre);
+  }
+  for (const m of packet.modules) {
+    if (!fitsColumn(m.nameEncoded, MODULE.nombre)) {
+      return refusal(
+        `module name '${m.name.slice(0, 40)}…'`,
+        m.nameEncoded,
+        'tagente_modulo.nombre',
+        MODULE.nombre,
+      );
+    }
+  }
+  const cuts = new Cuts();
+  const modules = packet.modules.map((m) => fitModule(m, cuts));
+  const [, intervalMax] = integerRange(AGENT.intervalo);
+  const fitted: AgentPacket = {
+    ...packet,
+    aliasEncoded: fitEncodedToColumn(packet.aliasEncoded, AGENT.alias),
+    description: cuts.fit(packet.description, AGENT.comentarios, 'description'),
+    addresses: packet.addresses.map((a) => cuts.fit(a, AGENT.direccion, 'address')),
+    osVersion: cuts.fitOptional(packet.osVersion, AGENT.os_version, 'os_version'),
+    version: cuts.fitOptional(packet.version, AGENT.agent_version, 'version'),
+    customId: cuts.fitOptional(packet.customId, AGENT.custom_id, 'custom_id'),
+    urlAddress: cuts.fitOptional(packet.urlAddress, AGENT.url_address, 'url_address'),
+    interval: Math.min(packet.interval, intervalMax),
+    modules: modules.some((m, i) => m !== packet.modules[i]) ? modules : packet.modules,
+  };
+  if (fitted.aliasEncoded !== packet.aliasEncoded) cuts.notes.push('agent_alias cut');
+  if (fitted.interval !== packet.interval)
+    cuts.notes.push(`interval clamped to ${String(intervalMax)}`);
+  if (cuts.notes.length === 0) return { packet };
+  return { packet: { ...fitted, warnings: [...packet.warnings, ...cuts.notes] } };
+}
