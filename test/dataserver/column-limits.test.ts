@@ -16,7 +16,9 @@ import {
   type LiveColumn,
   type TextLimit,
 } from '../../src/db/column-limits.js';
-import { createSchemaDatabase, type TestDatabase } from '../helpers/db.js';
+import { silentLogger } from '../../src/core/log.js';
+import { initDatabase } from '../../src/db/index.js';
+import { createSchemaDatabase, testDbServer, type TestDatabase } from '../helpers/db.js';
 
 async function liveColumns(db: TestDatabase): Promise<LiveColumn[]> {
   const [rows] = await db.pool.query<RowDataPacket[]>(LIVE_COLUMNS_SQL, [db.name]);
@@ -141,4 +143,20 @@ test('an encoded value is not left with half an entity', () => {
   assert.equal(fitEncodedToColumn('ab&#x20;&#x20;cd', limit), 'ab&#x20;');
   assert.equal(fitEncodedToColumn('abcdefg&amp;', limit), 'abcdefg');
   assert.equal(fitEncodedToColumn('short&amp;', limit), 'short&amp;');
+});
+
+test('init-db on an existing schema reports the columns that differ (an older utf8mb3 Pandora)', async (t) => {
+  const db = await createSchemaDatabase();
+  t.after(() => db.drop());
+  const cfg = { ...testDbServer(), database: db.name };
+  const fresh = await initDatabase(cfg, { createDatabase: false }, { logger: silentLogger() });
+  assert.deepEqual(fresh.columnMismatches, []);
+  await db.pool.query(
+    'ALTER TABLE tagente_datos_string MODIFY datos MEDIUMTEXT CHARACTER SET utf8mb3',
+  );
+  const again = await initDatabase(cfg, { createDatabase: false }, { logger: silentLogger() });
+  assert.equal(again.schema, 'existing');
+  assert.deepEqual(again.columnMismatches, [
+    'tagente_datos_string.datos: charset utf8mb3, expected utf8mb4',
+  ]);
 });
