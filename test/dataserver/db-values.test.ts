@@ -7,6 +7,8 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { COLUMN_LIMITS, textSize } from '../../src/db/column-limits.js';
+import { fitPacketToSchema } from '../../src/dataserver/logic/schema-fit.js';
+import { parseAgentXml } from '../../src/dataserver/xml/index.js';
 import { safeInput, safeOutput } from '../../src/dataserver/xml/safe-input.js';
 import { dbRetries, packet, startHarness, type Harness } from './harness.js';
 
@@ -109,6 +111,7 @@ test('long text is cut on a character boundary where the reference truncated it'
   const [agent] = await h.rows(
     'SELECT alias, comentarios, os_version, agent_version, direccion, custom_id FROM tagente',
   );
+  assert.ok(agent);
   assert.equal(agent['comentarios'], '😀'.repeat(255));
   assert.equal(agent['os_version'], 'o'.repeat(100));
   assert.equal(agent['agent_version'], '😀'.repeat(100));
@@ -121,6 +124,7 @@ test('long text is cut on a character boundary where the reference truncated it'
   const [m] = await h.rows(
     "SELECT descripcion, unit, str_critical, custom_id FROM tagente_modulo WHERE nombre = 's'",
   );
+  assert.ok(m);
   assert.equal(m['descripcion'], 'é'.repeat(32_767)); // 65,534 bytes: one more would be 65,536
   assert.equal(m['unit'], 'u'.repeat(65_535));
   assert.equal(m['str_critical'], '😀'.repeat(16_383));
@@ -176,7 +180,7 @@ test('numbers past their columns are clamped or rejected, never sent to the data
   );
   assert.deepEqual(spoolLeft(), []);
   const [agent] = await h.rows('SELECT intervalo FROM tagente');
-  assert.equal(Number(agent['intervalo']), 4_294_967_295);
+  assert.equal(Number(agent?.['intervalo']), 4_294_967_295);
   const [big] = await h.rows(
     "SELECT `min`, `max`, min_warning, post_process FROM tagente_modulo WHERE nombre = 'big'",
   );
@@ -209,11 +213,32 @@ test('timestamps past year 9999 fall back as invalid ones do, never reach a DATE
   );
   assert.deepEqual(spoolLeft(), []);
   const [agent] = await h.rows('SELECT ultimo_contacto_remoto FROM tagente');
-  assert.ok(String(agent['ultimo_contacto_remoto']).startsWith('2024-'), 'file mtime used');
+  assert.ok(String(agent?.['ultimo_contacto_remoto']).startsWith('2024-'), 'file mtime used');
   const data = await h.rows('SELECT datos FROM tagente_datos');
   assert.deepEqual(
     data.map((r) => Number(r['datos'])),
     [2],
     'the item past 9999 skipped',
   );
+});
+
+test('a datum past MEDIUMTEXT is cut to 16 MiB − 1 bytes; a packet that fits is passed on as is', () => {
+  const xml = agentXml('host1', moduleXml('s', 'generic_data_string', 'v'));
+  const parsed = parseAgentXml(Buffer.from(xml), {
+    mtimeSec: 1_709_280_000,
+    nowSec: 1_709_280_000,
+  });
+  const same = fitPacketToSchema(parsed);
+  assert.equal(same.packet, parsed, 'no copy when nothing needs fitting');
+  const [m] = parsed.modules;
+  assert.ok(m);
+  const huge = `${'é'.repeat(8 * 1024 * 1024)}x`; // 16 MiB + 1 byte
+  const fitted = fitPacketToSchema({
+    ...parsed,
+    modules: [{ ...m, data: [{ value: huge, epoch: 1_709_280_000 }] }],
+  });
+  const value = fitted.packet?.modules[0]?.data[0]?.value ?? '';
+  assert.equal(value.length, 8_388_607);
+  assert.equal(Buffer.byteLength(value), 16_777_214); // 'é' is 2 bytes: one more would not fit
+  assert.deepEqual(fitted.packet?.warnings, ["module 's' data cut to 16777215 bytes"]);
 });
