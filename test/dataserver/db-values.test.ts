@@ -222,6 +222,36 @@ test('timestamps past year 9999 fall back as invalid ones do, never reach a DATE
   );
 });
 
+test('bytes no column could hold (invalid UTF-8, NUL, lone surrogates) → _BADXML, never the database', async () => {
+  await reset();
+  const doc = (v: string) => agentXml('host1', moduleXml('s', 'generic_data_string', v));
+  const utf16 = Buffer.concat([
+    Buffer.from([0xff, 0xfe]),
+    Buffer.from(doc('a\ud800b').replace("encoding='UTF-8'", "encoding='UTF-16'"), 'utf16le'),
+  ]);
+  const names = await h.feed(
+    Buffer.from(doc('h\xe9'), 'latin1'), // declared UTF-8, byte 0xE9
+    doc('a\u0000b'),
+    doc('a&#0;b').replace('&amp;#0;', '&#0;'),
+    doc('a&#xD800;b').replace('&amp;#xD800;', '&#xD800;'),
+    utf16,
+    doc('fine'),
+  );
+  assert.deepEqual(
+    spoolLeft().sort(),
+    names
+      .slice(0, 5)
+      .map((n) => `${n}_BADXML`)
+      .sort(),
+  );
+  assert.equal((await errorEvents()).length, 5);
+  assert.deepEqual(
+    (await h.rows('SELECT datos FROM tagente_datos_string')).map((r) => r['datos']),
+    ['fine'],
+  );
+  assert.equal(await dbRetries(h, 'error'), 0);
+});
+
 test('a datum past MEDIUMTEXT is cut to 16 MiB − 1 bytes; a packet that fits is passed on as is', () => {
   const xml = agentXml('host1', moduleXml('s', 'generic_data_string', 'v'));
   const parsed = parseAgentXml(Buffer.from(xml), {
