@@ -71,8 +71,11 @@ class Cuts {
   }
 }
 
+/** The start of a module name, for messages (whole characters). */
+const preview = (name: string, chars: number) => fitToColumn(name, { type: 'varchar', chars });
+
 function fitModule(m: PacketModule, cuts: Cuts): PacketModule {
-  const field = (name: string) => `module '${m.name.slice(0, 100)}' ${name}`;
+  const field = (name: string) => `module '${preview(m.name, 100)}' ${name}`;
   let creation = m.creation;
   for (const [tag, limit] of CREATION_TEXT) {
     const text = creation[tag];
@@ -106,7 +109,7 @@ export function fitPacketToSchema(packet: AgentPacket): SchemaFit {
   for (const m of packet.modules) {
     if (!fitsColumn(m.nameEncoded, MODULE.nombre)) {
       return refusal(
-        `module name '${m.name.slice(0, 40)}…'`,
+        `module name '${preview(m.name, 40)}…'`,
         m.nameEncoded,
         'tagente_modulo.nombre',
         MODULE.nombre,
