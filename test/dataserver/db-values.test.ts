@@ -272,3 +272,23 @@ test('a datum past MEDIUMTEXT is cut to 16 MiB − 1 bytes; a packet that fits i
   assert.equal(Buffer.byteLength(value), 16_777_214); // 'é' is 2 bytes: one more would not fit
   assert.deepEqual(fitted.packet?.warnings, ["module 's' data cut to 16777215 bytes"]);
 });
+
+test('a packet with thousands of cuts names ten of them and counts the rest', () => {
+  let modules = '';
+  for (let i = 0; i < 30; i++) {
+    modules += moduleXml(
+      `m${String(i)}`,
+      'generic_data',
+      '1',
+      `<custom_id>${'c'.repeat(300)}</custom_id>`,
+    );
+  }
+  const parsed = parseAgentXml(Buffer.from(agentXml('host1', modules)), {
+    mtimeSec: 1_709_280_000,
+    nowSec: 1_709_280_000,
+  });
+  const warnings = fitPacketToSchema(parsed).packet?.warnings ?? [];
+  assert.equal(warnings.length, 11);
+  assert.equal(warnings[0], "module 'm0' custom_id cut to 255 characters");
+  assert.equal(warnings[10], '20 more values cut to their columns');
+});

@@ -58,13 +58,27 @@ function refusal(field: string, text: string, column: string, limit: TextLimit):
   };
 }
 
+/** Warnings named one by one; a hostile packet may hold thousands of cuts. */
+const MAX_NOTES = 10;
+
 /** Collects what was cut, for the packet's warnings. */
 class Cuts {
   readonly notes: string[] = [];
+  #more = 0;
+  note(text: string): void {
+    if (this.notes.length < MAX_NOTES) this.notes.push(text);
+    else this.#more++;
+  }
   fit(text: string, limit: TextLimit, field: string): string {
     if (fitsColumn(text, limit)) return text;
-    this.notes.push(`${field} cut to ${describeLimit(limit)}`);
+    this.note(`${field} cut to ${describeLimit(limit)}`);
     return fitToColumn(text, limit);
+  }
+  /** The notes, with a count of those left unnamed. */
+  all(): string[] {
+    return this.#more === 0
+      ? this.notes
+      : [...this.notes, `${String(this.#more)} more values cut to their columns`];
   }
   fitOptional(text: string | undefined, limit: TextLimit, field: string): string | undefined {
     return text === undefined ? undefined : this.fit(text, limit, field);
@@ -131,9 +145,8 @@ export function fitPacketToSchema(packet: AgentPacket): SchemaFit {
     interval: Math.min(packet.interval, intervalMax),
     modules: modules.some((m, i) => m !== packet.modules[i]) ? modules : packet.modules,
   };
-  if (fitted.aliasEncoded !== packet.aliasEncoded) cuts.notes.push('agent_alias cut');
-  if (fitted.interval !== packet.interval)
-    cuts.notes.push(`interval clamped to ${String(intervalMax)}`);
+  if (fitted.aliasEncoded !== packet.aliasEncoded) cuts.note('agent_alias cut');
+  if (fitted.interval !== packet.interval) cuts.note(`interval clamped to ${String(intervalMax)}`);
   if (cuts.notes.length === 0) return { packet };
-  return { packet: { ...fitted, warnings: [...packet.warnings, ...cuts.notes] } };
+  return { packet: { ...fitted, warnings: [...packet.warnings, ...cuts.all()] } };
 }
