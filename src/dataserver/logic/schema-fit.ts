@@ -32,7 +32,7 @@ const MODULE = COLUMN_LIMITS.tagente_modulo;
 const DATUM = COLUMN_LIMITS.tagente_datos_string.datos;
 
 /** Module tags copied into a text column at creation, with that column. */
-const CREATION_TEXT: readonly (readonly [keyof ModuleCreationTags, TextLimit])[] = [
+const CREATION_TEXT: ReadonlyMap<string, TextLimit> = new Map<keyof ModuleCreationTags, TextLimit>([
   ['unit', MODULE.unit],
   ['str_warning', MODULE.str_warning],
   ['str_critical', MODULE.str_critical],
@@ -41,7 +41,9 @@ const CREATION_TEXT: readonly (readonly [keyof ModuleCreationTags, TextLimit])[]
   ['critical_instructions', MODULE.critical_instructions],
   ['warning_instructions', MODULE.warning_instructions],
   ['unknown_instructions', MODULE.unknown_instructions],
-];
+]);
+
+const [, INTERVAL_MAX] = integerRange(AGENT.intervalo);
 
 export type SchemaFit =
   | { readonly packet: AgentPacket; readonly refused?: undefined }
@@ -88,31 +90,36 @@ class Cuts {
 /** The start of a module name, for messages (whole characters). */
 const preview = (name: string, chars: number) => fitToColumn(name, { type: 'varchar', chars });
 
+/** The allocation-free check every packet takes; almost every module passes it. */
+function moduleFits(m: PacketModule): boolean {
+  if (m.description !== undefined && !fitsColumn(m.description, MODULE.descripcion)) return false;
+  if (!fitsColumn(m.extendedInfo, MODULE.extended_info)) return false;
+  for (const d of m.data) if (d.value !== undefined && !fitsColumn(d.value, DATUM)) return false;
+  const creation = m.creation as Readonly<Record<string, string | undefined>>;
+  for (const tag in creation) {
+    const limit = CREATION_TEXT.get(tag);
+    const text = creation[tag];
+    if (limit !== undefined && text !== undefined && !fitsColumn(text, limit)) return false;
+  }
+  return true;
+}
+
 function fitModule(m: PacketModule, cuts: Cuts): PacketModule {
   const field = (name: string) => `module '${preview(m.name, 100)}' ${name}`;
-  let creation = m.creation;
+  const creation: Record<string, string | undefined> = { ...m.creation };
   for (const [tag, limit] of CREATION_TEXT) {
     const text = creation[tag];
-    if (text === undefined || fitsColumn(text, limit)) continue;
-    creation = { ...creation, [tag]: cuts.fit(text, limit, field(tag)) };
+    if (text !== undefined) creation[tag] = cuts.fit(text, limit, field(tag));
   }
-  let data = m.data;
-  if (data.some((d) => d.value !== undefined && !fitsColumn(d.value, DATUM))) {
-    data = data.map((d) =>
+  return {
+    ...m,
+    creation,
+    data: m.data.map((d) =>
       d.value === undefined ? d : { ...d, value: cuts.fit(d.value, DATUM, field('data')) },
-    );
-  }
-  const description = cuts.fitOptional(m.description, MODULE.descripcion, field('description'));
-  const extendedInfo = cuts.fit(m.extendedInfo, MODULE.extended_info, field('extended info'));
-  if (
-    creation === m.creation &&
-    data === m.data &&
-    description === m.description &&
-    extendedInfo === m.extendedInfo
-  ) {
-    return m;
-  }
-  return { ...m, creation, data, description, extendedInfo };
+    ),
+    description: cuts.fitOptional(m.description, MODULE.descripcion, field('description')),
+    extendedInfo: cuts.fit(m.extendedInfo, MODULE.extended_info, field('extended info')),
+  };
 }
 
 /** The packet fitted to its columns, or the refusal of a lookup key that does not fit. */
@@ -131,22 +138,29 @@ export function fitPacketToSchema(packet: AgentPacket): SchemaFit {
     }
   }
   const cuts = new Cuts();
-  const modules = packet.modules.map((m) => fitModule(m, cuts));
-  const [, intervalMax] = integerRange(AGENT.intervalo);
+  let modules = packet.modules;
+  for (let i = 0; i < packet.modules.length; i++) {
+    const m = packet.modules[i];
+    if (m === undefined || moduleFits(m)) continue;
+    if (modules === packet.modules) modules = [...packet.modules];
+    (modules as PacketModule[])[i] = fitModule(m, cuts);
+  }
+  const aliasEncoded = fitEncodedToColumn(packet.aliasEncoded, AGENT.alias);
+  if (aliasEncoded !== packet.aliasEncoded) cuts.note('agent_alias cut');
+  const interval = Math.min(packet.interval, INTERVAL_MAX);
+  if (interval !== packet.interval) cuts.note(`interval clamped to ${String(INTERVAL_MAX)}`);
   const fitted: AgentPacket = {
     ...packet,
-    aliasEncoded: fitEncodedToColumn(packet.aliasEncoded, AGENT.alias),
+    aliasEncoded,
     description: cuts.fit(packet.description, AGENT.comentarios, 'description'),
     addresses: packet.addresses.map((a) => cuts.fit(a, AGENT.direccion, 'address')),
     osVersion: cuts.fitOptional(packet.osVersion, AGENT.os_version, 'os_version'),
     version: cuts.fitOptional(packet.version, AGENT.agent_version, 'version'),
     customId: cuts.fitOptional(packet.customId, AGENT.custom_id, 'custom_id'),
     urlAddress: cuts.fitOptional(packet.urlAddress, AGENT.url_address, 'url_address'),
-    interval: Math.min(packet.interval, intervalMax),
-    modules: modules.some((m, i) => m !== packet.modules[i]) ? modules : packet.modules,
+    interval,
+    modules,
   };
-  if (fitted.aliasEncoded !== packet.aliasEncoded) cuts.note('agent_alias cut');
-  if (fitted.interval !== packet.interval) cuts.note(`interval clamped to ${String(intervalMax)}`);
   if (cuts.notes.length === 0) return { packet };
   return { packet: { ...fitted, warnings: [...packet.warnings, ...cuts.all()] } };
 }
