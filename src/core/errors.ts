@@ -27,6 +27,7 @@ export const ErrorCode = {
   XmlEncoding: 'ERR_XML_ENCODING',
   XmlNoAgentName: 'ERR_XML_NO_AGENT_NAME',
   XmlUnsupported: 'ERR_XML_UNSUPPORTED',
+  XmlValueTooLong: 'ERR_XML_VALUE_TOO_LONG',
   DbUnavailable: 'ERR_DB_UNAVAILABLE',
   HaFenced: 'ERR_HA_FENCED',
   HaDuplicateName: 'ERR_HA_DUPLICATE_NAME',

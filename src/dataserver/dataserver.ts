@@ -16,6 +16,7 @@ import { BADXML_SUFFIX, FAILED_SUFFIX, createSpoolDir, type SpoolDir } from './s
 import { createAgentCache } from './state/agent-cache.js';
 import { loadCatalogData, type CatalogData } from './state/catalog.js';
 import { backlogEvent, badXmlEvent } from './logic/index.js';
+import { fitPacketToSchema } from './logic/schema-fit.js';
 import type { ProcessPacket } from './types.js';
 import { createBatchWriter, type BatchWriter } from './writer/batch-writer.js';
 
@@ -173,8 +174,11 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
           ),
         };
     parseDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-    if (parsed.error) {
-      const { disposition, code, message } = parsed.error;
+    // Checked against the columns before the batch: a value the database would refuse must not
+    // fail the batch and send the file down the _FAILED path meant for our own bugs.
+    const fitted = parsed.packet ? fitPacketToSchema(parsed.packet) : { refused: parsed.error };
+    if (fitted.refused) {
+      const { disposition, code, message } = fitted.refused;
       if (disposition === 'drop') {
         log.info({ file: file.name, code, reason: message }, 'file dropped');
         await spool.remove(file.name, size);
@@ -185,7 +189,11 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
         log.warn({ file: file.name, code, reason: message }, 'bad XML file');
         const r = await w.submit({
           kind: 'event',
-          event: badXmlEvent(file.name, nowSec()),
+          event: badXmlEvent(
+            file.name,
+            nowSec(),
+            code === ErrorCode.XmlValueTooLong ? message : undefined,
+          ),
           file: { fileName: file.name, sha256 },
         });
         // 'duplicate': the event was committed before a crash; only the rename is left to do.
@@ -199,13 +207,13 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       files.labels('error').inc();
       return;
     }
-    for (const warning of parsed.packet.warnings)
+    for (const warning of fitted.packet.warnings)
       log.warn({ file: file.name, warning }, 'packet warning');
     const r = await w.submit({
       kind: 'packet',
       fileName: file.name,
       sha256,
-      packet: parsed.packet,
+      packet: fitted.packet,
     });
     switch (r.status) {
       case 'committed':

@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise';
 import { ErrorCode, PandoraError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { LIVE_COLUMNS_SQL, columnLimitMismatches, type LiveColumn } from './column-limits.js';
 import { LEDGER_DDL, PANDORA_TABLES, pandoraTablesDdl, seedStatements } from './schema.js';
 import { connectionOptions, type DbConnectionConfig } from './pool.js';
 
@@ -9,6 +10,11 @@ export interface InitDbResult {
   readonly createdDatabase: boolean;
   /** 'created' = empty database, full subset + seeds; 'existing' = a Pandora schema found, only our ledger added. */
   readonly schema: 'created' | 'existing';
+  /**
+   * Where the live columns differ from the limits the dataserver fits values to
+   * (column-limits.ts): an older Pandora schema (utf8mb3, shorter columns). Logged at start.
+   */
+  readonly columnMismatches: readonly string[];
 }
 
 export interface InitDbOptions {
@@ -86,7 +92,15 @@ export async function initDatabase(
       deps.logger.info('existing Pandora schema found; adding only the ingest ledger');
     }
     await admin.query(LEDGER_DDL);
-    return { createdDatabase, schema };
+    const [live] = await admin.query<mysql.RowDataPacket[]>(LIVE_COLUMNS_SQL, [config.database]);
+    const columnMismatches = columnLimitMismatches(live as unknown as LiveColumn[]);
+    if (columnMismatches.length > 0) {
+      deps.logger.warn(
+        { columns: columnMismatches },
+        'the schema differs from the column limits values are fitted to: the database may refuse some values (files kept as _FAILED)',
+      );
+    }
+    return { createdDatabase, schema, columnMismatches };
   } catch (err) {
     if (err instanceof PandoraError) throw err;
     const { code } = describeError(err);

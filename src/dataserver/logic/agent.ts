@@ -14,7 +14,6 @@ import { safeInput } from '../xml/safe-input.js';
 import { formatLocalDateTime } from './time.js';
 
 const OTHER_OS_ID = 10;
-const COMENTARIOS_MAX_CHARS = 255;
 
 /** Case-insensitive substring rules of §3.3, first hit wins. */
 const OS_RULES: readonly (readonly [RegExp, number])[] = [
@@ -192,7 +191,7 @@ export function newAgentOf(
     nombre: packet.agentNameEncoded,
     alias: packet.aliasEncoded,
     direccion: address,
-    comentarios: packet.description.slice(0, COMENTARIOS_MAX_CHARS),
+    comentarios: packet.description,
     id_grupo: groupId,
     id_os: osId,
     server_name: serverName,

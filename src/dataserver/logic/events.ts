@@ -3,6 +3,7 @@
  * new-agent event, and the error events of bad files and group-less agents.
  */
 import type { EntityRef, EventRow, EventType, LogicConfig } from '../types.js';
+import { COLUMN_LIMITS, fitEncodedToColumn, fitToColumn } from '../../db/column-limits.js';
 import { safeInput, safeOutput } from '../xml/safe-input.js';
 import { formatLocalDateTime } from './time.js';
 import { formatFixed } from './values.js';
@@ -20,26 +21,11 @@ export const DEFAULT_EVENT_TEXTS = {
   textGoingDownWarning: "Module '_module_' is going to WARNING (_data_)",
 } as const;
 
-/** tevento.data is TINYTEXT (255 bytes). */
-const EVENT_DATA_MAX_BYTES = 255;
+const EVENT = COLUMN_LIMITS.tevento;
 const MODULE_MACRO = /_module_/gi;
 const DATA_MACRO = /_data_/gi;
 const TRAILING_ZEROS = /\.?0+$/;
 const EVENT_SOURCE = 'monitoring_server';
-
-/** Cuts a string to at most `maxBytes` UTF-8 bytes without splitting a character. */
-export function truncateUtf8(text: string, maxBytes: number): string {
-  if (text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes) return text;
-  let bytes = 0;
-  let end = 0;
-  for (const ch of text) {
-    const size = Buffer.byteLength(ch);
-    if (bytes + size > maxBytes) break;
-    bytes += size;
-    end += ch.length;
-  }
-  return text.slice(0, end);
-}
 
 /**
  * Event data text: numeric values printf'd with graph_precision, then trailing zeros stripped
@@ -60,7 +46,7 @@ function eventRow(
   return {
     autoValidate: false,
     ...fields,
-    evento: safeInput(text),
+    evento: fitEncodedToColumn(safeInput(text), EVENT.evento),
     estado: 0,
     timestamp: formatLocalDateTime(nowSec),
     utimestamp: nowSec,
@@ -77,10 +63,12 @@ function eventRow(
 }
 
 /** "Unable to process XML data file '<name>'." (spec §2.3), for the pipeline's _BADXML path. */
-export function badXmlEvent(fileName: string, nowSec: number): EventRow {
+export function badXmlEvent(fileName: string, nowSec: number, reason?: string): EventRow {
   return eventRow(
     { agentRef: null, moduleRef: null, id_grupo: 0, event_type: 'error', criticity: 0 },
-    `Unable to process XML data file '${fileName}'.`,
+    reason === undefined
+      ? `Unable to process XML data file '${fileName}'.`
+      : `Unable to process XML data file '${fileName}': ${reason}.`,
     nowSec,
   );
 }
@@ -194,9 +182,9 @@ export function statusEvent(
       autoValidate: config.eventAutoValidation,
       estado: normal ? 1 : 0,
       ack_utimestamp: normal ? nowSec : 0,
-      data: truncateUtf8(safeInput(dataText), EVENT_DATA_MAX_BYTES),
+      data: fitEncodedToColumn(safeInput(dataText), EVENT.data),
       module_status: newStatus,
-      tags: module.tags,
+      tags: fitToColumn(module.tags, EVENT.tags),
       critical_instructions: module.criticalInstructions,
       warning_instructions: module.warningInstructions,
       unknown_instructions: module.unknownInstructions,

@@ -11,6 +11,7 @@ import type {
   NewModuleRow,
   PacketModule,
 } from '../types.js';
+import { COLUMN_LIMITS, integerRange } from '../../db/column-limits.js';
 import { safeInput } from '../xml/safe-input.js';
 import { isValidCron } from './cron.js';
 import { ASYNC_TYPE_IDS } from './module-types.js';
@@ -28,6 +29,13 @@ function numberOf(text: string | undefined): number {
 
 function unsignedIntOf(text: string | undefined): number {
   return Math.min(INT_UNSIGNED_MAX, Math.max(0, Math.trunc(numberOf(text))));
+}
+
+const [BIGINT_MIN, BIGINT_MAX] = integerRange(COLUMN_LIMITS.tagente_modulo.min);
+
+/** min/max (BIGINT): clamped to the column, as the reference's non-strict database did. */
+function bigintOf(text: string | undefined): number {
+  return Math.min(BIGINT_MAX, Math.max(BIGINT_MIN, Math.trunc(numberOf(text))));
 }
 
 function flagOf(text: string | undefined): number {
@@ -91,8 +99,8 @@ export function newModuleRow(
       group === undefined || group === ''
         ? 0
         : (catalog.moduleGroupIdByName(safeInput(group).toLowerCase()) ?? 0),
-    min: Math.trunc(numberOf(c.min)),
-    max: Math.trunc(numberOf(c.max)),
+    min: bigintOf(c.min),
+    max: bigintOf(c.max),
     post_process: numberOf(c.post_process),
     min_warning: numberOf(c.min_warning),
     max_warning: numberOf(c.max_warning),

@@ -23,6 +23,7 @@ import {
   type ProcessingContext,
   type StatusWrite,
 } from '../types.js';
+import { COLUMN_LIMITS, fitEncodedToColumn } from '../../db/column-limits.js';
 import { safeInput } from '../xml/safe-input.js';
 import {
   agentPacketValues,
@@ -48,6 +49,7 @@ import {
 } from './process-datum.js';
 
 const EMPTY: readonly never[] = [];
+const CUSTOM_DATA = COLUMN_LIMITS.tagent_custom_data;
 
 function droppedOutcome(reason: DropReason, events: readonly EventRow[] = EMPTY): PacketOutcome {
   return {
@@ -311,7 +313,9 @@ function customDataOf(packet: AgentPacket, agentRef: EntityRef, ctx: ProcessingC
   const out: CustomDataWrite[] = [];
   for (const field of packet.customFields) {
     const id = ctx.catalog.customFieldIdByName(safeInput(field.name));
-    if (id !== undefined) out.push({ agentRef, id_field: id, description: safeInput(field.value) });
+    if (id === undefined) continue;
+    const description = fitEncodedToColumn(safeInput(field.value), CUSTOM_DATA.description);
+    out.push({ agentRef, id_field: id, description });
   }
   return out;
 }

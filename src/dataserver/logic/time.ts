@@ -2,6 +2,7 @@
  * Local wall-clock DATETIME text ↔ epoch seconds. The reference reads and writes every DATETIME
  * in the server process's local zone (MySQL DATETIME has none), so we do too; tests pin TZ=UTC.
  */
+import { DATETIME_MAX_YEAR } from '../../db/column-limits.js';
 
 /** Agent timestamps: `YYYY/MM/DD HH:MM:SS` or `YYYY-MM-DD HH:MM:SS` (spec §3.1 [NEW]). */
 const DATA_TIMESTAMP = /^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T]+(\d{1,2}):(\d{2}):(\d{2})\s*$/;
@@ -23,6 +24,20 @@ export function parseLocalDateTime(text: string): number | undefined {
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
   if (hour > 23 || minute > 59 || second > 59) return undefined;
   return Math.floor(new Date(year, month - 1, day, hour, minute, second).getTime() / 1000);
+}
+
+/** Epoch s of local '10000-01-01 00:00:00' and '0000-01-01 00:00:00': the DATETIME range. */
+function localYearStart(year: number): number {
+  const d = new Date(2000, 0, 1);
+  d.setFullYear(year); // new Date(y, …) would read 0–99 as 1900–1999
+  return Math.floor(d.getTime() / 1000);
+}
+const STORABLE_FROM = localYearStart(0);
+const STORABLE_UNTIL = localYearStart(DATETIME_MAX_YEAR + 1);
+
+/** True when the epoch formats to a DATETIME the database accepts (years 0000–9999). */
+export function isStorableEpoch(epochSec: number): boolean {
+  return epochSec >= STORABLE_FROM && epochSec < STORABLE_UNTIL;
 }
 
 function pad2(n: number): string {

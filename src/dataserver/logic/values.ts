@@ -98,6 +98,8 @@ export function processData(
   if (v === undefined) return REJECT_UNCHANGED(inc);
   if (type.isIncremental) return incremental(v, config, type.isIncrementalAbsolute, epoch, inc);
   const processed = postProcess(v, config.postProcess);
+  // Overflow (1e300 × 1e300): no DOUBLE column holds it; rejected like any non-number.
+  if (!Number.isFinite(processed)) return REJECT_UNCHANGED(inc);
   if (!withinMinMax(processed, config.min, config.max)) return REJECT_UNCHANGED(inc);
   return { value: formatStored(processed), inc, counterReset: false };
 }
@@ -120,7 +122,7 @@ function incremental(
     absolute ? delta : delta / (epoch - previous.utimestamp),
     config.postProcess,
   );
-  if (!withinMinMax(result, config.min, config.max)) {
+  if (!Number.isFinite(result) || !withinMinMax(result, config.min, config.max)) {
     return { value: undefined, inc: sample, counterReset: false };
   }
   return { value: formatStored(result), inc: sample, counterReset: false };

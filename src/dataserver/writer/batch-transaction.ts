@@ -1,5 +1,6 @@
 import mysql, { type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import { Counter, Histogram } from 'prom-client';
+import { COLUMN_LIMITS, fitToColumn } from '../../db/column-limits.js';
 import { LEDGER_TABLE, isTransientDbError } from '../../db/index.js';
 import { catalogOf } from '../state/catalog.js';
 import {
@@ -30,6 +31,8 @@ import {
 } from './jobs.js';
 import { tailStatements, type LedgerRow } from './outcome-sql.js';
 import { STATUS_INSERT_COLUMNS, statusRow } from './status-sql.js';
+
+const AGENT = COLUMN_LIMITS.tagente;
 
 const EMPTY_MODULES: ReadonlyMap<string, ModuleState> = new Map();
 
@@ -299,19 +302,19 @@ export function createBatchTransaction(
           newAgents.map((a) => [
             a.nombre,
             a.alias,
-            a.direccion.slice(0, 100),
-            a.comentarios.slice(0, 255),
+            fitToColumn(a.direccion, AGENT.direccion),
+            fitToColumn(a.comentarios, AGENT.comentarios),
             a.id_grupo,
             a.id_os,
             a.server_name.slice(0, 100),
             a.intervalo,
             a.id_parent,
             a.modo,
-            (a.custom_id ?? '').slice(0, 255),
+            fitToColumn(a.custom_id ?? '', AGENT.custom_id),
             a.url_address ?? null,
             Math.max(-128, Math.min(127, a.timezone_offset)),
-            a.os_version.slice(0, 100),
-            a.agent_version.slice(0, 100),
+            fitToColumn(a.os_version, AGENT.os_version),
+            fitToColumn(a.agent_version, AGENT.agent_version),
             a.ultimo_contacto,
             a.ultimo_contacto_remoto,
             a.satellite_server,
@@ -372,7 +375,7 @@ export function createBatchTransaction(
               if (c === 'id_agente') return m.agentRef.id;
               const v = m[c];
               return c === 'custom_id' || c === 'cron_interval'
-                ? String(v).slice(0, c === 'custom_id' ? 255 : 100)
+                ? fitToColumn(String(v), COLUMN_LIMITS.tagente_modulo[c])
                 : v;
             }),
           ),
@@ -520,13 +523,13 @@ export function createBatchTransaction(
         if (linked.has(key)) continue;
         const [found] = await conn.query<RowDataPacket[]>(
           'SELECT id_a FROM taddress WHERE ip = ? ORDER BY id_a LIMIT 1',
-          [ip.slice(0, 60)],
+          [fitToColumn(ip, COLUMN_LIMITS.taddress.ip)],
         );
         let idA = Number(found[0]?.['id_a'] ?? 0);
         if (idA === 0) {
           const [res] = await conn.query<import('mysql2/promise').ResultSetHeader>(
             'INSERT INTO taddress (ip) VALUES (?)',
-            [ip.slice(0, 60)],
+            [fitToColumn(ip, COLUMN_LIMITS.taddress.ip)],
           );
           idA = res.insertId;
         }

@@ -1,5 +1,8 @@
 import mysql from 'mysql2/promise';
+import { COLUMN_LIMITS, fitToColumn } from '../../db/column-limits.js';
 import { LEDGER_TABLE } from '../../db/index.js';
+
+const AGENT = COLUMN_LIMITS.tagente;
 import type { AgentUpdate, EventRow, PacketOutcome, StatusWrite } from '../types.js';
 import { statusUpdateStatements } from './status-sql.js';
 import { chunks } from './insert-ids.js';
@@ -97,9 +100,9 @@ function agentUpdateRow(u: AgentUpdate): unknown[] {
     clamp(u.timezone_offset, -128, 127),
     u.id_parent,
     u.satellite_server,
-    u.direccion === undefined ? null : u.direccion.slice(0, 100),
-    u.agent_version === undefined ? null : u.agent_version.slice(0, 100),
-    u.os_version === undefined ? null : u.os_version.slice(0, 100),
+    u.direccion === undefined ? null : fitToColumn(u.direccion, AGENT.direccion),
+    u.agent_version === undefined ? null : fitToColumn(u.agent_version, AGENT.agent_version),
+    u.os_version === undefined ? null : fitToColumn(u.os_version, AGENT.os_version),
     u.disabled ?? -1,
     u.update_module_count ?? -1,
   ];

@@ -3,7 +3,7 @@
  * and the root normalisation of §3.1. The tree is `unknown` and narrowed by hand here.
  */
 import { ErrorCode, PandoraError } from '../../core/errors.js';
-import { formatLocalDateTime, parseLocalDateTime } from '../logic/time.js';
+import { formatLocalDateTime, isStorableEpoch, parseLocalDateTime } from '../logic/time.js';
 import type {
   AgentPacket,
   ModuleCreationTags,
@@ -145,9 +145,11 @@ function agentTime(
   options: ParseOptions,
   warnings: string[],
 ): PacketTime {
+  // A clock or a touch far off can put an mtime past year 9999: no DATETIME holds it.
+  const mtimeSec = isStorableEpoch(file.mtimeSec) ? file.mtimeSec : file.nowSec;
   const fromMtime = (): PacketTime => ({
-    epoch: file.mtimeSec,
-    text: formatLocalDateTime(file.mtimeSec),
+    epoch: mtimeSec,
+    text: formatLocalDateTime(mtimeSec),
     source: 'mtime',
   });
   if (!options.useXmlTimestamp || attribute === undefined) return fromMtime();
@@ -161,6 +163,12 @@ function agentTime(
     return fromMtime();
   }
   const epoch = parsed + tzHours * 3600;
+  if (!isStorableEpoch(epoch)) {
+    warnings.push(
+      `agent timestamp '${attribute}' is past the DATETIME range, using the file mtime`,
+    );
+    return fromMtime();
+  }
   return { epoch, text: formatLocalDateTime(epoch), source: 'xml' };
 }
 
@@ -188,13 +196,14 @@ function datalistItemEpoch(
   const text = firstText(children(item, 'timestamp'));
   if (text === undefined || !times.options.useXmlTimestamp) return times.agentEpoch;
   const parsed = parseLocalDateTime(text);
-  if (parsed === undefined) {
+  const epoch = parsed === undefined ? undefined : parsed + times.tzHours * 3600;
+  if (epoch === undefined || !isStorableEpoch(epoch)) {
     times.warnings.push(
       `module '${moduleName}': invalid datalist timestamp '${text}', item skipped`,
     );
     return undefined;
   }
-  return parsed + times.tzHours * 3600;
+  return epoch;
 }
 
 /** D-4: a module-level `<timestamp>` (date text or epoch digits), honoured only on request. */
@@ -202,13 +211,17 @@ function moduleEpoch(module: XmlElement, times: DatumTimes, moduleName: string):
   if (!times.options.useModuleTimestamp || !times.options.useXmlTimestamp) return times.agentEpoch;
   const text = firstText(children(module, 'timestamp'));
   if (text === undefined) return times.agentEpoch;
-  if (EPOCH_DIGITS.test(text)) return Number(text);
-  const parsed = parseLocalDateTime(text);
-  if (parsed === undefined) {
+  let epoch: number | undefined;
+  if (EPOCH_DIGITS.test(text)) epoch = Number(text);
+  else {
+    const parsed = parseLocalDateTime(text);
+    epoch = parsed === undefined ? undefined : parsed + times.tzHours * 3600;
+  }
+  if (epoch === undefined || !isStorableEpoch(epoch)) {
     times.warnings.push(`module '${moduleName}': invalid module timestamp '${text}', ignored`);
     return times.agentEpoch;
   }
-  return parsed + times.tzHours * 3600;
+  return epoch;
 }
 
 function moduleData(module: XmlElement, times: DatumTimes, moduleName: string): PacketDatum[] {
