@@ -132,6 +132,14 @@ export const DATASERVER_SETTINGS = {
     extension: true,
     help: 'finished spool files kept for the built-in listener (sync always) to write new uploads into, instead of deleting and creating files (0 = off)',
   },
+  spool_min_free: {
+    kind: 'int',
+    default: 5,
+    min: 0,
+    max: 90,
+    extension: true,
+    help: 'percent of the spool filesystem (blocks and inodes) kept free of spare files: below it the spares are removed and finished files are deleted, not kept (0 = no floor; a full disk releases them anyway)',
+  },
   dataserver_stall_timeout: {
     kind: 'int',
     default: 60,
@@ -215,6 +223,8 @@ export interface DataserverConfig {
   readonly cacheModules: number;
   /** Finished files kept for the built-in listener to reuse (0 = off; core/spare-files.ts). */
   readonly spareFiles: number;
+  /** Free share of the spool filesystem (0..1) below which spares are released, not kept. */
+  readonly spoolMinFreeRatio: number;
   /** No file finished for this long while files wait: log the pipeline state (0 = off). */
   readonly stallTimeoutMs: number;
   readonly ledgerRetentionSec: number;
@@ -265,6 +275,7 @@ export function toDataserverConfig(
     agentLockTimeoutSec: s.dataserver_agent_lock_timeout,
     cacheModules: s.dataserver_cache_modules,
     spareFiles: s.spool_spare_files,
+    spoolMinFreeRatio: s.spool_min_free / 100,
     stallTimeoutMs: s.dataserver_stall_timeout * 1000,
     ledgerRetentionSec: s.ledger_retention,
     parse: {
