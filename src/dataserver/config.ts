@@ -161,6 +161,13 @@ export const DATASERVER_SETTINGS = {
     extension: true,
     help: 'seconds a batch waits for the named lock that serialises creating a new agent across servers; not granted: the batch is retried',
   },
+  dataserver_poison_deaths: {
+    kind: 'int',
+    default: 2,
+    min: 0,
+    extension: true,
+    help: 'abnormal process deaths (SIGKILL, out of memory, a crash) a file may be in flight for: at the next start it is set aside as <name>_FAILED with an error event (0 = never)',
+  },
   dataserver_shutdown_grace: {
     kind: 'int',
     default: 10,
@@ -217,6 +224,8 @@ export interface DataserverConfig {
   readonly batchTimeoutMs: number;
   /** Wait for the named lock that serialises creating one agent across servers. */
   readonly agentLockTimeoutSec: number;
+  /** Abnormal deaths with a file in flight before the next start sets it aside (0 = never). */
+  readonly poisonDeaths: number;
   /** How long close() lets files in flight finish before it drops their batches. */
   readonly shutdownGraceMs: number;
   /** Cached module states at most (whole agents are evicted, least recently written first). */
@@ -272,6 +281,7 @@ export function toDataserverConfig(
     batchWaitMs: s.dataserver_batch_wait_ms,
     batchTimeoutMs: s.dataserver_batch_timeout * 1000,
     shutdownGraceMs: s.dataserver_shutdown_grace * 1000,
+    poisonDeaths: s.dataserver_poison_deaths,
     agentLockTimeoutSec: s.dataserver_agent_lock_timeout,
     cacheModules: s.dataserver_cache_modules,
     spareFiles: s.spool_spare_files,
