@@ -115,9 +115,11 @@ async function setup(t: TestContext): Promise<Setup> {
       await waitFor(
         async () =>
           (await count(
-            `SELECT COUNT(*) n FROM information_schema.innodb_trx
-             WHERE trx_state = 'LOCK WAIT' AND trx_mysql_thread_id > ?`,
-            [since],
+            // Sessions on this test's database only: the MariaDB server is shared.
+            `SELECT COUNT(*) n FROM information_schema.innodb_trx t
+             JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id
+             WHERE t.trx_state = 'LOCK WAIT' AND t.trx_mysql_thread_id > ? AND p.db = ?`,
+            [since, db.name],
           )) > 0,
         30_000,
         'the poison file waiting in its batch',
