@@ -76,6 +76,8 @@ export class SpareFiles {
   readonly #minFreeRatio: number;
   #freeCheckedAt = -Infinity;
   #lowOnSpace = false;
+  #checking = false;
+  #recheck: NodeJS.Timeout | undefined;
 
   constructor(options: SpareFilesOptions) {
     this.dir = options.dir;
@@ -121,6 +123,11 @@ export class SpareFiles {
    * are not counted; they land later and are checked against the floor then.
    */
   releaseAll(reason: SpareReleaseReason): number {
+    if (reason === 'enospc' && this.#minFreeRatio > 0) {
+      // A full disk is below any floor: keep nothing until the next reading says otherwise.
+      this.#lowOnSpace = true;
+      this.#freeCheckedAt = performance.now();
+    }
     const released = this.#spares.splice(0);
     for (const path of released) unlinkQuietly(path);
     if (released.length > 0) this.#released?.labels(reason).inc(released.length);
@@ -128,23 +135,35 @@ export class SpareFiles {
   }
 
   /**
-   * Whether the spool's filesystem has less free space (or fewer free inodes) than the floor,
-   * read at most every FREE_SPACE_CHECK_MS. Unknown (statfs failed) counts as enough.
+   * Whether the spool's filesystem was last seen with less free space (or fewer free inodes)
+   * than the floor. The reading is refreshed in the background (statfs on the thread pool: an
+   * NFS spool must not stall the event loop) when older than FREE_SPACE_CHECK_MS, and once more
+   * that long after a burst of finished files, so the last ones of a drain are judged too; a
+   * refresh that finds the floor crossed releases the pool.
    */
   #underFloor(): boolean {
     if (this.#minFreeRatio <= 0) return false;
-    const now = performance.now();
-    if (now - this.#freeCheckedAt < FREE_SPACE_CHECK_MS) return this.#lowOnSpace;
-    this.#freeCheckedAt = now;
-    try {
-      const st = fs.statfsSync(this.dir);
-      const blocksLow = st.blocks > 0 && st.bavail / st.blocks < this.#minFreeRatio;
-      const inodesLow = st.files > 0 && st.ffree / st.files < this.#minFreeRatio;
-      this.#lowOnSpace = blocksLow || inodesLow;
-    } catch {
-      this.#lowOnSpace = false;
-    }
+    if (performance.now() - this.#freeCheckedAt >= FREE_SPACE_CHECK_MS) this.#refreshFreeSpace();
+    else if (this.#recheck === undefined)
+      this.#recheck = setTimeout(() => {
+        this.#recheck = undefined;
+        this.#refreshFreeSpace();
+      }, FREE_SPACE_CHECK_MS).unref();
     return this.#lowOnSpace;
+  }
+
+  #refreshFreeSpace(): void {
+    if (this.#checking) return;
+    this.#checking = true;
+    this.#freeCheckedAt = performance.now();
+    fs.statfs(this.dir, (err, st) => {
+      this.#checking = false;
+      // Unknown (statfs failed) counts as enough: spares still give way at ENOSPC.
+      const blocksLow = !err && st.blocks > 0 && st.bavail / st.blocks < this.#minFreeRatio;
+      const inodesLow = !err && st.files > 0 && st.ffree / st.files < this.#minFreeRatio;
+      this.#lowOnSpace = blocksLow || inodesLow;
+      if (this.#lowOnSpace) this.releaseAll('low_space');
+    });
   }
 
   get count(): number {
@@ -233,7 +252,9 @@ export class SpareFiles {
         this.#dirSyncer.sync(Buffer.from(dirname(path), 'utf8')).then(
           () => {
             this.#retiring--;
-            this.#spares.push(Buffer.from(spare, 'utf8'));
+            // The floor may have been crossed while it was on its way (releaseAll missed it).
+            if (this.#lowOnSpace) unlinkQuietly(Buffer.from(spare, 'utf8'));
+            else this.#spares.push(Buffer.from(spare, 'utf8'));
             resolve();
           },
           () => {
