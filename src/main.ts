@@ -253,6 +253,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
           dir: spareDir,
           capacity: config.spareFiles,
           maxBytes: SPARE_MAX_BYTES,
+          minFreeRatio: config.spoolMinFreeRatio,
           registry,
         })
       : undefined;

@@ -3,6 +3,7 @@ import * as fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { DirSyncer } from './dir-syncer.js';
 import { closeQuietly, unlinkQuietly } from './quiet-fs.js';
@@ -26,6 +27,10 @@ import { closeQuietly, unlinkQuietly } from './quiet-fs.js';
  * new length before the file gets its final name, so no old byte survives and no reader sees one.
  * A retired file becomes a spare only after the folder it left is fsynced: a stale name cannot
  * come back after a power loss pointing at an inode that holds a newer upload.
+ *
+ * Disk pressure: spares hold blocks and inodes, so they must never be what keeps a spool full.
+ * Below the free-space floor no file is kept and the pool is released; an upload meeting ENOSPC
+ * releases it too (SpoolWriter.releaseSpares) and is retried once.
  */
 /** `<incomingdir>/.spare/<servername>`: one server's spares, beside its spool. */
 export function spareDirOf(incomingDir: string, serverName: string): string {
@@ -42,7 +47,18 @@ export interface SpareFilesOptions {
   readonly registry?: Registry | undefined;
   /** Folder fsyncs of the claim folders that retired files leave (shared, or one of its own). */
   readonly dirSyncer?: DirSyncer | undefined;
+  /**
+   * Free share of the filesystem (blocks and inodes, 0..1) below which no spare is kept and the
+   * pool is released: spares must never be what keeps a spool full. 0 = no floor.
+   */
+  readonly minFreeRatio?: number | undefined;
 }
+
+/** Why the pool was released (the label of pandora_spool_spare_files_released_total). */
+export type SpareReleaseReason = 'enospc' | 'low_space';
+
+/** How long one free-space reading stands (statfs on every finished file would be waste). */
+const FREE_SPACE_CHECK_MS = 100;
 
 export class SpareFiles {
   readonly dir: string;
@@ -56,12 +72,19 @@ export class SpareFiles {
   readonly #uid = process.geteuid?.() ?? -1;
   readonly #dirSyncer: DirSyncer;
   readonly #reused: Counter | undefined;
+  readonly #released: Counter<'reason'> | undefined;
+  readonly #minFreeRatio: number;
+  #freeCheckedAt = -Infinity;
+  #lowOnSpace = false;
+  #checking = false;
+  #recheck: NodeJS.Timeout | undefined;
 
   constructor(options: SpareFilesOptions) {
     this.dir = options.dir;
     this.#capacity = options.capacity;
     this.#maxBytes = options.maxBytes;
     this.#dirSyncer = options.dirSyncer ?? new DirSyncer();
+    this.#minFreeRatio = options.minFreeRatio ?? 0;
     fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     // Spares a previous run left: adopted (take() checks each before use).
     const base = Buffer.from(options.dir, 'utf8');
@@ -85,7 +108,62 @@ export class SpareFiles {
         help: 'Uploads written into a spare file instead of a newly created one',
         registers: [options.registry],
       });
+      this.#released = new Counter({
+        name: 'pandora_spool_spare_files_released_total',
+        help: 'Spare files removed to give their space back (enospc: an upload found the disk full; low_space: free space under spool_min_free)',
+        labelNames: ['reason'] as const,
+        registers: [options.registry],
+      });
     }
+  }
+
+  /**
+   * Removes every spare now, giving their blocks and inodes back (an upload met ENOSPC, or free
+   * space is under the floor). Returns how many were removed. Spares being retired meanwhile
+   * are not counted; they land later and are checked against the floor then.
+   */
+  releaseAll(reason: SpareReleaseReason): number {
+    if (reason === 'enospc' && this.#minFreeRatio > 0) {
+      // A full disk is below any floor: keep nothing until the next reading says otherwise.
+      this.#lowOnSpace = true;
+      this.#freeCheckedAt = performance.now();
+    }
+    const released = this.#spares.splice(0);
+    for (const path of released) unlinkQuietly(path);
+    if (released.length > 0) this.#released?.labels(reason).inc(released.length);
+    return released.length;
+  }
+
+  /**
+   * Whether the spool's filesystem was last seen with less free space (or fewer free inodes)
+   * than the floor. The reading is refreshed in the background (statfs on the thread pool: an
+   * NFS spool must not stall the event loop) when older than FREE_SPACE_CHECK_MS, and once more
+   * that long after a burst of finished files, so the last ones of a drain are judged too; a
+   * refresh that finds the floor crossed releases the pool.
+   */
+  #underFloor(): boolean {
+    if (this.#minFreeRatio <= 0) return false;
+    if (performance.now() - this.#freeCheckedAt >= FREE_SPACE_CHECK_MS) this.#refreshFreeSpace();
+    else if (this.#recheck === undefined)
+      this.#recheck = setTimeout(() => {
+        this.#recheck = undefined;
+        this.#refreshFreeSpace();
+      }, FREE_SPACE_CHECK_MS).unref();
+    return this.#lowOnSpace;
+  }
+
+  #refreshFreeSpace(): void {
+    if (this.#checking) return;
+    this.#checking = true;
+    this.#freeCheckedAt = performance.now();
+    fs.statfs(this.dir, (err, st) => {
+      this.#checking = false;
+      // Unknown (statfs failed) counts as enough: spares still give way at ENOSPC.
+      const blocksLow = !err && st.blocks > 0 && st.bavail / st.blocks < this.#minFreeRatio;
+      const inodesLow = !err && st.files > 0 && st.ffree / st.files < this.#minFreeRatio;
+      this.#lowOnSpace = blocksLow || inodesLow;
+      if (this.#lowOnSpace) this.releaseAll('low_space');
+    });
   }
 
   get count(): number {
@@ -152,6 +230,11 @@ export class SpareFiles {
     if (size > this.#maxBytes || this.#spares.length + this.#retiring >= this.#capacity) {
       return unlinkAsync(path);
     }
+    if (this.#underFloor()) {
+      // A drained backlog must leave free space behind, not a pool of spares holding it.
+      this.releaseAll('low_space');
+      return unlinkAsync(path);
+    }
     this.#retiring++;
     const spare = join(this.dir, `${this.#tag}${(this.#counter++).toString(36)}`);
     return new Promise<void>((resolve, reject) => {
@@ -169,7 +252,9 @@ export class SpareFiles {
         this.#dirSyncer.sync(Buffer.from(dirname(path), 'utf8')).then(
           () => {
             this.#retiring--;
-            this.#spares.push(Buffer.from(spare, 'utf8'));
+            // The floor may have been crossed while it was on its way (releaseAll missed it).
+            if (this.#lowOnSpace) unlinkQuietly(Buffer.from(spare, 'utf8'));
+            else this.#spares.push(Buffer.from(spare, 'utf8'));
             resolve();
           },
           () => {

@@ -132,6 +132,14 @@ export const DATASERVER_SETTINGS = {
     extension: true,
     help: 'finished spool files kept for the built-in listener (sync always) to write new uploads into, instead of deleting and creating files (0 = off)',
   },
+  spool_min_free: {
+    kind: 'int',
+    default: 5,
+    min: 0,
+    max: 90,
+    extension: true,
+    help: 'percent of the spool filesystem (blocks and inodes) kept free of spare files: below it the spares are removed and finished files are deleted, not kept (0 = no floor; a full disk releases them anyway)',
+  },
   dataserver_stall_timeout: {
     kind: 'int',
     default: 60,
@@ -152,6 +160,13 @@ export const DATASERVER_SETTINGS = {
     min: 1,
     extension: true,
     help: 'seconds a batch waits for the named lock that serialises creating a new agent across servers; not granted: the batch is retried',
+  },
+  dataserver_poison_deaths: {
+    kind: 'int',
+    default: 2,
+    min: 0,
+    extension: true,
+    help: 'abnormal process deaths (SIGKILL, out of memory, a crash) a file may be in flight for: at the next start it is set aside as <name>_FAILED with an error event (0 = never)',
   },
   dataserver_shutdown_grace: {
     kind: 'int',
@@ -209,12 +224,16 @@ export interface DataserverConfig {
   readonly batchTimeoutMs: number;
   /** Wait for the named lock that serialises creating one agent across servers. */
   readonly agentLockTimeoutSec: number;
+  /** Abnormal deaths with a file in flight before the next start sets it aside (0 = never). */
+  readonly poisonDeaths: number;
   /** How long close() lets files in flight finish before it drops their batches. */
   readonly shutdownGraceMs: number;
   /** Cached module states at most (whole agents are evicted, least recently written first). */
   readonly cacheModules: number;
   /** Finished files kept for the built-in listener to reuse (0 = off; core/spare-files.ts). */
   readonly spareFiles: number;
+  /** Free share of the spool filesystem (0..1) below which spares are released, not kept. */
+  readonly spoolMinFreeRatio: number;
   /** No file finished for this long while files wait: log the pipeline state (0 = off). */
   readonly stallTimeoutMs: number;
   readonly ledgerRetentionSec: number;
@@ -262,9 +281,11 @@ export function toDataserverConfig(
     batchWaitMs: s.dataserver_batch_wait_ms,
     batchTimeoutMs: s.dataserver_batch_timeout * 1000,
     shutdownGraceMs: s.dataserver_shutdown_grace * 1000,
+    poisonDeaths: s.dataserver_poison_deaths,
     agentLockTimeoutSec: s.dataserver_agent_lock_timeout,
     cacheModules: s.dataserver_cache_modules,
     spareFiles: s.spool_spare_files,
+    spoolMinFreeRatio: s.spool_min_free / 100,
     stallTimeoutMs: s.dataserver_stall_timeout * 1000,
     ledgerRetentionSec: s.ledger_retention,
     parse: {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import type { RowDataPacket } from 'mysql2/promise';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -9,10 +8,19 @@ import { LEDGER_TABLE, type DbPool } from '../db/index.js';
 import type { DataserverConfig } from './config.js';
 import type { PacketParser, ParseResult } from './parser.js';
 import { toParseFailure } from './xml/index.js';
+import { PoisonGuard, setAsidePoisonFile } from './poison-guard.js';
 import { ensureServerRow } from './server-row.js';
+import { fileIdentity } from './spool/file-identity.js';
+import { inFlightJournalPath } from './spool/in-flight-journal.js';
 import { createFileQueue, type QueuedFile } from './spool/file-queue.js';
 import { compareEntries } from './spool/file-order.js';
-import { BADXML_SUFFIX, FAILED_SUFFIX, createSpoolDir, type SpoolDir } from './spool/spool-dir.js';
+import {
+  BADXML_SUFFIX,
+  FAILED_SUFFIX,
+  createSpoolDir,
+  type SpoolDir,
+  type SpoolEntry,
+} from './spool/spool-dir.js';
 import { createAgentCache } from './state/agent-cache.js';
 import { loadCatalogData, type CatalogData } from './state/catalog.js';
 import { backlogEvent, badXmlEvent } from './logic/index.js';
@@ -59,6 +67,11 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
   const maxConcurrentBatches = Math.max(1, Math.min(3, config.db.connections - 1));
   const maxInFlight = config.batchFiles * (maxConcurrentBatches + 1);
   const startedAtSec = Math.floor(Date.now() / 1000);
+  const guard = new PoisonGuard({
+    journalPath: inFlightJournalPath(config.incomingDir, config.serverName),
+    limit: config.poisonDeaths,
+    logger: log,
+  });
   const nowSec = () => Math.floor(Date.now() / 1000);
 
   const files = new Counter({
@@ -150,15 +163,8 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       files.labels('error').inc();
       return;
     }
-    // The ledger identity is name + content: a resend (agent buffer, `always` mode, a crash
-    // between COMMIT and unlink) repeats both, while an agent without a timestamp attribute that
-    // sends the same values twice sends them under two names, and both packets count. A file
-    // over max_xml_size is refused unread (D-11): name, size and time stand for its content.
     const size = Buffer.isBuffer(read) ? read.length : read.tooLarge; // before the bytes move
-    const hash = createHash('sha256').update(file.name).update('\0');
-    if (Buffer.isBuffer(read)) hash.update(read);
-    else hash.update(`too large:${String(read.tooLarge)}:${String(file.mtimeMs)}`);
-    const sha256 = hash.digest();
+    const sha256 = fileIdentity(file.name, read, file.mtimeMs);
     const t0 = process.hrtime.bigint();
     const parsed: ParseResult = Buffer.isBuffer(read)
       ? await deps.parser.parse({
@@ -239,13 +245,51 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     }
   }
 
+  /** A poison file (in flight at too many deaths) leaves the claim folder; counted as in flight. */
+  async function setAside(
+    file: { entry: SpoolEntry; deaths: number },
+    w: BatchWriter,
+  ): Promise<void> {
+    const { name } = file.entry;
+    inFlight++;
+    try {
+      const result = await setAsidePoisonFile(file, {
+        spool,
+        writer: w,
+        pool: deps.pool,
+        maxXmlSize: config.parse.maxXmlSize,
+        nowSec: nowSec(),
+      });
+      if (result === 'failed') {
+        log.error(
+          { file: name, deaths: file.deaths },
+          `file in flight at ${String(file.deaths)} abnormal deaths; set aside as ${name}${FAILED_SUFFIX}`,
+        );
+        files.labels('poison').inc();
+      } else if (result === 'already_committed') {
+        log.info({ file: name }, 'file already committed (ledger); removed');
+        files.labels('duplicate').inc();
+      }
+    } catch (err) {
+      log.error({ err: describeError(err), file: name }, 'setting a poison file aside failed');
+      files.labels('error').inc();
+    } finally {
+      inFlight--;
+      onProgress();
+      pump();
+      checkIdle();
+    }
+  }
+
   function pump(): void {
     const w = writer;
     if (!w) return;
     while (!closing && w.available && inFlight < maxInFlight) {
+      if (guard.isolating && inFlight > 0) break; // suspects of a death: one file at a time
       const file = queue.next();
       if (!file) break;
       inFlight++;
+      guard.handing(file.name);
       void handle(file, w)
         .catch((err: unknown) => {
           log.error({ err: describeError(err), file: file.name }, 'file handling failed');
@@ -253,6 +297,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
         })
         .finally(() => {
           inFlight--;
+          guard.finished(file.name);
           queue.done(file);
           onProgress();
           // Files left on disk by the cap: refill at half capacity rather than at the next rescan.
@@ -461,10 +506,11 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
           catalog: () => catalog as CatalogData,
         },
       );
-      const recovered = await spool.listClaimed();
-      if (recovered.length > 0)
-        log.info({ files: recovered.length }, 're-queueing files claimed by a previous run');
-      queue.add(recovered.map((e) => ({ ...e, recovered: true })));
+      const { requeue, poison } = await guard.recover(await spool.listClaimed());
+      if (requeue.length > 0)
+        log.info({ files: requeue.length }, 're-queueing files claimed by a previous run');
+      queue.add(requeue.map((e) => ({ ...e, recovered: true })));
+      for (const p of poison) void setAside(p, writer);
       try {
         watcher = watch(config.incomingDir, { persistent: false }, (_event, name) => {
           onWatch(name);
@@ -515,6 +561,8 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
           await pause();
         await writer?.close(Math.max(0, graceEnds - Date.now()));
         while (inFlight > 0) await pause();
+        // Files still claimed now were not in flight at a death: the next start counts none.
+        await guard.markClean();
         for (const resolve of idleWaiters.splice(0)) resolve();
         log.info('dataserver stopped');
       })();

@@ -90,9 +90,11 @@ function pOpen(path: Buffer, flags: number, mode: number): Promise<number> {
     });
   });
 }
-function pWriteAll(fd: number, data: Buffer): Promise<void> {
+/** Writes all of `data`; `progress.written` says how far it got when it fails. */
+function pWriteAll(fd: number, data: Buffer, progress = { written: 0 }): Promise<void> {
   return new Promise((resolve, reject) => {
     const step = (off: number): void => {
+      progress.written = off;
       fs.write(fd, data, off, data.length - off, null, (err, written) => {
         if (err) reject(err);
         else if (off + written < data.length) step(off + written);
@@ -101,6 +103,10 @@ function pWriteAll(fd: number, data: Buffer): Promise<void> {
     };
     step(0);
   });
+}
+
+function isDiskFull(err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === 'ENOSPC';
 }
 const pFsync = (fd: number): Promise<void> =>
   call((done) => {
@@ -175,6 +181,14 @@ export class SpoolWriter {
     this.dirSyncer = new DirSyncer(options.onFolderSync);
     this.#needsChmod = (options.fileMode & currentUmask()) !== 0;
     this.#spares = options.sync === 'always' ? options.spares : undefined;
+  }
+
+  /**
+   * A store met ENOSPC: removes every spare file (their blocks and inodes) and says whether any
+   * went, i.e. whether retrying the store once can succeed where it just failed.
+   */
+  releaseSpares(): boolean {
+    return (this.#spares?.releaseAll('enospc') ?? 0) > 0;
   }
 
   /** Whether small stores and existence checks run as synchronous calls right now. */
@@ -381,20 +395,39 @@ export class SpoolTransfer {
   async #flushToDisk(): Promise<void> {
     try {
       if (this.#fd === undefined) {
-        const { path, fd, reused } = await this.#writer.openTemp(this.dir, this.name);
+        const { path, fd, reused } = await this.#onceMoreIfSparesGo(() =>
+          this.#writer.openTemp(this.dir, this.name),
+        );
         this.#tempPath = path;
         this.#fd = fd;
         this.#reused = reused;
       }
+      const fd = this.#fd;
       const data = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks);
       this.#chunks = [];
       this.#bufferedBytes = 0;
       if (data && data.length > 0) {
-        await pWriteAll(this.#fd, data);
+        const progress = { written: 0 };
+        await this.#onceMoreIfSparesGo(() =>
+          pWriteAll(fd, data.subarray(progress.written), progress),
+        );
         this.#written += data.length;
       }
     } catch (err) {
       await this.#fail(err);
+    }
+  }
+
+  /**
+   * Runs `step`; when the disk is full and spare files were holding space, they are released
+   * and `step` runs once more (a retried write resumes where the failed one stopped).
+   */
+  async #onceMoreIfSparesGo<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (err) {
+      if (!isDiskFull(err) || !this.#writer.releaseSpares()) throw err;
+      return step();
     }
   }
 
@@ -440,13 +473,35 @@ export class SpoolTransfer {
    * one group-committed): the body is in memory.
    */
   async #commitInline(): Promise<void> {
+    const data = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks);
+    const timing = { inlineMs: 0 };
+    try {
+      try {
+        await this.#storeInline(data, timing);
+      } catch (err) {
+        // A full disk with spares holding space: they go, and the store is tried once more.
+        if (!isDiskFull(err) || !this.#writer.releaseSpares()) throw err;
+        await this.#storeInline(data, timing);
+      }
+    } catch (err) {
+      throw err instanceof SpoolError
+        ? err
+        : new SpoolError(SpoolErrorKind.Storage, (err as Error).message, err);
+    } finally {
+      this.#done = true;
+      this.#chunks = [];
+      this.#writer.release(this);
+      this.#writer.inlineTook(timing.inlineMs);
+    }
+  }
+
+  /** One attempt of the inline store; on failure nothing of it is left on disk. */
+  async #storeInline(data: Buffer | undefined, timing: { inlineMs: number }): Promise<void> {
     const always = this.#writer.options.sync === 'always';
-    let inlineMs = 0;
     let t = performance.now();
     let temp: Buffer | undefined;
     let fd: number | undefined;
     try {
-      const data = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks);
       const opened = this.#writer.openTempSync(this.dir, this.name);
       temp = opened.path;
       fd = opened.fd;
@@ -455,7 +510,7 @@ export class SpoolTransfer {
       }
       if (opened.reused) fs.ftruncateSync(fd, data?.length ?? 0);
       if (always) {
-        inlineMs += performance.now() - t;
+        timing.inlineMs += performance.now() - t;
         await pFsync(fd);
         t = performance.now();
       }
@@ -475,19 +530,13 @@ export class SpoolTransfer {
         unlinkQuietly(temp);
       }
       temp = undefined;
-      inlineMs += performance.now() - t;
+      timing.inlineMs += performance.now() - t;
       if (always) await this.#writer.dirSyncer.sync(this.dir);
     } catch (err) {
+      timing.inlineMs += performance.now() - t;
       if (fd !== undefined) closeQuietly(fd);
       if (temp) unlinkQuietly(temp);
-      throw err instanceof SpoolError
-        ? err
-        : new SpoolError(SpoolErrorKind.Storage, (err as Error).message, err);
-    } finally {
-      this.#done = true;
-      this.#chunks = [];
-      this.#writer.release(this);
-      this.#writer.inlineTook(inlineMs);
+      throw err;
     }
   }
 

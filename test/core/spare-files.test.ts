@@ -189,4 +189,43 @@ describe('spare files', () => {
     assert.equal(existsSync(join(dir, 'done_1.data')), false);
     assert.equal(pool.count, 0);
   });
+
+  test('below the free-space floor the pool is released and finished files are deleted, not kept', async (t) => {
+    const dir = folder(t);
+    const before = spares(dir);
+    for (let i = 0; i < 3; i++) {
+      const path = join(dir, `old_${String(i)}.data`);
+      writeFileSync(path, 'x'.repeat(100));
+      await before.retire(path, 100);
+    }
+    assert.equal(before.count, 3);
+    // The same folder under a floor no real disk meets (99.9999 % free): the next start adopts
+    // the three spares, and the first finished file's free-space reading releases them.
+    const registry = new Registry();
+    const pool = new SpareFiles({
+      dir: join(dir, '.spare', 'test'),
+      capacity: 8,
+      maxBytes: 1024,
+      registry,
+      minFreeRatio: 0.999999,
+    });
+    assert.equal(pool.count, 3);
+    const first = join(dir, 'new_1.data');
+    writeFileSync(first, 'y');
+    await pool.retire(first, 1);
+    const left = (): number => pool.count;
+    for (let i = 0; i < 40 && left() > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(pool.count, 0);
+    const metric = await registry.getSingleMetricAsString(
+      'pandora_spool_spare_files_released_total',
+    );
+    assert.match(metric, /reason="low_space"} [34]$/m);
+    // Meanwhile (the reading is fresh) a finished file is deleted outright.
+    const second = join(dir, 'new_2.data');
+    writeFileSync(second, 'z');
+    await pool.retire(second, 1);
+    assert.equal(pool.count, 0);
+    assert.equal(existsSync(second), false);
+    assert.deepEqual(readdirSync(join(dir, '.spare', 'test')), []);
+  });
 });

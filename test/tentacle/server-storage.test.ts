@@ -28,6 +28,7 @@ import {
 } from '../../src/tentacle/spool-writer.js';
 import { RawPeer, startServer, tempFilesIn } from './fixtures/harness.js';
 import { perlZip } from './fixtures/perl-zip.js';
+import { TMPFS_SKIP, tinyTmpfs } from '../helpers/tmp.js';
 
 async function upload(peer: RawPeer, name: string, body: Buffer): Promise<string> {
   peer.write(`SEND <${name}> SIZE ${body.length}\n`);
@@ -275,36 +276,7 @@ describe('spool writer', () => {
 });
 
 /** Mounts a tmpfs of `size` on a fresh folder; unmounted after the test. */
-function tinyTmpfs(t: { after(fn: () => void): void }, size: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tentacle-tmpfs-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
-  t.after(() => {
-    execFileSync('umount', [dir]);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return dir;
-}
-
-/** Whether this process may mount a tmpfs (root, or CAP_SYS_ADMIN). */
-function canMountTmpfs(): boolean {
-  try {
-    tinyTmpfs(
-      {
-        after: (fn) => {
-          fn();
-        },
-      },
-      '16k',
-    );
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const MOUNT_SKIP = canMountTmpfs()
-  ? false
-  : 'mounting a tmpfs needs root (see the EFBIG test below)';
+const MOUNT_SKIP = TMPFS_SKIP && `${TMPFS_SKIP} (see the EFBIG test below)`;
 
 describe('disk full (64 KiB tmpfs)', { skip: MOUNT_SKIP }, () => {
   test('streamed body larger than the disk: SEND ERR after the body, no partial file, session goes on', async (t) => {

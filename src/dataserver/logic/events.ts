@@ -73,6 +73,23 @@ export function badXmlEvent(fileName: string, nowSec: number, reason?: string): 
   );
 }
 
+/**
+ * A file the process died on, again and again, set aside as `<name>_FAILED` by the poison-file
+ * guard (an extension: the reference keeps dying). Critical: an operator must look at it.
+ */
+export function poisonFileEvent(
+  fileName: string,
+  deaths: number,
+  failedName: string,
+  nowSec: number,
+): EventRow {
+  return eventRow(
+    { agentRef: null, moduleRef: null, id_grupo: 0, event_type: 'error', criticity: 4 },
+    `Unable to process XML data file '${fileName}': the server died ${String(deaths)} times while processing it (out of memory or a crash); set aside as '${failedName}'.`,
+    nowSec,
+  );
+}
+
 /** "More than N XML files queued for agent <key>" (spec §2.1, D-13: system, criticity 3). */
 export function backlogEvent(agentKey: string, limit: number, nowSec: number): EventRow {
   return eventRow(
