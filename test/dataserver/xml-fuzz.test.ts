@@ -1,0 +1,25 @@
+/**
+ * Property-based fuzz of agent XML → packet → processPacket (fast-check, seeded and bounded).
+ * Generators and properties are in xml-fuzz-cases.ts; `npm run fuzz` runs them longer. A
+ * failure prints the seed and the shrunk case; replay with FUZZ_SEED=<seed>.
+ */
+import './logic-tz.js';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { checkXmlCase, newXmlStats, xmlCase } from './xml-fuzz-cases.js';
+
+const SEED = Number(process.env['FUZZ_SEED'] ?? 20261206);
+const RUNS = Number(process.env['FUZZ_RUNS'] ?? 400);
+
+test(`XML fuzz: ${RUNS} generated cases (seed ${SEED})`, (t) => {
+  const stats = newXmlStats();
+  fc.assert(
+    fc.property(xmlCase, (c) => {
+      checkXmlCase(c, stats);
+    }),
+    { seed: SEED, numRuns: RUNS },
+  );
+  t.diagnostic(
+    `${stats.files} files: ${stats.parsed} parsed, refused ${JSON.stringify(Object.fromEntries(stats.refused))}`,
+  );
+});
