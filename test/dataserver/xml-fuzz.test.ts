@@ -6,7 +6,13 @@
 import './logic-tz.js';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { checkXmlCase, newXmlStats, xmlCase } from './xml-fuzz-cases.js';
+import {
+  checkParsersAgree,
+  checkXmlCase,
+  newXmlStats,
+  xmlCase,
+  xmlFile,
+} from './xml-fuzz-cases.js';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 20261206);
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 400);
@@ -22,4 +28,8 @@ test(`XML fuzz: ${RUNS} generated cases (seed ${SEED})`, (t) => {
   t.diagnostic(
     `${stats.files} files: ${stats.parsed} parsed, refused ${JSON.stringify(Object.fromEntries(stats.refused))}`,
   );
+});
+
+test(`XML fuzz: both parsers agree on ${RUNS / 2} generated files (seed ${SEED})`, () => {
+  fc.assert(fc.property(xmlFile, checkParsersAgree), { seed: SEED, numRuns: RUNS / 2 });
 });

@@ -1,14 +1,22 @@
 /**
  * Long fuzz campaign over the same properties as the bounded tests:
- *   npm run fuzz -- [--target session|xml|all] [--seconds 300] [--runs N] [--seed S]
- * Runs each target until its run count or time is spent; after a failure it reports the seed,
+ *   npm run fuzz -- [--target session|xml|parsers|all] [--seconds 300] [--runs N] [--seed S]
+ * Runs each target (session: Tentacle sessions; xml: XML to packet to processPacket; parsers:
+ * builtin scanner vs fast-xml-parser) until its run count or time (each) is spent; after a failure it reports the seed,
  * path and shrunk case, then goes on with the next seed. Prints runs, cases/s and failures.
  * Replay one failure in the test suite with FUZZ_SEED=<seed> (and the printed path).
  */
 import '../dataserver/logic-tz.js';
 import { parseArgs } from 'node:util';
 import fc from 'fast-check';
-import { checkXmlCase, newXmlStats, xmlCase } from '../dataserver/xml-fuzz-cases.js';
+import { tryParseAgentXml } from '../../src/dataserver/xml/index.js';
+import {
+  checkParsersAgree,
+  checkXmlCase,
+  newXmlStats,
+  xmlCase,
+  xmlFile,
+} from '../dataserver/xml-fuzz-cases.js';
 import {
   checkSessionCase,
   sessionCase,
@@ -26,7 +34,7 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const maxRuns = values.runs === undefined ? Number.MAX_SAFE_INTEGER : Number(values.runs);
 const firstSeed = values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.seed);
-const targets = values.target === 'all' ? ['xml', 'session'] : [values.target];
+const targets = values.target === 'all' ? ['xml', 'parsers', 'session'] : [values.target];
 
 interface Summary {
   target: string;
@@ -75,6 +83,18 @@ async function campaign<T>(
   return summary;
 }
 
+/** Best of three re-runs of the slowest file: a real hang stays slow, a GC pause does not. */
+function retime(file: Buffer | undefined): number | undefined {
+  if (file === undefined) return undefined;
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    tryParseAgentXml(file, { nowSec: 1, mtimeSec: 1 });
+    best = Math.min(best, performance.now() - t0);
+  }
+  return Math.round(best * 10) / 10;
+}
+
 const summaries: Summary[] = [];
 for (const target of targets) {
   if (target === 'xml') {
@@ -97,7 +117,25 @@ for (const target of targets) {
           refused: Object.fromEntries(stats.refused),
           slowestFileMs: Math.round(stats.slowestMs * 10) / 10,
           slowestFileBytes: stats.slowestBytes,
+          slowestFileRetimedMs: retime(stats.slowestFile),
+          slowestFileBase64: stats.slowestFile?.toString('base64').slice(0, 20_000),
         }),
+      ),
+    );
+  } else if (target === 'parsers') {
+    summaries.push(
+      await campaign(
+        'parsers',
+        (seed, numRuns, ms) =>
+          Promise.resolve(
+            fc.check(fc.property(xmlFile, checkParsersAgree), {
+              seed,
+              numRuns,
+              interruptAfterTimeLimit: ms,
+              markInterruptAsFailure: false,
+            }),
+          ),
+        () => ({}),
       ),
     );
   } else if (target === 'session') {
@@ -118,7 +156,7 @@ for (const target of targets) {
       await env.close();
     }
   } else {
-    throw new Error(`unknown target ${target} (session, xml or all)`);
+    throw new Error(`unknown target ${target} (session, xml, parsers or all)`);
   }
 }
 console.log(JSON.stringify({ firstSeed, summaries }, null, 2));
