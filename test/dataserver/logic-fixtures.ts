@@ -4,6 +4,7 @@
  * does (ids filled into refs, write-through states, event auto-validation). No database.
  */
 import './logic-tz.js';
+import assert from 'node:assert/strict';
 import { DEFAULT_LOGIC_CONFIG, processPacket } from '../../src/dataserver/logic/index.js';
 import {
   lookupKey,
@@ -275,4 +276,21 @@ export function agentXml(
 /** X(t, v) of spec §9: one generic_data module `cpu`. */
 export function X(time: string, value: string, extra = '', type = 'generic_data'): string {
   return agentXml(time, [{ name: 'cpu', type, data: value, extra }]);
+}
+
+/** Every ref an outcome uses must be inserted before use or already have an id. */
+export function checkOutcomeRefs(outcome: PacketOutcome): void {
+  const inserted = new Set<object>(outcome.newModules.map((m) => m.ref));
+  const known = (ref: { id: number }) => ref.id > 0 || inserted.has(ref);
+  for (const w of outcome.statusWrites)
+    assert.ok(known(w.ref), 'status write of an unknown module');
+  for (const r of [...outcome.numericHistory, ...outcome.stringHistory]) {
+    assert.ok(known(r.ref), 'history row of an unknown module');
+  }
+  for (const e of outcome.events) if (e.moduleRef) assert.ok(known(e.moduleRef));
+  const refs = outcome.statusWrites.map((w) => w.ref);
+  assert.equal(new Set(refs).size, refs.length, 'one status write per module per packet');
+  for (const m of outcome.newModules) {
+    assert.equal(m.agentRef, outcome.newAgent?.ref ?? outcome.agentUpdate?.ref);
+  }
 }

@@ -4,8 +4,14 @@
 import './logic-tz.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { lookupKey, type PacketOutcome } from '../../src/dataserver/types.js';
-import { agentXml, createHarness, T0, type ModuleSpec } from './logic-fixtures.js';
+import { lookupKey } from '../../src/dataserver/types.js';
+import {
+  agentXml,
+  checkOutcomeRefs,
+  createHarness,
+  T0,
+  type ModuleSpec,
+} from './logic-fixtures.js';
 
 function createRng(seed: number) {
   let s = seed >>> 0;
@@ -30,23 +36,6 @@ const EXTRAS = [
   '<str_critical>FAIL</str_critical>',
   '<max>10</max>',
 ];
-
-/** Every ref an outcome uses must be inserted before use or already have an id. */
-function checkRefs(outcome: PacketOutcome): void {
-  const inserted = new Set<object>(outcome.newModules.map((m) => m.ref));
-  const known = (ref: { id: number }) => ref.id > 0 || inserted.has(ref);
-  for (const w of outcome.statusWrites)
-    assert.ok(known(w.ref), 'status write of an unknown module');
-  for (const r of [...outcome.numericHistory, ...outcome.stringHistory]) {
-    assert.ok(known(r.ref), 'history row of an unknown module');
-  }
-  for (const e of outcome.events) if (e.moduleRef) assert.ok(known(e.moduleRef));
-  const refs = outcome.statusWrites.map((w) => w.ref);
-  assert.equal(new Set(refs).size, refs.length, 'one status write per module per packet');
-  for (const m of outcome.newModules) {
-    assert.equal(m.agentRef, outcome.newAgent?.ref ?? outcome.agentUpdate?.ref);
-  }
-}
 
 describe('processPacket invariants over random packet sequences', () => {
   for (const seed of [1, 2, 3, 4, 5]) {
@@ -74,7 +63,7 @@ describe('processPacket invariants over random packet sequences', () => {
           nowSec: time + 1,
         });
         assert.equal(JSON.stringify(before), beforeJson, 'input state mutated');
-        checkRefs(outcome);
+        checkOutcomeRefs(outcome);
         // Replay the rule over what was kept.
         for (const row of [...outcome.numericHistory, ...outcome.stringHistory]) {
           const state = h.outcomes.at(-1)?.moduleStates.find((m) => m.ref === row.ref);
