@@ -1,10 +1,15 @@
 import { EventEmitter } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import tls from 'node:tls';
 import { Registry } from 'prom-client';
 import { ConfigError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import type { SpareFiles } from '../core/spare-files.js';
+import { ConnectionsPerAddress } from './address-limit.js';
+import { AuthThrottle } from './auth-throttle.js';
+import { descriptorsNeeded, openFileLimit } from './fd-limit.js';
+import { ByteBudget, ZSEND_MEMORY_BUDGET_BYTES } from './memory-budget.js';
 import { createTentacleMetrics, RejectReason, type TentacleMetrics } from './metrics.js';
 import {
   resolveTentacleConfig,
@@ -12,6 +17,7 @@ import {
   type TentacleServerOptions,
   type TentacleTlsConfig,
 } from './options.js';
+import { peerAddressOf } from './peer-address.js';
 import { Gate, TentacleSession, type FileStoredEvent, type SessionContext } from './session.js';
 import { SpoolWriter, sweepStaleTempFiles } from './spool-writer.js';
 
@@ -29,8 +35,14 @@ import { SpoolWriter, sweepStaleTempFiles } from './spool-writer.js';
  * are closed without a protocol line, but logged with the peer address and counted, when they
  * arrive to a full waiting list (`ERR_TENTACLE_CONNECTION_LIMIT`; the client retries) or have
  * waited more than twice the idle limit (`ERR_TENTACLE_TIMEOUT`: the client has given up, or
- * the list is clogged by idle connections). Slow or idle peers lose their slot at the idle limit
- * or the per-command deadline; a larger `-c` is cheap (one session object each).
+ * the list is clogged by idle connections). Slow or idle peers lose their slot at the first-byte,
+ * command-line or idle limit, or the per-command deadline; a large `-c` is cheap (one session
+ * object each, so the default is thousands), and one client address may hold at most
+ * `max_connections_per_address` of the served and waiting connections together.
+ *
+ * Every per-address decision (that cap, the PASS delay, the `peer` of log lines) uses the one
+ * address `#admit()` receives: the socket's (`peerAddressOf`) today, the agent's own when a
+ * front protocol such as PROXY supplies it.
  */
 
 /** Whole files in memory at once: ZSEND after decompression, ZRECV before compression. */
@@ -61,7 +73,11 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
   readonly #served = new Set<net.Socket>();
   readonly #sessions = new Set<TentacleSession>();
   /** Accepted connections waiting for a slot (paused, unread), oldest first. */
-  readonly #waiting: { raw: net.Socket; since: number }[] = [];
+  readonly #waiting: { raw: net.Socket; peer: string; since: number }[] = [];
+  /** Served and waiting connections per client address. */
+  readonly #perAddress: ConnectionsPerAddress;
+  /** Client address of each TLS connection in its handshake, by socket key (see `socketKey`). */
+  readonly #tlsPeers = new Map<string, string>();
   /** Callbacks waiting for every served connection and session to end. */
   #whenIdle: (() => void)[] = [];
   /** Performs the TLS handshakes (never listens itself; we hand it accepted sockets). */
@@ -91,16 +107,22 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       this.emit('fileStored', event);
     };
     const hasListeners = (): boolean => this.listenerCount('fileStored') > 0;
+    this.#perAddress = new ConnectionsPerAddress(config.maxConnectionsPerAddress);
     this.#ctx = {
       config,
       storageDir,
       filterDirs: config.filters.map((f) =>
         f.dir === '' ? storageDir : Buffer.from(`${config.directory}/${f.dir}`, 'utf8'),
       ),
+      filterIsOwnFolder: config.filters.map(
+        (f) => resolvePath(config.directory, f.dir) !== resolvePath(config.directory),
+      ),
+      authThrottle: new AuthThrottle(config.passDelayMaxMs),
       spool: this.#spool,
       metrics: this.metrics,
       logger: this.#log,
       zipGate: new Gate(ZIP_CONCURRENCY),
+      zipMemory: new ByteBudget(Math.max(ZSEND_MEMORY_BUDGET_BYTES, config.maxSize)),
       // Only build events when someone listens.
       get fileStored() {
         return hasListeners() ? emitStored : undefined;
@@ -187,7 +209,27 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       throw new ConfigError(`no listener could be bound (${failures.join('; ')})`);
     }
     this.#accepting = true;
+    this.#warnIfFewDescriptors();
     return this.addresses();
+  }
+
+  /** At the connection limits, accept() would fail with EMFILE: say so at start. */
+  #warnIfFewDescriptors(): void {
+    const limit = openFileLimit();
+    const { maxConnections, maxWaitingConnections } = this.config;
+    const needed = descriptorsNeeded(maxConnections, maxWaitingConnections);
+    if (limit !== undefined && limit < needed) {
+      this.#log.warn(
+        {
+          event: 'fd_limit_low',
+          openFileLimit: limit,
+          needed,
+          maxConnections,
+          maxWaitingConnections,
+        },
+        'the open-file limit is below what max_connections and max_waiting_connections may use; raise it (ulimit -n, LimitNOFILE) or lower them',
+      );
+    }
   }
 
   async #bind(address: string, port: number): Promise<net.Server> {
@@ -227,23 +269,59 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       raw.destroy();
       return;
     }
+    this.#admit(raw, peerAddressOf(raw));
+  };
+
+  /**
+   * Serves an accepted connection from client address `peer`, makes it wait for a slot, or
+   * closes it (its address holds its share, or the waiting list is full).
+   */
+  #admit(raw: net.Socket, peer: string): void {
+    if (!this.#perAddress.tryAcquire(peer)) {
+      this.#refuseOverAddressCap(raw, peer);
+      return;
+    }
+    raw.once('close', () => {
+      this.#perAddress.release(peer);
+    });
     if (this.#served.size < this.config.maxConnections) {
-      this.#serve(raw);
+      this.#serve(raw, peer);
       return;
     }
     const now = performance.now();
     this.#dropStaleWaiting(now);
     if (this.#waiting.length < this.config.maxWaitingConnections) {
-      this.#waiting.push({ raw, since: now });
+      this.#waiting.push({ raw, peer, since: now });
       this.metrics.connectionsWaiting.set(this.#waiting.length);
       return;
     }
     this.#refuse(
       raw,
+      peer,
       RejectReason.ConnectionLimit,
       'connection limit reached and waiting list full',
     );
-  };
+  }
+
+  /** Closed at once, counted; logged at a bounded rate (a flood of them is the usual case). */
+  #refuseOverAddressCap(raw: net.Socket, peer: string): void {
+    this.metrics.reject(RejectReason.AddressLimit);
+    const unlogged = this.#perAddress.refusalToLog(performance.now());
+    if (unlogged !== undefined) {
+      this.#log.warn(
+        {
+          event: 'rejected',
+          reason: RejectReason.AddressLimit,
+          peer,
+          peerPort: raw.remotePort,
+          maxConnectionsPerAddress: this.#perAddress.limit,
+          unlogged,
+        },
+        'too many connections from this address',
+      );
+    }
+    raw.destroy();
+  }
 
   /**
    * Waiting connections older than twice the idle limit are closed: their client has given up
@@ -254,20 +332,25 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
     while (this.#waiting.length > 0 && (this.#waiting[0]?.since ?? now) < staleBefore) {
       const stale = this.#waiting.shift();
       if (stale && !stale.raw.destroyed) {
-        this.#refuse(stale.raw, RejectReason.Timeout, 'waited too long for a free slot');
+        this.#refuse(
+          stale.raw,
+          stale.peer,
+          RejectReason.Timeout,
+          'waited too long for a free slot',
+        );
       }
     }
     this.metrics.connectionsWaiting.set(this.#waiting.length);
   }
 
   /** Closes a connection that never got a slot: no protocol line, but logged and counted. */
-  #refuse(raw: net.Socket, reason: RejectReason, message: string): void {
+  #refuse(raw: net.Socket, peer: string, reason: RejectReason, message: string): void {
     this.metrics.reject(reason);
     this.#log.warn(
       {
         event: 'rejected',
         reason,
-        peer: raw.remoteAddress,
+        peer,
         peerPort: raw.remotePort,
         maxConnections: this.config.maxConnections,
       },
@@ -277,27 +360,32 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
   }
 
   /** Gives an accepted connection a slot, held until its socket closes. */
-  #serve(raw: net.Socket): void {
+  #serve(raw: net.Socket, peer: string): void {
     this.#served.add(raw);
     this.metrics.connectionsActive.set(this.#served.size);
+    const tlsKey = this.#tlsServer ? socketKey(raw) : undefined;
+    if (tlsKey !== undefined) this.#tlsPeers.set(tlsKey, peer);
     raw.once('close', () => {
+      if (tlsKey !== undefined) this.#tlsPeers.delete(tlsKey);
       this.#served.delete(raw);
       this.metrics.connectionsActive.set(this.#served.size);
       this.#serveWaiting();
       this.#checkIdle();
     });
     if (this.#log.isLevelEnabled('info')) {
-      this.#log.info(
-        { event: 'connected', peer: raw.remoteAddress, peerPort: raw.remotePort },
-        'client connected',
-      );
+      this.#log.info({ event: 'connected', peer, peerPort: raw.remotePort }, 'client connected');
     }
     if (this.#tlsServer) this.#tlsServer.emit('connection', raw);
-    else this.#startSession(raw);
+    else this.#startSession(raw, peer);
   }
 
-  #startSession(socket: net.Socket): void {
-    const session = new TentacleSession(socket, this.#ctx);
+  /** The client address `#admit()` got for a TLS socket (same 4-tuple as its raw socket). */
+  #tlsPeer(socket: tls.TLSSocket): string {
+    return this.#tlsPeers.get(socketKey(socket)) ?? peerAddressOf(socket);
+  }
+
+  #startSession(socket: net.Socket, peer: string): void {
+    const session = new TentacleSession(socket, this.#ctx, peer);
     this.#sessions.add(session);
     void session.closed.then(() => {
       this.#sessions.delete(session);
@@ -311,7 +399,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
     this.#dropStaleWaiting(performance.now());
     while (this.#served.size < this.config.maxConnections && this.#waiting.length > 0) {
       const next = this.#waiting.shift();
-      if (next && !next.raw.destroyed) this.#serve(next.raw);
+      if (next && !next.raw.destroyed) this.#serve(next.raw, next.peer);
     }
     this.metrics.connectionsWaiting.set(this.#waiting.length);
   }
@@ -334,7 +422,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       handshakeTimeout: this.config.idleTimeoutMs,
     });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
-      this.#startSession(socket);
+      this.#startSession(socket, this.#tlsPeer(socket));
     });
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       this.metrics.reject(RejectReason.Tls);
@@ -342,7 +430,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
         {
           event: 'rejected',
           reason: RejectReason.Tls,
-          peer: socket.remoteAddress,
+          peer: this.#tlsPeer(socket),
           peerPort: socket.remotePort,
           code: err.code,
           certificate: socket.authorizationError,
@@ -427,6 +515,11 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
     })();
     return this.#closing;
   }
+}
+
+/** Identifies a connection by its 4-tuple, which a TLS socket shares with its raw socket. */
+function socketKey(socket: net.Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}|${socket.localAddress}|${socket.localPort}`;
 }
 
 function ignoreError(): void {
