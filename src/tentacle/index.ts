@@ -6,7 +6,8 @@
  *   const server = createTentacleServer(options, { logger, registry });
  *     // options: TentacleServerOptions (directory required unless proxy; the rest default to the
  *     //   Perl server's defaults plus extensions: sync, transferTimeoutSec, maxDecompressedSize,
- *     //   fileMode, closeTimeoutSec). Throws ConfigError at once for bad settings (missing or
+ *     //   fileMode, closeTimeoutSec, maxConnectionsPerAddress, firstByteTimeoutSec,
+ *     //   commandTimeoutSec, passDelayMaxSec, recvAnyFile; maxConnections defaults to 2048). Throws ConfigError at once for bad settings (missing or
  *     //   unwritable folder, invalid filter regex, unreadable TLS files, bad address).
  *   await server.listen();        // → AddressInfo[]; rejects (ConfigError) only if no address binds
  *   server.on('fileStored', ({ path, name, size, peer, compressed, pathBytes, nameBytes }) => …);
