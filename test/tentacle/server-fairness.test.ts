@@ -7,6 +7,7 @@
  * minute, and RECV refusing queued data files.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -383,6 +384,48 @@ describe('memory that many connections may hold', () => {
     holders[0]?.destroy();
     await waitFor(() => h.server.activeConnections() === fit, 2000);
     await runSteps(over, [{ send: `ZSEND <late.data> SIZE ${size}\n` }, { expect: 'ZSEND OK\n' }]);
+  });
+});
+
+describe('descriptors', () => {
+  test('a listener whose -c and waiting list exceed the open-file limit says so at start', () => {
+    // A child with a hard limit of 1,000 descriptors (Node cannot raise it past that).
+    const script = `
+      const { mkdtempSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { createTentacleServer } = await import('./src/tentacle/index.ts');
+      const { memoryLogger } = await import('./test/tentacle/fixtures/harness.ts');
+      const dir = mkdtempSync(join(tmpdir(), 'tentacle-fd-'));
+      for (const [maxConnections, maxWaitingConnections] of [[2048, 1024], [100, 100]]) {
+        const { logger, records } = memoryLogger('info');
+        const server = createTentacleServer(
+          { directory: dir, addresses: '127.0.0.1', port: 0, maxConnections, maxWaitingConnections },
+          { logger },
+        );
+        await server.listen();
+        await server.close();
+        console.log(JSON.stringify(records.filter((r) => r.event === 'fd_limit_low')));
+      }`;
+    const run = spawnSync(
+      'bash',
+      [
+        '-c',
+        'ulimit -n 1000 && exec "$0" --import tsx --input-type=module -e "$1"',
+        process.execPath,
+        script,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const [defaults, small] = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as LogRecord[]);
+    assert.equal(defaults?.length, 1);
+    assert.equal(defaults[0]?.['openFileLimit'], 1000);
+    assert.equal(defaults[0]['needed'], 2 * 2048 + 1024 + 256);
+    assert.deepEqual(small, [], '-c 100 with 100 waiting fits in 1,000 descriptors');
   });
 });
 
