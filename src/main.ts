@@ -89,7 +89,18 @@ const SERVE_SETTINGS = {
     kind: 'int',
     min: 1,
     extension: true,
-    help: "Tentacle sessions served at once (default 10, or tentacle_config's)",
+    help: "Tentacle sessions served at once (default 2048, or tentacle_config's)",
+  },
+  tentacle_max_connections_per_address: {
+    kind: 'int',
+    min: 0,
+    extension: true,
+    help: "Tentacle connections one client address may hold (default 64, or tentacle_config's; 0 = no cap, for a balancer without PROXY)",
+  },
+  tentacle_recv_any_file: {
+    kind: 'bool',
+    extension: true,
+    help: "RECV/ZRECV may serve queued data files too, as the reference (default 0, or tentacle_config's)",
   },
   tentacle_proxy_protocol: {
     kind: 'bool',
@@ -180,6 +191,9 @@ function tentacleOptions(
     port: s.tentacle_port ?? fromFile.port,
     maxSize: s.tentacle_max_size ?? fromFile.maxSize,
     maxConnections: s.tentacle_max_connections ?? fromFile.maxConnections,
+    maxConnectionsPerAddress:
+      s.tentacle_max_connections_per_address ?? fromFile.maxConnectionsPerAddress,
+    recvAnyFile: s.tentacle_recv_any_file ?? fromFile.recvAnyFile,
     password: s.tentacle_password ?? fromFile.password,
     proxyProtocol: s.tentacle_proxy_protocol ?? fromFile.proxyProtocol,
     proxyProtocolFrom: s.tentacle_proxy_protocol_from ?? fromFile.proxyProtocolFrom,

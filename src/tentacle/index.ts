@@ -6,9 +6,10 @@
  *   const server = createTentacleServer(options, { logger, registry });
  *     // options: TentacleServerOptions (directory required unless proxy; the rest default to the
  *     //   Perl server's defaults plus extensions: sync, transferTimeoutSec, maxDecompressedSize,
- *     //   fileMode, closeTimeoutSec, proxyProtocol + proxyProtocolFrom). Throws ConfigError at
- *     //   once for bad settings (missing or unwritable folder, invalid filter regex, unreadable
- *     //   TLS files, bad address).
+ *     //   fileMode, closeTimeoutSec, maxConnectionsPerAddress, firstByteTimeoutSec,
+ *     //   commandTimeoutSec, passDelayMaxSec, recvAnyFile, proxyProtocol + proxyProtocolFrom;
+ *     //   maxConnections defaults to 2048). Throws ConfigError at once for bad settings (missing
+ *     //   or unwritable folder, invalid filter regex, unreadable TLS files, bad address).
  *   await server.listen();        // → AddressInfo[]; rejects (ConfigError) only if no address binds
  *   server.on('fileStored', ({ path, name, size, peer, compressed, pathBytes, nameBytes }) => …);
  *     // after the file is under its final name (and durable with sync 'always')

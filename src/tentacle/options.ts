@@ -27,6 +27,19 @@ export const DEFAULT_FILE_MODE = 0o640;
 export const DEFAULT_MAX_WAITING = 1024;
 /** The balancer writes the PROXY header as soon as it connects: a late one is not coming. */
 export const DEFAULT_PROXY_PROTOCOL_TIMEOUT_SEC = 3;
+/**
+ * Sessions served at once. The reference's 10 is its thread count; a session here is one socket
+ * and one small object (measured in docs/tentacle-server.md#connection-limit-timeouts-and-memory),
+ * so the limit is set by what a hostile crowd may hold in memory, not by threads.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 2048;
+/** One address may hold this many connections (served or waiting); 0 = no cap. */
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64;
+/** Seconds from accept to the first byte, and from a command line's first byte to its LF. */
+export const DEFAULT_FIRST_BYTE_TIMEOUT_SEC = 3;
+export const DEFAULT_COMMAND_TIMEOUT_SEC = 3;
+/** Longest delay before the password of an address that keeps failing is checked. */
+export const DEFAULT_PASS_DELAY_MAX_SEC = 10;
 /** The reference's 15 forbidden file-name bytes (§4.1), as the body of a regex class. */
 export const DEFAULT_INVALID_CHARS = "?\\[\\]/\\\\=+<>:;',*~";
 
@@ -40,9 +53,9 @@ export const TENTACLE_SETTINGS = {
   directory: { kind: 'string', help: 'storage (incoming) folder; required unless proxying' },
   max_connections: {
     kind: 'int',
-    default: 10,
+    default: DEFAULT_MAX_CONNECTIONS,
     min: 1,
-    help: 'connections served at once; extra ones wait unserved',
+    help: 'connections served at once; extra ones wait unserved (the reference: 10)',
   },
   max_size: {
     kind: 'int',
@@ -121,6 +134,40 @@ export const TENTACLE_SETTINGS = {
     extension: true,
     help: 'accepted connections that may wait for a slot; more are closed at once',
   },
+  max_connections_per_address: {
+    kind: 'int',
+    default: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    min: 0,
+    extension: true,
+    help: 'connections one client address may hold, served or waiting; more are closed at once; 0 = no cap (behind a balancer without PROXY)',
+  },
+  first_byte_timeout: {
+    kind: 'int',
+    default: DEFAULT_FIRST_BYTE_TIMEOUT_SEC,
+    min: 1,
+    extension: true,
+    help: 'seconds a new connection may take to send its first byte',
+  },
+  command_timeout: {
+    kind: 'int',
+    default: DEFAULT_COMMAND_TIMEOUT_SEC,
+    min: 1,
+    extension: true,
+    help: 'seconds a command line may take from its first byte to its end (bodies: transfer_timeout)',
+  },
+  pass_delay_max: {
+    kind: 'int',
+    default: DEFAULT_PASS_DELAY_MAX_SEC,
+    min: 1,
+    extension: true,
+    help: 'longest delay, in seconds, before a PASS from an address with failed attempts is checked (0.1 s, doubling per failure)',
+  },
+  recv_any_file: {
+    kind: 'bool',
+    default: false,
+    extension: true,
+    help: 'RECV/ZRECV may serve any file, queued data files included (the reference); default: only files in filter folders',
+  },
   close_timeout: {
     kind: 'int',
     default: 10,
@@ -192,6 +239,13 @@ export interface TentacleServerOptions {
   readonly maxDecompressedSize?: number | undefined;
   readonly fileMode?: number | undefined;
   readonly closeTimeoutSec?: number | undefined;
+  /** Connections one client address may hold (served or waiting); 0 = no cap. */
+  readonly maxConnectionsPerAddress?: number | undefined;
+  readonly firstByteTimeoutSec?: number | undefined;
+  readonly commandTimeoutSec?: number | undefined;
+  readonly passDelayMaxSec?: number | undefined;
+  /** RECV/ZRECV serve files outside the filter folders too (the reference's behaviour). */
+  readonly recvAnyFile?: boolean | undefined;
   readonly proxy?: { readonly host: string; readonly port?: number | undefined } | undefined;
   /** Read a PROXY protocol header from the `proxyProtocolFrom` sources (required when on). */
   readonly proxyProtocol?: boolean | undefined;
@@ -226,6 +280,14 @@ export interface TentacleConfig {
   readonly idleTimeoutMs: number;
   readonly transferTimeoutMs: number;
   readonly closeTimeoutMs: number;
+  /** 0 = no cap. */
+  readonly maxConnectionsPerAddress: number;
+  /** From the start of a session to its first byte. */
+  readonly firstByteTimeoutMs: number;
+  /** From a line's first byte to its LF (command lines, PASS, confirmations). */
+  readonly commandTimeoutMs: number;
+  readonly passDelayMaxMs: number;
+  readonly recvAnyFile: boolean;
   /** The exact `PASS <digest>` line, or undefined when no password is set. */
   readonly passLine: Buffer | undefined;
   readonly tls: TentacleTlsConfig | undefined;
@@ -423,6 +485,11 @@ function intAtLeast(name: string, value: number, min: number): number {
   return value;
 }
 
+/** A duration in whole seconds (>= 1), as milliseconds. */
+function secondsAtLeast1(name: string, seconds: number): number {
+  return intAtLeast(name, seconds, 1) * 1000;
+}
+
 /** Validates options and precomputes everything the hot path needs. Throws ConfigError. */
 export function resolveTentacleConfig(options: TentacleServerOptions): TentacleConfig {
   const proxy =
@@ -459,7 +526,16 @@ export function resolveTentacleConfig(options: TentacleServerOptions): TentacleC
     directory,
     listen: listOfAddresses(options.addresses ?? TENTACLE_SETTINGS.addresses.default),
     port,
-    maxConnections: intAtLeast('max_connections', options.maxConnections ?? 10, 1),
+    maxConnections: intAtLeast(
+      'max_connections',
+      options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      1,
+    ),
+    maxConnectionsPerAddress: intAtLeast(
+      'max_connections_per_address',
+      options.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+      0,
+    ),
     maxWaitingConnections: intAtLeast(
       'max_waiting_connections',
       options.maxWaitingConnections ?? DEFAULT_MAX_WAITING,
@@ -470,6 +546,19 @@ export function resolveTentacleConfig(options: TentacleServerOptions): TentacleC
     idleTimeoutMs: timeoutSec * (retries + 1) * 1000,
     transferTimeoutMs: intAtLeast('transfer_timeout', options.transferTimeoutSec ?? 120, 1) * 1000,
     closeTimeoutMs: intAtLeast('close_timeout', options.closeTimeoutSec ?? 10, 0) * 1000,
+    firstByteTimeoutMs: secondsAtLeast1(
+      'first_byte_timeout',
+      options.firstByteTimeoutSec ?? DEFAULT_FIRST_BYTE_TIMEOUT_SEC,
+    ),
+    commandTimeoutMs: secondsAtLeast1(
+      'command_timeout',
+      options.commandTimeoutSec ?? DEFAULT_COMMAND_TIMEOUT_SEC,
+    ),
+    passDelayMaxMs: secondsAtLeast1(
+      'pass_delay_max',
+      options.passDelayMaxSec ?? DEFAULT_PASS_DELAY_MAX_SEC,
+    ),
+    recvAnyFile: options.recvAnyFile ?? false,
     passLine: password === '' ? undefined : Buffer.from(`PASS ${passDigest(password)}`, 'latin1'),
     tls: options.tls ? buildTls(options.tls) : undefined,
     filters: compileFilters(options.filters),
@@ -550,6 +639,11 @@ export function serverOptionsFromSettings(
     maxDecompressedSize: s.max_decompressed_size,
     fileMode: parseFileMode(s.file_mode),
     closeTimeoutSec: s.close_timeout,
+    maxConnectionsPerAddress: s.max_connections_per_address,
+    firstByteTimeoutSec: s.first_byte_timeout,
+    commandTimeoutSec: s.command_timeout,
+    passDelayMaxSec: s.pass_delay_max,
+    recvAnyFile: s.recv_any_file,
     proxy: s.proxy_ip !== undefined ? { host: s.proxy_ip, port: s.proxy_port } : undefined,
     proxyProtocol: s.proxy_protocol,
     proxyProtocolFrom: s.proxy_protocol_from,

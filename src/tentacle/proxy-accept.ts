@@ -72,7 +72,8 @@ export function compileTrustedSources(list: string | readonly string[]): {
   return { trusted, from };
 }
 
-function isTrusted(config: ProxyProtocolConfig, address: string): boolean {
+/** Whether `address` is a balancer allowed (and required) to send a PROXY header. */
+export function isTrustedSource(config: ProxyProtocolConfig, address: string): boolean {
   const version = net.isIP(address);
   return version !== 0 && config.trusted.check(address, version === 6 ? 'ipv6' : 'ipv4');
 }
@@ -90,7 +91,7 @@ export function acceptProxyHeader(
   config: ProxyProtocolConfig,
 ): Promise<ClientAddress> {
   const peer = socketEndpoint(socket);
-  const trusted = isTrusted(config, peer.address);
+  const trusted = isTrustedSource(config, peer.address);
   const parser = trusted ? new ProxyHeaderParser() : undefined;
   let sniffed: Buffer = Buffer.alloc(0);
   return new Promise<ClientAddress>((resolve, reject) => {

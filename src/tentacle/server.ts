@@ -1,10 +1,15 @@
 import { EventEmitter } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import tls from 'node:tls';
 import { Registry } from 'prom-client';
 import { ConfigError, describeError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import type { SpareFiles } from '../core/spare-files.js';
+import { ConnectionsPerAddress } from './address-limit.js';
+import { AuthThrottle } from './auth-throttle.js';
+import { descriptorsNeeded, openFileLimit } from './fd-limit.js';
+import { ByteBudget, ZSEND_MEMORY_BUDGET_BYTES } from './memory-budget.js';
 import { createTentacleMetrics, RejectReason, type TentacleMetrics } from './metrics.js';
 import {
   resolveTentacleConfig,
@@ -12,7 +17,12 @@ import {
   type TentacleServerOptions,
   type TentacleTlsConfig,
 } from './options.js';
-import { acceptProxyHeader, directClient, type ClientAddress } from './proxy-accept.js';
+import {
+  acceptProxyHeader,
+  directClient,
+  isTrustedSource,
+  type ClientAddress,
+} from './proxy-accept.js';
 import { Gate, TentacleSession, type FileStoredEvent, type SessionContext } from './session.js';
 import { SpoolWriter, sweepStaleTempFiles } from './spool-writer.js';
 
@@ -30,8 +40,14 @@ import { SpoolWriter, sweepStaleTempFiles } from './spool-writer.js';
  * are closed without a protocol line, but logged with the peer address and counted, when they
  * arrive to a full waiting list (`ERR_TENTACLE_CONNECTION_LIMIT`; the client retries) or have
  * waited more than twice the idle limit (`ERR_TENTACLE_TIMEOUT`: the client has given up, or
- * the list is clogged by idle connections). Slow or idle peers lose their slot at the idle limit
- * or the per-command deadline; a larger `-c` is cheap (one session object each).
+ * the list is clogged by idle connections). Slow or idle peers lose their slot at the first-byte,
+ * command-line or idle limit, or the per-command deadline; a large `-c` is cheap (one session
+ * object each, so the default is thousands), and one client address may hold at most
+ * `max_connections_per_address` of the served and waiting connections together.
+ *
+ * Every per-address decision (that cap, the PASS delay, the `peer` of log lines) uses the one
+ * address `#admit()` receives (`ClientAddress`): the socket's, or the agent's own that a
+ * PROXY header from a listed balancer names; a balancer's connections count only once it has.
  */
 
 /** Whole files in memory at once: ZSEND after decompression, ZRECV before compression. */
@@ -62,7 +78,9 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
   readonly #served = new Set<net.Socket>();
   readonly #sessions = new Set<TentacleSession>();
   /** Accepted connections waiting for a slot (paused, unread), oldest first. */
-  readonly #waiting: { raw: net.Socket; since: number }[] = [];
+  readonly #waiting: { raw: net.Socket; direct: ClientAddress; since: number }[] = [];
+  /** Served and waiting connections per client address. */
+  readonly #perAddress: ConnectionsPerAddress;
   /** Callbacks waiting for every served connection and session to end. */
   #whenIdle: (() => void)[] = [];
   /** Clients named by a PROXY header, by connection, until their TLS handshake ends. */
@@ -94,16 +112,22 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       this.emit('fileStored', event);
     };
     const hasListeners = (): boolean => this.listenerCount('fileStored') > 0;
+    this.#perAddress = new ConnectionsPerAddress(config.maxConnectionsPerAddress);
     this.#ctx = {
       config,
       storageDir,
       filterDirs: config.filters.map((f) =>
         f.dir === '' ? storageDir : Buffer.from(`${config.directory}/${f.dir}`, 'utf8'),
       ),
+      filterIsOwnFolder: config.filters.map(
+        (f) => resolvePath(config.directory, f.dir) !== resolvePath(config.directory),
+      ),
+      authThrottle: new AuthThrottle(config.passDelayMaxMs),
       spool: this.#spool,
       metrics: this.metrics,
       logger: this.#log,
       zipGate: new Gate(ZIP_CONCURRENCY),
+      zipMemory: new ByteBudget(Math.max(ZSEND_MEMORY_BUDGET_BYTES, config.maxSize)),
       // Only build events when someone listens.
       get fileStored() {
         return hasListeners() ? emitStored : undefined;
@@ -190,7 +214,27 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       throw new ConfigError(`no listener could be bound (${failures.join('; ')})`);
     }
     this.#accepting = true;
+    this.#warnIfFewDescriptors();
     return this.addresses();
+  }
+
+  /** At the connection limits, accept() would fail with EMFILE: say so at start. */
+  #warnIfFewDescriptors(): void {
+    const limit = openFileLimit();
+    const { maxConnections, maxWaitingConnections } = this.config;
+    const needed = descriptorsNeeded(maxConnections, maxWaitingConnections);
+    if (limit !== undefined && limit < needed) {
+      this.#log.warn(
+        {
+          event: 'fd_limit_low',
+          openFileLimit: limit,
+          needed,
+          maxConnections,
+          maxWaitingConnections,
+        },
+        'the open-file limit is below what max_connections and max_waiting_connections may use; raise it (ulimit -n, LimitNOFILE) or lower them',
+      );
+    }
   }
 
   async #bind(address: string, port: number): Promise<net.Server> {
@@ -230,26 +274,63 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       raw.destroy();
       return;
     }
+    const direct = directClient(raw);
+    const proxyProtocol = this.config.proxyProtocol;
+    // A balancer's connections count against the agent its PROXY header names, once read.
+    const fromBalancer =
+      proxyProtocol !== undefined && isTrustedSource(proxyProtocol, direct.address);
+    if (!fromBalancer && !this.#holdAddressShare(raw, direct)) return;
     if (this.#served.size < this.config.maxConnections) {
-      this.#serve(raw);
+      this.#serve(raw, direct);
       return;
     }
     const now = performance.now();
     this.#dropStaleWaiting(now);
     if (this.#waiting.length < this.config.maxWaitingConnections) {
-      this.#waiting.push({ raw, since: now });
+      this.#waiting.push({ raw, direct, since: now });
       this.metrics.connectionsWaiting.set(this.#waiting.length);
       return;
     }
     this.#refuse(
       raw,
+      direct,
       RejectReason.ConnectionLimit,
       'connection limit reached and waiting list full',
-      {
-        maxConnections: this.config.maxConnections,
-      },
+      { maxConnections: this.config.maxConnections },
     );
   };
+
+  /** Counts the connection against its client's address until it closes; false = refused. */
+  #holdAddressShare(raw: net.Socket, client: ClientAddress): boolean {
+    if (!this.#perAddress.tryAcquire(client.address)) {
+      this.#refuseOverAddressCap(raw, client);
+      return false;
+    }
+    raw.once('close', () => {
+      this.#perAddress.release(client.address);
+    });
+    return true;
+  }
+
+  /** Closed at once, counted; logged at a bounded rate (a flood of them is the usual case). */
+  #refuseOverAddressCap(raw: net.Socket, client: ClientAddress): void {
+    this.metrics.reject(RejectReason.AddressLimit);
+    const unlogged = this.#perAddress.refusalToLog(performance.now());
+    if (unlogged !== undefined) {
+      this.#log.warn(
+        {
+          event: 'rejected',
+          reason: RejectReason.AddressLimit,
+          peer: client.address,
+          peerPort: client.port,
+          maxConnectionsPerAddress: this.#perAddress.limit,
+          unlogged,
+        },
+        'too many connections from this address',
+      );
+    }
+    raw.destroy();
+  }
 
   /**
    * Waiting connections older than twice the idle limit are closed: their client has given up
@@ -260,9 +341,15 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
     while (this.#waiting.length > 0 && (this.#waiting[0]?.since ?? now) < staleBefore) {
       const stale = this.#waiting.shift();
       if (stale && !stale.raw.destroyed) {
-        this.#refuse(stale.raw, RejectReason.Timeout, 'waited too long for a free slot', {
-          maxConnections: this.config.maxConnections,
-        });
+        this.#refuse(
+          stale.raw,
+          stale.direct,
+          RejectReason.Timeout,
+          'waited too long for a free slot',
+          {
+            maxConnections: this.config.maxConnections,
+          },
+        );
       }
     }
     this.metrics.connectionsWaiting.set(this.#waiting.length);
@@ -271,20 +358,21 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
   /** Closes a connection before any session: no protocol line, but logged and counted. */
   #refuse(
     raw: net.Socket,
+    client: ClientAddress,
     reason: RejectReason,
     message: string,
     extra: Record<string, unknown>,
   ): void {
     this.metrics.reject(reason);
     this.#log.warn(
-      { event: 'rejected', reason, peer: raw.remoteAddress, peerPort: raw.remotePort, ...extra },
+      { event: 'rejected', reason, peer: client.address, peerPort: client.port, ...extra },
       message,
     );
     raw.destroy();
   }
 
   /** Gives an accepted connection a slot, held until its socket closes. */
-  #serve(raw: net.Socket): void {
+  #serve(raw: net.Socket, direct: ClientAddress): void {
     this.#served.add(raw);
     this.metrics.connectionsActive.set(this.#served.size);
     raw.once('close', () => {
@@ -295,7 +383,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
     });
     const proxyProtocol = this.config.proxyProtocol;
     if (!proxyProtocol) {
-      this.#admit(raw, directClient(raw));
+      this.#admit(raw, direct);
       return;
     }
     if (raw.remoteAddress === undefined) {
@@ -305,15 +393,14 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       return;
     }
     // The PROXY header precedes everything, TLS included: read it from the raw socket first.
-    const peer = directClient(raw); // the socket forgets its peer once closed
     acceptProxyHeader(raw, proxyProtocol).then(
       (client) => {
+        // Only now is a proxied agent's address known: its share is held from here.
+        if (client.via && !this.#holdAddressShare(raw, client)) return;
         this.#admit(raw, client);
       },
       (err: unknown) => {
-        this.#refuse(raw, RejectReason.ProxyHeader, 'PROXY protocol header refused', {
-          peer: peer.address,
-          peerPort: peer.port,
+        this.#refuse(raw, direct, RejectReason.ProxyHeader, 'PROXY protocol header refused', {
           err: describeError(err).message,
           proxyProtocolFrom: proxyProtocol.from,
         });
@@ -363,7 +450,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
     this.#dropStaleWaiting(performance.now());
     while (this.#served.size < this.config.maxConnections && this.#waiting.length > 0) {
       const next = this.#waiting.shift();
-      if (next && !next.raw.destroyed) this.#serve(next.raw);
+      if (next && !next.raw.destroyed) this.#serve(next.raw, next.direct);
     }
     this.metrics.connectionsWaiting.set(this.#waiting.length);
   }

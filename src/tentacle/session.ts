@@ -6,6 +6,8 @@ import { printableBytes } from '../core/log.js';
 import { ErrorCode, type PandoraError } from '../core/errors.js';
 import type { TentacleMetrics } from './metrics.js';
 import { RejectReason } from './metrics.js';
+import type { AuthThrottle } from './auth-throttle.js';
+import type { ByteBudget } from './memory-budget.js';
 import type { TentacleConfig } from './options.js';
 import { TentacleParser } from './parser.js';
 import { directClient, type ClientAddress } from './proxy-accept.js';
@@ -31,7 +33,11 @@ import { isZip, unzipFirstMember, zipSingleFile } from './zip.js';
  *   `SEND ERR\n` / `ZSEND ERR\n` (the reference drops the connection) and the session goes on;
  * - `RECV` of an empty file answers `RECV SIZE 0` and sends no body instead of dropping;
  * - pipelined bytes after a line or a body are the start of the next command;
- * - an idle limit of timeout×(retries+1) that nothing disables, plus a per-command deadline.
+ * - an idle limit of timeout×(retries+1) that nothing disables, a per-command deadline, and
+ *   short deadlines for the first byte and for each line (slow or silent sockets free their slot);
+ * - a PASS from an address with failed attempts is checked after a growing delay (auth-throttle);
+ * - RECV/ZRECV serve only files in filter folders unless `recv_any_file`: a data file queued in
+ *   the storage folder "does not exist" for them.
  */
 
 function ascii(text: string): Buffer {
@@ -160,10 +166,16 @@ export interface SessionContext {
   readonly storageDir: Buffer;
   /** Folder of each filter (storage + '/' + dir), parallel to `config.filters`. */
   readonly filterDirs: readonly Buffer[];
+  /** Per filter: its folder is not the storage folder itself (RECV may serve from it). */
+  readonly filterIsOwnFolder: readonly boolean[];
+  /** Delays PASS checks of addresses that failed (shared by every session). */
+  readonly authThrottle: AuthThrottle;
   readonly spool: SpoolWriter;
   readonly metrics: TentacleMetrics;
   readonly logger: Logger;
   readonly zipGate: Gate;
+  /** Bytes of ZSEND archives all sessions may hold while they arrive. */
+  readonly zipMemory: ByteBudget;
   /** Called for every stored file (the server turns it into a `fileStored` event). */
   fileStored?: ((event: FileStoredEvent) => void) | undefined;
 }
@@ -176,6 +188,8 @@ interface Upload {
   readonly startedAt: number;
   readonly spool: SpoolTransfer | undefined;
   readonly zipChunks: Buffer[] | undefined;
+  /** Bytes this ZSEND holds of `zipMemory`, until it is stored or abandoned. */
+  zipReserved: number;
   /** A disk write failed mid-body: the rest is read and discarded, then `… ERR` is sent. */
   failed: PandoraError | undefined;
 }
@@ -275,6 +289,13 @@ function closeFd(fd: number): void {
 
 let nextConnectionId = 1;
 
+/** States in which the peer is sending a line (first-byte and line deadlines apply). */
+function readsLines(state: SessionState): boolean {
+  return (
+    state === SessionState.Auth || state === SessionState.Command || state === SessionState.Confirm
+  );
+}
+
 export class TentacleSession {
   readonly cid = nextConnectionId++;
   /**
@@ -284,6 +305,7 @@ export class TentacleSession {
   readonly client: ClientAddress;
   /** `client.address` and `client.port`, as logs and events name them. */
   readonly peer: string;
+  /** Peer port, captured at accept (it vanishes from the socket once closed). */
   readonly peerPort: number;
   /** Settles once the socket is closed and any temp file is removed. */
   readonly closed: Promise<void>;
@@ -299,6 +321,12 @@ export class TentacleSession {
   #lastActivity = performance.now();
   /** When the current command's first byte arrived; 0 between commands. */
   #commandStartedAt = 0;
+  /** When the session started; 0 once its first byte has arrived. */
+  #awaitingFirstByteSince = 0;
+  /** When the line being received (command, PASS, confirmation) began; 0 when none is. */
+  #lineStartedAt = 0;
+  /** When #timer fires (performance.now() ms). */
+  #timerDueAt = 0;
   /** Doing our own work (disk, sending): `closed` waits for it to finish. */
   #busy = false;
   /** Within that work, blocked on the peer reading our data: the idle clock runs. */
@@ -371,7 +399,8 @@ export class TentacleSession {
     socket.on('error', this.#onSocketError);
     socket.on('close', this.#onClose);
     socket.on('drain', this.#touch);
-    this.#schedule(this.#config.idleTimeoutMs);
+    this.#awaitingFirstByteSince = performance.now();
+    this.#schedule(Math.min(this.#config.idleTimeoutMs, this.#config.firstByteTimeoutMs));
     if (this.#config.proxy && !this.#config.passLine) {
       this.#startRelay();
       return;
@@ -405,10 +434,23 @@ export class TentacleSession {
   readonly #onData = (chunk: Buffer): void => {
     const now = performance.now();
     this.#lastActivity = now;
+    this.#awaitingFirstByteSince = 0;
     if (this.#commandStartedAt === 0) this.#commandStartedAt = now;
+    // The chunk's first byte starts a line unless one is under way; a line may also start after
+    // the ones the chunk completes.
+    if (this.#lineStartedAt === 0) this.#lineBegan(now);
     this.#parser.push(chunk);
+    if (this.#lineStartedAt === 0 && this.#parser.bufferedBytes > 0) this.#lineBegan(now);
     if (this.#parser.isPaused && this.#state !== SessionState.Closed) this.#socket.pause();
   };
+
+  /** A line started at `now` (if lines are what the session reads): its deadline is armed. */
+  #lineBegan(now: number): void {
+    if (!readsLines(this.#state)) return;
+    this.#lineStartedAt = now;
+    const due = now + this.#config.commandTimeoutMs;
+    if (this.#timerDueAt > due) this.#schedule(due - now);
+  }
 
   readonly #touch = (): void => {
     this.#lastActivity = performance.now();
@@ -469,38 +511,63 @@ export class TentacleSession {
 
   #schedule(ms: number): void {
     if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(this.#onTimer, Math.max(1, Math.ceil(ms)));
+    const delay = Math.max(1, Math.ceil(ms));
+    this.#timerDueAt = performance.now() + delay;
+    this.#timer = setTimeout(this.#onTimer, delay);
     this.#timer.unref();
   }
 
   readonly #onTimer = (): void => {
     if (this.#state === SessionState.Closed) return;
-    const { idleTimeoutMs, transferTimeoutMs } = this.#config;
+    const { idleTimeoutMs, transferTimeoutMs, firstByteTimeoutMs, commandTimeoutMs } = this.#config;
     if (this.#busy && !this.#awaitingPeer) {
       // Our disk work is not the peer's idleness.
       this.#schedule(idleTimeoutMs);
       return;
     }
     const now = performance.now();
-    const idleLeft = this.#lastActivity + idleTimeoutMs - now;
-    const deadlineLeft =
-      this.#commandStartedAt === 0
-        ? Number.POSITIVE_INFINITY
-        : this.#commandStartedAt + transferTimeoutMs - now;
-    if (deadlineLeft <= 0) {
-      this.#reject(RejectReason.TransferDeadline, 'command took longer than transfer_timeout', {
-        transferTimeoutSec: transferTimeoutMs / 1000,
-      });
+    const lines = readsLines(this.#state);
+    /** Milliseconds left before `since + limitMs`; none when the clock is not running. */
+    const left = (running: boolean, since: number, limitMs: number): number =>
+      running ? since + limitMs - now : Number.POSITIVE_INFINITY;
+    // In order of precedence when several have expired.
+    const limits = [
+      {
+        left: left(
+          lines && this.#awaitingFirstByteSince !== 0,
+          this.#awaitingFirstByteSince,
+          firstByteTimeoutMs,
+        ),
+        reason: RejectReason.FirstByteTimeout,
+        message: 'no byte within first_byte_timeout',
+        detail: { firstByteTimeoutSec: firstByteTimeoutMs / 1000 },
+      },
+      {
+        left: left(lines && this.#lineStartedAt !== 0, this.#lineStartedAt, commandTimeoutMs),
+        reason: RejectReason.CommandTimeout,
+        message: 'command line took longer than command_timeout',
+        detail: { commandTimeoutSec: commandTimeoutMs / 1000, state: this.#state },
+      },
+      {
+        left: left(this.#commandStartedAt !== 0, this.#commandStartedAt, transferTimeoutMs),
+        reason: RejectReason.TransferDeadline,
+        message: 'command took longer than transfer_timeout',
+        detail: { transferTimeoutSec: transferTimeoutMs / 1000 },
+      },
+      {
+        left: left(true, this.#lastActivity, idleTimeoutMs),
+        reason: RejectReason.Timeout,
+        message: 'connection timed out',
+        detail: { idleTimeoutSec: idleTimeoutMs / 1000, state: this.#state },
+      },
+    ];
+    const expired = limits.find((l) => l.left <= 0);
+    if (expired) {
+      this.#reject(expired.reason, expired.message, expired.detail);
       this.#close();
-    } else if (idleLeft <= 0) {
-      this.#reject(RejectReason.Timeout, 'connection timed out', {
-        idleTimeoutSec: idleTimeoutMs / 1000,
-        state: this.#state,
-      });
-      this.#close();
-    } else {
-      this.#schedule(Math.min(idleLeft, deadlineLeft));
+      return;
     }
+    this.#schedule(Math.min(...limits.map((l) => l.left)));
   };
 
   // ---- flow control -------------------------------------------------------------------
@@ -563,7 +630,10 @@ export class TentacleSession {
   /** The current command is answered: back to reading commands. */
   #commandDone(): void {
     this.#state = SessionState.Command;
-    this.#commandStartedAt = this.#parser.bufferedBytes > 0 ? performance.now() : 0;
+    const pipelined = this.#parser.bufferedBytes > 0;
+    this.#commandStartedAt = pipelined ? performance.now() : 0;
+    this.#lineStartedAt = 0;
+    if (pipelined) this.#lineBegan(this.#commandStartedAt);
     if (this.#closeWhenIdle && this.#commandStartedAt === 0) this.#close();
   }
 
@@ -603,7 +673,13 @@ export class TentacleSession {
     if (!upload) return;
     this.#upload = undefined;
     this.#ctx.metrics.file('error');
+    this.#releaseZipMemory(upload);
     this.#cleanup = upload.spool?.abort();
+  }
+
+  #releaseZipMemory(upload: Upload): void {
+    this.#ctx.zipMemory.giveBack(upload.zipReserved);
+    upload.zipReserved = 0;
   }
 
   /** Resolves `closed` once any temp-file removal is done. */
@@ -620,6 +696,7 @@ export class TentacleSession {
   // ---- commands -----------------------------------------------------------------------
 
   #onLine(line: Buffer): void {
+    this.#lineStartedAt = 0;
     switch (this.#state) {
       case SessionState.Auth:
         this.#auth(line);
@@ -638,9 +715,45 @@ export class TentacleSession {
     }
   }
 
+  /** The first line of a session with a password: checked now, later, or refused unchecked. */
   #auth(line: Buffer): void {
+    const throttle = this.#ctx.authThrottle;
+    const turn = throttle.turn(this.peer, performance.now());
+    if (turn === 'refuse') {
+      this.#reject(RejectReason.AuthThrottled, 'too many failed passwords from this address', {
+        passDelayMaxSec: this.#config.passDelayMaxMs / 1000,
+      });
+      this.#close();
+      return;
+    }
+    if (turn.waitMs === 0) {
+      this.#checkPass(line, 0);
+      return;
+    }
+    // Hold the session (not the process) until the address's turn: the line is kept, the
+    // socket and parser are paused, and the idle clock does not run against the peer.
+    this.#logger().info(
+      { event: 'pass_delayed', waitMs: Math.round(turn.waitMs) },
+      'password check delayed: earlier failures from this address',
+    );
+    const kept = Buffer.from(line);
+    this.#state = SessionState.Work;
+    this.#hold();
+    const timer = setTimeout(() => {
+      this.#busy = false;
+      if (this.#settledIfClosed()) return;
+      this.#state = SessionState.Auth;
+      if (this.#checkPass(kept, turn.waitMs)) this.#release();
+    }, turn.waitMs);
+    timer.unref();
+  }
+
+  /** Checks a PASS line; true when the session reads on (false: closed, or relaying). */
+  #checkPass(line: Buffer, delayedMs: number): boolean {
     const expected = this.#config.passLine;
+    const throttle = this.#ctx.authThrottle;
     if (expected && line.length === expected.length && line.equals(expected)) {
+      throttle.succeeded(this.peer);
       this.#reply(Reply.passOk);
       if (this.#config.proxy) {
         // Relay once the parser has set aside the bytes that followed the PASS line.
@@ -649,17 +762,21 @@ export class TentacleSession {
         process.nextTick(() => {
           this.#startRelay();
         });
-        return;
+        return false;
       }
       this.#commandDone();
-      return;
+      return true;
     }
     // Wrong digest, upper case, single MD5, or no PASS at all: drop without a reply (spec §2).
     // Quiet mode changes nothing here: the reference's -q bypass is not reproduced.
+    const failures = throttle.failed(this.peer, performance.now());
     this.#reject(RejectReason.AuthFailed, 'invalid password', {
       line: printableBytes(line, 64),
+      failures,
+      delayedMs: Math.round(delayedMs),
     });
     this.#close();
+    return false;
   }
 
   #command(line: Buffer): void {
@@ -722,23 +839,32 @@ export class TentacleSession {
 
   /** The folder a name goes to: the first matching filter's, else the storage folder. */
   #folderFor(name: Buffer): Buffer {
+    return this.#folderOf(this.#filterIndex(name));
+  }
+
+  /** Folder of filter `i`; the storage folder for -1. */
+  #folderOf(i: number): Buffer {
+    return i < 0 ? this.#ctx.storageDir : (this.#ctx.filterDirs[i] ?? this.#ctx.storageDir);
+  }
+
+  /** Index of the first filter matching the name, or -1. */
+  #filterIndex(name: Buffer): number {
     const filters = this.#config.filters;
-    if (filters.length === 0) return this.#ctx.storageDir;
+    if (filters.length === 0) return -1;
     const text = name.toString('latin1');
     for (let i = 0; i < filters.length; i++) {
       const f = filters[i];
       if (f?.regex.test(text)) {
-        const dir = this.#ctx.filterDirs[i] ?? this.#ctx.storageDir;
         if (this.#ctx.logger.isLevelEnabled('debug')) {
           this.#logger().debug(
             { event: 'filter', name: printableBytes(name), filter: f.source, dir: f.dir },
             'file matches filter',
           );
         }
-        return dir;
+        return i;
       }
     }
-    return this.#ctx.storageDir;
+    return -1;
   }
 
   #rejectUpload(kind: UploadKind, reply: Buffer, reason: RejectReason, name: Buffer): void {
@@ -770,14 +896,26 @@ export class TentacleSession {
       return;
     }
     const dir = this.#folderFor(name);
+    if (kind.compressed && !this.#ctx.zipMemory.tryTake(size)) {
+      this.#rejectUpload(kind, kind.err, RejectReason.Busy, name);
+      return;
+    }
     if (config.overwrite) {
       this.#beginBody(kind, name, dir, size, startedAt);
       return;
     }
     const exists = this.#ctx.spool.exists(Buffer.concat([dir, SLASH, name]));
     const decide = (found: boolean): void => {
-      if (found) this.#rejectUpload(kind, kind.errExists, RejectReason.Exists, name);
-      else this.#beginBody(kind, name, dir, size, startedAt);
+      if (this.#state === SessionState.Closed) {
+        if (kind.compressed) this.#ctx.zipMemory.giveBack(size);
+        return;
+      }
+      if (!found) {
+        this.#beginBody(kind, name, dir, size, startedAt);
+        return;
+      }
+      if (kind.compressed) this.#ctx.zipMemory.giveBack(size);
+      this.#rejectUpload(kind, kind.errExists, RejectReason.Exists, name);
     };
     if (typeof exists === 'boolean') decide(exists);
     else {
@@ -796,6 +934,7 @@ export class TentacleSession {
       startedAt,
       spool: kind.compressed ? undefined : this.#ctx.spool.begin(dir, name),
       zipChunks: kind.compressed ? [] : undefined,
+      zipReserved: kind.compressed ? size : 0,
       failed: undefined,
     };
     this.#state = SessionState.Body;
@@ -831,7 +970,9 @@ export class TentacleSession {
     if (!upload) return;
     this.#ctx.metrics.receivedBytes.inc(upload.size);
     this.#work(async () => {
-      const reply = await this.#store(upload);
+      const reply = await this.#store(upload).finally(() => {
+        this.#releaseZipMemory(upload);
+      });
       this.#upload = undefined;
       this.#reply(reply);
       this.#commandDone();
@@ -948,7 +1089,20 @@ export class TentacleSession {
       this.#commandDone();
       return;
     }
-    const path = Buffer.concat([this.#folderFor(name), SLASH, name]);
+    const filter = this.#filterIndex(name);
+    const folder = this.#folderOf(filter);
+    const servable = filter >= 0 && this.#ctx.filterIsOwnFolder[filter] === true;
+    if (kind !== MV && !this.#config.recvAnyFile && !servable) {
+      // A queued data file (or anything else outside the filter folders) is not served; the
+      // reply is the reference's own for a missing file, so clients see nothing new.
+      this.#reply(kind.errMissing);
+      this.#reject(RejectReason.NotFound, `${kind.cmd}: not in a filter folder`, {
+        name: printableBytes(name),
+      });
+      this.#commandDone();
+      return;
+    }
+    const path = Buffer.concat([folder, SLASH, name]);
     this.#work(async () => {
       const file = name.includes(0) ? undefined : await openRegularFile(path);
       if (!file) {

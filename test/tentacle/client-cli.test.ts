@@ -112,7 +112,8 @@ test('connection refused: the reference error line, exit 1', async (t) => {
 });
 
 test('get mode writes into the working folder; a missing name is an [err], exit 1', async (t) => {
-  const srv = await startTentacle(t);
+  // Files in the storage folder itself: served as the reference does (recv_any_file).
+  const srv = await startTentacle(t, { recvAnyFile: true });
   writeFiles(srv.dir, { 'conf.data': 'configuration', 'z1.data': 'compressed please' });
   const cwd = workDir(t);
   const io = captureIo(cwd);

@@ -29,6 +29,9 @@ const ERR_NAME = expect('SEND ERR (invalid file name)\n');
 const ERR_BIG = expect('SEND ERR (file is too big)\n');
 const ERR_EXISTS = expect('SEND ERR (file already exists)\n');
 
+/** The reference's RECV, which serves any file in the storage folder (`recv_any_file 1`). */
+const REFERENCE_RECV = { recvAnyFile: true } as const;
+
 function read(h: Harness, name: string): string {
   return readFileSync(join(h.dir, name), 'latin1');
 }
@@ -330,6 +333,7 @@ const cases: Case[] = [
   {
     id: '28b',
     title: 'a non-UTF-8 name round-trips as bytes',
+    options: REFERENCE_RECV,
     steps: [
       send(Buffer.from('SEND <caf\xe9.data> SIZE 2\n', 'latin1')),
       OK,
@@ -432,6 +436,7 @@ const cases: Case[] = [
   {
     id: '48',
     title: 'RECV: size, confirmation, raw bytes',
+    options: REFERENCE_RECV,
     setup: (dir) => {
       writeFileSync(join(dir, 'z1.data'), 'x'.repeat(70));
     },
@@ -447,6 +452,7 @@ const cases: Case[] = [
   {
     id: '48b',
     title: 'RECV of a large file streams all of it',
+    options: REFERENCE_RECV,
     setup: (dir) => {
       writeFileSync(join(dir, 'big.data'), Buffer.alloc(1_500_000, 0x62));
     },
@@ -483,6 +489,7 @@ const cases: Case[] = [
   {
     id: '51',
     title: 'RECV answered with anything but RECV OK: nothing sent, line consumed',
+    options: REFERENCE_RECV,
     setup: (dir) => {
       writeFileSync(join(dir, 'z1.data'), 'x'.repeat(70));
     },
@@ -508,6 +515,7 @@ const cases: Case[] = [
   {
     id: '54',
     title: '[R] RECV of an empty file: RECV SIZE 0, no body, session continues',
+    options: REFERENCE_RECV,
     setup: (dir) => {
       writeFileSync(join(dir, 'empty.data'), '');
     },

@@ -14,7 +14,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTentacleServer } from '../../src/tentacle/index.js';
 import { MEMORY_BUFFER_BYTES } from '../../src/tentacle/spool-writer.js';
-import { RawPeer, runSteps, startServer, tempFilesIn } from './fixtures/harness.js';
+import { drip, RawPeer, runSteps, startServer, tempFilesIn } from './fixtures/harness.js';
 
 const IDLE = { timeoutSec: 1, retries: 1 } as const; // idle limit 2 s
 const IDLE_MS = 2000;
@@ -87,7 +87,7 @@ describe('peers that stop reading', () => {
   };
 
   test('a RECV reader that never reads is dropped at the idle limit', async (t) => {
-    const h = await startServer(t, IDLE, big);
+    const h = await startServer(t, { ...IDLE, recvAnyFile: true }, big);
     const peer = await h.connect();
     peer.socket.pause(); // reads nothing: the server's writes back up
     peer.write('RECV <big.data>\nRECV OK\n');
@@ -100,7 +100,7 @@ describe('peers that stop reading', () => {
   });
 
   test('a RECV reader that disconnects mid-file frees its slot at once', async (t) => {
-    const h = await startServer(t, {}, big);
+    const h = await startServer(t, { recvAnyFile: true }, big);
     const peer = await h.connect();
     peer.write('RECV <big.data>\n');
     await peer.expect('RECV SIZE 20000000\n');
@@ -117,11 +117,7 @@ describe('per-command deadline (slowloris)', () => {
     const h = await startServer(t, { ...IDLE, transferTimeoutSec: 2 });
     const peer = await h.connect();
     const started = performance.now();
-    for (const byte of 'SEND <drip.data> SIZE 1') {
-      if (peer.ended) break;
-      peer.write(byte);
-      await sleep(300);
-    }
+    await drip(peer, 'SEND <drip.data> SIZE 1', 300);
     await peer.expectClose(3000);
     const elapsed = performance.now() - started;
     assert.ok(elapsed >= 1900 && elapsed < 4500, `closed after ${elapsed.toFixed(0)} ms`);
@@ -189,8 +185,10 @@ describe('connection limit (-c) and waiting connections', () => {
     assert.deepEqual(h.files(), ['slow.data']);
   });
 
-  test('1,000 idle connections do not stop a new client (with -c above them)', async (t) => {
-    const h = await startServer(t, { maxConnections: 1100 });
+  test('1,000 idle connections from one address fit the default -c; a new client is served at once', async (t) => {
+    // No per-address cap (a balancer without PROXY) and a first-byte deadline long enough
+    // for all of them to be held at once.
+    const h = await startServer(t, { maxConnectionsPerAddress: 0, firstByteTimeoutSec: 60 });
     const sockets: net.Socket[] = [];
     t.after(() => {
       for (const s of sockets) s.destroy();
@@ -219,8 +217,8 @@ describe('connection limit (-c) and waiting connections', () => {
     assert.deepEqual(h.files(), ['new.data']);
   });
 
-  test('with the default -c 10, 1,000 idle connections time out and a retrying client gets through', async (t) => {
-    const h = await startServer(t, IDLE);
+  test('with the reference -c 10, 1,000 idle connections time out and a retrying client gets through', async (t) => {
+    const h = await startServer(t, { ...IDLE, maxConnections: 10, maxConnectionsPerAddress: 0 });
     const sockets: net.Socket[] = [];
     t.after(() => {
       for (const s of sockets) s.destroy();

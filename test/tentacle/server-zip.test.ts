@@ -116,7 +116,8 @@ describe('ZSEND and ZRECV', () => {
 
   test('case 53: ZRECV of a stored file round-trips through Perl unzip; member = base name', async (t) => {
     const source = Buffer.from('x'.repeat(70));
-    const h = await startServer(t, {}, (dir) => {
+    // The reference serves any file of the storage folder (recv_any_file).
+    const h = await startServer(t, { recvAnyFile: true }, (dir) => {
       writeFileSync(join(dir, 'z1.data'), source);
     });
     const peer = await h.connect();
@@ -152,11 +153,12 @@ describe('ZSEND and ZRECV', () => {
   });
 
   test('ZRECV answered with anything but ZRECV OK sends nothing', async (t) => {
-    const h = await startServer(t, {}, (dir) => {
-      writeFileSync(join(dir, 'a.data'), 'abc');
+    const h = await startServer(t, { filters: '.*\\.conf:conf' }, (dir) => {
+      mkdirSync(join(dir, 'conf'));
+      writeFileSync(join(dir, 'conf', 'a.conf'), 'abc');
     });
     const peer = await h.connect();
-    peer.write('ZRECV <a.data>\n');
+    peer.write('ZRECV <a.conf>\n');
     assert.match(await peer.readLine(), /^ZRECV SIZE \d+$/);
     await runSteps(peer, [
       { send: 'ZRECV ERR\n' },
