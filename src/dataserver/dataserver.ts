@@ -49,6 +49,8 @@ const LEDGER_PRUNE_MS = 600_000;
 const LEDGER_PRUNE_ROWS = 20_000;
 const BACKLOG_EVENT_PERIOD_SEC = 300;
 const WATCH_BATCH_MS = 5;
+/** Refusals whose message names the configuration key that refused the file. */
+const LIMIT_CODES: ReadonlySet<string> = new Set([ErrorCode.XmlTooLarge, ErrorCode.XmlLimit]);
 
 export function createDataserver(config: DataserverConfig, deps: DataserverDeps): Dataserver {
   const log = deps.logger.child({ component: 'dataserver' });
@@ -185,7 +187,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
         log.warn({ file: file.name, code, reason: message }, 'bad XML file');
         const r = await w.submit({
           kind: 'event',
-          event: badXmlEvent(file.name, nowSec()),
+          event: badXmlEvent(file.name, nowSec(), LIMIT_CODES.has(code) ? message : undefined),
           file: { fileName: file.name, sha256 },
         });
         // 'duplicate': the event was committed before a crash; only the rename is left to do.

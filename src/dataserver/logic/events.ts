@@ -76,11 +76,17 @@ function eventRow(
   };
 }
 
-/** "Unable to process XML data file '<name>'." (spec §2.3), for the pipeline's _BADXML path. */
-export function badXmlEvent(fileName: string, nowSec: number): EventRow {
+/**
+ * "Unable to process XML data file '<name>'." (spec §2.3), for the pipeline's _BADXML path. A
+ * file refused by one of our limits (max_xml_size, max_modules_per_packet…) says which, after
+ * the reference's text, so an operator sees the key to raise.
+ */
+export function badXmlEvent(fileName: string, nowSec: number, limit?: string): EventRow {
   return eventRow(
     { agentRef: null, moduleRef: null, id_grupo: 0, event_type: 'error', criticity: 0 },
-    `Unable to process XML data file '${fileName}'.`,
+    limit === undefined
+      ? `Unable to process XML data file '${fileName}'.`
+      : `Unable to process XML data file '${fileName}': ${limit}.`,
     nowSec,
   );
 }

@@ -12,6 +12,7 @@
  * so element names such as `__proto__` are plain keys.
  */
 import { ErrorCode, PandoraError } from '../../core/errors.js';
+import type { XmlLimits } from '../types.js';
 
 export type XmlElement = Record<string, unknown>;
 
@@ -184,6 +185,22 @@ function closeFrame(frame: Frame, parent: Frame): void {
   else parent.children[frame.name] = [value];
 }
 
+/** For validation alone (checkWellFormed): the structural limits are the builder's business. */
+const NO_LIMITS: XmlLimits = {
+  maxModules: Infinity,
+  maxDatalistValues: Infinity,
+  maxElements: Infinity,
+};
+
+function overLimit(what: string, limit: number, key: string): PandoraError {
+  return new PandoraError(ErrorCode.XmlLimit, `more than ${String(limit)} ${what} (${key})`);
+}
+
+/** text[from, to) is exactly `name`, without slicing. */
+function isNameAt(text: string, from: number, to: number, name: string): boolean {
+  return to - from === name.length && text.startsWith(name, from);
+}
+
 function isBlank(text: string, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (!isSpace(text.charCodeAt(i))) return false;
   return true;
@@ -191,15 +208,25 @@ function isBlank(text: string, from: number, to: number): boolean {
 
 /**
  * Validates `text` and, with `build`, returns its element tree (`{ rootName: [root] }`).
- * Throws a PandoraError (ERR_XML_*) unless it is a well-formed, DTD-free document.
+ * Throws a PandoraError (ERR_XML_*) unless it is a well-formed, DTD-free document within
+ * `limits`. The limits are counted at each start tag, so a refused document is never built
+ * past them: the tree it leaves behind is bounded by the limits, not by the file's size.
  */
-export function scanXml(text: string, maxDepth: number, build: boolean): XmlElement {
+export function scanXml(
+  text: string,
+  maxDepth: number,
+  build: boolean,
+  limits: XmlLimits = NO_LIMITS,
+): XmlElement {
   if (FORBIDDEN_CHARACTER.test(text)) throw invalid('character not allowed in XML');
   const document: Frame = { name: '', attributes: null, children: null, text: '' };
   const open: Frame[] = [];
   let current = document;
   let seenRoot = false;
   let pos = 0;
+  let elements = 0;
+  let modules = 0;
+  let moduleValues = 0;
   for (;;) {
     const lt = text.indexOf('<', pos);
     const textEnd = lt < 0 ? text.length : lt;
@@ -259,6 +286,25 @@ export function scanXml(text: string, maxDepth: number, build: boolean): XmlElem
       }
       if (open.length === 0 && seenRoot) throw invalid('more than one root element');
       seenRoot = true;
+      if (++elements > limits.maxElements)
+        throw overLimit('elements', limits.maxElements, 'max_xml_elements');
+      if (open.length === 1 && isNameAt(text, lt + 1, nameEnd, 'module')) {
+        if (++modules > limits.maxModules)
+          throw overLimit('modules', limits.maxModules, 'max_modules_per_packet');
+        moduleValues = 0;
+      } else if (
+        open.length === 3 &&
+        current.name === 'datalist' &&
+        isNameAt(text, lt + 1, nameEnd, 'data') &&
+        open[1]?.name === 'module' &&
+        ++moduleValues > limits.maxDatalistValues
+      ) {
+        throw overLimit(
+          'datalist values in one module',
+          limits.maxDatalistValues,
+          'max_datalist_values',
+        );
+      }
       const tag = scanStartTag(text, nameEnd, build);
       const frame: Frame = {
         name: text.slice(lt + 1, nameEnd),
