@@ -67,13 +67,31 @@ function isAllowedCodePoint(code: number): boolean {
   );
 }
 
+/** Below this a loop beats making a slice to search. */
+const SHORT_RANGE = 32;
+
+/**
+ * First `char` in [from, to), or -1. Bounded: `text.indexOf('&', from)` alone searches to the
+ * end of the document, which for a document without `&` made the scan quadratic (76 s for
+ * 16 MB of small elements).
+ */
+function indexOfIn(text: string, char: string, from: number, to: number): number {
+  if (to - from < SHORT_RANGE) {
+    const code = char.charCodeAt(0);
+    for (let i = from; i < to; i++) if (text.charCodeAt(i) === code) return i;
+    return -1;
+  }
+  const i = text.slice(from, to).indexOf(char);
+  return i < 0 ? -1 : from + i;
+}
+
 /**
  * Text of [from, to) with predefined entities and character references decoded; throws on any
  * other `&`. Slices without copying when there is no `&`.
  */
 function decodeText(text: string, from: number, to: number): string {
-  let amp = text.indexOf('&', from);
-  if (amp < 0 || amp >= to) return text.slice(from, to);
+  let amp = indexOfIn(text, '&', from, to);
+  if (amp < 0) return text.slice(from, to);
   let out = '';
   let start = from;
   while (amp >= 0 && amp < to) {
@@ -93,7 +111,7 @@ function decodeText(text: string, from: number, to: number): string {
     }
     out += text.slice(start, amp) + replacement;
     start = REFERENCE.lastIndex;
-    amp = text.indexOf('&', start);
+    amp = indexOfIn(text, '&', start, to);
   }
   return out + text.slice(start, to);
 }
@@ -108,8 +126,23 @@ interface StartTag {
   readonly attributes: Record<string, string> | null;
 }
 
-/** Parses the attributes of a start tag from `pos` (just after the element name). */
-function scanStartTag(text: string, pos: number, build: boolean): StartTag {
+/** Elements and attributes read so far, against max_xml_elements. */
+interface ItemCount {
+  used: number;
+  readonly max: number;
+}
+
+function countItem(items: ItemCount): void {
+  if (++items.used > items.max)
+    throw overLimit('elements and attributes', items.max, 'max_xml_elements');
+}
+
+/**
+ * Parses the attributes of a start tag from `pos` (just after the element name). Attributes
+ * count against max_xml_elements with the elements: one tag of two million attributes costs
+ * the heap as much as two million elements.
+ */
+function scanStartTag(text: string, pos: number, build: boolean, items: ItemCount): StartTag {
   let i = pos;
   let attributes: Record<string, string> | null = null;
   for (;;) {
@@ -140,8 +173,8 @@ function scanStartTag(text: string, pos: number, build: boolean): StartTag {
     }
     const close = text.indexOf(quote === DOUBLE_QUOTE ? '"' : "'", i + 1);
     if (close < 0) throw truncated('inside an attribute value');
-    const lt = text.indexOf('<', i + 1);
-    if (lt >= 0 && lt < close) throw invalid("'<' inside an attribute value");
+    if (indexOfIn(text, '<', i + 1, close) >= 0) throw invalid("'<' inside an attribute value");
+    countItem(items);
     // Normalise literal whitespace before decoding: `&#9;` must stay a tab.
     const raw = text.slice(i + 1, close).replace(ATTRIBUTE_WHITESPACE, ' ');
     const value = decodeText(raw, 0, raw.length);
@@ -224,7 +257,7 @@ export function scanXml(
   let current = document;
   let seenRoot = false;
   let pos = 0;
-  let elements = 0;
+  const items: ItemCount = { used: 0, max: limits.maxElements };
   let modules = 0;
   let moduleValues = 0;
   for (;;) {
@@ -286,8 +319,7 @@ export function scanXml(
       }
       if (open.length === 0 && seenRoot) throw invalid('more than one root element');
       seenRoot = true;
-      if (++elements > limits.maxElements)
-        throw overLimit('elements', limits.maxElements, 'max_xml_elements');
+      countItem(items);
       if (open.length === 1 && isNameAt(text, lt + 1, nameEnd, 'module')) {
         if (++modules > limits.maxModules)
           throw overLimit('modules', limits.maxModules, 'max_modules_per_packet');
@@ -305,7 +337,7 @@ export function scanXml(
           'max_datalist_values',
         );
       }
-      const tag = scanStartTag(text, nameEnd, build);
+      const tag = scanStartTag(text, nameEnd, build, items);
       const frame: Frame = {
         name: text.slice(lt + 1, nameEnd),
         attributes: tag.attributes,
