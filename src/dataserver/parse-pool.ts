@@ -104,7 +104,13 @@ export function createWorkerParser(
           retry.push(task);
         }
       }
-      waiting.unshift(...retry);
+      if (retry.length > 0) {
+        log.warn(
+          { exitCode: code, files: retry.length },
+          'parse worker died; the files it held are parsed again, each alone',
+        );
+        waiting.unshift(...retry);
+      }
       slot.messages = 0;
       if (closed) return;
       const i = slots.indexOf(slot);
