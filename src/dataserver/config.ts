@@ -53,7 +53,7 @@ export const DATASERVER_SETTINGS = {
     default: 16 * 1024 * 1024,
     min: 1,
     extension: true,
-    help: 'bigger files go to _BADXML unparsed (bytes)',
+    help: 'bigger files go to _BADXML unparsed (bytes); serve refuses to start if a packet at this size and the max_* limits cannot fit its heap',
   },
   xml_parser: {
     kind: 'string',
@@ -87,7 +87,7 @@ export const DATASERVER_SETTINGS = {
     default: DEFAULT_XML_LIMITS.maxElements,
     min: 16,
     extension: true,
-    help: 'a packet with more XML elements in all goes to _BADXML with an event naming this key',
+    help: 'a packet with more XML elements and attributes in all goes to _BADXML with an event naming this key',
   },
   autocreate: { kind: 'bool', default: true, help: 'create unknown agents' },
   autocreate_group: { kind: 'int', default: 10, help: 'group id for new agents (<= 0: none)' },
