@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
 import { SERVE_NODE_FLAGS } from '../../src/core/heap.js';
 import { LEDGER_TABLE } from '../../src/db/index.js';
@@ -48,27 +48,33 @@ function attackXml(): Buffer {
   return Buffer.from(parts.join(''));
 }
 
+/** `serve` as shipped (heap flags, 2 parse workers, its Tentacle listener) on a new database. */
+async function productionServe(t: TestContext, label: string) {
+  const db = await createSchemaDatabase(`ti_${label}`);
+  t.after(() => db.drop());
+  const tmp = tempDir(`ti-${label}-`);
+  t.after(() => {
+    tmp.cleanup();
+  });
+  const incoming = join(tmp.path, 'data_in');
+  const port = await freePort();
+  const serve = await startServe({
+    incomingDir: incoming,
+    dbName: db.name,
+    serverName: `${label}01`,
+    nodeFlags: SERVE_NODE_FLAGS,
+    tentaclePort: port,
+    parseThreads: 2,
+  });
+  t.after(() => killHard(serve));
+  return { db, incoming, port, serve };
+}
+
 test(
   'the 158,000-module ZSEND is refused as _BADXML naming the limit; serve stays up and ingests the next packet',
   { timeout: 240_000 },
   async (t) => {
-    const db = await createSchemaDatabase('ti_hostile');
-    t.after(() => db.drop());
-    const tmp = tempDir('ti-hostile-');
-    t.after(() => {
-      tmp.cleanup();
-    });
-    const incoming = join(tmp.path, 'data_in');
-    const port = await freePort();
-    const serve = await startServe({
-      incomingDir: incoming,
-      dbName: db.name,
-      serverName: 'hostile01',
-      nodeFlags: SERVE_NODE_FLAGS,
-      tentaclePort: port,
-      parseThreads: 2,
-    });
-    t.after(() => killHard(serve));
+    const { db, incoming, port, serve } = await productionServe(t, 'hostile');
 
     const xml = attackXml();
     const zip = zipSingleFile('bomb.1709287200.data', xml);
@@ -135,6 +141,71 @@ test(
     const exited = once(serve, 'exit');
     serve.kill('SIGTERM');
     assert.deepEqual(await exited, [0, null], serve.stderrText());
+  },
+);
+
+/**
+ * As heavy as the defaults allow: 10,000 string modules whose datalists fill the rest of the
+ * element budget, with values long enough to bring the file near max_xml_size.
+ */
+function packetAtTheLimits(): { xml: Buffer; values: number } {
+  const { maxModules, maxElements } = DEFAULT_XML_LIMITS;
+  // Root and its 3 attributes; module, name, type and datalist per module; data and value per value.
+  const perModule = Math.floor((maxElements - 4 - 4 * maxModules) / 2 / maxModules);
+  const values = perModule * maxModules;
+  // One character beyond Latin-1 makes every value a two-byte string: 2 bytes of heap a byte.
+  const valueText = '€' + 'v'.repeat(Math.floor((DEFAULT_MAX_XML_SIZE_BYTES * 0.9) / values) - 40);
+  const parts = [
+    `<?xml version='1.0' encoding='UTF-8'?>\n<agent_data agent_name='heavy' interval='300' timestamp='2024/03/01 10:00:00'>\n`,
+  ];
+  for (let m = 0; m < maxModules; m++) {
+    parts.push(`<module><name>s${String(m)}</name><type>generic_data_string</type><datalist>`);
+    for (let v = 0; v < perModule; v++)
+      parts.push(`<data><value>${String(v)}${valueText}</value></data>`);
+    parts.push('</datalist></module>\n');
+  }
+  parts.push('</agent_data>\n');
+  return { xml: Buffer.from(parts.join('')), values };
+}
+
+test(
+  'a packet at the default limits is ingested by serve on the production heap',
+  { timeout: 600_000 },
+  async (t) => {
+    const { db, incoming, port, serve } = await productionServe(t, 'heavy');
+    const { xml, values } = packetAtTheLimits();
+    assert.ok(
+      xml.length > 14_000_000 && xml.length < DEFAULT_MAX_XML_SIZE_BYTES,
+      String(xml.length),
+    );
+    const session = await connect({ host: '127.0.0.1', port, timeoutMs: 60_000 });
+    await session.zsend('heavy.1709287200.data', xml);
+    await session.send('good1.1709287200.data', ordinaryXml('good1', 1));
+    await session.quit();
+    await waitFor(
+      async () => {
+        const [rows] = await db.pool.query<RowDataPacket[]>(
+          `SELECT COUNT(*) n FROM ${LEDGER_TABLE}`,
+        );
+        return Number(rows[0]?.['n']) === 2 || serve.exitCode !== null;
+      },
+      480_000,
+      'both packets in the ledger',
+    );
+    assert.equal(serve.exitCode, null, `serve died: ${serve.stderrText()}`);
+    const [modules] = await db.pool.query<RowDataPacket[]>(
+      'SELECT COUNT(*) n FROM tagente_modulo m JOIN tagente a ON a.id_agente = m.id_agente WHERE a.nombre = ?',
+      ['heavy'],
+    );
+    assert.equal(Number(modules[0]?.['n']), DEFAULT_XML_LIMITS.maxModules);
+    const [strings] = await db.pool.query<RowDataPacket[]>(
+      'SELECT COUNT(*) n FROM tagente_datos_string',
+    );
+    assert.equal(Number(strings[0]?.['n']), values);
+    assert.deepEqual(
+      readdirSync(incoming).filter((n) => n.includes('.data')),
+      [],
+    );
   },
 );
 
