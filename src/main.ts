@@ -6,7 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import { readConfFile, type ConfEntries } from './core/conf-file.js';
-import { ErrorCode, PandoraError, describeError } from './core/errors.js';
+import { ConfigError, ErrorCode, PandoraError, describeError } from './core/errors.js';
 import { cacheHeapWarning } from './core/heap.js';
 import { createLogger, type Logger } from './core/log.js';
 import { createMetricsRegistry, type Registry } from './core/metrics.js';
@@ -22,6 +22,7 @@ import {
   DATASERVER_SETTINGS,
   createDataserver,
   createPacketParser,
+  packetHeapProblem,
   processPacket,
   toDataserverConfig,
   type Dataserver,
@@ -229,6 +230,9 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   for (const w of loaded.settings.warnings) logger.warn(w);
   const heapWarning = cacheHeapWarning(config.cacheModules);
   if (heapWarning !== undefined) logger.warn(heapWarning);
+  // One packet at the limits must fit, or a single upload can exhaust the heap (issue 12).
+  const packetHeap = packetHeapProblem(config.parse, config.parseThreads);
+  if (packetHeap !== undefined) throw new ConfigError(packetHeap);
   if (loaded.settings.unknownFileKeys.length > 0) {
     logger.debug(
       { keys: loaded.settings.unknownFileKeys },

@@ -24,6 +24,8 @@ export const ErrorCode = {
   XmlDoctype: 'ERR_XML_DOCTYPE',
   XmlTruncated: 'ERR_XML_TRUNCATED',
   XmlTooDeep: 'ERR_XML_TOO_DEEP',
+  /** Over max_modules_per_packet, max_datalist_values or max_xml_elements. */
+  XmlLimit: 'ERR_XML_LIMIT',
   XmlEncoding: 'ERR_XML_ENCODING',
   XmlNoAgentName: 'ERR_XML_NO_AGENT_NAME',
   XmlUnsupported: 'ERR_XML_UNSUPPORTED',

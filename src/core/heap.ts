@@ -20,7 +20,7 @@ export const SERVE_NODE_FLAGS = ['--max-old-space-size=256', '--max-semi-space-s
 /** Measured live heap per cached module state (end-to-end bench, 33 modules per agent). */
 export const CACHED_MODULE_BYTES = 768;
 /** Heap kept for everything but the cache: batches, the spool queue, sockets, the code. */
-const HEAP_RESERVE_BYTES = 96 * 1024 * 1024;
+export const HEAP_RESERVE_BYTES = 96 * 1024 * 1024;
 
 /** A warning when `cacheModules` module states would not fit the heap this process has. */
 export function cacheHeapWarning(cacheModules: number): string | undefined {

@@ -5,6 +5,7 @@ import { ConfigError } from '../core/errors.js';
 import { isPathSegment } from '../core/path-segment.js';
 import { resolveSettings, type Settings, type SettingsTable } from '../core/settings.js';
 import type { LogicConfig, ParseOptions } from './types.js';
+import { DEFAULT_XML_LIMITS } from './xml/limits.js';
 
 /**
  * The dataserver's keys of `pandora_server.conf` (spec §7) plus the database keys, with the
@@ -52,7 +53,7 @@ export const DATASERVER_SETTINGS = {
     default: 16 * 1024 * 1024,
     min: 1,
     extension: true,
-    help: 'bigger files go to _BADXML unparsed (bytes)',
+    help: 'bigger files go to _BADXML unparsed (bytes); serve refuses to start if a packet at this size and the max_* limits cannot fit its heap',
   },
   xml_parser: {
     kind: 'string',
@@ -66,6 +67,27 @@ export const DATASERVER_SETTINGS = {
     min: 4,
     extension: true,
     help: 'deeper XML nesting goes to _BADXML',
+  },
+  max_modules_per_packet: {
+    kind: 'int',
+    default: DEFAULT_XML_LIMITS.maxModules,
+    min: 1,
+    extension: true,
+    help: 'a packet with more <module> elements goes to _BADXML with an event naming this key',
+  },
+  max_datalist_values: {
+    kind: 'int',
+    default: DEFAULT_XML_LIMITS.maxDatalistValues,
+    min: 1,
+    extension: true,
+    help: 'a module with more <datalist> <data> items sends its packet to _BADXML with an event naming this key',
+  },
+  max_xml_elements: {
+    kind: 'int',
+    default: DEFAULT_XML_LIMITS.maxElements,
+    min: 16,
+    extension: true,
+    help: 'a packet with more XML elements and attributes in all goes to _BADXML with an event naming this key',
   },
   autocreate: { kind: 'bool', default: true, help: 'create unknown agents' },
   autocreate_group: { kind: 'int', default: 10, help: 'group id for new agents (<= 0: none)' },
@@ -293,6 +315,11 @@ export function toDataserverConfig(
       useXmlTimestamp: s.use_xml_timestamp,
       useModuleTimestamp: s.use_module_timestamp,
       maxDepth: s.max_xml_depth,
+      limits: {
+        maxModules: s.max_modules_per_packet,
+        maxDatalistValues: s.max_datalist_values,
+        maxElements: s.max_xml_elements,
+      },
       xmlParser: xmlParserOf(s.xml_parser),
     },
     logic: {

@@ -58,6 +58,12 @@ const LEDGER_PRUNE_MS = 600_000;
 const LEDGER_PRUNE_ROWS = 20_000;
 const BACKLOG_EVENT_PERIOD_SEC = 300;
 const WATCH_BATCH_MS = 5;
+/** Refusals whose message names the limit (a key, or a column) that refused the file. */
+const LIMIT_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.XmlTooLarge,
+  ErrorCode.XmlLimit,
+  ErrorCode.XmlValueTooLong,
+]);
 
 export function createDataserver(config: DataserverConfig, deps: DataserverDeps): Dataserver {
   const log = deps.logger.child({ component: 'dataserver' });
@@ -195,11 +201,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
         log.warn({ file: file.name, code, reason: message }, 'bad XML file');
         const r = await w.submit({
           kind: 'event',
-          event: badXmlEvent(
-            file.name,
-            nowSec(),
-            code === ErrorCode.XmlValueTooLong ? message : undefined,
-          ),
+          event: badXmlEvent(file.name, nowSec(), LIMIT_CODES.has(code) ? message : undefined),
           file: { fileName: file.name, sha256 },
         });
         // 'duplicate': the event was committed before a crash; only the rename is left to do.

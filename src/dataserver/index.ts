@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import type { Logger } from '../core/log.js';
 import type { DataserverConfig } from './config.js';
 import { createWorkerParser } from './parse-pool.js';
@@ -16,6 +17,7 @@ export { createInlineParser, type PacketParser, type ParseResult } from './parse
 export { createWorkerParser } from './parse-pool.js';
 export { agentKeyOf, BADXML_SUFFIX, FAILED_SUFFIX } from './spool/spool-dir.js';
 export { processPacket } from './logic/index.js';
+export { packetHeapProblem } from './packet-heap.js';
 
 /** The parser `dataserver_threads` asks for: that many parse workers, or inline for 0. */
 export function createPacketParser(
@@ -23,8 +25,15 @@ export function createPacketParser(
   deps: { logger: Logger },
 ): PacketParser {
   if (config.parseThreads === 0) return createInlineParser(config.parse);
+  // A worker gets the main thread's heap limit, as it does anyway under --max-old-space-size:
+  // packetHeapProblem checks the limits against that one figure.
+  const heapLimitMb = Math.floor(getHeapStatistics().heap_size_limit / 1024 / 1024);
   return createWorkerParser(
-    { threads: config.parseThreads, parse: config.parse, spawn: () => spawnParseWorker() },
+    {
+      threads: config.parseThreads,
+      parse: config.parse,
+      spawn: () => spawnParseWorker({ resourceLimits: { maxOldGenerationSizeMb: heapLimitMb } }),
+    },
     deps,
   );
 }

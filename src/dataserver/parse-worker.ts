@@ -1,7 +1,7 @@
 /**
  * worker_threads entry for parsing spool files off the main event loop (STYLE §8). A worker
  * gets a file's bytes (the pipeline reads each file once, with its size checked first, for the
- * ledger hash, and transfers them), parses them and posts back plain data: `{ id, packet }` or
+ * ledger hash, and the pool copies them over), parses them and posts back plain data: `{ id, packet }` or
  * `{ id, error: { code, message, disposition } }` (classes do not survive structured clone). It
  * does no I/O and never touches the database.
  *

@@ -6,7 +6,7 @@ export type ParseResult =
 
 /** Turns file bytes into a packet, on this thread or in a worker pool (same contract). */
 export interface ParseInput {
-  /** The claimed file's bytes, read once by the pipeline; a worker pool takes them over. */
+  /** The claimed file's bytes, read once by the pipeline; a worker pool copies them. */
   readonly bytes: Uint8Array;
   readonly info: ParseFileInfo;
 }

@@ -62,10 +62,26 @@ export interface ParseOptions {
   /** Element nesting deeper than this is refused before parsing. */
   readonly maxDepth: number;
   /**
+   * Structural limits checked by the validating scan as it reads (`max_modules_per_packet`,
+   * `max_datalist_values`, `max_xml_elements`): a packet over one is refused with
+   * ERR_XML_LIMIT before the rest of it is read, so what a packet costs in memory is bounded
+   * by the limits and not only by its size (a 16 MB file of tiny modules is 158,000 modules).
+   */
+  readonly limits: XmlLimits;
+  /**
    * Tree builder: 'builtin' (default, the validating single-pass scanner, ~10× faster) or
    * 'fast-xml-parser' (after the same validation pass). Both give identical packets.
    */
   readonly xmlParser?: 'builtin' | 'fast-xml-parser';
+}
+
+export interface XmlLimits {
+  /** `<module>` elements directly under the root. */
+  readonly maxModules: number;
+  /** `<data>` items in one module's `<datalist>`s (all of them together). */
+  readonly maxDatalistValues: number;
+  /** Elements in the whole document, root included. */
+  readonly maxElements: number;
 }
 
 /** How the pipeline must dispose of a file the parser refused. */
@@ -747,7 +763,7 @@ export function lookupKey(nameEncoded: string): string {
 /** Message to the parse worker (parse-worker.ts). */
 export interface ParseRequest {
   readonly id: number;
-  /** The file's bytes (read once by the pipeline; transferred, not copied, to a worker). */
+  /** The file's bytes (read once by the pipeline; copied to a worker, kept for a retry). */
   readonly bytes: Uint8Array;
   readonly info: ParseFileInfo;
   readonly options: ParseOptions;

@@ -14,14 +14,23 @@ export function spawnServe(options: {
   dbName: string;
   serverName: string;
   extra?: string[];
+  /** Node flags before the script, e.g. SERVE_NODE_FLAGS (the production heap). */
+  nodeFlags?: readonly string[];
+  /** Run the built-in Tentacle listener on this port (default: none). */
+  tentaclePort?: number;
+  /** dataserver_threads (default 0: parse on the main thread). */
+  parseThreads?: number;
 }): ServeChild {
   const db = testDbServer();
   const args = [
+    ...(options.nodeFlags ?? []),
     '--import',
     'tsx',
     'src/main.ts',
     'serve',
-    '--no-tentacle',
+    ...(options.tentaclePort === undefined
+      ? ['--no-tentacle']
+      : ['--tentacle-port', String(options.tentaclePort), '--tentacle-address', '127.0.0.1']),
     '--incomingdir',
     options.incomingDir,
     '--dbhost',
@@ -35,7 +44,7 @@ export function spawnServe(options: {
     '--servername',
     options.serverName,
     '--dataserver_threads',
-    '0',
+    String(options.parseThreads ?? 0),
     '--server_threshold',
     '1',
     '--verbosity',

@@ -10,3 +10,4 @@ export { safeInput, safeOutput } from './safe-input.js';
 export { decodeXmlBytes } from './decode.js';
 export { measureParseRate, type ParseRate } from './measure.js';
 export { checkWellFormed } from './tree.js';
+export { DEFAULT_XML_LIMITS } from './limits.js';

@@ -17,6 +17,7 @@ import type {
 } from '../types.js';
 import { buildAgentPacket } from './agent-packet.js';
 import { decodeXmlBytes } from './decode.js';
+import { DEFAULT_XML_LIMITS } from './limits.js';
 import { ATTRIBUTES_KEY, scanXml, TEXT_KEY } from './tree.js';
 
 export const DEFAULT_MAX_XML_SIZE_BYTES = 16 * 1024 * 1024;
@@ -28,6 +29,7 @@ export const DEFAULT_PARSE_OPTIONS: ParseOptions = {
   useXmlTimestamp: true,
   useModuleTimestamp: false,
   maxDepth: DEFAULT_MAX_XML_DEPTH,
+  limits: DEFAULT_XML_LIMITS,
 };
 
 const LINE_BREAKS = /\r\n?/g;
@@ -73,7 +75,7 @@ export function parseAgentXml(
   // XML end-of-line handling (expat does it for the whole document, CDATA included).
   if (text.includes('\r')) text = text.replace(LINE_BREAKS, '\n');
   const useBuiltin = options.xmlParser !== 'fast-xml-parser';
-  const scanned = scanXml(text, options.maxDepth, useBuiltin);
+  const scanned = scanXml(text, options.maxDepth, useBuiltin, options.limits);
   return buildAgentPacket(useBuiltin ? scanned : parseWithFastXmlParser(text), file, options);
 }
 

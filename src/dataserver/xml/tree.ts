@@ -12,6 +12,7 @@
  * so element names such as `__proto__` are plain keys.
  */
 import { ErrorCode, PandoraError } from '../../core/errors.js';
+import type { XmlLimits } from '../types.js';
 
 export type XmlElement = Record<string, unknown>;
 
@@ -66,13 +67,31 @@ function isAllowedCodePoint(code: number): boolean {
   );
 }
 
+/** Below this a loop beats making a slice to search. */
+const SHORT_RANGE = 32;
+
+/**
+ * First `char` in [from, to), or -1. Bounded: `text.indexOf('&', from)` alone searches to the
+ * end of the document, which for a document without `&` made the scan quadratic (76 s for
+ * 16 MB of small elements).
+ */
+function indexOfIn(text: string, char: string, from: number, to: number): number {
+  if (to - from < SHORT_RANGE) {
+    const code = char.charCodeAt(0);
+    for (let i = from; i < to; i++) if (text.charCodeAt(i) === code) return i;
+    return -1;
+  }
+  const i = text.slice(from, to).indexOf(char);
+  return i < 0 ? -1 : from + i;
+}
+
 /**
  * Text of [from, to) with predefined entities and character references decoded; throws on any
  * other `&`. Slices without copying when there is no `&`.
  */
 function decodeText(text: string, from: number, to: number): string {
-  let amp = text.indexOf('&', from);
-  if (amp < 0 || amp >= to) return text.slice(from, to);
+  let amp = indexOfIn(text, '&', from, to);
+  if (amp < 0) return text.slice(from, to);
   let out = '';
   let start = from;
   while (amp >= 0 && amp < to) {
@@ -92,7 +111,7 @@ function decodeText(text: string, from: number, to: number): string {
     }
     out += text.slice(start, amp) + replacement;
     start = REFERENCE.lastIndex;
-    amp = text.indexOf('&', start);
+    amp = indexOfIn(text, '&', start, to);
   }
   return out + text.slice(start, to);
 }
@@ -107,8 +126,23 @@ interface StartTag {
   readonly attributes: Record<string, string> | null;
 }
 
-/** Parses the attributes of a start tag from `pos` (just after the element name). */
-function scanStartTag(text: string, pos: number, build: boolean): StartTag {
+/** Elements and attributes read so far, against max_xml_elements. */
+interface ItemCount {
+  used: number;
+  readonly max: number;
+}
+
+function countItem(items: ItemCount): void {
+  if (++items.used > items.max)
+    throw overLimit('elements and attributes', items.max, 'max_xml_elements');
+}
+
+/**
+ * Parses the attributes of a start tag from `pos` (just after the element name). Attributes
+ * count against max_xml_elements with the elements: one tag of two million attributes costs
+ * the heap as much as two million elements.
+ */
+function scanStartTag(text: string, pos: number, build: boolean, items: ItemCount): StartTag {
   let i = pos;
   let attributes: Record<string, string> | null = null;
   for (;;) {
@@ -139,8 +173,8 @@ function scanStartTag(text: string, pos: number, build: boolean): StartTag {
     }
     const close = text.indexOf(quote === DOUBLE_QUOTE ? '"' : "'", i + 1);
     if (close < 0) throw truncated('inside an attribute value');
-    const lt = text.indexOf('<', i + 1);
-    if (lt >= 0 && lt < close) throw invalid("'<' inside an attribute value");
+    if (indexOfIn(text, '<', i + 1, close) >= 0) throw invalid("'<' inside an attribute value");
+    countItem(items);
     // Normalise literal whitespace before decoding: `&#9;` must stay a tab.
     const raw = text.slice(i + 1, close).replace(ATTRIBUTE_WHITESPACE, ' ');
     const value = decodeText(raw, 0, raw.length);
@@ -184,6 +218,22 @@ function closeFrame(frame: Frame, parent: Frame): void {
   else parent.children[frame.name] = [value];
 }
 
+/** For validation alone (checkWellFormed): the structural limits are the builder's business. */
+const NO_LIMITS: XmlLimits = {
+  maxModules: Infinity,
+  maxDatalistValues: Infinity,
+  maxElements: Infinity,
+};
+
+function overLimit(what: string, limit: number, key: string): PandoraError {
+  return new PandoraError(ErrorCode.XmlLimit, `more than ${String(limit)} ${what} (${key})`);
+}
+
+/** text[from, to) is exactly `name`, without slicing. */
+function isNameAt(text: string, from: number, to: number, name: string): boolean {
+  return to - from === name.length && text.startsWith(name, from);
+}
+
 function isBlank(text: string, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (!isSpace(text.charCodeAt(i))) return false;
   return true;
@@ -191,15 +241,25 @@ function isBlank(text: string, from: number, to: number): boolean {
 
 /**
  * Validates `text` and, with `build`, returns its element tree (`{ rootName: [root] }`).
- * Throws a PandoraError (ERR_XML_*) unless it is a well-formed, DTD-free document.
+ * Throws a PandoraError (ERR_XML_*) unless it is a well-formed, DTD-free document within
+ * `limits`. The limits are counted at each start tag, so a refused document is never built
+ * past them: the tree it leaves behind is bounded by the limits, not by the file's size.
  */
-export function scanXml(text: string, maxDepth: number, build: boolean): XmlElement {
+export function scanXml(
+  text: string,
+  maxDepth: number,
+  build: boolean,
+  limits: XmlLimits = NO_LIMITS,
+): XmlElement {
   if (FORBIDDEN_CHARACTER.test(text)) throw invalid('character not allowed in XML');
   const document: Frame = { name: '', attributes: null, children: null, text: '' };
   const open: Frame[] = [];
   let current = document;
   let seenRoot = false;
   let pos = 0;
+  const items: ItemCount = { used: 0, max: limits.maxElements };
+  let modules = 0;
+  let moduleValues = 0;
   for (;;) {
     const lt = text.indexOf('<', pos);
     const textEnd = lt < 0 ? text.length : lt;
@@ -259,7 +319,25 @@ export function scanXml(text: string, maxDepth: number, build: boolean): XmlElem
       }
       if (open.length === 0 && seenRoot) throw invalid('more than one root element');
       seenRoot = true;
-      const tag = scanStartTag(text, nameEnd, build);
+      countItem(items);
+      if (open.length === 1 && isNameAt(text, lt + 1, nameEnd, 'module')) {
+        if (++modules > limits.maxModules)
+          throw overLimit('modules', limits.maxModules, 'max_modules_per_packet');
+        moduleValues = 0;
+      } else if (
+        open.length === 3 &&
+        current.name === 'datalist' &&
+        isNameAt(text, lt + 1, nameEnd, 'data') &&
+        open[1]?.name === 'module' &&
+        ++moduleValues > limits.maxDatalistValues
+      ) {
+        throw overLimit(
+          'datalist values in one module',
+          limits.maxDatalistValues,
+          'max_datalist_values',
+        );
+      }
+      const tag = scanStartTag(text, nameEnd, build, items);
       const frame: Frame = {
         name: text.slice(lt + 1, nameEnd),
         attributes: tag.attributes,
