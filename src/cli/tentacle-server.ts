@@ -23,7 +23,7 @@ import {
   serverOptionsFromSettings,
   type TentacleSettings,
 } from '../tentacle/index.js';
-import { parseServerArgs, SERVER_USAGE, UsageError } from '../tentacle/server-args.js';
+import { parseServerArgs, SERVER_USAGE, ServerUsageError } from '../tentacle/server-args.js';
 
 /**
  * libuv threads for file I/O under `--sync always`: each transfer waits on an fsync, and more of
@@ -275,6 +275,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   if (err instanceof ExitError) exitWith(err.status, err.message);
-  else if (err instanceof UsageError) exitWith(EXIT_USAGE, err.message);
+  else if (err instanceof ServerUsageError) exitWith(EXIT_USAGE, err.message);
   else exitWith(EXIT_RUNTIME, (err as Error).stack ?? String(err));
 });
