@@ -10,7 +10,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../core/log.js';
+import type { Logger } from '../core/index.js';
 import type { BufferLimits } from './config.js';
 
 /**

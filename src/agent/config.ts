@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConfEntries } from '../core/conf-file.js';
-import { ConfigError } from '../core/errors.js';
-import { resolveSettings, type SettingsTable } from '../core/settings.js';
+import {
+  type ConfEntries,
+  ConfigError,
+  resolveSettings,
+  type SettingsTable,
+} from '../core/index.js';
 import {
   ClientUsageError,
   ioTimeoutMs,

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Counter, type Registry } from 'prom-client';
-import { ErrorCode, describeError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
+import { describeError, ErrorCode, type Logger } from '../core/index.js';
 import type { Outbox, OutboxFile } from './buffer.js';
 import type { TargetRole } from './config.js';
 import type { TargetLink } from './link.js';

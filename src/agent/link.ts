@@ -1,7 +1,6 @@
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCode, describeError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
+import { describeError, ErrorCode, type Logger } from '../core/index.js';
 import { TentacleClientError, connect, type ClientSession } from '../tentacle/index.js';
 import type { Address, TargetConfig, TargetRole } from './config.js';
 

@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { link, mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../core/log.js';
+import type { Logger } from '../core/index.js';
 import { createOutbox, isTemporaryName, type OutboxFile } from './buffer.js';
 import type { DeliveryConfig } from './config.js';
 import { createTargetLink, folderUnconfirmedStore, type TargetLink } from './link.js';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describeError } from '../core/errors.js';
+import { describeError } from '../core/index.js';
 import { runDeliveryCommand } from '../agent/index.js';
 import {
   CLIENT_HELP,

@@ -14,16 +14,16 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { readConfFile } from '../core/conf-file.js';
-import { createLogger, type Logger } from '../core/log.js';
-import { createMetricsRegistry } from '../core/metrics.js';
+import { createLogger, createMetricsRegistry, type Logger, readConfFile } from '../core/index.js';
 import {
   createTentacleServer,
+  parseServerArgs,
   resolveTentacleSettings,
+  SERVER_USAGE,
   serverOptionsFromSettings,
+  ServerUsageError,
   type TentacleSettings,
 } from '../tentacle/index.js';
-import { parseServerArgs, SERVER_USAGE, ServerUsageError } from '../tentacle/server-args.js';
 
 /**
  * libuv threads for file I/O under `--sync always`: each transfer waits on an fsync, and more of

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { ErrorCode, describeError } from '../core/errors.js';
+import { describeError, ErrorCode } from '../core/index.js';
 import { connect, type ConnectOptions, type ClientSession } from './client.js';
 import { ioTimeoutMs, type PerlClientOptions } from './client-options.js';
 

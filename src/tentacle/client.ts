@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
-import { ErrorCode } from '../core/errors.js';
+import { ErrorCode } from '../core/index.js';
 import { SocketReader, TentacleClientError } from './client-reader.js';
 import { unzipFirstMember, zipSingleFile } from './zip.js';
 

@@ -1,5 +1,4 @@
-import { ConfigError } from '../core/errors.js';
-import { settingsHelp } from '../core/settings.js';
+import { ConfigError, settingsHelp } from '../core/index.js';
 import { TENTACLE_SETTINGS } from './options.js';
 
 /**
