@@ -106,8 +106,10 @@ export type CommandOptions = Readonly<
 >;
 
 export interface ParsedFlags {
-  /** Setting key (snake_case) → raw value, as `resolveSettings` takes it. */
+  /** Setting key (snake_case) → raw value, as `resolveSettings` takes it (the last one given). */
   readonly flags: Map<string, string>;
+  /** Setting key → every value given, in order (for a tool's options that repeat). */
+  readonly repeated: Map<string, string[]>;
   /** The remaining positional arguments in order (all of them after `--`). */
   readonly positional: string[];
   /** The command options given (last one wins). */
@@ -155,6 +157,11 @@ export function parseLongFlags(
     tokens: true,
   });
   const flags = new Map<string, string>();
+  const repeated = new Map<string, string[]>();
+  const set = (key: string, value: string): void => {
+    flags.set(key, value);
+    repeated.set(key, [...(repeated.get(key) ?? []), value]);
+  };
   const positional: string[] = [];
   const options = new Map<string, string | true>();
   for (let i = 0; i < tokens.length; i++) {
@@ -178,19 +185,19 @@ export function parseLongFlags(
       options.set(token.name, token.value ?? true);
     } else if (flag !== undefined) {
       const next = tokens[i + 1];
-      if (flag.negated) flags.set(flag.key, '0');
-      else if (token.value !== undefined) flags.set(flag.key, token.value);
+      if (flag.negated) set(flag.key, '0');
+      else if (token.value !== undefined) set(flag.key, token.value);
       else if (
         next?.kind === 'positional' &&
         next.index === token.index + 1 &&
         (next.value === '0' || next.value === '1')
       ) {
-        flags.set(flag.key, next.value);
+        set(flag.key, next.value);
         i++;
-      } else flags.set(flag.key, '1');
+      } else set(flag.key, '1');
     }
   }
-  return { flags, positional, options };
+  return { flags, repeated, positional, options };
 }
 
 /** `--help` text for a settings table. */
