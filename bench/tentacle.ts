@@ -47,8 +47,9 @@ import {
   writeArtifact,
   writeReport,
   type Row,
+  readBenchFlags,
 } from './lib/index.js';
-import { parseLongFlags, resolveSettings, type SettingsTable } from '../src/core/index.js';
+import type { SettingsTable } from '../src/core/index.js';
 import { buildServer } from './load/server-build.js';
 import { freePort, nodeArgsFor, REPO_ROOT } from './load/server-process.js';
 
@@ -247,12 +248,8 @@ const FLAGS = {
 } as const satisfies SettingsTable;
 
 function parseOptions(argv: readonly string[]): Options {
-  const { flags, positional } = parseLongFlags(argv, FLAGS);
-  if (positional.length > 0) {
-    throw new Error(`unexpected argument ${positional[0] ?? ''} (see bench/tentacle.ts)`);
-  }
-  const v = resolveSettings(FLAGS, { flags }).values;
-  if (v.help) {
+  const v = readBenchFlags(argv, FLAGS);
+  if (v === undefined) {
     process.stdout.write(USAGE);
     process.exit(0);
   }
