@@ -2,6 +2,7 @@ import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
+import { roomBoundaries } from './eslint.rooms.js';
 
 export default defineConfig(
   { ignores: ['dist/', 'node_modules/', 'data_in/', 'bench/results/', '.tmp/'] },
@@ -27,6 +28,7 @@ export default defineConfig(
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
     },
   },
+  ...roomBoundaries(),
   {
     files: ['**/*.js', '**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],

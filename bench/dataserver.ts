@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { createLogger, silentLogger } from '../src/core/log.js';
 import { createMetricsRegistry } from '../src/core/metrics.js';
+import type { SettingsTable } from '../src/core/index.js';
 import { connectionOptions, createDbPool, initDatabase } from '../src/db/index.js';
 import {
   createDataserver,
@@ -32,6 +33,7 @@ import {
   collectEnv,
   findPidsByName,
   readProcSnapshot,
+  readBenchFlags,
 } from './lib/index.js';
 
 interface Options {
@@ -49,36 +51,32 @@ const HELP = `Usage: npm run bench:dataserver -- [--agents 3000] [--passes 3] [-
        [--change-rate 0.1] [--threads 2] [--batch-files 200]
        [--db-server mysql://root@127.0.0.1:3306] [--verbose]`;
 
+/** The bench's flags, read by the repository's one long-flag parser (core/settings.ts). */
+const FLAGS = {
+  agents: { kind: 'int', default: 3000, min: 1, help: 'agents' },
+  passes: { kind: 'int', default: 3, min: 1, help: 'passes per run' },
+  runs: { kind: 'int', default: 3, min: 1, help: 'runs' },
+  change_rate: { kind: 'string', default: '0.1', help: 'fraction of values changing per pass' },
+  threads: { kind: 'int', default: 2, min: 0, help: 'parse worker threads' },
+  batch_files: { kind: 'int', default: 200, min: 1, help: 'files per batch' },
+  db_server: { kind: 'string', default: 'mysql://root@127.0.0.1:3306', help: 'database server' },
+  verbose: { kind: 'bool', default: false, help: 'server logs' },
+  help: { kind: 'bool', default: false, help: 'this text' },
+} as const satisfies SettingsTable;
+
 function parseArgs(argv: readonly string[]): Options | undefined {
-  const o: Options = {
-    agents: 3000,
-    passes: 3,
-    runs: 3,
-    changeRate: 0.1,
-    threads: 2,
-    batchFiles: 200,
-    dbServer: 'mysql://root@127.0.0.1:3306',
-    verbose: false,
+  const v = readBenchFlags(argv, FLAGS);
+  if (v === undefined) return undefined;
+  return {
+    agents: v.agents,
+    passes: v.passes,
+    runs: v.runs,
+    changeRate: Number(v.change_rate),
+    threads: v.threads,
+    batchFiles: v.batch_files,
+    dbServer: v.db_server,
+    verbose: v.verbose,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag = '', inline] = (argv[i] ?? '').split('=', 2);
-    if (flag === '--help') return undefined;
-    if (flag === '--verbose') {
-      o.verbose = true;
-      continue;
-    }
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new Error(`${flag} needs a value`);
-    if (flag === '--agents') o.agents = Number(value);
-    else if (flag === '--passes') o.passes = Number(value);
-    else if (flag === '--runs') o.runs = Number(value);
-    else if (flag === '--change-rate') o.changeRate = Number(value);
-    else if (flag === '--threads') o.threads = Number(value);
-    else if (flag === '--batch-files') o.batchFiles = Number(value);
-    else if (flag === '--db-server') o.dbServer = value;
-    else throw new Error(`unknown option ${flag}`);
-  }
-  return o;
 }
 
 interface PassResult {

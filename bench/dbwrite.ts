@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
-import { silentLogger } from '../src/core/log.js';
+import { silentLogger, type SettingsTable } from '../src/core/index.js';
 import { connectionOptions, initDatabase } from '../src/db/index.js';
 import type { ModuleStatus, StatusWrite } from '../src/dataserver/types.js';
 import { statusUpdateStatements } from '../src/dataserver/writer/status-sql.js';
@@ -24,6 +24,7 @@ import {
   resultStem,
   writeMarkdownSection,
   writeReport,
+  readBenchFlags,
 } from './lib/index.js';
 
 interface DbWriteOptions {
@@ -37,27 +38,26 @@ interface DbWriteOptions {
 const HELP = `Usage: npm run bench:dbwrite -- [--db-server mysql://root@127.0.0.1:3306]
        [--rows 100000] [--batch-sizes 100,500,1000] [--status-rows 33000] [--readme docs/bench.md]`;
 
+/** The bench's flags, read by the repository's one long-flag parser (core/settings.ts). */
+const FLAGS = {
+  db_server: { kind: 'string', default: 'mysql://root@127.0.0.1:3306', help: 'database server' },
+  rows: { kind: 'int', default: 100_000, min: 1, help: 'rows per case' },
+  batch_sizes: { kind: 'string', default: '100,500,1000', help: 'rows per statement, a list' },
+  status_rows: { kind: 'int', default: 33_000, min: 1, help: 'tagente_estado rows' },
+  readme: { kind: 'string', help: 'rewrite this Markdown section' },
+  help: { kind: 'bool', default: false, help: 'this text' },
+} as const satisfies SettingsTable;
+
 function parseArgs(argv: readonly string[]): DbWriteOptions | undefined {
-  const options: DbWriteOptions = {
-    dbServer: 'mysql://root@127.0.0.1:3306',
-    rows: 100_000,
-    batchSizes: [100, 500, 1000],
-    statusRows: 33_000,
-    readme: undefined,
+  const v = readBenchFlags(argv, FLAGS);
+  if (v === undefined) return undefined;
+  return {
+    dbServer: v.db_server,
+    rows: v.rows,
+    batchSizes: v.batch_sizes.split(',').map(Number),
+    statusRows: v.status_rows,
+    readme: v.readme,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag = '', inline] = (argv[i] ?? '').split('=', 2);
-    if (flag === '--help') return undefined;
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new Error(`${flag} needs a value`);
-    if (flag === '--db-server') options.dbServer = value;
-    else if (flag === '--rows') options.rows = Number(value);
-    else if (flag === '--batch-sizes') options.batchSizes = value.split(',').map(Number);
-    else if (flag === '--status-rows') options.statusRows = Number(value);
-    else if (flag === '--readme') options.readme = value;
-    else throw new Error(`unknown option ${flag}`);
-  }
-  return options;
 }
 
 interface CaseResult {

@@ -14,8 +14,10 @@ import {
   summarize,
   writeMarkdownSection,
   writeReport,
+  readBenchFlags,
 } from './lib/index.js';
 import { parseAgentXml } from '../src/dataserver/xml/index.js';
+import type { SettingsTable } from '../src/core/index.js';
 
 interface ParseBenchOptions {
   agents: number;
@@ -30,29 +32,28 @@ const HELP = `Usage: npm run bench:parse -- [--agents 3000] [--modules 33] [--wi
                              [--duration 10s] [--warmup 1] [--readme docs/bench.md]
 Parses the same generated pass over and over for --duration after --warmup rounds.`;
 
+/** The bench's flags, read by the repository's one long-flag parser (core/settings.ts). */
+const FLAGS = {
+  agents: { kind: 'int', default: 3000, min: 1, help: 'agents' },
+  modules: { kind: 'int', default: 33, min: 1, help: 'modules per agent' },
+  windows_share: { kind: 'string', default: '0.2', help: 'fraction of Windows-style agents' },
+  duration: { kind: 'string', default: '10s', help: 'measured time' },
+  warmup: { kind: 'int', default: 1, min: 0, help: 'unmeasured rounds first' },
+  readme: { kind: 'string', help: 'rewrite this Markdown section' },
+  help: { kind: 'bool', default: false, help: 'this text' },
+} as const satisfies SettingsTable;
+
 function parseArgs(argv: readonly string[]): ParseBenchOptions | undefined {
-  const options: ParseBenchOptions = {
-    agents: 3000,
-    modules: 33,
-    windowsShare: 0.2,
-    durationMs: 10_000,
-    warmupRounds: 1,
-    readme: undefined,
+  const v = readBenchFlags(argv, FLAGS);
+  if (v === undefined) return undefined;
+  return {
+    agents: v.agents,
+    modules: v.modules,
+    windowsShare: Number(v.windows_share),
+    durationMs: parseDurationMs(v.duration),
+    warmupRounds: v.warmup,
+    readme: v.readme,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag = '', inline] = (argv[i] ?? '').split('=', 2);
-    if (flag === '--help') return undefined;
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new Error(`${flag} needs a value`);
-    if (flag === '--agents') options.agents = Number(value);
-    else if (flag === '--modules') options.modules = Number(value);
-    else if (flag === '--windows-share') options.windowsShare = Number(value);
-    else if (flag === '--duration') options.durationMs = parseDurationMs(value);
-    else if (flag === '--warmup') options.warmupRounds = Number(value);
-    else if (flag === '--readme') options.readme = value;
-    else throw new Error(`unknown option ${flag}`);
-  }
-  return options;
 }
 
 function main(): number {

@@ -47,7 +47,9 @@ import {
   writeArtifact,
   writeReport,
   type Row,
+  readBenchFlags,
 } from './lib/index.js';
+import type { SettingsTable } from '../src/core/index.js';
 import { buildServer } from './load/server-build.js';
 import { freePort, nodeArgsFor, REPO_ROOT } from './load/server-process.js';
 
@@ -230,66 +232,39 @@ interface Options {
   dir: string | undefined;
 }
 
-function parseArgs(argv: readonly string[]): Options {
-  const o: Options = {
-    runs: 3,
-    durationMs: 5000,
-    warmupMs: 1000,
-    size: 4096,
-    clients: [1, 32, 256],
-    syncs: ['always', 'none'],
-    modes: ['connection', 'persistent'],
-    build: true,
-    markdown: false,
-    dir: undefined,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    switch (arg) {
-      case '--runs':
-        o.runs = Math.max(1, Number(value()));
-        break;
-      case '--duration':
-        o.durationMs = parseDurationMs(value());
-        break;
-      case '--warmup':
-        o.warmupMs = parseDurationMs(value());
-        break;
-      case '--size':
-        o.size = Number(value());
-        break;
-      case '--clients':
-        o.clients = value().split(',').map(Number);
-        break;
-      case '--sync':
-        o.syncs = value().split(',') as Sync[];
-        break;
-      case '--modes':
-        o.modes = value().split(',') as Mode[];
-        break;
-      case '--no-build':
-        o.build = false;
-        break;
-      case '--markdown':
-        o.markdown = true;
-        break;
-      case '--dir':
-        o.dir = value();
-        break;
-      case '--help':
-        process.stdout.write(USAGE);
-        process.exit(0);
-        break;
-      default:
-        throw new Error(`unknown option ${arg} (see bench/tentacle.ts)`);
-    }
+/** The bench's flags, read by the repository's one long-flag parser (core/settings.ts). */
+const FLAGS = {
+  runs: { kind: 'int', default: 3, min: 1, help: 'runs per point (medians)' },
+  duration: { kind: 'string', default: '5s', help: 'measured time per run' },
+  warmup: { kind: 'string', default: '1s', help: 'unmeasured time before each run' },
+  size: { kind: 'int', default: 4096, min: 1, help: 'bytes per file' },
+  clients: { kind: 'string', default: '1,32,256', help: 'concurrent clients, a list' },
+  sync: { kind: 'string', default: 'always,none', help: 'sync policies, a list' },
+  modes: { kind: 'string', default: 'connection,persistent', help: 'connection modes, a list' },
+  build: { kind: 'bool', default: true, help: 'compile the server first (--no-build: tsx)' },
+  markdown: { kind: 'bool', default: false, help: 'also print a Markdown table' },
+  dir: { kind: 'string', help: 'parent of the spool folder' },
+  help: { kind: 'bool', default: false, help: 'this text' },
+} as const satisfies SettingsTable;
+
+function parseOptions(argv: readonly string[]): Options {
+  const v = readBenchFlags(argv, FLAGS);
+  if (v === undefined) {
+    process.stdout.write(USAGE);
+    process.exit(0);
   }
-  return o;
+  return {
+    runs: v.runs,
+    durationMs: parseDurationMs(v.duration),
+    warmupMs: parseDurationMs(v.warmup),
+    size: v.size,
+    clients: v.clients.split(',').map(Number),
+    syncs: v.sync.split(',') as Sync[],
+    modes: v.modes.split(',') as Mode[],
+    build: v.build,
+    markdown: v.markdown,
+    dir: v.dir,
+  };
 }
 
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
@@ -395,7 +370,7 @@ async function oneRun(
 }
 
 async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
+  const options = parseOptions(process.argv.slice(2));
   const env = collectEnv();
   process.stdout.write(`Tentacle server bench — ${describeEnv(env)}\n`);
   let entry = join(REPO_ROOT, 'src', 'cli', 'tentacle-server.ts');

@@ -6,17 +6,13 @@
  */
 import { rmSync } from 'node:fs';
 import { readConfFile, type ConfEntries } from './core/conf-file.js';
-import { ConfigError, ErrorCode, PandoraError, describeError } from './core/errors.js';
+import { ConfigError, describeError } from './core/errors.js';
 import { cacheHeapWarning } from './core/heap.js';
 import { createLogger, type Logger } from './core/log.js';
 import { createMetricsRegistry, type Registry } from './core/metrics.js';
 import { SpareFiles, spareDirOf } from './core/spare-files.js';
-import {
-  parseLongFlags,
-  resolveSettings,
-  settingsHelp,
-  type SettingsTable,
-} from './core/settings.js';
+import { resolveSettings, type SettingsTable } from './core/settings.js';
+import { ingestUsage, parseIngestArgs, type IngestCommand } from './cli/index.js';
 import { createDbPool, initDatabase, type DbPool } from './db/index.js';
 import {
   DATASERVER_SETTINGS,
@@ -124,13 +120,12 @@ const SERVE_SETTINGS = {
   },
 } as const satisfies SettingsTable;
 
-const USAGE = `usage: tentacle-ingest <serve|init-db> [-c pandora_server.conf] [--key value ...]
-
-  serve     Tentacle listener (port 41121) + dataserver: spool files into the Pandora database
-  init-db   create the database (if missing), the Pandora table subset, seeds and the ledger
-
-options (conf-file keys; also PANDORA_<KEY> environment variables):
-${settingsHelp(SERVE_SETTINGS)}`;
+const USAGE = ingestUsage(SERVE_SETTINGS, [
+  { title: 'built-in Tentacle listener', owns: (key) => key.startsWith('tentacle') },
+  { title: 'dataserver and database', owns: (key) => key in DATASERVER_SETTINGS },
+  { title: 'high availability and HTTP', owns: (key) => key in HA_SETTINGS },
+  { title: 'process', owns: () => true },
+]);
 
 function logLevel(verbosity: number): string {
   if (verbosity <= 0) return 'error';
@@ -140,31 +135,23 @@ function logLevel(verbosity: number): string {
 }
 
 interface Loaded {
-  readonly command: string;
+  readonly command: IngestCommand;
   readonly settings: ReturnType<typeof resolveSettings<typeof SERVE_SETTINGS>>;
   readonly confPath: string | undefined;
 }
 
 function loadArgs(argv: readonly string[]): Loaded {
-  const rest: string[] = [];
-  let confPath: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '-c' || arg === '--config') {
-      confPath = argv[++i];
-      if (confPath === undefined)
-        throw new PandoraError(ErrorCode.ConfigInvalid, `${arg} needs a file`);
-    } else if (arg === '-h' || arg === '--help') rest.push('help');
-    else rest.push(arg);
-  }
-  const { flags, positional } = parseLongFlags(rest, SERVE_SETTINGS);
-  const file: ConfEntries | undefined = confPath === undefined ? undefined : readConfFile(confPath);
+  const { command, confPath, flags } = parseIngestArgs(argv, SERVE_SETTINGS);
+  const file: ConfEntries | undefined =
+    confPath === undefined || command === 'help' || command === 'version'
+      ? undefined
+      : readConfFile(confPath);
   const settings = resolveSettings(SERVE_SETTINGS, {
     ...(file ? { file } : {}),
     env: process.env,
     flags,
   });
-  return { command: positional[0] ?? 'help', settings, confPath };
+  return { command, settings, confPath };
 }
 
 type ServeValues = Loaded['settings']['values'];
@@ -382,6 +369,10 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (loaded.command === 'version') {
+    process.stdout.write(`tentacle-ingest ${VERSION}\n`);
+    return 0;
+  }
   const s = loaded.settings.values;
   const logger = createLogger({
     level: logLevel(s.verbosity),
@@ -401,9 +392,6 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'serve':
         await serve(loaded, logger, createMetricsRegistry());
         return -1; // keeps running until a signal
-      default:
-        process.stderr.write(`tentacle-ingest: unknown command "${loaded.command}"\n${USAGE}\n`);
-        return 2;
     }
   } catch (err) {
     const { code, message } = describeError(err);

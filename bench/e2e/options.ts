@@ -1,6 +1,7 @@
 /**
  * Every knob of `npm run bench`, declared once: the table drives parsing, defaults and `--help`.
  */
+import { parseLongFlags, type SettingsTable } from '../../src/core/index.js';
 import { parseDurationMs } from '../lib/index.js';
 
 export interface E2eOptions {
@@ -326,35 +327,31 @@ export const KNOBS: readonly Knob[] = [
   { flag: 'help', key: 'help', kind: 'bool', help: 'this text' },
 ];
 
+/** The knobs as a settings table, so the repository's one long-flag parser reads them. */
+const FLAG_TABLE: SettingsTable = Object.fromEntries(
+  KNOBS.map((knob) => [
+    knob.flag.replaceAll('-', '_'),
+    { kind: knob.kind === 'bool' ? 'bool' : 'string', help: knob.help },
+  ]),
+);
+
 export function parseE2eArgs(argv: readonly string[]): E2eOptions {
+  const { flags, repeated, positional } = parseLongFlags(argv, FLAG_TABLE);
+  if (positional.length > 0)
+    throw new Error(`unexpected argument: ${positional[0] ?? ''} (see --help)`);
   const values = new Map<keyof E2eOptions, unknown>();
   for (const knob of KNOBS) {
-    if (knob.kind === 'bool') values.set(knob.key, knob.default === '1');
-    else if (knob.kind === 'repeat') values.set(knob.key, []);
+    const key = knob.flag.replaceAll('-', '_');
+    const raw = flags.get(key);
+    if (knob.kind === 'bool')
+      values.set(
+        knob.key,
+        raw === undefined ? knob.default === '1' : raw !== '0' && raw !== 'false',
+      );
+    else if (knob.kind === 'repeat') values.set(knob.key, repeated.get(key) ?? []);
+    else if (raw !== undefined) values.set(knob.key, convert(knob, raw));
     else if (knob.default !== undefined) values.set(knob.key, convert(knob, knob.default));
     else values.set(knob.key, undefined);
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    const match = /^--([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
-    if (!match) throw new Error(`unexpected argument: ${arg} (see --help)`);
-    const name = match[1] ?? '';
-    const knob = KNOBS.find(
-      (k) => k.flag === name || (k.kind === 'bool' && `no-${k.flag}` === name),
-    );
-    if (!knob) throw new Error(`unknown option --${name} (see --help)`);
-    if (knob.kind === 'bool') {
-      values.set(knob.key, !name.startsWith('no-') && match[2] !== '0' && match[2] !== 'false');
-      continue;
-    }
-    let raw = match[2];
-    if (raw === undefined) {
-      raw = argv[i + 1];
-      i += 1;
-    }
-    if (raw === undefined) throw new Error(`--${name} needs a value`);
-    if (knob.kind === 'repeat') (values.get(knob.key) as string[]).push(raw);
-    else values.set(knob.key, convert(knob, raw));
   }
   const options = Object.fromEntries(values) as unknown as E2eOptions;
   validate(options);

@@ -3,6 +3,7 @@
  * passes into a folder (atomically: `.part` then rename) or sends them to a Tentacle server.
  * Unlike the reference it needs no `tentacle_client` and leaves no temporary files behind.
  */
+import { parseLongFlags, type SettingsTable } from '../../src/core/index.js';
 import { sendFiles } from '../load/sender.js';
 import { openRawConnection } from '../load/raw-tentacle.js';
 import { capacityStudyModules } from './modules.js';
@@ -28,18 +29,34 @@ interface Args {
   readonly values: Map<string, string>;
 }
 
+/** The flags, read by the repository's one long-flag parser (core/settings.ts); all strings. */
+const FLAGS: SettingsTable = Object.fromEntries(
+  [
+    'agents',
+    'modules',
+    'passes',
+    'interval',
+    'start',
+    'seed',
+    'change_rate',
+    'windows_share',
+    'prefix',
+    'names',
+    'out',
+    'tentacle',
+    'password',
+    'concurrency',
+  ].map((key) => [key, { kind: 'string', help: 'see HELP' }]),
+);
+
 function parse(argv: readonly string[]): Args | undefined {
-  const values = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--help' || arg === '-h') return undefined;
-    const match = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    if (!match?.[1]) throw new Error(`unexpected argument ${arg}`);
-    const value = match[2] ?? argv[++i];
-    if (value === undefined) throw new Error(`--${match[1]} needs a value`);
-    values.set(match[1], value);
-  }
-  return { values };
+  const { flags, positional, options } = parseLongFlags(argv, FLAGS, {
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (options.has('help')) return undefined;
+  if (positional.length > 0) throw new Error(`unexpected argument ${positional[0] ?? ''}`);
+  // Keyed as HELP spells them (dashes).
+  return { values: new Map([...flags].map(([key, value]) => [key.replaceAll('_', '-'), value])) };
 }
 
 function numberOf(args: Args, key: string, fallback: number): number {

@@ -35,3 +35,4 @@ export {
 } from './svg-chart.js';
 export { formatMarkdownTable, formatTable, type Cell, type Row } from './table.js';
 export { createTimeSeries, type TimeSeries, type TimeSeriesPoint } from './time-series.js';
+export { readBenchFlags } from './flags.js';

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describeError } from '../core/errors.js';
-import { runDeliveryCommand } from '../ha/delivery/index.js';
+import { describeError } from '../core/index.js';
+import { runDeliveryCommand } from '../agent/index.js';
 import {
   CLIENT_HELP,
-  UsageError,
+  ClientUsageError,
   parseClientCommandLine,
   runPerlClient,
   type ClientIo,
@@ -25,7 +25,7 @@ export async function runTentacleClient(
   try {
     parsed = parseClientCommandLine(argv);
   } catch (err) {
-    if (err instanceof UsageError && err.showHelp) {
+    if (err instanceof ClientUsageError && err.showHelp) {
       io.err(err.message);
       io.out(CLIENT_HELP);
     } else io.err(`[err] ${describeError(err).message}`);

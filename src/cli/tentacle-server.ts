@@ -14,16 +14,16 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { readConfFile } from '../core/conf-file.js';
-import { createLogger, type Logger } from '../core/log.js';
-import { createMetricsRegistry } from '../core/metrics.js';
+import { createLogger, createMetricsRegistry, type Logger, readConfFile } from '../core/index.js';
 import {
   createTentacleServer,
+  parseServerArgs,
   resolveTentacleSettings,
+  SERVER_USAGE,
   serverOptionsFromSettings,
+  ServerUsageError,
   type TentacleSettings,
 } from '../tentacle/index.js';
-import { parseServerArgs, SERVER_USAGE, UsageError } from '../tentacle/server-args.js';
 
 /**
  * libuv threads for file I/O under `--sync always`: each transfer waits on an fsync, and more of
@@ -275,6 +275,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   if (err instanceof ExitError) exitWith(err.status, err.message);
-  else if (err instanceof UsageError) exitWith(EXIT_USAGE, err.message);
+  else if (err instanceof ServerUsageError) exitWith(EXIT_USAGE, err.message);
   else exitWith(EXIT_RUNTIME, (err as Error).stack ?? String(err));
 });

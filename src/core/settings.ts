@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ConfEntries } from './conf-file.js';
 import { ConfigError } from './errors.js';
 
@@ -99,50 +100,104 @@ export function resolveSettings<T extends SettingsTable>(
   return { values: Object.freeze(values) as Settings<T>, unknownFileKeys, warnings };
 }
 
+/** Options of a command that are not settings (`-c FILE`, `--help`), in `util.parseArgs` form. */
+export type CommandOptions = Readonly<
+  Record<string, { readonly type: 'string' | 'boolean'; readonly short?: string }>
+>;
+
+export interface ParsedFlags {
+  /** Setting key (snake_case) → raw value, as `resolveSettings` takes it (the last one given). */
+  readonly flags: Map<string, string>;
+  /** Setting key → every value given, in order (for a tool's options that repeat). */
+  readonly repeated: Map<string, string[]>;
+  /** The remaining positional arguments in order (all of them after `--`). */
+  readonly positional: string[];
+  /** The command options given (last one wins). */
+  readonly options: Map<string, string | true>;
+}
+
+/** `util.parseArgs` names of a table's keys: `--key_name` and `--key-name`, `--no-` for switches. */
+function flagNames(table: SettingsTable): Map<string, { key: string; negated: boolean }> {
+  const names = new Map<string, { key: string; negated: boolean }>();
+  for (const [key, spec] of Object.entries(table)) {
+    for (const spelling of new Set([key, key.replaceAll('_', '-')])) {
+      names.set(spelling, { key, negated: false });
+      if (spec.kind === 'bool') {
+        names.set(`no-${spelling}`, { key, negated: true });
+        names.set(`no_${spelling}`, { key, negated: true });
+      }
+    }
+  }
+  return names;
+}
+
 /**
- * Splits `--key value` / `--key=value` / `--flag` arguments into a map keyed by snake_case
- * setting name. Boolean settings may be given bare (`--overwrite`) or negated (`--no-tentacle`).
- * Returns the remaining positional arguments in order.
+ * The one parser of long flags (node's `util.parseArgs`): `--key value` / `--key=value`, dashes
+ * or underscores, keyed by snake_case setting name. Boolean settings may be given bare
+ * (`--overwrite`), with 0 or 1 (`--overwrite 0`, `--overwrite=0`) or negated (`--no-tentacle`).
+ * `commandOptions` adds a command's own options (`-c FILE`, `-h`). Unknown options and missing
+ * values throw a ConfigError.
  */
 export function parseLongFlags(
   argv: readonly string[],
   table: SettingsTable,
-): { flags: Map<string, string>; positional: string[] } {
+  commandOptions: CommandOptions = {},
+): ParsedFlags {
+  const names = flagNames(table);
+  const config: NonNullable<ParseArgsConfig['options']> = { ...commandOptions };
+  for (const [name, { key, negated }] of names) {
+    config[name] = { type: table[key]?.kind === 'bool' || negated ? 'boolean' : 'string' };
+  }
+  // strict off: unknown options and missing values come back as tokens and get our messages.
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: config,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const flags = new Map<string, string>();
+  const repeated = new Map<string, string[]>();
+  const set = (key: string, value: string): void => {
+    flags.set(key, value);
+    repeated.set(key, [...(repeated.get(key) ?? []), value]);
+  };
   const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (!arg.startsWith('--') || arg === '--') {
-      if (arg === '--') positional.push(...argv.slice(i + 1));
-      else positional.push(arg);
-      if (arg === '--') break;
+  const options = new Map<string, string | true>();
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (token === undefined || token.kind === 'option-terminator') continue;
+    if (token.kind === 'positional') {
+      positional.push(token.value);
       continue;
     }
-    const eq = arg.indexOf('=');
-    const name = (eq === -1 ? arg.slice(2) : arg.slice(2, eq)).replaceAll('-', '_');
-    const negated = name.startsWith('no_') && table[name.slice(3)]?.kind === 'bool';
-    const key = negated ? name.slice(3) : name;
-    const spec = table[key];
-    if (!spec) throw new ConfigError(`unknown option --${name.replaceAll('_', '-')}`);
-    if (negated) {
-      flags.set(key, '0');
-    } else if (eq !== -1) {
-      flags.set(key, arg.slice(eq + 1));
-    } else if (spec.kind === 'bool') {
-      const next = argv[i + 1];
-      if (next === '0' || next === '1') {
-        flags.set(key, next);
+    const own = commandOptions[token.name];
+    const flag = names.get(token.name);
+    if (own === undefined && flag === undefined) {
+      throw new ConfigError(`unknown option ${token.rawName.replaceAll('_', '-')}`);
+    }
+    const type = own?.type ?? config[token.name]?.type;
+    if (type === 'string' && token.value === undefined) {
+      const name = flag ? `--${flag.key.replaceAll('_', '-')}` : token.rawName;
+      throw new ConfigError(`option ${name} needs a value`);
+    }
+    if (own !== undefined) {
+      options.set(token.name, token.value ?? true);
+    } else if (flag !== undefined) {
+      const next = tokens[i + 1];
+      if (flag.negated) set(flag.key, '0');
+      else if (token.value !== undefined) set(flag.key, token.value);
+      else if (
+        next?.kind === 'positional' &&
+        next.index === token.index + 1 &&
+        (next.value === '0' || next.value === '1')
+      ) {
+        set(flag.key, next.value);
         i++;
-      } else flags.set(key, '1');
-    } else {
-      const next = argv[i + 1];
-      if (next === undefined)
-        throw new ConfigError(`option --${key.replaceAll('_', '-')} needs a value`);
-      flags.set(key, next);
-      i++;
+      } else set(flag.key, '1');
     }
   }
-  return { flags, positional };
+  return { flags, repeated, positional, options };
 }
 
 /** `--help` text for a settings table. */

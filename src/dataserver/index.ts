@@ -1,5 +1,5 @@
 import { getHeapStatistics } from 'node:v8';
-import type { Logger } from '../core/log.js';
+import type { Logger } from '../core/index.js';
 import type { DataserverConfig } from './config.js';
 import { createWorkerParser } from './parse-pool.js';
 import { spawnParseWorker } from './parse-worker.js';

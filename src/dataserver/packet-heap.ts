@@ -18,7 +18,7 @@
  * bounded by the number in flight (dataserver_batch_files), not by this check.
  */
 import { getHeapStatistics } from 'node:v8';
-import { HEAP_RESERVE_BYTES } from '../core/heap.js';
+import { HEAP_RESERVE_BYTES } from '../core/index.js';
 import { LARGE_FILE_BYTES, TASKS_PER_MESSAGE } from './parse-pool.js';
 import type { ParseOptions } from './types.js';
 

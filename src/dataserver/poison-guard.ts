@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RowDataPacket } from 'mysql2/promise';
-import { describeError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
+import { describeError } from '../core/index.js';
+import type { Logger } from '../core/index.js';
 import { LEDGER_TABLE, type DbPool } from '../db/index.js';
 import { poisonFileEvent } from './logic/index.js';
 import { fileIdentity } from './spool/file-identity.js';

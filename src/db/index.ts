@@ -9,3 +9,4 @@ export {
   pandoraTablesDdl,
   seedStatements,
 } from './schema.js';
+export * from './column-limits.js';

@@ -1,6 +1,5 @@
 import mysql from 'mysql2/promise';
-import { ErrorCode, PandoraError, describeError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
+import { describeError, ErrorCode, type Logger, PandoraError } from '../core/index.js';
 import { LIVE_COLUMNS_SQL, columnLimitMismatches, type LiveColumn } from './column-limits.js';
 import { LEDGER_DDL, PANDORA_TABLES, pandoraTablesDdl, seedStatements } from './schema.js';
 import { connectionOptions, type DbConnectionConfig } from './pool.js';

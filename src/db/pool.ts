@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise';
-import type { Logger } from '../core/log.js';
+import type { Logger } from '../core/index.js';
 
 export type DbPool = mysql.Pool;
 

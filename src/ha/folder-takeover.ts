@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { link, readdir, realpath, rename, rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
-import { isPathSegment } from '../core/path-segment.js';
-import { spareDirOf } from '../core/spare-files.js';
+import { isPathSegment, spareDirOf } from '../core/index.js';
 import type { FencedContext } from './coordinator.js';
 
 /** The server-side data-file rule (`<key>[._]<digits>.data`), as the dataserver matches it. */

@@ -1,5 +1,4 @@
-import { ErrorCode, describeError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
+import { describeError, ErrorCode, type Logger } from '../core/index.js';
 import type { HaCoordinator } from './coordinator.js';
 
 /** Connection failures: the coordinator reports the outage; a job only notes it. */

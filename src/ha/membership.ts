@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { ErrorCode, PandoraError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
+import { ErrorCode, type Logger, PandoraError } from '../core/index.js';
 import type { HaConfig } from './settings.js';
 
 /** `tserver.server_type` of a data server (Pandora's DATASERVER). */

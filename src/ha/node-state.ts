@@ -1,9 +1,7 @@
 import { constants } from 'node:fs';
 import { access, statfs } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
-import { describeError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
-import type { Registry } from '../core/metrics.js';
+import { describeError, type Logger, type Registry } from '../core/index.js';
 import type { HaCoordinator, Role } from './coordinator.js';
 import type { Peer } from './membership.js';
 

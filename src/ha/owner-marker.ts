@@ -1,6 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../core/log.js';
+import type { Logger } from '../core/index.js';
 import type { HaCoordinator } from './coordinator.js';
 
 /** File in the incoming folder naming the server that owns it (ha.md §4.3). */

@@ -1,7 +1,5 @@
 import type { Pool } from 'mysql2/promise';
-import type { PandoraError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
-import type { Registry } from '../core/metrics.js';
+import type { Logger, PandoraError, Registry } from '../core/index.js';
 import { createHaCoordinator, type HaCoordinator } from './coordinator.js';
 import { createMasterJob, type MasterJob } from './master-job.js';
 import { adoptDeadPeerFolders } from './folder-takeover.js';

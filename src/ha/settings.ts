@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
-import { ConfigError } from '../core/errors.js';
-import type { Settings, SettingsTable } from '../core/settings.js';
+import { ConfigError, type Settings, type SettingsTable } from '../core/index.js';
 
 /**
  * HA settings. `servername`, `master`, `server_keepalive` and `server_threshold` are Pandora's

@@ -1,7 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController } from 'fastify';
-import type { Logger } from '../core/log.js';
-import type { Registry } from '../core/metrics.js';
+import type { Logger, Registry } from '../core/index.js';
 import { createRateMeter } from './rates.js';
 import { STATUS_PAGE_HTML } from './status-page.js';
 import type { HttpStateSource } from './types.js';

@@ -11,12 +11,12 @@ export {
   type ClientTlsOptions,
   type ConnectOptions,
   type FileName,
-  type TentacleSession,
+  type ClientSession,
   type UploadHooks,
 } from './client.js';
 export {
   CLIENT_HELP,
-  UsageError,
+  ClientUsageError,
   ioTimeoutMs,
   isValidAddress,
   parseClientCommandLine,

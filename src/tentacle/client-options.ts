@@ -35,7 +35,7 @@ export interface ParsedCommandLine {
 }
 
 /** A bad command line: the CLI prints `[err] <message>` (or the help) and exits 1. */
-export class UsageError extends Error {
+export class ClientUsageError extends Error {
   readonly showHelp: boolean;
   constructor(message: string, showHelp = false) {
     super(message);
@@ -85,7 +85,7 @@ function collect(argv: readonly string[]): {
       else if (BARE_LONG_OPTIONS.has(name)) longOptions.push({ name, value: undefined });
       else {
         const next = argv[i + 1];
-        if (next === undefined) throw new UsageError(`Option --${name} needs a value.`);
+        if (next === undefined) throw new ClientUsageError(`Option --${name} needs a value.`);
         longOptions.push({ name, value: next });
         i++;
       }
@@ -99,13 +99,14 @@ function collect(argv: readonly string[]): {
         if (attached !== '') short.set(letter, attached);
         else {
           const next = argv[i + 1];
-          if (next === undefined) throw new UsageError(`Option -${letter} needs a value.`, true);
+          if (next === undefined)
+            throw new ClientUsageError(`Option -${letter} needs a value.`, true);
           short.set(letter, next);
           i++;
         }
         break;
       }
-      if (!FLAGS.has(letter)) throw new UsageError(`Unknown option: ${letter}`, true);
+      if (!FLAGS.has(letter)) throw new ClientUsageError(`Unknown option: ${letter}`, true);
       short.set(letter, true);
     }
   }
@@ -125,13 +126,13 @@ export function isValidAddress(address: string): boolean {
 
 function mustBeFile(path: string): string {
   if (!existsSync(path) || !statSync(path).isFile()) {
-    throw new UsageError(`File ${path} does not exist.`);
+    throw new ClientUsageError(`File ${path} does not exist.`);
   }
   return path;
 }
 
 function positiveInt(raw: string, message: string): number {
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(message);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new ClientUsageError(message);
   return Number(raw);
 }
 
@@ -145,7 +146,7 @@ export function parseClientCommandLine(argv: readonly string[]): ParsedCommandLi
   if (short.has('h')) options.help = true;
   const address = text('a');
   if (address !== undefined) {
-    if (!isValidAddress(address)) throw new UsageError(`Address ${address} is not valid.`);
+    if (!isValidAddress(address)) throw new ClientUsageError(`Address ${address} is not valid.`);
     options.address = address;
   }
   const bind = text('b');
@@ -153,27 +154,29 @@ export function parseClientCommandLine(argv: readonly string[]): ParsedCommandLi
   if (short.has('c')) options.ssl = true;
   const cert = text('e');
   if (cert !== undefined) {
-    if (options.ssl) throw new UsageError('Flags -c and -e can not be used at the same time.');
+    if (options.ssl)
+      throw new ClientUsageError('Flags -c and -e can not be used at the same time.');
     options.cert = mustBeFile(cert);
     options.ssl = true;
   }
   const ca = text('f');
   if (ca !== undefined) {
     if (cert === undefined) {
-      throw new UsageError('Flag -e must be set to enable peer certificate verify.');
+      throw new ClientUsageError('Flag -e must be set to enable peer certificate verify.');
     }
     options.ca = mustBeFile(ca);
   }
   if (short.has('g')) options.getMode = true;
   const key = text('k');
   if (key !== undefined) {
-    if (cert === undefined) throw new UsageError('Flag -e must be set to use a private key file.');
+    if (cert === undefined)
+      throw new ClientUsageError('Flag -e must be set to use a private key file.');
     options.key = mustBeFile(key);
   }
   const port = text('p');
   if (port !== undefined) {
     if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
-      throw new UsageError(`Port ${port} is not valid.`);
+      throw new ClientUsageError(`Port ${port} is not valid.`);
     }
     options.port = Number(port);
   }
@@ -188,7 +191,9 @@ export function parseClientCommandLine(argv: readonly string[]): ParsedCommandLi
   }
   if (short.has('v')) options.verbose = true;
   if (short.has('w')) {
-    throw new UsageError('Option -w (key passphrase prompt) is not supported; use a plain key.');
+    throw new ClientUsageError(
+      'Option -w (key passphrase prompt) is not supported; use a plain key.',
+    );
   }
   const password = text('x');
   if (password !== undefined) options.password = password;
@@ -196,9 +201,9 @@ export function parseClientCommandLine(argv: readonly string[]): ParsedCommandLi
   if (proxy !== undefined) {
     const match = /^(?:(.*):(.*)@)?(\S+):(\d+)$/.exec(proxy);
     const proxyPort = Number(match?.[4] ?? '0');
-    if (!match) throw new UsageError(`Invalid proxy string: ${proxy}`);
+    if (!match) throw new ClientUsageError(`Invalid proxy string: ${proxy}`);
     if (proxyPort < 1 || proxyPort > 65535) {
-      throw new UsageError(`Proxy port ${proxyPort} is not valid.`);
+      throw new ClientUsageError(`Proxy port ${proxyPort} is not valid.`);
     }
     options.proxy = {
       user: match[1] ?? '',

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { ErrorCode, PandoraError } from '../core/errors.js';
+import { ErrorCode, PandoraError } from '../core/index.js';
 
 /** Longest response line the client accepts, LF included (the reference's block size). */
 export const MAX_RESPONSE_LINE_BYTES = 1024;

@@ -1,8 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { ErrorCode, describeError } from '../core/errors.js';
-import { connect, type ConnectOptions, type TentacleSession } from './client.js';
+import { describeError, ErrorCode } from '../core/index.js';
+import { connect, type ConnectOptions, type ClientSession } from './client.js';
 import { ioTimeoutMs, type PerlClientOptions } from './client-options.js';
 
 /** Where the CLI writes: `[log]` lines to `out`, `[err]` lines to `err`, get mode into `cwd`. */
@@ -79,7 +79,7 @@ export async function runPerlClient(
     report.error('No files to send.');
     return 1;
   }
-  let session: TentacleSession;
+  let session: ClientSession;
   try {
     session = await connect(connectOptionsFrom(options));
   } catch (err) {
@@ -105,7 +105,7 @@ export async function runPerlClient(
 }
 
 async function sendAll(
-  session: TentacleSession,
+  session: ClientSession,
   options: PerlClientOptions,
   files: readonly string[],
   io: ClientIo,
@@ -135,7 +135,7 @@ async function sendAll(
 }
 
 async function receiveAll(
-  session: TentacleSession,
+  session: ClientSession,
   options: PerlClientOptions,
   names: readonly string[],
   io: ClientIo,

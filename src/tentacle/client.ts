@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
-import { ErrorCode } from '../core/errors.js';
+import { ErrorCode } from '../core/index.js';
 import { SocketReader, TentacleClientError } from './client-reader.js';
 import { unzipFirstMember, zipSingleFile } from './zip.js';
 
@@ -54,7 +54,7 @@ export interface UploadHooks {
 
 export type FileName = string | Buffer;
 
-export interface TentacleSession {
+export interface ClientSession {
   /** Local address of the connection, as the reference prints in its errors. */
   readonly localAddress: string;
   /** Uploads `data` as `name` (sent as is: callers pass a base name). */
@@ -78,7 +78,7 @@ export function passDigest(password: string | Buffer): string {
  * Opens a Tentacle session: TCP or TLS, then `PASS` when a password is set. The client speaks
  * first and strictly in lock step: it never writes before the previous reply has arrived.
  */
-export async function connect(options: ConnectOptions): Promise<TentacleSession> {
+export async function connect(options: ConnectOptions): Promise<ClientSession> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
   options.signal?.throwIfAborted();
   const socket = await openSocket(options, timeoutMs);
@@ -242,7 +242,7 @@ function commandLine(verb: string, name: FileName, size?: number): Buffer {
   return Buffer.concat([Buffer.from(`${verb} <`), nameBytes(name), Buffer.from(tail)]);
 }
 
-class Session implements TentacleSession {
+class Session implements ClientSession {
   readonly localAddress: string;
   readonly #socket: Socket;
   readonly #reader: SocketReader;

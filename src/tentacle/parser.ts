@@ -1,4 +1,4 @@
-import { ErrorCode, PandoraError } from '../core/errors.js';
+import { ErrorCode, PandoraError } from '../core/index.js';
 
 /**
  * Tentacle framing (spec tentacle.md §1.2–§1.3): LF-terminated command lines and length-framed

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../core/index.js';
 import {
   couldBeProxyHeader,
   plainAddress,

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { ErrorCode, PandoraError } from '../core/errors.js';
+import { ErrorCode, PandoraError } from '../core/index.js';
 
 /**
  * The PROXY protocol header a balancer (HAProxy's `send-proxy` / `send-proxy-v2`) puts before

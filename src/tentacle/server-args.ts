@@ -1,5 +1,4 @@
-import { ConfigError } from '../core/errors.js';
-import { settingsHelp } from '../core/settings.js';
+import { ConfigError, settingsHelp } from '../core/index.js';
 import { TENTACLE_SETTINGS } from './options.js';
 
 /**
@@ -40,7 +39,8 @@ const SHORT_FLAG: Readonly<Record<string, keyof typeof TENTACLE_SETTINGS>> = {
   w: 'ssl_password',
 };
 
-export class UsageError extends ConfigError {}
+/** A bad `tentacle-server` command line: the CLI prints it and exits with the usage code. */
+export class ServerUsageError extends ConfigError {}
 
 export interface ServerArgs {
   /** Setting key → raw value, command line only (they override the config file). */
@@ -63,7 +63,7 @@ export function parseServerArgs(argv: readonly string[]): ServerArgs {
   const valueFor = (letter: string, rest: string): string => {
     if (rest !== '') return rest;
     const next = argv[++i];
-    if (next === undefined) throw new UsageError(`option -${letter} needs a value`);
+    if (next === undefined) throw new ServerUsageError(`option -${letter} needs a value`);
     return next;
   };
   for (; i < argv.length; i++) {
@@ -90,14 +90,14 @@ export function parseServerArgs(argv: readonly string[]): ServerArgs {
       const negated = name.startsWith('no_') && name.slice(3) in TENTACLE_SETTINGS;
       const key = negated ? name.slice(3) : name;
       if (!(key in TENTACLE_SETTINGS)) {
-        throw new UsageError(`unknown option --${name.replaceAll('_', '-')}`);
+        throw new ServerUsageError(`unknown option --${name.replaceAll('_', '-')}`);
       }
       const spec = TENTACLE_SETTINGS[key as keyof typeof TENTACLE_SETTINGS];
       if (spec.kind === 'bool') {
         if (eq !== -1) flags.set(key, arg.slice(eq + 1));
         else flags.set(key, negated ? '0' : '1');
       } else {
-        if (negated) throw new UsageError(`option --${name} is not a switch`);
+        if (negated) throw new ServerUsageError(`option --${name} is not a switch`);
         flags.set(key, eq === -1 ? valueFor(name, '') : arg.slice(eq + 1));
       }
       continue;
@@ -135,12 +135,12 @@ export function parseServerArgs(argv: readonly string[]): ServerArgs {
           j = arg.length;
           break;
         default:
-          throw new UsageError(`Unknown option: ${letter}`);
+          throw new ServerUsageError(`Unknown option: ${letter}`);
       }
     }
   }
   if (i < argv.length) {
-    throw new UsageError(`unexpected argument "${argv[i] ?? ''}"`);
+    throw new ServerUsageError(`unexpected argument "${argv[i] ?? ''}"`);
   }
   // -v / -V on the command line force the level (spec §9.1).
   if (verbose > 0) flags.set('verbose', String(verbose));

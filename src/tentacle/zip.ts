@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
-import { ErrorCode, PandoraError } from '../core/errors.js';
+import { ErrorCode, PandoraError } from '../core/index.js';
 
 /**
  * The PKZIP container Tentacle uses for ZSEND/ZRECV (spec tentacle.md §6): a single member.

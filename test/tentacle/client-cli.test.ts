@@ -14,7 +14,7 @@ import {
   refusedPort,
   startTentacle,
   writeFiles,
-} from '../ha/delivery-helpers.js';
+} from '../agent/helpers.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function workDir(t: { after(fn: () => unknown): void }): string {

@@ -3,7 +3,7 @@
  * new-agent event, and the error events of bad files and group-less agents.
  */
 import type { EntityRef, EventRow, EventType, LogicConfig } from '../types.js';
-import { COLUMN_LIMITS, fitEncodedToColumn, fitToColumn } from '../../db/column-limits.js';
+import { COLUMN_LIMITS, fitEncodedToColumn, fitToColumn } from '../../db/index.js';
 import { safeInput, safeOutput } from '../xml/safe-input.js';
 import { formatLocalDateTime } from './time.js';
 import { formatFixed } from './values.js';

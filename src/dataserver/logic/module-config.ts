@@ -11,7 +11,7 @@ import type {
   NewModuleRow,
   PacketModule,
 } from '../types.js';
-import { COLUMN_LIMITS, integerRange } from '../../db/column-limits.js';
+import { COLUMN_LIMITS, integerRange } from '../../db/index.js';
 import { safeInput } from '../xml/safe-input.js';
 import { isValidCron } from './cron.js';
 import { ASYNC_TYPE_IDS } from './module-types.js';

@@ -23,7 +23,7 @@ import {
   type ProcessingContext,
   type StatusWrite,
 } from '../types.js';
-import { COLUMN_LIMITS, fitEncodedToColumn } from '../../db/column-limits.js';
+import { COLUMN_LIMITS, fitEncodedToColumn } from '../../db/index.js';
 import { safeInput } from '../xml/safe-input.js';
 import {
   agentPacketValues,

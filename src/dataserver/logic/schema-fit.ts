@@ -13,7 +13,7 @@
  * Values derived later (event texts, encoded custom fields) are fitted where they are built.
  * Returns the same packet object when nothing needed fitting (the usual case).
  */
-import { ErrorCode } from '../../core/errors.js';
+import { ErrorCode } from '../../core/index.js';
 import {
   COLUMN_LIMITS,
   describeLimit,
@@ -23,7 +23,7 @@ import {
   integerRange,
   textSize,
   type TextLimit,
-} from '../../db/column-limits.js';
+} from '../../db/index.js';
 import type { AgentPacket, ModuleCreationTags, PacketModule, ParseFailure } from '../types.js';
 
 const AGENT = COLUMN_LIMITS.tagente;

@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { DirSyncer } from '../../core/dir-syncer.js';
+import { DirSyncer } from '../../core/index.js';
 
 const pOpen = promisify(open);
 const pFsync = promisify(fsync);

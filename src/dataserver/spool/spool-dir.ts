@@ -19,7 +19,7 @@ const fstat = promisify(fstatCb);
 const close = promisify(closeCb);
 const read = promisify(readCb);
 import { join } from 'node:path';
-import type { SpareFiles } from '../../core/spare-files.js';
+import type { SpareFiles } from '../../core/index.js';
 
 /**
  * The reference's data-file name rule (spec §1.1): `<key>[._]<digits>.data`, case-sensitive;

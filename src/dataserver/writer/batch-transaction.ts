@@ -1,6 +1,6 @@
 import mysql, { type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import { Counter, Histogram } from 'prom-client';
-import { COLUMN_LIMITS, fitToColumn } from '../../db/column-limits.js';
+import { COLUMN_LIMITS, fitToColumn } from '../../db/index.js';
 import { LEDGER_TABLE, isTransientDbError } from '../../db/index.js';
 import { catalogOf } from '../state/catalog.js';
 import {

@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise';
-import { COLUMN_LIMITS, fitToColumn } from '../../db/column-limits.js';
+import { COLUMN_LIMITS, fitToColumn } from '../../db/index.js';
 import { LEDGER_TABLE } from '../../db/index.js';
 
 const AGENT = COLUMN_LIMITS.tagente;

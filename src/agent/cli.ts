@@ -1,10 +1,7 @@
 import { once } from 'node:events';
 import pino from 'pino';
-import { readConfFile } from '../../core/conf-file.js';
-import { describeError } from '../../core/errors.js';
-import type { Logger } from '../../core/log.js';
-import { createMetricsRegistry } from '../../core/metrics.js';
-import { createReporter, type ClientIo, type ParsedCommandLine } from '../../tentacle/index.js';
+import { createMetricsRegistry, describeError, type Logger, readConfFile } from '../core/index.js';
+import { createReporter, type ClientIo, type ParsedCommandLine } from '../tentacle/index.js';
 import { DELIVERY_SETTINGS, loadDeliveryConfig, type DeliveryConfig } from './config.js';
 import { runDeliveryCycle } from './cycle.js';
 import { createShipper } from './shipper.js';

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
 import { createMetricsRegistry } from '../../src/core/metrics.js';
-import type { DeliveryConfig } from '../../src/ha/delivery/index.js';
-import { REJECTED_DIR, createShipper, type Shipper } from '../../src/ha/delivery/shipper.js';
+import type { DeliveryConfig } from '../../src/agent/index.js';
+import { REJECTED_DIR, createShipper, type Shipper } from '../../src/agent/shipper.js';
 import { runTentacleClient } from '../../src/cli/tentacle-client.js';
 import {
   captureIo,
@@ -23,7 +23,7 @@ import {
   pairConfig,
   type Cleanup,
   type TestServer,
-} from './delivery-helpers.js';
+} from './helpers.js';
 
 function startShipper(
   t: Cleanup,

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Counter, type Registry } from 'prom-client';
-import { ErrorCode, describeError } from '../../core/errors.js';
-import type { Logger } from '../../core/log.js';
-import type { FileQueue, QueuedFile } from './buffer.js';
+import { describeError, ErrorCode, type Logger } from '../core/index.js';
+import type { Outbox, OutboxFile } from './buffer.js';
 import type { TargetRole } from './config.js';
 import type { TargetLink } from './link.js';
 
@@ -73,7 +72,7 @@ export function createDeliveryMetrics(registry: Registry | undefined): DeliveryM
 /** A queue and the targets that may take its files, in order of preference. */
 export interface Lane {
   readonly name: string;
-  readonly queue: FileQueue;
+  readonly queue: Outbox;
   readonly targets: readonly TargetLink[];
 }
 
@@ -120,7 +119,7 @@ export async function sendThroughLane(
   return { rejectedByAll: tried > 0 && rejected === tried, reason };
 }
 
-export interface DeliveredFile extends QueuedFile {
+export interface DeliveredFile extends OutboxFile {
   readonly target: TargetRole;
 }
 
@@ -138,8 +137,8 @@ export interface DrainResult {
 export async function drainLane(
   lane: Lane,
   deps: LaneDeps & {
-    readonly filter?: (file: QueuedFile) => boolean;
-    readonly setAside?: (file: QueuedFile, reason: string) => Promise<void>;
+    readonly filter?: (file: OutboxFile) => boolean;
+    readonly setAside?: (file: OutboxFile, reason: string) => Promise<void>;
     readonly signal?: AbortSignal;
   },
 ): Promise<DrainResult> {

@@ -13,7 +13,7 @@ import {
   type TentacleServerOptions,
 } from '../../src/tentacle/index.js';
 import type { ClientIo } from '../../src/tentacle/index.js';
-import { loadDeliveryConfig, type DeliveryConfig } from '../../src/ha/delivery/index.js';
+import { loadDeliveryConfig, type DeliveryConfig } from '../../src/agent/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
 export interface Cleanup {

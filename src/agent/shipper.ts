@@ -2,8 +2,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import { link, mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../../core/log.js';
-import { createFileQueue, isTemporaryName, type QueuedFile } from './buffer.js';
+import type { Logger } from '../core/index.js';
+import { createOutbox, isTemporaryName, type OutboxFile } from './buffer.js';
 import type { DeliveryConfig } from './config.js';
 import { createTargetLink, folderUnconfirmedStore, type TargetLink } from './link.js';
 import {
@@ -73,18 +73,18 @@ export function createShipper(
   const secondary = config.secondary ? createTargetLink(config.secondary, linkDeps) : undefined;
   const links: TargetLink[] = secondary ? [primary, secondary] : [primary];
   const shippable = (name: string): boolean => !isTemporaryName(name);
-  const inbox = createFileQueue(options.dir, shippable);
+  const inbox = createOutbox(options.dir, shippable);
   const fanOut = config.mode === 'always' && secondary !== undefined;
   const lanes: Lane[] = fanOut
     ? [
         {
           name: 'primary',
-          queue: createFileQueue(join(options.dir, PRIMARY_QUEUE_DIR), shippable),
+          queue: createOutbox(join(options.dir, PRIMARY_QUEUE_DIR), shippable),
           targets: [primary],
         },
         {
           name: 'secondary',
-          queue: createFileQueue(join(options.dir, SECONDARY_QUEUE_DIR), shippable),
+          queue: createOutbox(join(options.dir, SECONDARY_QUEUE_DIR), shippable),
           targets: [secondary],
         },
       ]
@@ -98,9 +98,9 @@ export function createShipper(
   let again = false;
   let closing: Promise<void> | undefined;
 
-  const settled = (file: QueuedFile): boolean => Date.now() - file.mtimeMs >= options.settleMs;
+  const settled = (file: OutboxFile): boolean => Date.now() - file.mtimeMs >= options.settleMs;
 
-  async function setAside(file: QueuedFile, reason: string): Promise<void> {
+  async function setAside(file: OutboxFile, reason: string): Promise<void> {
     const dir = join(options.dir, REJECTED_DIR);
     await mkdir(dir, { recursive: true });
     const target = join(dir, file.name);

@@ -1,8 +1,7 @@
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCode, describeError } from '../../core/errors.js';
-import type { Logger } from '../../core/log.js';
-import { TentacleClientError, connect, type TentacleSession } from '../../tentacle/index.js';
+import { describeError, ErrorCode, type Logger } from '../core/index.js';
+import { TentacleClientError, connect, type ClientSession } from '../tentacle/index.js';
 import type { Address, TargetConfig, TargetRole } from './config.js';
 
 /** Longest connect attempt per address when a target lists several (ha.md §1.7). */
@@ -22,7 +21,7 @@ export interface TargetLink {
 }
 
 interface OpenSession {
-  readonly session: TentacleSession;
+  readonly session: ClientSession;
   readonly abort: AbortController;
   readonly address: Address;
   used: boolean;

@@ -1,7 +1,7 @@
 import { mkdir, readFile, realpath } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../../core/log.js';
+import type { Logger } from '../core/index.js';
 import { createFileBuffer, type FileBuffer } from './buffer.js';
 import { loadPersistentHealth } from './health-file.js';
 import type { DeliveryConfig, TargetRole } from './config.js';

@@ -18,8 +18,8 @@ import pino from 'pino';
 import { runTentacleClient } from '../../src/cli/tentacle-client.js';
 import { ConfigError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/log.js';
-import { runDeliveryCycle } from '../../src/ha/delivery/cycle.js';
-import { createTargetLink } from '../../src/ha/delivery/link.js';
+import { runDeliveryCycle } from '../../src/agent/cycle.js';
+import { createTargetLink } from '../../src/agent/link.js';
 import {
   captureIo,
   makeCerts,
@@ -30,7 +30,7 @@ import {
   deliveryConfig,
   folder,
   pairConfig,
-} from './delivery-helpers.js';
+} from './helpers.js';
 
 const AGENT = 'b1946ac92492d2347c6235b4d2611184'; // md5hex of the agent name
 

@@ -1,16 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConfEntries } from '../../core/conf-file.js';
-import { ConfigError } from '../../core/errors.js';
-import { resolveSettings, type SettingsTable } from '../../core/settings.js';
 import {
-  UsageError,
+  type ConfEntries,
+  ConfigError,
+  resolveSettings,
+  type SettingsTable,
+} from '../core/index.js';
+import {
+  ClientUsageError,
   ioTimeoutMs,
   type ClientTlsOptions,
   parseClientCommandLine,
   type ParsedCommandLine,
   type PerlClientOptions,
-} from '../../tentacle/index.js';
+} from '../tentacle/index.js';
 
 /**
  * The agent keys of ha.md §1.1 that drive delivery, with the unix agent's defaults, plus our
@@ -169,7 +172,7 @@ function parseServerOpts(raw: string | undefined, source: string): ParsedCommand
   try {
     const parsed = parseClientCommandLine(raw.trim().split(/\s+/));
     if (parsed.files.length > 0 || parsed.longOptions.length > 0) {
-      throw new UsageError(`unexpected argument ${parsed.files[0] ?? '--'}`);
+      throw new ClientUsageError(`unexpected argument ${parsed.files[0] ?? '--'}`);
     }
     return parsed;
   } catch (err) {

@@ -10,30 +10,30 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../../core/log.js';
+import type { Logger } from '../core/index.js';
 import type { BufferLimits } from './config.js';
 
 /**
- * A folder of files waiting for one delivery lane. Files keep their exact names (the server
+ * An outbox: a folder of files waiting for one delivery lane. Files keep their exact names (the server
  * stores them under those names); order is by the number before `.data` (seconds normalised to
  * milliseconds, ha.md §1.8), then by modification time for names without one, then by name.
  * Writers use a hidden temporary name and `rename`, so a half-written file is never listed.
  */
-export interface QueuedFile {
+export interface OutboxFile {
   readonly name: string;
   readonly path: string;
   readonly size: number;
   readonly mtimeMs: number;
 }
 
-export interface FileQueue {
+export interface Outbox {
   readonly dir: string;
   /** Regular files the queue accepts (symlinks never), oldest first. */
-  list(): Promise<QueuedFile[]>;
+  list(): Promise<OutboxFile[]>;
   remove(name: string): Promise<void>;
 }
 
-export interface FileBuffer extends FileQueue {
+export interface FileBuffer extends Outbox {
   /**
    * Stores a copy of `data` as `name` if the reference's admission rule (ha.md §1.5) allows it;
    * with `drop_oldest` the oldest files make room instead. Returns false when the new file is
@@ -56,20 +56,20 @@ export function isTemporaryName(name: string): boolean {
   return TEMPORARY_NAME.test(name);
 }
 
-function orderNumber(file: QueuedFile): number {
+function orderNumber(file: OutboxFile): number {
   const match = DATA_NUMBER.exec(file.name);
   if (!match) return file.mtimeMs;
   const n = Number(match[1]);
   return n < SECONDS_NUMBER_LIMIT ? n * 1000 : n;
 }
 
-export function compareQueued(a: QueuedFile, b: QueuedFile): number {
+export function compareOutboxFiles(a: OutboxFile, b: OutboxFile): number {
   const diff = orderNumber(a) - orderNumber(b);
   if (diff !== 0) return diff;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-export function createFileQueue(dir: string, accepts: (name: string) => boolean): FileQueue {
+export function createOutbox(dir: string, accepts: (name: string) => boolean): Outbox {
   return {
     dir,
     async list() {
@@ -80,7 +80,7 @@ export function createFileQueue(dir: string, accepts: (name: string) => boolean)
         if ((err as { code?: string }).code === 'ENOENT') return [];
         throw err;
       }
-      const files: QueuedFile[] = [];
+      const files: OutboxFile[] = [];
       for (const name of names) {
         if (!accepts(name)) continue;
         const path = join(dir, name);
@@ -88,7 +88,7 @@ export function createFileQueue(dir: string, accepts: (name: string) => boolean)
         if (!stat?.isFile()) continue;
         files.push({ name, path, size: stat.size, mtimeMs: stat.mtimeMs });
       }
-      return files.sort(compareQueued);
+      return files.sort(compareOutboxFiles);
     },
     async remove(name) {
       await rm(join(dir, name), { force: true });
@@ -129,10 +129,10 @@ export function createFileBuffer(
   logger: Logger,
   accepts: (name: string) => boolean = isDataFileName,
 ): FileBuffer {
-  const queue = createFileQueue(dir, accepts);
+  const queue = createOutbox(dir, accepts);
   const log = logger.child({ buffer: dir });
   /** Files the limits count: every `*.data` and `*.datasent`, as the reference's rule. */
-  const counted = createFileQueue(
+  const counted = createOutbox(
     dir,
     (name) => (name.endsWith('.data') || name.endsWith('.datasent')) && !name.startsWith('.'),
   );

@@ -1,0 +1,11 @@
+/**
+ * The command-line room: the `tentacle-server` and `tentacle-client` executables live here, and
+ * the argument parsing of `tentacle-ingest` (whose composition root is `src/main.ts`).
+ */
+export {
+  ingestUsage,
+  parseIngestArgs,
+  type HelpSection,
+  type IngestArgs,
+  type IngestCommand,
+} from './ingest-args.js';
