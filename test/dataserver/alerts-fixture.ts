@@ -8,7 +8,8 @@
  */
 process.env['TZ'] = 'UTC';
 
-import type mysql from 'mysql2/promise';
+import mysql from 'mysql2/promise';
+import { connectionOptions } from '../../src/db/pool.js';
 import { silentLogger } from '../../src/core/log.js';
 import {
   AlertDefinitionCache,
@@ -21,7 +22,7 @@ import {
   type AlertOutcome,
 } from '../../src/dataserver/alerts/index.js';
 import { safeInput } from '../../src/dataserver/xml/safe-input.js';
-import { createSchemaDatabase, type TestDatabase } from '../helpers/db.js';
+import { createSchemaDatabase, testDbServer, type TestDatabase } from '../helpers/db.js';
 
 type Rows = mysql.RowDataPacket[];
 
@@ -92,7 +93,11 @@ export async function createAlertFixture(
   startedAt?: number,
 ): Promise<AlertFixture> {
   const db = await createSchemaDatabase('ti_alerts');
-  const pool = db.pool;
+  // The server's connection options (DATETIME/DATE as strings, utf8mb4), not the helper's.
+  const pool = mysql.createPool({
+    ...connectionOptions({ ...testDbServer(), database: db.name }),
+    connectionLimit: 4,
+  });
   const sql = async (text: string, values: unknown[] = []): Promise<Rows> => {
     const [rows] = await pool.query<Rows>(text, values);
     return rows;
@@ -275,6 +280,9 @@ export async function createAlertFixture(
       return sql(`SELECT * FROM tevento WHERE ${where} ORDER BY id_evento`);
     },
     sql,
-    close: () => db.drop(),
+    async close() {
+      await pool.end();
+      await db.drop();
+    },
   };
 }

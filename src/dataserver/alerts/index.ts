@@ -26,4 +26,11 @@ export {
 } from './settings.js';
 export { AlertWarmUp, systemEventSql, warmUpStartedSql } from './warm-up.js';
 export { createAlertMetrics, recordAlertOutcome, type AlertMetrics } from './metrics.js';
-export { AlertResult, type AlertDatum, type AlertResultCode, type Row } from './types.js';
+export {
+  AlertResult,
+  WEEKDAYS,
+  type AlertDatum,
+  type AlertRecord,
+  type AlertResultCode,
+  type Row,
+} from './types.js';
