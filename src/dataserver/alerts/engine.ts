@@ -16,7 +16,7 @@ import {
   run,
   type AlertConnection,
 } from './apply-sql.js';
-import { alertClock } from './clock.js';
+import { alertClock, localDateTimeText } from './clock.js';
 import { complexSpec, complexWindowStart } from './conditions.js';
 import type { AlertDefinitionCache, AlertDefinitions } from './definitions.js';
 import { evaluateAlert } from './evaluate.js';
@@ -42,6 +42,8 @@ import {
   type TemplateType,
 } from './types.js';
 import type { AlertWarmUp } from './warm-up.js';
+
+const UNKNOWN_PATH_TYPES: readonly TemplateType[] = ['unknown', 'not_normal'];
 
 /** Everything the batch knows about one accepted datum (§2.1 step 6). */
 export interface AlertDatumContext {
@@ -185,6 +187,28 @@ export class AlertEngine {
     }
     if (flagAgent) await run(conn, flagAlertCountSql(ctx.agentId));
     return outcome;
+  }
+
+  /**
+   * The master's unknown path (§2.4): when a module turns UNKNOWN (or an async module goes back
+   * to NORMAL), only `unknown` and `not_normal` templates, with value `0`, status `status`,
+   * `u` = now, previous value `0`; gates as for data. Run in the transaction that writes the
+   * module's new status.
+   */
+  async evaluateUnknown(
+    conn: AlertConnection,
+    target: { agentId: number; moduleId: number; lastStatusChange: number; status?: number },
+  ): Promise<AlertOutcome> {
+    const now = this.now();
+    return this.evaluateDatum(conn, {
+      agentId: target.agentId,
+      moduleId: target.moduleId,
+      datum: { value: '0', status: target.status ?? 3, utimestamp: now, previousValue: '0' },
+      timestampText: localDateTimeText(now),
+      lastStatusChange: target.lastStatusChange,
+      forcedStatus: null,
+      onlyTypes: UNKNOWN_PATH_TYPES,
+    });
   }
 
   private async execute(

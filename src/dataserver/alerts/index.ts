@@ -34,3 +34,6 @@ export {
   type AlertResultCode,
   type Row,
 } from './types.js';
+export { AlertQueueMonitor, type QueueCheck } from './queue-monitor.js';
+export { attachAlertTemplates } from './attach.js';
+export { queueForcedExecutions, recomputeFiredCounts } from './master-duties.js';
