@@ -121,7 +121,7 @@ test('§2.4 unknown path: only unknown/not_normal templates, value 0, status 3',
   );
   const [row] = await f.queue();
   assert.ok(row);
-  assert.equal(row.dec[0], '0');
+  assert.equal(row.dec[0], 0);
   assert.deepEqual(row.dec[7], { _modulelaststatuschange_: 123 });
 });
 

