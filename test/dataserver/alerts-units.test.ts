@@ -11,6 +11,7 @@ import { ConfigError } from '../../src/core/errors.js';
 import {
   alertClock,
   buildAlertRecord,
+  DEFAULT_ALERT_CONFIG,
   resolveAlertConfig,
 } from '../../src/dataserver/alerts/index.js';
 import { perlNumber } from '../../src/dataserver/alerts/perl-number.js';
