@@ -7,6 +7,7 @@
  *
  * Every statement is idempotent (`IF NOT EXISTS`, `INSERT IGNORE` with fixed ids).
  */
+import { safeInput } from '../dataserver/xml/safe-input.js';
 
 /** Our only addition to a Pandora database: the processed-files ledger (see ledger.ts). */
 export const LEDGER_TABLE = 'tingest_ledger';
@@ -357,13 +358,305 @@ const TABLES: readonly string[] = [
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 ];
 
+// ---- Alerts (spec alerts.md §1.2, §1.4) ------------------------------------------------------
+// The alert tables the data server reads (definitions, counters) and writes (counters, the
+// execution queue that Pandora's Alert Server drains). Kept in one block; see src/dataserver/alerts.
+
+const ALERT_FIELDS = Array.from({ length: 20 }, (_, i) => `  \`field${String(i + 1)}\` TEXT,`).join(
+  '\n',
+);
+const ALERT_RECOVERY_FIELDS = Array.from(
+  { length: 20 },
+  (_, i) => `  \`field${String(i + 1)}_recovery\` TEXT,`,
+).join('\n');
+
+const ALERT_TABLES: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS \`talert_commands\` (
+  \`id\` INT UNSIGNED NOT NULL AUTO_INCREMENT,
+  \`name\` VARCHAR(100) NOT NULL DEFAULT '',
+  \`command\` TEXT,
+  \`id_group\` MEDIUMINT UNSIGNED NULL DEFAULT 0,
+  \`description\` TEXT,
+  \`internal\` TINYINT DEFAULT 0,
+  \`fields_descriptions\` TEXT,
+  \`fields_values\` TEXT,
+  \`fields_hidden\` TEXT,
+  \`previous_name\` TEXT,
+  PRIMARY KEY (\`id\`),
+  UNIQUE (\`name\`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+  `CREATE TABLE IF NOT EXISTS \`talert_actions\` (
+  \`id\` INT UNSIGNED NOT NULL AUTO_INCREMENT,
+  \`name\` TEXT,
+  \`id_alert_command\` INT UNSIGNED NULL DEFAULT 0,
+${ALERT_FIELDS}
+  \`id_group\` MEDIUMINT UNSIGNED NULL DEFAULT 0,
+  \`action_threshold\` INT NOT NULL DEFAULT 0,
+${ALERT_RECOVERY_FIELDS}
+  \`previous_name\` TEXT,
+  PRIMARY KEY (\`id\`),
+  UNIQUE KEY \`name\` (\`name\`(255)),
+  FOREIGN KEY (\`id_alert_command\`) REFERENCES \`talert_commands\`(\`id\`)
+    ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+  `CREATE TABLE IF NOT EXISTS \`talert_templates\` (
+  \`id\` INT UNSIGNED NOT NULL AUTO_INCREMENT,
+  \`name\` TEXT,
+  \`description\` MEDIUMTEXT,
+  \`id_alert_action\` INT UNSIGNED NULL,
+${ALERT_FIELDS}
+  \`type\` ENUM('regex','max_min','max','min','equal','not_equal','warning','critical',
+    'onchange','unknown','always','not_normal','complex'),
+  \`value\` VARCHAR(255) DEFAULT '',
+  \`matches_value\` TINYINT DEFAULT 0,
+  \`max_value\` DOUBLE DEFAULT NULL,
+  \`min_value\` DOUBLE DEFAULT NULL,
+  \`time_threshold\` INT NOT NULL DEFAULT 0,
+  \`max_alerts\` INT UNSIGNED NOT NULL DEFAULT 1,
+  \`min_alerts\` INT UNSIGNED NOT NULL DEFAULT 0,
+  \`time_from\` TIME DEFAULT '00:00:00',
+  \`time_to\` TIME DEFAULT '00:00:00',
+  \`monday\` TINYINT DEFAULT 1,
+  \`tuesday\` TINYINT DEFAULT 1,
+  \`wednesday\` TINYINT DEFAULT 1,
+  \`thursday\` TINYINT DEFAULT 1,
+  \`friday\` TINYINT DEFAULT 1,
+  \`saturday\` TINYINT DEFAULT 1,
+  \`sunday\` TINYINT DEFAULT 1,
+  \`recovery_notify\` TINYINT DEFAULT 0,
+${ALERT_RECOVERY_FIELDS}
+  \`priority\` TINYINT DEFAULT 0,
+  \`id_group\` MEDIUMINT UNSIGNED NULL DEFAULT 0,
+  \`special_day\` TINYINT DEFAULT 0,
+  \`wizard_level\` ENUM('basic','advanced','nowizard') DEFAULT 'nowizard',
+  \`min_alerts_reset_counter\` TINYINT DEFAULT 0,
+  \`disable_event\` TINYINT DEFAULT 0,
+  \`previous_name\` TEXT,
+  \`schedule\` TEXT,
+  \`time_window\` ENUM('thirty_days','this_month','seven_days','this_week','one_day','today'),
+  \`math_function\` ENUM('avg','min','max','sum'),
+  \`condition\` ENUM('lower','greater','equal'),
+  PRIMARY KEY (\`id\`),
+  KEY \`idx_template_action\` (\`id_alert_action\`),
+  FOREIGN KEY (\`id_alert_action\`) REFERENCES \`talert_actions\`(\`id\`)
+    ON DELETE SET NULL ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+  `CREATE TABLE IF NOT EXISTS \`talert_template_modules\` (
+  \`id\` INT UNSIGNED NOT NULL AUTO_INCREMENT,
+  \`id_agent_module\` INT UNSIGNED NOT NULL,
+  \`id_alert_template\` INT UNSIGNED NOT NULL,
+  \`id_policy_alerts\` INT UNSIGNED NOT NULL DEFAULT 0,
+  \`internal_counter\` INT DEFAULT 0,
+  \`last_fired\` BIGINT NOT NULL DEFAULT 0,
+  \`last_reference\` BIGINT NOT NULL DEFAULT 0,
+  \`times_fired\` INT NOT NULL DEFAULT 0,
+  \`disabled\` TINYINT DEFAULT 0,
+  \`standby\` TINYINT DEFAULT 0,
+  \`priority\` TINYINT DEFAULT 0,
+  \`force_execution\` TINYINT DEFAULT 0,
+  \`disabled_by_downtime\` TINYINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (\`id\`),
+  KEY \`idx_template_module\` (\`id_agent_module\`),
+  FOREIGN KEY (\`id_agent_module\`) REFERENCES \`tagente_modulo\`(\`id_agente_modulo\`)
+    ON DELETE CASCADE ON UPDATE CASCADE,
+  FOREIGN KEY (\`id_alert_template\`) REFERENCES \`talert_templates\`(\`id\`)
+    ON DELETE CASCADE ON UPDATE CASCADE,
+  UNIQUE (\`id_agent_module\`, \`id_alert_template\`, \`id_policy_alerts\`),
+  KEY \`force_execution\` (\`force_execution\`),
+  KEY \`idx_disabled\` (\`disabled\`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+  `CREATE TABLE IF NOT EXISTS \`talert_template_module_actions\` (
+  \`id\` INT UNSIGNED NOT NULL AUTO_INCREMENT,
+  \`id_alert_template_module\` INT UNSIGNED NOT NULL,
+  \`id_alert_action\` INT UNSIGNED NOT NULL,
+  \`fires_min\` INT UNSIGNED DEFAULT 0,
+  \`fires_max\` INT UNSIGNED DEFAULT 0,
+  \`module_action_threshold\` INT NOT NULL DEFAULT 0,
+  \`last_execution\` BIGINT NOT NULL DEFAULT 0,
+  \`recovered\` TINYINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (\`id\`),
+  FOREIGN KEY (\`id_alert_template_module\`) REFERENCES \`talert_template_modules\`(\`id\`)
+    ON DELETE CASCADE ON UPDATE CASCADE,
+  FOREIGN KEY (\`id_alert_action\`) REFERENCES \`talert_actions\`(\`id\`)
+    ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+  `CREATE TABLE IF NOT EXISTS \`talert_calendar\` (
+  \`id\` INT UNSIGNED NOT NULL AUTO_INCREMENT,
+  \`name\` VARCHAR(100) NOT NULL DEFAULT '',
+  \`id_group\` INT NOT NULL DEFAULT 0,
+  \`description\` TEXT,
+  PRIMARY KEY (\`id\`),
+  UNIQUE (\`name\`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+  `CREATE TABLE IF NOT EXISTS \`talert_special_days\` (
+  \`id\` INT UNSIGNED NOT NULL AUTO_INCREMENT,
+  \`id_calendar\` INT UNSIGNED NOT NULL DEFAULT 1,
+  \`id_group\` INT NOT NULL DEFAULT 0,
+  \`date\` DATE NOT NULL DEFAULT '1970-01-01',
+  \`day_code\` TINYINT NOT NULL,
+  \`description\` TEXT,
+  PRIMARY KEY (\`id\`),
+  FOREIGN KEY (\`id_calendar\`) REFERENCES \`talert_calendar\`(\`id\`)
+    ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+  `CREATE TABLE IF NOT EXISTS \`talert_execution_queue\` (
+  \`id\` INT UNSIGNED NOT NULL AUTO_INCREMENT,
+  \`data\` LONGTEXT,
+  \`utimestamp\` BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (\`id\`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+];
+
+/** The seeded schedule "every day, all day" (templates 1 and 3), as the console stores it. */
+const ALL_DAY_SCHEDULE = JSON.stringify(
+  Object.fromEntries(
+    ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'].map((d) => [
+      d,
+      [{ start: '00:00:00', end: '00:00:00' }],
+    ]),
+  ),
+);
+
+/** [id, name, command, internal]; names and commands stored entity-encoded, as the seed does. */
+const ALERT_COMMANDS: readonly (readonly [number, string, string, number])[] = [
+  [1, 'eMail', 'Internal type', 1],
+  [2, 'Internal Audit', 'Internal type', 1],
+  [3, 'Monitoring Event', 'Internal type', 1],
+  [
+    4,
+    'Alertlog',
+    'echo _timestamp_ pandora _agent_ _data_ _field1_ _field2_ >> /var/log/pandora/pandora_alert.log',
+    0,
+  ],
+  [5, 'SNMP Trap', '/usr/bin/snmptrap -v 1 -c _field1_ _field2_ _field3_ _field4_ _field5_', 0],
+  [6, 'Syslog', 'logger -p daemon.alert Pandora Alert _agent_ _data_ _field1_ _field2_', 0],
+  [7, 'Sound Alert', '/usr/bin/play /usr/share/sounds/alarm.wav', 0],
+  [8, 'Jabber Alert', 'echo _field3_ | sendxmpp -r _field1_ --chatroom _field2_', 0],
+  [9, 'SMS', 'sendsms _field1_ _field2_', 0],
+  [10, 'Validate Event', 'Internal type', 1],
+  [
+    12,
+    'Remote agent control',
+    '/usr/share/pandora_server/util/udp_client.pl _address_ 41122 "_field1_"',
+    0,
+  ],
+  [13, 'Generate Notification', 'Internal type', 1],
+  [14, 'Send report by e-mail', 'Internal type', 1],
+  [15, 'Send report by e-mail (from template)', 'Internal type', 1],
+];
+
+/** Seeds of §1.4: commands, actions, the three templates and the Default calendar. */
+function alertSeedStatements(
+  encode: (text: string) => string,
+): { sql: string; values: unknown[] }[] {
+  const fields = (values: Record<string, string>): string[] =>
+    Array.from({ length: 20 }, (_, i) => encode(values[`field${String(i + 1)}`] ?? ''));
+  const recovery = (values: Record<string, string>): string[] =>
+    Array.from({ length: 20 }, (_, i) => encode(values[`field${String(i + 1)}_recovery`] ?? ''));
+  const fieldCols = Array.from({ length: 20 }, (_, i) => `\`field${String(i + 1)}\``).join(', ');
+  const recCols = Array.from({ length: 20 }, (_, i) => `\`field${String(i + 1)}_recovery\``).join(
+    ', ',
+  );
+  const actions: [number, string, number, Record<string, string>][] = [
+    [
+      1,
+      'Mail to Admin',
+      1,
+      {
+        field1: 'yourmail@domain.es',
+        field2: '[PANDORA] Alert from agent _agent_ on module _module_',
+      },
+    ],
+    [2, 'Restart agent', 12, { field1: 'REFRESH AGENT' }],
+    [
+      3,
+      'Monitoring Event',
+      3,
+      {
+        field1: '_agent_ _module_ generated an event alert (_data_)',
+        field2: 'alert_fired',
+        field3: 'pandora',
+        field5: '4',
+        field1_recovery: 'RECOVERED: _agent_ _module_ generated event alert (_data_)',
+        field2_recovery: 'alert_ceased',
+        field3_recovery: 'pandora',
+        field5_recovery: '4',
+      },
+    ],
+    [4, 'Send Report by e-mail', 14, {}],
+    [5, 'Send Report by e-mail (from template)', 15, {}],
+  ];
+  // [id, name, type, action, priority, recovery_notify, time_threshold, matches, min, max, schedule]
+  const templates: [
+    number,
+    string,
+    string,
+    number | null,
+    number,
+    number,
+    number,
+    number,
+    number | null,
+    number | null,
+    string | null,
+  ][] = [
+    [1, 'Critical condition', 'critical', 1, 4, 1, 86400, 0, null, null, ALL_DAY_SCHEDULE],
+    [2, 'Manual alert', 'max_min', null, 1, 0, 86400, 1, 1, 0, null],
+    [3, 'Warning condition', 'warning', 1, 3, 1, 86400, 0, null, null, ALL_DAY_SCHEDULE],
+  ];
+  return [
+    {
+      sql: 'INSERT IGNORE INTO `talert_commands` (`id`, `name`, `command`, `internal`) VALUES ?',
+      values: [
+        ALERT_COMMANDS.map(([id, name, command, internal]) => [
+          id,
+          encode(name),
+          encode(command),
+          internal,
+        ]),
+      ],
+    },
+    {
+      sql: `INSERT IGNORE INTO \`talert_actions\` (\`id\`, \`name\`, \`id_alert_command\`, ${fieldCols}, ${recCols}) VALUES ?`,
+      values: [
+        actions.map(([id, name, command, f]) => [
+          id,
+          encode(name),
+          command,
+          ...fields(f),
+          ...recovery(f),
+        ]),
+      ],
+    },
+    {
+      sql: `INSERT IGNORE INTO \`talert_templates\` (\`id\`, \`name\`, \`type\`, \`id_alert_action\`, \`priority\`, \`recovery_notify\`, \`time_threshold\`, \`matches_value\`, \`min_value\`, \`max_value\`, \`schedule\`, \`max_alerts\`, \`min_alerts\`, ${fieldCols}, ${recCols}) VALUES ?`,
+      values: [
+        templates.map((t) => [
+          ...t.slice(0, 1),
+          encode(t[1]),
+          ...t.slice(2),
+          1,
+          0,
+          ...fields({}),
+          ...recovery({}),
+        ]),
+      ],
+    },
+    {
+      sql: 'INSERT IGNORE INTO `talert_calendar` (`id`, `name`, `id_group`, `description`) VALUES ?',
+      values: [[[1, 'Default', 0, 'Default calendar']]],
+    },
+  ];
+}
+// ---- end of alerts ---------------------------------------------------------------------------
+
 /** Table names created by {@link TABLES}, in creation order. */
-export const PANDORA_TABLES: readonly string[] = TABLES.map(
+export const PANDORA_TABLES: readonly string[] = [...TABLES, ...ALERT_TABLES].map(
   (ddl) => /^CREATE TABLE IF NOT EXISTS `([a-z0-9_]+)`/.exec(ddl)?.[1] ?? '',
 );
 
 export function pandoraTablesDdl(): readonly string[] {
-  return TABLES;
+  return [...TABLES, ...ALERT_TABLES];
 }
 
 /** Module types (spec §4.5): id, name, category, description. Names are looked up by value. */
@@ -458,5 +751,6 @@ export function seedStatements(): { sql: string; values: unknown[] }[] {
       sql: 'INSERT IGNORE INTO `tmodule_group` (`id_mg`, `name`) VALUES ?',
       values: [MODULE_GROUPS.map((g) => [...g])],
     },
+    ...alertSeedStatements(safeInput),
   ];
 }
