@@ -13,11 +13,8 @@ import { test, type TestContext } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
 import { SERVE_NODE_FLAGS } from '../../src/core/heap.js';
 import { LEDGER_TABLE } from '../../src/db/index.js';
-import {
-  DEFAULT_MAX_XML_SIZE_BYTES,
-  DEFAULT_XML_LIMITS,
-  safeOutput,
-} from '../../src/dataserver/xml/index.js';
+import { DEFAULT_MAX_XML_SIZE_BYTES, DEFAULT_XML_LIMITS } from '../../src/dataserver/xml/index.js';
+import { safeOutput } from '../../src/core/safe-input.js';
 import { connect, zipSingleFile } from '../../src/tentacle/index.js';
 import { createSchemaDatabase } from '../helpers/db.js';
 import { freePort } from '../helpers/net.js';

@@ -6,10 +6,9 @@ import type { AgentPacket, PacketModule } from '../../src/dataserver/types.js';
 import {
   DEFAULT_PARSE_OPTIONS,
   parseAgentXml,
-  safeInput,
-  safeOutput,
   tryParseAgentXml,
 } from '../../src/dataserver/xml/index.js';
+import { safeInput, safeOutput } from '../../src/core/safe-input.js';
 
 const FILE = { mtimeSec: 1_700_000_000, nowSec: 1_700_000_100 };
 const T0 = 1709287200;

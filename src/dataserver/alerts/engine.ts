@@ -5,7 +5,7 @@
  * written, only when the status row was updated (D-A5), and never for rejected values.
  */
 import type mysql from 'mysql2/promise';
-import type { Logger } from '../../core/log.js';
+import type { Logger } from '../../core/index.js';
 import {
   ceasedEventSql,
   counterUpdate,

@@ -5,8 +5,8 @@
  * command is not "Monitoring Event" is skipped with one warning per action and hour.
  */
 import type mysql from 'mysql2/promise';
-import type { Logger } from '../../core/log.js';
-import { safeInput, safeOutput } from '../xml/safe-input.js';
+import type { Logger } from '../../core/index.js';
+import { safeInput, safeOutput } from '../../core/index.js';
 import { run, type AlertConnection } from './apply-sql.js';
 import { localDateTimeText } from './clock.js';
 import { insertEventSql } from './event-sql.js';

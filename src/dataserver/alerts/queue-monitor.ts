@@ -7,7 +7,7 @@
  * most once an hour.
  */
 import type mysql from 'mysql2/promise';
-import type { Logger } from '../../core/log.js';
+import type { Logger } from '../../core/index.js';
 import { run } from './apply-sql.js';
 import type { AlertMetrics } from './metrics.js';
 import { systemEventSql } from './warm-up.js';

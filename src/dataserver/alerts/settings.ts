@@ -6,9 +6,9 @@
  * the AlertConfig the engine takes. `warmup_event_interval`, `event_storm_protection` (conf) and
  * `graph_precision` already live in DATASERVER_SETTINGS and are read from there.
  */
-import type { ConfEntries } from '../../core/conf-file.js';
-import { ConfigError } from '../../core/errors.js';
-import { resolveSettings, type Settings, type SettingSources } from '../../core/settings.js';
+import type { ConfEntries } from '../../core/index.js';
+import { ConfigError } from '../../core/index.js';
+import { resolveSettings, type Settings, type SettingSources } from '../../core/index.js';
 
 export const ALERT_SETTINGS = {
   alertserver: {

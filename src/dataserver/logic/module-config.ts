@@ -12,7 +12,7 @@ import type {
   PacketModule,
 } from '../types.js';
 import { COLUMN_LIMITS, integerRange } from '../../db/index.js';
-import { safeInput } from '../xml/safe-input.js';
+import { safeInput } from '../../core/index.js';
 import { isValidCron } from './cron.js';
 import { ASYNC_TYPE_IDS } from './module-types.js';
 import { NEVER_EPOCH, NEVER_TEXT } from './time.js';

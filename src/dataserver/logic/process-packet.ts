@@ -24,7 +24,7 @@ import {
   type StatusWrite,
 } from '../types.js';
 import { COLUMN_LIMITS, fitEncodedToColumn } from '../../db/index.js';
-import { safeInput } from '../xml/safe-input.js';
+import { safeInput } from '../../core/index.js';
 import {
   agentPacketValues,
   agentUpdateOf,

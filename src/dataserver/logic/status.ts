@@ -5,7 +5,7 @@
 import { ModuleStatusCode, type ModuleConfig } from '../types.js';
 import type { TypeClass } from './module-types.js';
 import { parseNumeric } from './values.js';
-import { safeOutput } from '../xml/safe-input.js';
+import { safeOutput } from '../../core/index.js';
 
 const { Normal, Critical, Warning } = ModuleStatusCode;
 

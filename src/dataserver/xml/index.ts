@@ -6,7 +6,6 @@ export {
   toParseFailure,
   tryParseAgentXml,
 } from './parse.js';
-export { safeInput, safeOutput } from './safe-input.js';
 export { decodeXmlBytes } from './decode.js';
 export { measureParseRate, type ParseRate } from './measure.js';
 export { checkWellFormed } from './tree.js';
