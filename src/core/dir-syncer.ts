@@ -1,9 +1,5 @@
-import fs, { constants as fsConstants } from 'node:fs';
-import { promisify } from 'node:util';
-
-const pOpen = promisify(fs.open) as (path: Buffer, flags: number) => Promise<number>;
-const pFsync = promisify(fs.fsync);
-const pClose = promisify(fs.close);
+import { constants as fsConstants } from 'node:fs';
+import { fsyncPath } from './fd-calls.js';
 
 /**
  * Group commit for folder fsyncs: every request made while a flush of that folder is running
@@ -67,11 +63,6 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
-async function fsyncDirectory(dir: Buffer): Promise<void> {
-  const fd = await pOpen(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
-  try {
-    await pFsync(fd);
-  } finally {
-    await pClose(fd);
-  }
+function fsyncDirectory(dir: Buffer): Promise<void> {
+  return fsyncPath(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
 }

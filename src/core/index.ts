@@ -6,6 +6,7 @@
 export * from './conf-file.js';
 export * from './dir-syncer.js';
 export * from './errors.js';
+export * from './fd-calls.js';
 export * from './heap.js';
 export * from './log.js';
 export * from './metrics.js';

@@ -1,11 +1,11 @@
 import fs, { constants as fsConstants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { DirSyncer } from './dir-syncer.js';
+import { closeFd, fchmodFd, fstatFd, openFd } from './fd-calls.js';
 import { closeQuietly, unlinkQuietly } from './quiet-fs.js';
 
 /**
@@ -272,13 +272,13 @@ export class SpareFiles {
     try {
       // Plain descriptors, not FileHandles: the caller closes it, and a dropped FileHandle
       // would be closed behind its back on garbage collection.
-      fd = await pOpen(target, fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW);
-      const st = await pFstat(fd);
+      fd = await openFd(target, fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW);
+      const st = await fstatFd(fd);
       if (!this.#reusable(st)) throw new Error('not reusable');
-      if ((st.mode & 0o7777) !== mode) await pFchmod(fd, mode);
+      if ((st.mode & 0o7777) !== mode) await fchmodFd(fd, mode);
       return fd;
     } catch {
-      if (fd !== undefined) await pClose(fd).catch(ignore);
+      if (fd !== undefined) await closeFd(fd).catch(ignore);
       await fsp.unlink(target).catch(ignore);
       return undefined;
     }
@@ -306,10 +306,6 @@ export class SpareFiles {
 }
 
 const SLASH = Buffer.from('/', 'latin1');
-const pOpen = promisify(fs.open) as (path: Buffer, flags: number) => Promise<number>;
-const pFstat = promisify(fs.fstat) as (fd: number) => Promise<fs.Stats>;
-const pFchmod = promisify(fs.fchmod);
-const pClose = promisify(fs.close);
 
 async function exists(path: Buffer): Promise<boolean> {
   try {

@@ -1,11 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import fs, { constants as fsConstants, readFileSync } from 'node:fs';
-import { ErrorCode, PandoraError } from '../core/errors.js';
-import { DirSyncer } from '../core/dir-syncer.js';
-import type { SpareFiles } from '../core/spare-files.js';
+import {
+  closeFd,
+  closeQuietly,
+  DirSyncer,
+  ErrorCode,
+  fchmodFd,
+  fsyncFd,
+  ftruncateFd,
+  linkPath,
+  openFd,
+  PandoraError,
+  renamePath,
+  unlinkPath,
+  unlinkQuietly,
+  writeAllFd,
+  type SpareFiles,
+} from '../core/index.js';
 import type { SyncPolicy } from './options.js';
-import { closeQuietly, unlinkQuietly } from '../core/quiet-fs.js';
 
 /**
  * Stores uploaded files so that no reader ever sees a partial file (spec §5 [R]):
@@ -72,70 +85,9 @@ export class SpoolError extends PandoraError {
   }
 }
 
-// Small promise wrappers over the callback API: no FileHandle objects on the hot path.
-type Done = (err: NodeJS.ErrnoException | null) => void;
-function call(fn: (done: Done) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fn((err) => {
-      if (err) reject(err);
-      else resolve();
-    });
-  });
-}
-function pOpen(path: Buffer, flags: number, mode: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.open(path, flags, mode, (err, fd) => {
-      if (err) reject(err);
-      else resolve(fd);
-    });
-  });
-}
-/** Writes all of `data`; `progress.written` says how far it got when it fails. */
-function pWriteAll(fd: number, data: Buffer, progress = { written: 0 }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (off: number): void => {
-      progress.written = off;
-      fs.write(fd, data, off, data.length - off, null, (err, written) => {
-        if (err) reject(err);
-        else if (off + written < data.length) step(off + written);
-        else resolve();
-      });
-    };
-    step(0);
-  });
-}
-
 function isDiskFull(err: unknown): boolean {
   return (err as { code?: unknown } | undefined)?.code === 'ENOSPC';
 }
-const pFsync = (fd: number): Promise<void> =>
-  call((done) => {
-    fs.fsync(fd, done);
-  });
-const pFtruncate = (fd: number, length: number): Promise<void> =>
-  call((done) => {
-    fs.ftruncate(fd, length, done);
-  });
-const pClose = (fd: number): Promise<void> =>
-  call((done) => {
-    fs.close(fd, done);
-  });
-const pFchmod = (fd: number, mode: number): Promise<void> =>
-  call((done) => {
-    fs.fchmod(fd, mode, done);
-  });
-const pLink = (from: Buffer, to: Buffer): Promise<void> =>
-  call((done) => {
-    fs.link(from, to, done);
-  });
-const pRename = (from: Buffer, to: Buffer): Promise<void> =>
-  call((done) => {
-    fs.rename(from, to, done);
-  });
-const pUnlink = (path: Buffer): Promise<void> =>
-  call((done) => {
-    fs.unlink(path, done);
-  });
 
 /** The process umask, read without changing it (Linux); 0o022 when unknown. */
 function currentUmask(): number {
@@ -284,13 +236,13 @@ export class SpoolWriter {
       try {
         const spare = await this.#spares?.take(path, this.options.fileMode);
         if (spare !== undefined) return { path, fd: spare, reused: true };
-        const fd = await pOpen(path, OPEN_EXCL, this.options.fileMode);
+        const fd = await openFd(path, OPEN_EXCL, this.options.fileMode);
         if (this.#needsChmod) {
           try {
-            await pFchmod(fd, this.options.fileMode);
+            await fchmodFd(fd, this.options.fileMode);
           } catch (err) {
-            await pClose(fd).catch(ignore);
-            await pUnlink(path).catch(ignore);
+            await closeFd(fd).catch(ignore);
+            await unlinkPath(path).catch(ignore);
             throw err;
           }
         }
@@ -409,7 +361,7 @@ export class SpoolTransfer {
       if (data && data.length > 0) {
         const progress = { written: 0 };
         await this.#onceMoreIfSparesGo(() =>
-          pWriteAll(fd, data.subarray(progress.written), progress),
+          writeAllFd(fd, data.subarray(progress.written), progress),
         );
         this.#written += data.length;
       }
@@ -438,17 +390,17 @@ export class SpoolTransfer {
       const fd = this.#fd;
       const temp = this.#tempPath;
       if (fd === undefined || temp === undefined) throw new Error('no temp file');
-      if (this.#reused) await pFtruncate(fd, this.#written);
-      if (sync === 'always') await pFsync(fd);
+      if (this.#reused) await ftruncateFd(fd, this.#written);
+      if (sync === 'always') await fsyncFd(fd);
       this.#fd = undefined;
-      await pClose(fd);
+      await closeFd(fd);
       if (overwrite) {
-        await pRename(temp, this.finalPath);
+        await renamePath(temp, this.finalPath);
         this.#tempPath = undefined;
         if (sync === 'always') await this.#writer.dirSyncer.sync(this.dir);
       } else {
         try {
-          await pLink(temp, this.finalPath);
+          await linkPath(temp, this.finalPath);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
             throw new SpoolError(SpoolErrorKind.Exists, 'file already exists', err);
@@ -457,7 +409,7 @@ export class SpoolTransfer {
         }
         this.#tempPath = undefined;
         // The temp name's removal need not be durable; the new link must be.
-        const unlinked = pUnlink(temp).catch(ignore);
+        const unlinked = unlinkPath(temp).catch(ignore);
         if (sync === 'always') await this.#writer.dirSyncer.sync(this.dir);
         await unlinked;
       }
@@ -511,7 +463,7 @@ export class SpoolTransfer {
       if (opened.reused) fs.ftruncateSync(fd, data?.length ?? 0);
       if (always) {
         timing.inlineMs += performance.now() - t;
-        await pFsync(fd);
+        await fsyncFd(fd);
         t = performance.now();
       }
       fs.closeSync(fd);
@@ -553,8 +505,8 @@ export class SpoolTransfer {
     const temp = this.#tempPath;
     this.#fd = undefined;
     this.#tempPath = undefined;
-    if (fd !== undefined) await pClose(fd).catch(ignore);
-    if (temp !== undefined) await pUnlink(temp).catch(ignore);
+    if (fd !== undefined) await closeFd(fd).catch(ignore);
+    if (temp !== undefined) await unlinkPath(temp).catch(ignore);
     this.#writer.release(this);
   }
 }

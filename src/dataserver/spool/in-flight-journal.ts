@@ -1,23 +1,7 @@
-import {
-  appendFileSync,
-  close,
-  fsync,
-  mkdirSync,
-  open,
-  readFile,
-  rename,
-  writeFile,
-} from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import { DirSyncer } from '../../core/index.js';
-
-const pOpen = promisify(open);
-const pFsync = promisify(fsync);
-const pClose = promisify(close);
-const pReadFile = promisify(readFile);
-const pWriteFile = promisify(writeFile);
-const pRename = promisify(rename);
+import { DirSyncer, fsyncPath, renamePath } from '../../core/index.js';
 
 /**
  * `<incomingdir>/.in-flight/<servername>.jsonl`: beside the claim folders, not in them (a claim
@@ -110,9 +94,9 @@ export class InFlightJournal {
       ...waiting.map((f): Line => ({ k: 'waiting', f })),
     ];
     const temp = `${this.path}.tmp`;
-    await pWriteFile(temp, lines.map((l) => JSON.stringify(l) + '\n').join(''));
-    await syncFile(temp);
-    await pRename(temp, this.path);
+    await writeFile(temp, lines.map((l) => JSON.stringify(l) + '\n').join(''));
+    await fsyncPath(temp);
+    await renamePath(temp, this.path);
     await new DirSyncer().sync(Buffer.from(this.#dir, 'utf8'));
     this.#previous = lines;
   }
@@ -125,13 +109,13 @@ export class InFlightJournal {
   /** The run is shutting down cleanly: the files still claimed were not in flight at a death. */
   async markClean(): Promise<void> {
     appendFileSync(this.path, JSON.stringify({ k: 'clean' } satisfies Line) + '\n');
-    await syncFile(this.path);
+    await fsyncPath(this.path);
   }
 
   async #read(): Promise<Line[] | undefined> {
     let text: string;
     try {
-      text = await pReadFile(this.path, 'utf8');
+      text = await readFile(this.path, 'utf8');
     } catch (err) {
       if ((err as { code?: unknown }).code === 'ENOENT') return undefined;
       throw err;
@@ -146,14 +130,5 @@ export class InFlightJournal {
       }
     }
     return lines;
-  }
-}
-
-async function syncFile(path: string): Promise<void> {
-  const fd = await pOpen(path, 'r');
-  try {
-    await pFsync(fd);
-  } finally {
-    await pClose(fd);
   }
 }

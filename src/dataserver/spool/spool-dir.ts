@@ -1,25 +1,17 @@
-import {
-  close as closeCb,
-  fstat as fstatCb,
-  mkdirSync,
-  open as openCb,
-  read as readCb,
-  rename as renameCb,
-  unlink as unlinkCb,
-} from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { promisify } from 'node:util';
-
 // The callback API costs a fraction of node:fs/promises (no FileHandle per call), which shows at
 // thousands of files per second on the per-file path: claim, read, remove.
-const rename = promisify(renameCb);
-const unlink = promisify(unlinkCb);
-const open = promisify(openCb);
-const fstat = promisify(fstatCb);
-const close = promisify(closeCb);
-const read = promisify(readCb);
 import { join } from 'node:path';
-import type { SpareFiles } from '../../core/index.js';
+import {
+  closeFd,
+  fstatFd,
+  openFd,
+  readFd,
+  renamePath,
+  unlinkPath,
+  type SpareFiles,
+} from '../../core/index.js';
 
 /**
  * The reference's data-file name rule (spec §1.1): `<key>[._]<digits>.data`, case-sensitive;
@@ -113,7 +105,7 @@ export function createSpoolDir(
     listClaimed: () => listDir(claimDir, Number.MAX_SAFE_INTEGER, new Set()),
     async claim(name) {
       try {
-        await rename(join(incomingDir, name), join(claimDir, name));
+        await renamePath(join(incomingDir, name), join(claimDir, name));
         return true;
       } catch (err) {
         if (isMissing(err)) return false;
@@ -121,20 +113,20 @@ export function createSpoolDir(
       }
     },
     async readClaimed(name, maxBytes) {
-      const fd = await open(join(claimDir, name), 'r');
+      const fd = await openFd(join(claimDir, name), 'r');
       try {
-        const { size } = await fstat(fd);
+        const { size } = await fstatFd(fd);
         if (size > maxBytes) return { tooLarge: size };
         const bytes = Buffer.allocUnsafeSlow(size);
         let filled = 0;
         while (filled < size) {
-          const { bytesRead } = await read(fd, bytes, filled, size - filled, filled);
+          const bytesRead = await readFd(fd, bytes, filled, size - filled, filled);
           if (bytesRead === 0) break; // shrank meanwhile: parse what is there
           filled += bytesRead;
         }
         return filled === size ? bytes : bytes.subarray(0, filled);
       } finally {
-        await close(fd);
+        await closeFd(fd);
       }
     },
     async remove(name, size) {
@@ -143,13 +135,13 @@ export function createSpoolDir(
         return;
       }
       try {
-        await unlink(join(claimDir, name));
+        await unlinkPath(join(claimDir, name));
       } catch (err) {
         if (!isMissing(err)) throw err;
       }
     },
     async reject(name, suffix) {
-      await rename(join(claimDir, name), join(incomingDir, name + suffix));
+      await renamePath(join(claimDir, name), join(incomingDir, name + suffix));
     },
   };
 }
