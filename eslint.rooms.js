@@ -6,10 +6,11 @@
 /** Room → the rooms it may import (through their index.ts). `main.ts` may import every room. */
 export const ROOMS = {
   core: [],
-  db: ['core'],
+  pandora: [],
+  db: ['core', 'pandora'],
   tentacle: ['core'],
-  dataserver: ['core', 'db'],
-  ha: ['core', 'db'],
+  dataserver: ['core', 'db', 'pandora'],
+  ha: ['core', 'db', 'pandora'],
   http: ['core'],
   agent: ['core', 'tentacle'],
   cli: ['core', 'tentacle', 'agent'],

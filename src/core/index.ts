@@ -14,4 +14,3 @@ export * from './path-segment.js';
 export * from './quiet-fs.js';
 export * from './settings.js';
 export * from './spare-files.js';
-export * from './safe-input.js';

@@ -15,7 +15,7 @@ export {
 export { createDataserver, type Dataserver, type DataserverDeps } from './dataserver.js';
 export { createInlineParser, type PacketParser, type ParseResult } from './parser.js';
 export { createWorkerParser } from './parse-pool.js';
-export { agentKeyOf, BADXML_SUFFIX, FAILED_SUFFIX } from './spool/spool-dir.js';
+export { BADXML_SUFFIX, FAILED_SUFFIX } from './spool/spool-dir.js';
 export { processPacket } from './logic/index.js';
 export { packetHeapProblem } from './packet-heap.js';
 

@@ -7,7 +7,7 @@
  *
  * Every statement is idempotent (`IF NOT EXISTS`, `INSERT IGNORE` with fixed ids).
  */
-import { safeInput } from '../core/index.js';
+import { safeInput } from '../pandora/index.js';
 
 /** Our only addition to a Pandora database: the processed-files ledger (see ledger.ts). */
 export const LEDGER_TABLE = 'tingest_ledger';

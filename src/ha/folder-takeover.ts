@@ -3,11 +3,10 @@ import { link, readdir, realpath, rename, rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { isPathSegment, spareDirOf } from '../core/index.js';
+import { isDataFileName } from '../pandora/index.js';
 import type { FencedContext } from './coordinator.js';
 
-/** The server-side data-file rule (`<key>[._]<digits>.data`), as the dataserver matches it. */
-const DATA_FILE = /^.*[._]\d+\.data$/;
-/** Staged names never match DATA_FILE (they do not end in `.data`), so no scanner takes them. */
+/** Staged names never match the data-file rule (no `.data` ending), so no scanner takes them. */
 const STAGE_PREFIX = '.adopt-';
 const STAGE_SUFFIX = '.adopting';
 const UUID_CHARS = 36;
@@ -46,7 +45,7 @@ function isMissing(err: unknown): boolean {
 async function listDataFiles(dir: string): Promise<string[]> {
   try {
     const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => e.isFile() && DATA_FILE.test(e.name)).map((e) => e.name);
+    return entries.filter((e) => e.isFile() && isDataFileName(e.name)).map((e) => e.name);
   } catch (err) {
     if (isMissing(err)) return [];
     throw err;

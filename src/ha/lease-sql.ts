@@ -1,5 +1,6 @@
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { HaConfig } from './settings.js';
+import { safeInput } from '../pandora/index.js';
 
 /**
  * Every statement on the master lease row (`tha_lease`) and the audit of fenced transactions.
@@ -12,12 +13,10 @@ interface SessionConnection {
   query(sql: string, callback: (err: unknown) => void): void;
 }
 
-/**
- * `No master-eligible server is running; master duties are suspended`, in `safe_input` form
- * (spaces → `&#x20;`), as every `tevento.evento` is stored.
- */
-const NO_MASTER_EVENT =
-  'No master-eligible server is running; master duties are suspended'.replaceAll(' ', '&#x20;');
+/** In `safe_input` form, as every `tevento.evento` is stored. */
+const NO_MASTER_EVENT = safeInput(
+  'No master-eligible server is running; master duties are suspended',
+);
 /** Critical: unknown detection and the other master duties stop until a server qualifies. */
 const NO_MASTER_CRITICITY = 4;
 /**

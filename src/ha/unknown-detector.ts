@@ -1,8 +1,9 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { ASYNC_TYPE_IDS, KEEP_ALIVE_TYPE_ID, safeInput } from '../pandora/index.js';
 import type { FencedContext } from './coordinator.js';
 
 /** Module types the unknown task skips: async (21–23) and keep-alive (100), as the reference. */
-const SKIPPED_MODULE_TYPES = [21, 22, 23, 100] as const;
+const SKIPPED_MODULE_TYPES = [...ASYNC_TYPE_IDS, KEEP_ALIVE_TYPE_ID];
 const UNKNOWN_STATUS = 3;
 /** A module is unknown after this many intervals without data (Pandora's `unknown_interval`). */
 const UNKNOWN_INTERVALS = 2;
@@ -10,11 +11,11 @@ const UNKNOWN_INTERVALS = 2;
 export const UNKNOWN_BLOCK_SIZE = 1000;
 
 /**
- * `Module '<name>' is going to UNKNOWN`, already in `safe_input` form: module names are stored
- * encoded, so only the constant parts need encoding (space → `&#x20;`, `'` → `&#039;`).
+ * `Module '<name>' is going to UNKNOWN`, in `safe_input` form: module names are stored encoded,
+ * so only the constant parts are encoded here.
  */
-const EVENT_PREFIX = 'Module&#x20;&#039;';
-const EVENT_SUFFIX = '&#039;&#x20;is&#x20;going&#x20;to&#x20;UNKNOWN';
+const EVENT_PREFIX = safeInput("Module '");
+const EVENT_SUFFIX = safeInput("' is going to UNKNOWN");
 /** `going_unknown` events are "minor" (5) in the reference. */
 const GOING_UNKNOWN_CRITICITY = 5;
 

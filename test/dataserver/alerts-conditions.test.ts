@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { safeInput } from '../../src/core/safe-input.js';
+import { safeInput } from '../../src/pandora/index.js';
 import { createAlertFixture, type AlertFixture } from './alerts-fixture.js';
 
 let f: AlertFixture;

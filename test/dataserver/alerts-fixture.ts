@@ -21,7 +21,7 @@ import {
   type AlertConfig,
   type AlertOutcome,
 } from '../../src/dataserver/alerts/index.js';
-import { safeInput } from '../../src/core/safe-input.js';
+import { safeInput } from '../../src/pandora/index.js';
 import { createSchemaDatabase, testDbServer, type TestDatabase } from '../helpers/db.js';
 
 type Rows = mysql.RowDataPacket[];

@@ -15,7 +15,7 @@ import {
   recomputeFiredCounts,
   recordAlertOutcome,
 } from '../../src/dataserver/alerts/index.js';
-import { safeInput } from '../../src/core/safe-input.js';
+import { safeInput } from '../../src/pandora/index.js';
 import { createAlertFixture, type AlertFixture } from './alerts-fixture.js';
 
 let f: AlertFixture;

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { COLUMN_LIMITS, textSize } from '../../src/db/column-limits.js';
 import { fitPacketToSchema } from '../../src/dataserver/logic/schema-fit.js';
 import { parseAgentXml } from '../../src/dataserver/xml/index.js';
-import { safeInput, safeOutput } from '../../src/core/safe-input.js';
+import { safeInput, safeOutput } from '../../src/pandora/index.js';
 import { dbRetries, packet, startHarness, type Harness } from './harness.js';
 
 let h: Harness;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createFileQueue, type QueuedFile } from '../../src/dataserver/spool/file-queue.js';
-import { agentKeyOf } from '../../src/dataserver/spool/spool-dir.js';
+import { agentKeyOf } from '../../src/pandora/index.js';
 
 const f = (name: string, mtimeMs: number, recovered = false): QueuedFile => ({
   name,

@@ -14,7 +14,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { SERVE_NODE_FLAGS } from '../../src/core/heap.js';
 import { LEDGER_TABLE } from '../../src/db/index.js';
 import { DEFAULT_MAX_XML_SIZE_BYTES, DEFAULT_XML_LIMITS } from '../../src/dataserver/xml/index.js';
-import { safeOutput } from '../../src/core/safe-input.js';
+import { safeOutput } from '../../src/pandora/index.js';
 import { connect, zipSingleFile } from '../../src/tentacle/index.js';
 import { createSchemaDatabase } from '../helpers/db.js';
 import { freePort } from '../helpers/net.js';

@@ -19,7 +19,7 @@ import {
   type ParseOptions,
 } from '../../src/dataserver/types.js';
 import { DEFAULT_PARSE_OPTIONS, parseAgentXml } from '../../src/dataserver/xml/index.js';
-import { safeInput } from '../../src/core/safe-input.js';
+import { safeInput } from '../../src/pandora/index.js';
 
 /** T0 = 2024-03-01 10:00:00 UTC (tests run with TZ=UTC). */
 export const T0 = 1709287200;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { silentLogger } from '../../src/core/log.js';
-import { safeOutput } from '../../src/core/safe-input.js';
+import { safeOutput } from '../../src/pandora/index.js';
 import { initDatabase } from '../../src/db/index.js';
 import { createTestDatabase, testDbServer, type TestDatabase } from '../helpers/db.js';
 import { teardown } from '../helpers/teardown.js';

@@ -8,7 +8,7 @@ import {
   parseAgentXml,
   tryParseAgentXml,
 } from '../../src/dataserver/xml/index.js';
-import { safeInput, safeOutput } from '../../src/core/safe-input.js';
+import { safeInput, safeOutput } from '../../src/pandora/index.js';
 
 const FILE = { mtimeSec: 1_700_000_000, nowSec: 1_700_000_100 };
 const T0 = 1709287200;

@@ -4,7 +4,7 @@
  * `update_alert_count` flag, the "Alert ceased" event and the execution queue row.
  */
 import type mysql from 'mysql2/promise';
-import { safeInput, safeOutput } from '../../core/index.js';
+import { safeInput, safeOutput } from '../../pandora/index.js';
 import { insertEventSql } from './event-sql.js';
 import { alertNumber, alertText } from './record.js';
 import { AlertResult, type AlertResultCode, type Evaluation } from './types.js';

@@ -5,7 +5,7 @@
  * listed twice is attached once (the reference hit the UNIQUE key and lost the rest of the file).
  */
 import type mysql from 'mysql2/promise';
-import { safeInput } from '../../core/index.js';
+import { safeInput } from '../../pandora/index.js';
 import type { AlertConnection } from './apply-sql.js';
 
 /** Runs in the transaction that creates the module; returns the ids of the rows inserted. */

@@ -6,7 +6,7 @@
  */
 import type mysql from 'mysql2/promise';
 import type { Logger } from '../../core/index.js';
-import { safeInput, safeOutput } from '../../core/index.js';
+import { safeInput, safeOutput } from '../../pandora/index.js';
 import { run, type AlertConnection } from './apply-sql.js';
 import { localDateTimeText } from './clock.js';
 import { insertEventSql } from './event-sql.js';

@@ -6,7 +6,7 @@
 import type { AlertConnection, SqlStatement } from './apply-sql.js';
 import { run } from './apply-sql.js';
 import { insertEventSql } from './event-sql.js';
-import { safeInput } from '../../core/index.js';
+import { safeInput } from '../../pandora/index.js';
 
 /** A `system` event of agent 0, group 0 (warm-up notices, the executor-delay warning). */
 export function systemEventSql(text: string, criticity: number, now: number): SqlStatement {

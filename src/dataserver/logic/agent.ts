@@ -10,7 +10,7 @@ import type {
   LogicConfig,
   NewAgentRow,
 } from '../types.js';
-import { safeInput } from '../../core/index.js';
+import { safeInput } from '../../pandora/index.js';
 import { formatLocalDateTime } from './time.js';
 
 const OTHER_OS_ID = 10;

@@ -4,7 +4,7 @@
  */
 import type { EntityRef, EventRow, EventType, LogicConfig } from '../types.js';
 import { COLUMN_LIMITS, fitEncodedToColumn, fitToColumn } from '../../db/index.js';
-import { safeInput, safeOutput } from '../../core/index.js';
+import { safeInput, safeOutput } from '../../pandora/index.js';
 import { formatLocalDateTime } from './time.js';
 import { formatFixed } from './values.js';
 

@@ -12,9 +12,9 @@ import type {
   PacketModule,
 } from '../types.js';
 import { COLUMN_LIMITS, integerRange } from '../../db/index.js';
-import { safeInput } from '../../core/index.js';
+import { safeInput } from '../../pandora/index.js';
 import { isValidCron } from './cron.js';
-import { ASYNC_TYPE_IDS } from './module-types.js';
+import { ASYNC_TYPE_IDS } from '../../pandora/index.js';
 import { NEVER_EPOCH, NEVER_TEXT } from './time.js';
 import { parseNumeric } from './values.js';
 

@@ -13,7 +13,7 @@ import type {
 } from '../types.js';
 import { secondsToNextCronSlot } from './cron.js';
 import { eventDataText, statusEvent, type MutableEventRow } from './events.js';
-import type { TypeClass } from './module-types.js';
+import type { TypeClass } from '../../pandora/index.js';
 import { escalateWarning, statusOf } from './status.js';
 import { formatLocalDateTime } from './time.js';
 import { processData } from './values.js';

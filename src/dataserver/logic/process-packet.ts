@@ -24,7 +24,7 @@ import {
   type StatusWrite,
 } from '../types.js';
 import { COLUMN_LIMITS, fitEncodedToColumn } from '../../db/index.js';
-import { safeInput } from '../../core/index.js';
+import { safeInput } from '../../pandora/index.js';
 import {
   agentPacketValues,
   agentUpdateOf,
@@ -40,7 +40,7 @@ import {
   type MutableEventRow,
 } from './events.js';
 import { initialStatus, moduleIntervalOf, newModuleRow } from './module-config.js';
-import { classifyModuleType, KEEP_ALIVE_TYPE_ID } from './module-types.js';
+import { classifyModuleType, KEEP_ALIVE_TYPE_ID } from '../../pandora/index.js';
 import {
   processDatum,
   type DatumContext,

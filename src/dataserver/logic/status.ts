@@ -3,9 +3,9 @@
  * `_proc` defaults, percentage thresholds, string regex thresholds, warning escalation.
  */
 import { ModuleStatusCode, type ModuleConfig } from '../types.js';
-import type { TypeClass } from './module-types.js';
+import type { TypeClass } from '../../pandora/index.js';
 import { parseNumeric } from './values.js';
-import { safeOutput } from '../../core/index.js';
+import { safeOutput } from '../../pandora/index.js';
 
 const { Normal, Critical, Warning } = ModuleStatusCode;
 

@@ -3,7 +3,7 @@
  * number formatting must be byte-identical to the reference's C printf("%.5f").
  */
 import type { IncrementalSample, ModuleConfig } from '../types.js';
-import type { TypeClass } from './module-types.js';
+import type { TypeClass } from '../../pandora/index.js';
 
 /** D-6: after ',' → '.' and trimming, only plain decimal/exponent numbers (no inf/nan/hex). */
 const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;

@@ -12,16 +12,7 @@ import {
   unlinkPath,
   type SpareFiles,
 } from '../../core/index.js';
-
-/**
- * The reference's data-file name rule (spec §1.1): `<key>[._]<digits>.data`, case-sensitive;
- * the greedy prefix is the agent key used for per-agent ordering.
- */
-const DATA_FILE = /^(.*)[._]\d+\.data$/;
-
-export function agentKeyOf(name: string): string | undefined {
-  return DATA_FILE.exec(name)?.[1];
-}
+import { agentKeyOf } from '../../pandora/index.js';
 
 export interface SpoolEntry {
   readonly name: string;

@@ -15,7 +15,7 @@ import type {
   ParseFileInfo,
   ParseOptions,
 } from '../types.js';
-import { safeInput } from '../../core/safe-input.js';
+import { safeInput } from '../../pandora/index.js';
 import { ATTRIBUTES_KEY, TEXT_KEY, type XmlElement } from './tree.js';
 
 const DEFAULT_INTERVAL_SEC = 300;
