@@ -1,23 +1,42 @@
-import fs, { constants as fsConstants } from 'node:fs';
+import fs from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../core/log.js';
 import { printableBytes } from '../core/log.js';
 import { ErrorCode, type PandoraError } from '../core/errors.js';
-import type { TentacleMetrics } from './metrics.js';
 import { RejectReason } from './metrics.js';
-import type { AuthThrottle } from './auth-throttle.js';
-import type { ByteBudget } from './memory-budget.js';
 import type { TentacleConfig } from './options.js';
 import { TentacleParser } from './parser.js';
 import { directClient, type ClientAddress } from './proxy-accept.js';
-import {
-  NAME_MAX_BYTES,
-  SpoolErrorKind,
-  type SpoolTransfer,
-  type SpoolWriter,
-} from './spool-writer.js';
+import { SpoolErrorKind, type SpoolTransfer } from './spool-writer.js';
 import { isZip, unzipFirstMember, zipSingleFile } from './zip.js';
+import type { SessionContext } from './session/context.js';
+import { closeFd, openRegularFile, readAt } from './session/read-file.js';
+import {
+  ascii,
+  DOT_ENTRIES,
+  hasForbidden,
+  isUnstorableName,
+  LF_BUF,
+  LS_CONFIRM,
+  LS_PREFIX,
+  MV,
+  parseNameLine,
+  parseSize,
+  parseUploadLine,
+  QUIT,
+  RECV,
+  Reply,
+  SEND,
+  SLASH,
+  ZRECV,
+  ZSEND,
+  type DownloadKind,
+  type UploadKind,
+} from './session/wire.js';
+
+export { Gate, type FileStoredEvent, type SessionContext } from './session/context.js';
+export { Reply } from './session/wire.js';
 
 /**
  * One Tentacle connection: the protocol decisions (spec §2–§4), on top of the framing parser.
@@ -40,75 +59,6 @@ import { isZip, unzipFirstMember, zipSingleFile } from './zip.js';
  *   the storage folder "does not exist" for them.
  */
 
-function ascii(text: string): Buffer {
-  return Buffer.from(text, 'latin1');
-}
-
-/** Constant replies (spec §3.8). */
-export const Reply = {
-  passOk: ascii('PASS OK\n'),
-  quit: ascii('QUIT\n'),
-  lsErr: ascii('LS ERR\n'),
-  mvErr: ascii('MV ERR\n'),
-} as const;
-
-interface UploadKind {
-  readonly compressed: boolean;
-  readonly prefix: Buffer;
-  readonly ok: Buffer;
-  readonly errName: Buffer;
-  readonly errBig: Buffer;
-  readonly errExists: Buffer;
-  /** Storage failure after the body, and (ZSEND) an archive that cannot be unpacked. */
-  readonly err: Buffer;
-}
-
-function uploadKind(cmd: 'SEND' | 'ZSEND'): UploadKind {
-  return {
-    compressed: cmd === 'ZSEND',
-    prefix: ascii(`${cmd} <`),
-    ok: ascii(`${cmd} OK\n`),
-    errName: ascii(`${cmd} ERR (invalid file name)\n`),
-    errBig: ascii(`${cmd} ERR (file is too big)\n`),
-    errExists: ascii(`${cmd} ERR (file already exists)\n`),
-    err: ascii(`${cmd} ERR\n`),
-  };
-}
-
-const SEND = uploadKind('SEND');
-const ZSEND = uploadKind('ZSEND');
-
-interface DownloadKind {
-  readonly cmd: 'RECV' | 'ZRECV' | 'MV';
-  readonly prefix: Buffer;
-  readonly sizePrefix: string;
-  readonly confirm: Buffer;
-  readonly errName: Buffer;
-  readonly errMissing: Buffer;
-}
-
-function downloadKind(cmd: 'RECV' | 'ZRECV' | 'MV'): DownloadKind {
-  const isMv = cmd === 'MV';
-  return {
-    cmd,
-    prefix: ascii(`${cmd} <`),
-    sizePrefix: `${cmd} SIZE `,
-    confirm: ascii(`${cmd} OK`),
-    errName: isMv ? Reply.mvErr : ascii(`${cmd} ERR (file has an invalid file name)\n`),
-    errMissing: isMv ? Reply.mvErr : ascii(`${cmd} ERR (file does not exist)\n`),
-  };
-}
-
-const RECV = downloadKind('RECV');
-const ZRECV = downloadKind('ZRECV');
-const MV = downloadKind('MV');
-const LS_PREFIX = ascii('LS <');
-const LS_CONFIRM = ascii('LS OK');
-const QUIT = ascii('QUIT');
-const SIZE_SEPARATOR = ascii('> SIZE ');
-const GT = 0x3e;
-const LF_BUF = ascii('\n');
-const DOT_ENTRIES = ascii('.\n..\n');
 const READ_CHUNK_BYTES = 64 * 1024;
 /** How long a dropped connection may linger to flush its last bytes before it is destroyed. */
 const LINGER_MS = 1000;
@@ -123,62 +73,6 @@ export const SessionState = {
   Closed: 6,
 } as const;
 export type SessionState = (typeof SessionState)[keyof typeof SessionState];
-
-/** Emitted after a file is in place under its final name (durable under `sync always`). */
-export interface FileStoredEvent {
-  /** Final path, decoded as UTF-8 (exact for UTF-8 names; use `pathBytes` otherwise). */
-  readonly path: string;
-  readonly pathBytes: Buffer;
-  /** File name as sent by the peer, decoded as UTF-8; `nameBytes` holds the exact bytes. */
-  readonly name: string;
-  readonly nameBytes: Buffer;
-  /** Bytes stored (after decompression for ZSEND). */
-  readonly size: number;
-  readonly compressed: boolean;
-  /** Peer address (no port). */
-  readonly peer: string;
-}
-
-/** Limits how many whole files (ZSEND after decompression, ZRECV before compression) are in memory at once. */
-export class Gate {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-  constructor(slots: number) {
-    this.#free = slots;
-  }
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    try {
-      return await task();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    }
-  }
-}
-
-/** What the server gives every session. */
-export interface SessionContext {
-  readonly config: TentacleConfig;
-  /** Storage folder as bytes, no trailing slash. */
-  readonly storageDir: Buffer;
-  /** Folder of each filter (storage + '/' + dir), parallel to `config.filters`. */
-  readonly filterDirs: readonly Buffer[];
-  /** Per filter: its folder is not the storage folder itself (RECV may serve from it). */
-  readonly filterIsOwnFolder: readonly boolean[];
-  /** Delays PASS checks of addresses that failed (shared by every session). */
-  readonly authThrottle: AuthThrottle;
-  readonly spool: SpoolWriter;
-  readonly metrics: TentacleMetrics;
-  readonly logger: Logger;
-  readonly zipGate: Gate;
-  /** Bytes of ZSEND archives all sessions may hold while they arrive. */
-  readonly zipMemory: ByteBudget;
-  /** Called for every stored file (the server turns it into a `fileStored` event). */
-  fileStored?: ((event: FileStoredEvent) => void) | undefined;
-}
 
 interface Upload {
   readonly kind: UploadKind;
@@ -198,93 +92,6 @@ interface PendingConfirm {
   readonly expect: Buffer;
   readonly send: () => Promise<void>;
   readonly cancel: () => void;
-}
-
-/** True when the byte is whitespace Perl's 2-argument open would strip from a name's end. */
-function isTrailingSpace(b: number): boolean {
-  return b === 0x20 || (b >= 0x09 && b <= 0x0d);
-}
-
-function hasForbidden(name: Buffer, forbidden: Uint8Array): boolean {
-  for (let i = 0; i < name.length; i++) if (forbidden[name[i] ?? 0] === 1) return true;
-  return false;
-}
-
-/**
- * Upload names we refuse although the reference lets them through its character check:
- * the reference stores them wrongly or drops the connection after the body (spec §4.2, §15
- * cases 26, 27, 29).
- */
-function isUnstorableName(name: Buffer): boolean {
-  if (name.length === 0 || name.length > NAME_MAX_BYTES) return true;
-  if (name.length <= 2 && name.every((b) => b === 0x2e)) return true;
-  if (name.includes(0)) return true;
-  return isTrailingSpace(name[name.length - 1] ?? 0);
-}
-
-/** `SEND <name> SIZE digits`: name = up to the last `> SIZE `, digits = one or more ASCII digits. */
-function parseUploadLine(
-  line: Buffer,
-  prefixLength: number,
-): { name: Buffer; digits: Buffer } | undefined {
-  const sep = line.lastIndexOf(SIZE_SEPARATOR);
-  if (sep < prefixLength) return undefined;
-  const digits = line.subarray(sep + SIZE_SEPARATOR.length);
-  if (digits.length === 0) return undefined;
-  for (const d of digits) if (d < 0x30 || d > 0x39) return undefined;
-  return { name: line.subarray(prefixLength, sep), digits };
-}
-
-/** `RECV <name>`: the line must end in `>`. */
-function parseNameLine(line: Buffer, prefixLength: number): Buffer | undefined {
-  if (line.length <= prefixLength || line[line.length - 1] !== GT) return undefined;
-  return line.subarray(prefixLength, line.length - 1);
-}
-
-/** The size from its digits, or 0 when it is 0 or above `max` (both "too big"). */
-function parseSize(digits: Buffer, max: number): number {
-  let start = 0;
-  while (start < digits.length - 1 && digits[start] === 0x30) start++;
-  if (digits.length - start > 15) return 0;
-  const n = Number(digits.toString('latin1', start));
-  return n > max ? 0 : n;
-}
-
-/** Opens `path` for reading if it is a regular file (symlinks followed, as the reference). */
-function openRegularFile(path: Buffer): Promise<{ fd: number; size: number } | undefined> {
-  return new Promise((resolve) => {
-    fs.open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK, (err, fd) => {
-      if (err) {
-        resolve(undefined);
-        return;
-      }
-      fs.fstat(fd, (statErr, st) => {
-        if (statErr || !st.isFile()) {
-          fs.close(fd, () => {
-            resolve(undefined);
-          });
-          return;
-        }
-        resolve({ fd, size: st.size });
-      });
-    });
-  });
-}
-
-function readAt(fd: number, length: number, position: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const buf = Buffer.allocUnsafe(length);
-    fs.read(fd, buf, 0, length, position, (err, n) => {
-      if (err) reject(err);
-      else resolve(n === length ? buf : buf.subarray(0, n));
-    });
-  });
-}
-
-function closeFd(fd: number): void {
-  fs.close(fd, () => {
-    // nothing to do on a failed close of a read-only descriptor
-  });
 }
 
 let nextConnectionId = 1;
@@ -1294,5 +1101,3 @@ export class TentacleSession {
     });
   }
 }
-
-const SLASH = ascii('/');
