@@ -11,7 +11,9 @@ import { directClient, type ClientAddress } from './proxy-accept.js';
 import { SpoolErrorKind, type SpoolTransfer } from './spool-writer.js';
 import { isZip, unzipFirstMember, zipSingleFile } from './zip.js';
 import type { SessionContext } from './session/context.js';
+import { checkDeadlines } from './session/deadlines.js';
 import { closeFd, openRegularFile, readAt } from './session/read-file.js';
+import { readsLines, SessionState } from './session/state.js';
 import {
   ascii,
   DOT_ENTRIES,
@@ -36,6 +38,7 @@ import {
 } from './session/wire.js';
 
 export { Gate, type FileStoredEvent, type SessionContext } from './session/context.js';
+export { SessionState } from './session/state.js';
 export { Reply } from './session/wire.js';
 
 /**
@@ -63,17 +66,6 @@ const READ_CHUNK_BYTES = 64 * 1024;
 /** How long a dropped connection may linger to flush its last bytes before it is destroyed. */
 const LINGER_MS = 1000;
 
-export const SessionState = {
-  Auth: 0,
-  Command: 1,
-  Body: 2,
-  Work: 3,
-  Confirm: 4,
-  Relay: 5,
-  Closed: 6,
-} as const;
-export type SessionState = (typeof SessionState)[keyof typeof SessionState];
-
 interface Upload {
   readonly kind: UploadKind;
   readonly name: Buffer;
@@ -95,13 +87,6 @@ interface PendingConfirm {
 }
 
 let nextConnectionId = 1;
-
-/** States in which the peer is sending a line (first-byte and line deadlines apply). */
-function readsLines(state: SessionState): boolean {
-  return (
-    state === SessionState.Auth || state === SessionState.Command || state === SessionState.Confirm
-  );
-}
 
 export class TentacleSession {
   readonly cid = nextConnectionId++;
@@ -326,55 +311,25 @@ export class TentacleSession {
 
   readonly #onTimer = (): void => {
     if (this.#state === SessionState.Closed) return;
-    const { idleTimeoutMs, transferTimeoutMs, firstByteTimeoutMs, commandTimeoutMs } = this.#config;
     if (this.#busy && !this.#awaitingPeer) {
       // Our disk work is not the peer's idleness.
-      this.#schedule(idleTimeoutMs);
+      this.#schedule(this.#config.idleTimeoutMs);
       return;
     }
+    const clocks = {
+      awaitingFirstByteSince: this.#awaitingFirstByteSince,
+      lineStartedAt: this.#lineStartedAt,
+      commandStartedAt: this.#commandStartedAt,
+      lastActivity: this.#lastActivity,
+    };
     const now = performance.now();
-    const lines = readsLines(this.#state);
-    /** Milliseconds left before `since + limitMs`; none when the clock is not running. */
-    const left = (running: boolean, since: number, limitMs: number): number =>
-      running ? since + limitMs - now : Number.POSITIVE_INFINITY;
-    // In order of precedence when several have expired.
-    const limits = [
-      {
-        left: left(
-          lines && this.#awaitingFirstByteSince !== 0,
-          this.#awaitingFirstByteSince,
-          firstByteTimeoutMs,
-        ),
-        reason: RejectReason.FirstByteTimeout,
-        message: 'no byte within first_byte_timeout',
-        detail: { firstByteTimeoutSec: firstByteTimeoutMs / 1000 },
-      },
-      {
-        left: left(lines && this.#lineStartedAt !== 0, this.#lineStartedAt, commandTimeoutMs),
-        reason: RejectReason.CommandTimeout,
-        message: 'command line took longer than command_timeout',
-        detail: { commandTimeoutSec: commandTimeoutMs / 1000, state: this.#state },
-      },
-      {
-        left: left(this.#commandStartedAt !== 0, this.#commandStartedAt, transferTimeoutMs),
-        reason: RejectReason.TransferDeadline,
-        message: 'command took longer than transfer_timeout',
-        detail: { transferTimeoutSec: transferTimeoutMs / 1000 },
-      },
-      {
-        left: left(true, this.#lastActivity, idleTimeoutMs),
-        reason: RejectReason.Timeout,
-        message: 'connection timed out',
-        detail: { idleTimeoutSec: idleTimeoutMs / 1000, state: this.#state },
-      },
-    ];
-    const expired = limits.find((l) => l.left <= 0);
-    if (expired) {
-      this.#reject(expired.reason, expired.message, expired.detail);
-      this.#close();
+    const next = checkDeadlines(this.#config, clocks, readsLines(this.#state), this.#state, now);
+    if (typeof next === 'number') {
+      this.#schedule(next);
       return;
     }
-    this.#schedule(Math.min(...limits.map((l) => l.left)));
+    this.#reject(next.reason, next.message, next.detail);
+    this.#close();
   };
 
   // ---- flow control -------------------------------------------------------------------
