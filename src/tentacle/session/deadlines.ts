@@ -16,6 +16,11 @@ export interface SessionClocks {
   readonly lastActivity: number;
 }
 
+export type DeadlineLimits = Pick<
+  TentacleConfig,
+  'idleTimeoutMs' | 'transferTimeoutMs' | 'firstByteTimeoutMs' | 'commandTimeoutMs'
+>;
+
 export interface ExpiredDeadline {
   readonly reason: RejectReason;
   readonly message: string;
@@ -24,7 +29,7 @@ export interface ExpiredDeadline {
 
 /** The first expired limit (in order of precedence), or the milliseconds until the next one. */
 export function checkDeadlines(
-  config: TentacleConfig,
+  config: DeadlineLimits,
   clocks: SessionClocks,
   /** The peer is sending a line (first-byte and line deadlines apply). */
   readingLines: boolean,
