@@ -27,7 +27,6 @@ export const DEEP_IMPORTS_TO_REMOVE = {
   'src/main.ts': ['core'],
   'src/tentacle/options.ts': ['core'],
   'src/tentacle/server.ts': ['core'],
-  'src/tentacle/session.ts': ['core'],
   'src/dataserver/config.ts': ['core'],
   'src/dataserver/dataserver.ts': ['core'],
   'src/dataserver/parse-pool.ts': ['core'],
