@@ -2,6 +2,7 @@ import mysql, { type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import { Counter, Histogram } from 'prom-client';
 import { COLUMN_LIMITS, fitToColumn } from '../../db/index.js';
 import { LEDGER_TABLE, isTransientDbError } from '../../db/index.js';
+import { MODULE_INSERT_COLUMNS } from '../module-columns.js';
 import { catalogOf } from '../state/catalog.js';
 import {
   AGENT_COLUMNS,
@@ -327,45 +328,7 @@ export function createBatchTransaction(
       await writeAddresses(conn, written);
       const newModules = written.flatMap((o) => o.newModules);
       if (newModules.length > 0) {
-        const cols = [
-          'id_agente',
-          'id_tipo_modulo',
-          'nombre',
-          'descripcion',
-          'extended_info',
-          'module_interval',
-          'id_modulo',
-          'id_module_group',
-          'min',
-          'max',
-          'post_process',
-          'min_warning',
-          'max_warning',
-          'min_critical',
-          'max_critical',
-          'str_warning',
-          'str_critical',
-          'warning_inverse',
-          'critical_inverse',
-          'unit',
-          'custom_id',
-          'disabled',
-          'quiet',
-          'min_ff_event',
-          'min_ff_event_normal',
-          'min_ff_event_warning',
-          'min_ff_event_critical',
-          'each_ff',
-          'ff_type',
-          'ff_timeout',
-          'module_ff_interval',
-          'cron_interval',
-          'critical_instructions',
-          'warning_instructions',
-          'unknown_instructions',
-          'disabled_types_event',
-          'module_macros',
-        ] as const;
+        const cols = MODULE_INSERT_COLUMNS;
         const moduleIds = await insertReturningIds(
           conn,
           'tagente_modulo',
