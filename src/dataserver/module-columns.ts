@@ -25,8 +25,9 @@ const MODULE_TABLE = {
   max_warning: { value: 'number', use: XML_TAG },
   min_critical: { value: 'number', use: XML_TAG },
   max_critical: { value: 'number', use: XML_TAG },
-  str_warning: { value: 'text', use: XML_TAG },
-  str_critical: { value: 'text', use: XML_TAG },
+  // NULL (the column default) unless the packet has the tag, as the reference leaves them.
+  str_warning: { value: 'text or null', use: XML_TAG },
+  str_critical: { value: 'text or null', use: XML_TAG },
   warning_inverse: { value: 'number', use: XML_TAG },
   critical_inverse: { value: 'number', use: XML_TAG },
   percentage_warning: { value: 'number', use: READ_ONLY },
@@ -78,6 +79,7 @@ export type ModuleColumn<U extends ModuleColumnUse> = {
 export type ModuleColumnValue<K extends keyof ModuleTable> = {
   number: number;
   text: string;
+  'text or null': string | null;
 }[ModuleTable[K]['value']];
 
 function columnsFor<U extends ModuleColumnUse>(use: U): readonly ModuleColumn<U>[] {
