@@ -23,6 +23,12 @@
  * server process's local time zone (as the reference does; tests pin TZ=UTC).
  */
 
+import type {
+  MODULE_CREATION_ONLY_TAGS,
+  ModuleColumn,
+  ModuleColumnValue,
+} from './module-columns.js';
+
 // ---------------------------------------------------------------------------------------------
 // Identity
 
@@ -111,39 +117,12 @@ export interface PacketDatum {
 /**
  * Module tags that are copied into tagente_modulo only when the module is auto-created (§4.3,
  * §4.4). Values are the raw element text ('' for an empty element); absent tags are undefined.
- * Property names are the XML tag names, which are also the tagente_modulo column names.
+ * Property names are the XML tag names: the tagente_modulo column names (module-columns.ts)
+ * and the three creation-only tags.
  */
-export interface ModuleCreationTags {
-  readonly min?: string;
-  readonly max?: string;
-  readonly post_process?: string;
-  readonly min_warning?: string;
-  readonly max_warning?: string;
-  readonly min_critical?: string;
-  readonly max_critical?: string;
-  readonly str_warning?: string;
-  readonly str_critical?: string;
-  readonly warning_inverse?: string;
-  readonly critical_inverse?: string;
-  readonly unit?: string;
-  readonly custom_id?: string;
-  readonly disabled?: string;
-  readonly quiet?: string;
-  readonly min_ff_event?: string;
-  readonly min_ff_event_normal?: string;
-  readonly min_ff_event_warning?: string;
-  readonly min_ff_event_critical?: string;
-  readonly each_ff?: string;
-  readonly ff_type?: string;
-  readonly ff_timeout?: string;
-  readonly module_ff_interval?: string;
-  readonly critical_instructions?: string;
-  readonly warning_instructions?: string;
-  readonly unknown_instructions?: string;
-  readonly module_group?: string;
-  readonly tags?: string;
-  readonly crontab?: string;
-}
+export type ModuleCreationTags = {
+  readonly [K in ModuleColumn<'tag'> | (typeof MODULE_CREATION_ONLY_TAGS)[number]]?: string;
+};
 
 /** One `<module>` of the packet (§1.4), fields already normalised by the parser. */
 export interface PacketModule {
@@ -541,51 +520,14 @@ export interface AgentUpdate {
 }
 
 /** A tagente_modulo row to INSERT (§4.3) — every column value, already coerced (strict mode). */
-export interface NewModuleRow {
+export type NewModuleRow = {
   /** id_agente_modulo, filled after INSERT; same object as the new ModuleState.ref */
   readonly ref: EntityRef;
   /** id_agente */
   readonly agentRef: EntityRef;
-  readonly id_tipo_modulo: number;
-  readonly nombre: string;
-  readonly descripcion: string;
-  readonly extended_info: string;
-  readonly module_interval: number;
-  /** 1 = agent module */
-  readonly id_modulo: 1;
-  readonly id_module_group: number;
-  readonly min: number;
-  readonly max: number;
-  readonly post_process: number;
-  readonly min_warning: number;
-  readonly max_warning: number;
-  readonly min_critical: number;
-  readonly max_critical: number;
-  readonly str_warning: string;
-  readonly str_critical: string;
-  readonly warning_inverse: number;
-  readonly critical_inverse: number;
-  readonly unit: string;
-  readonly custom_id: string;
-  readonly disabled: number;
-  readonly quiet: number;
-  readonly min_ff_event: number;
-  readonly min_ff_event_normal: number;
-  readonly min_ff_event_warning: number;
-  readonly min_ff_event_critical: number;
-  readonly each_ff: number;
-  readonly ff_type: number;
-  readonly ff_timeout: number;
-  readonly module_ff_interval: number;
-  readonly cron_interval: string;
-  readonly critical_instructions: string;
-  readonly warning_instructions: string;
-  readonly unknown_instructions: string;
-  readonly disabled_types_event: string;
-  readonly module_macros: string;
   /** ttag_module(id_tag, id_agente_modulo) rows to add after the insert */
   readonly tagIds: readonly number[];
-}
+} & { readonly [K in Exclude<ModuleColumn<'insert'>, 'id_agente'>]: ModuleColumnValue<K> };
 
 /** UPDATE tagente_modulo SET descripcion, extended_info, module_interval (§4.4). */
 export interface ModuleConfigUpdate {

@@ -157,6 +157,50 @@ test('35: thresholds are adopted at creation only', async () => {
   assert.equal((await status())['estado'], 0);
 });
 
+test('35: str_warning and str_critical stay NULL unless the packet has the tag, as the reference leaves them', async () => {
+  await h.reset();
+  const s = (name: string, data: string, tags = '') => mod(name, 'generic_data_string', data, tags);
+  await h.feed(
+    packet(
+      T(0),
+      s('absent', 'FAIL') +
+        s('empty', 'FAIL', '<str_warning></str_warning>') +
+        s('set', 'ok', '<str_critical>FAIL</str_critical>'),
+    ),
+  );
+  const rows = await h.rows(
+    'SELECT nombre, str_warning, str_critical FROM tagente_modulo ORDER BY nombre',
+  );
+  assert.deepEqual(
+    rows.map((r) => ({ ...r })),
+    [
+      { nombre: 'absent', str_warning: null, str_critical: null },
+      { nombre: 'empty', str_warning: '', str_critical: null },
+      { nombre: 'set', str_warning: null, str_critical: 'FAIL' },
+    ],
+  );
+  // NULL is no threshold, from the cache and after a reload alike.
+  const estado = async () =>
+    (
+      await h.rows(
+        'SELECT m.nombre, e.estado FROM tagente_estado e JOIN tagente_modulo m USING (id_agente_modulo) ORDER BY m.nombre',
+      )
+    ).map((r) => [r['nombre'], r['estado']]);
+  await h.feed(packet(T(5), s('absent', 'FAIL') + s('set', 'FAIL')));
+  assert.deepEqual(await estado(), [
+    ['absent', 0],
+    ['empty', 0],
+    ['set', 1],
+  ]);
+  await h.restart();
+  await h.feed(packet(T(10), s('absent', 'FAIL') + s('empty', 'FAIL') + s('set', 'ok')));
+  assert.deepEqual(await estado(), [
+    ['absent', 0],
+    ['empty', 0],
+    ['set', 0],
+  ]);
+});
+
 test('44: generic_data_inc: first sample, rate, reset, compacted rate', async () => {
   await h.reset();
   const i = (t: string, v: string) => packet(t, mod('ifin', 'generic_data_inc', v));

@@ -20,6 +20,8 @@ describe('module creation and first datum (§4.3, case 25)', () => {
     assert.equal(row.id_modulo, 1);
     assert.equal(row.module_interval, 300);
     assert.equal(row.agentRef, out.newAgent?.ref);
+    assert.equal(row.str_warning, null, 'absent tags leave str_* NULL (§4.3)');
+    assert.equal(row.str_critical, null);
     assert.equal(h.module('cpu').config.historyData, true);
     const [write] = out.statusWrites;
     assert.ok(write);

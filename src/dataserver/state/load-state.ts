@@ -7,6 +7,7 @@ import {
   type ModuleState,
   type ModuleStatus,
 } from '../types.js';
+import { MODULE_SETTINGS_COLUMNS, MODULE_STATE_COLUMNS } from '../module-columns.js';
 import { datetimeToEpoch } from './datetime.js';
 
 /** An agent with all its modules, as the hot path caches it. */
@@ -24,13 +25,7 @@ export interface AgentSnapshot {
  * modules (count and a checksum of the settings we read but never write), and the master's
  * unknown task marking modules UNKNOWN (it stamps `last_unknown_update`, which we never write).
  */
-const MODULE_SETTINGS_CHECKSUM = `SUM(CRC32(CONCAT_WS('|', id_agente_modulo, nombre, id_tipo_modulo,
-  \`min\`, \`max\`, post_process, history_data, min_warning, max_warning, min_critical,
-  max_critical, str_warning, str_critical, warning_inverse, critical_inverse, percentage_warning,
-  percentage_critical, warning_time, min_ff_event, min_ff_event_normal, min_ff_event_warning,
-  min_ff_event_critical, ff_timeout, ff_type, each_ff, disabled, delete_pending, quiet,
-  critical_instructions, warning_instructions, unknown_instructions, disabled_types_event,
-  id_policy_module, policy_linked, policy_adopted, module_ff_interval, cron_interval)))`;
+const MODULE_SETTINGS_CHECKSUM = `SUM(CRC32(CONCAT_WS('|', ${MODULE_SETTINGS_COLUMNS.map((c) => `\`${c}\``).join(', ')})))`;
 
 /** Two statements: module signature, then status signature (optionally locking). */
 export function signaturesSql(lockStatus: boolean): string {
@@ -184,52 +179,7 @@ export const AGENT_COLUMNS =
   'id_agente, nombre, alias, id_grupo, id_os, modo, disabled, intervalo, direccion, fixed_ip, ' +
   'id_parent, timezone_offset, os_version, agent_version, quiet, satellite_server';
 
-const MODULE_COLUMNS = [
-  'id_agente_modulo',
-  'id_agente',
-  'id_tipo_modulo',
-  'descripcion',
-  'extended_info',
-  'nombre',
-  'module_interval',
-  'cron_interval',
-  'module_ff_interval',
-  'min',
-  'max',
-  'post_process',
-  'history_data',
-  'min_warning',
-  'max_warning',
-  'min_critical',
-  'max_critical',
-  'str_warning',
-  'str_critical',
-  'warning_inverse',
-  'critical_inverse',
-  'percentage_warning',
-  'percentage_critical',
-  'warning_time',
-  'min_ff_event',
-  'min_ff_event_normal',
-  'min_ff_event_warning',
-  'min_ff_event_critical',
-  'ff_timeout',
-  'ff_type',
-  'each_ff',
-  'disabled',
-  'delete_pending',
-  'quiet',
-  'critical_instructions',
-  'warning_instructions',
-  'unknown_instructions',
-  'disabled_types_event',
-  'id_policy_module',
-  'policy_linked',
-  'policy_adopted',
-  'parent_module_id',
-]
-  .map((c) => `m.\`${c}\``)
-  .join(', ');
+const MODULE_COLUMNS = MODULE_STATE_COLUMNS.map((c) => `m.\`${c}\``).join(', ');
 
 const STATUS_COLUMNS =
   'e.id_agente_estado, e.datos, e.estado, e.known_status, e.last_status, e.last_known_status, ' +

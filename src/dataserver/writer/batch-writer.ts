@@ -162,51 +162,65 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
         }
         if (isTransientDbError(err)) {
           metrics.retries.labels(err instanceof BatchTimeoutError ? 'timeout' : 'transient').inc();
-          setAvailable(false);
-          if (closing) {
-            log.warn(
-              { files: items.length },
-              'shutting down while the database is away; files stay claimed',
-            );
-            for (const p of items) p.resolve({ status: 'abandoned' });
-            return;
-          }
-          log.warn({ err: describeError(err), retryInMs: backoff }, 'batch failed; retrying');
-          try {
-            await sleep(backoff + Math.floor(Math.random() * 100), undefined, {
-              signal: closeController.signal,
-            });
-          } catch {
-            // close() during the outage: stop retrying; the files stay claimed.
-            for (const p of items) p.resolve({ status: 'abandoned' });
-            return;
-          }
+          if (!(await waitOutOutage(items, err, backoff))) return;
           backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
           continue;
         }
         metrics.retries.labels('error').inc();
-        if (items.length > 1) {
-          // Find the job the database refuses: write each one alone.
-          log.error(
-            { err: describeError(err), files: items.length },
-            'batch refused; retrying file by file',
-          );
-          for (const p of items) await runBatch([p]);
-          return;
-        }
-        const only = items[0];
-        const { message } = describeError(err);
-        log.error(
-          {
-            err: describeError(err),
-            file: only?.job.kind === 'packet' ? only.job.fileName : undefined,
-          },
-          'write refused',
-        );
-        only?.resolve({ status: 'failed', error: message });
+        await isolateRefused(items, err);
         return;
       }
     }
+  }
+
+  /**
+   * The database is away: marks it so and sleeps `backoff` (plus jitter) before the retry.
+   * False when shutting down instead: the files stay claimed (`abandoned`).
+   */
+  async function waitOutOutage(items: Pending[], err: unknown, backoff: number): Promise<boolean> {
+    setAvailable(false);
+    if (closing) {
+      log.warn(
+        { files: items.length },
+        'shutting down while the database is away; files stay claimed',
+      );
+      for (const p of items) p.resolve({ status: 'abandoned' });
+      return false;
+    }
+    log.warn({ err: describeError(err), retryInMs: backoff }, 'batch failed; retrying');
+    try {
+      await sleep(backoff + Math.floor(Math.random() * 100), undefined, {
+        signal: closeController.signal,
+      });
+      return true;
+    } catch {
+      // close() during the outage: stop retrying; the files stay claimed.
+      for (const p of items) p.resolve({ status: 'abandoned' });
+      return false;
+    }
+  }
+
+  /** A batch the database refuses for a reason retrying cannot fix: find the job, fail only it. */
+  async function isolateRefused(items: Pending[], err: unknown): Promise<void> {
+    if (items.length > 1) {
+      // Write each job alone.
+      log.error(
+        { err: describeError(err), files: items.length },
+        'batch refused; retrying file by file',
+      );
+      for (const p of items) await runBatch([p]);
+      return;
+    }
+    const only = items[0];
+    const { message } = describeError(err);
+    log.error(
+      {
+        err: describeError(err),
+        file: only?.job.kind === 'packet' ? only.job.fileName : undefined,
+      },
+      'write refused',
+    );
+    only?.resolve({ status: 'failed', error: message });
   }
 
   return {

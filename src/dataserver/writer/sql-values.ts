@@ -37,3 +37,12 @@ export function sqlRows(rows: readonly (readonly unknown[])[]): string {
 /** An integer for a column of range [lo, hi] (the reference relies on non-strict mode for it). */
 export const clamp = (v: number, lo: number, hi: number): number =>
   Math.min(hi, Math.max(lo, Math.trunc(v)));
+
+/** mysql2's format, except that a `VALUES ?` list of rows goes through the faster sqlRows. */
+export function fmt(sql: string, values: unknown[]): string {
+  const rows = values[0];
+  if (values.length === 1 && Array.isArray(rows) && sql.includes('VALUES ?')) {
+    return sql.replace('VALUES ?', `VALUES ${sqlRows(rows as unknown[][])}`);
+  }
+  return mysql.format(sql, values as Parameters<typeof mysql.format>[1]);
+}

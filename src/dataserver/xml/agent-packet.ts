@@ -16,6 +16,7 @@ import type {
   ParseOptions,
 } from '../types.js';
 import { safeInput } from '../../pandora/index.js';
+import { MODULE_CREATION_ONLY_TAGS, MODULE_TAG_COLUMNS } from '../module-columns.js';
 import { ATTRIBUTES_KEY, TEXT_KEY, type XmlElement } from './tree.js';
 
 const DEFAULT_INTERVAL_SEC = 300;
@@ -28,35 +29,8 @@ const CR_OR_LF = /[\r\n]/g;
 
 /** Module tags copied into tagente_modulo at creation only (§4.3). */
 const CREATION_TAGS: ReadonlySet<string> = new Set<keyof ModuleCreationTags>([
-  'min',
-  'max',
-  'post_process',
-  'min_warning',
-  'max_warning',
-  'min_critical',
-  'max_critical',
-  'str_warning',
-  'str_critical',
-  'warning_inverse',
-  'critical_inverse',
-  'unit',
-  'custom_id',
-  'disabled',
-  'quiet',
-  'min_ff_event',
-  'min_ff_event_normal',
-  'min_ff_event_warning',
-  'min_ff_event_critical',
-  'each_ff',
-  'ff_type',
-  'ff_timeout',
-  'module_ff_interval',
-  'critical_instructions',
-  'warning_instructions',
-  'unknown_instructions',
-  'module_group',
-  'tags',
-  'crontab',
+  ...MODULE_TAG_COLUMNS,
+  ...MODULE_CREATION_ONLY_TAGS,
 ]);
 
 /** Other tags the reference knows (not appended to extended_info). */
