@@ -15,6 +15,8 @@ import {
   type SpoolDir,
   type SpoolEntry,
 } from './spool/spool-dir.js';
+import { packetByteBudget } from './packet-heap.js';
+import { createByteBudget } from './stages/byte-budget.js';
 import { createFileHandler } from './stages/file-handler.js';
 import { createHealth, type PipelineHealth } from './stages/health.js';
 import { createHousekeeping } from './stages/housekeeping.js';
@@ -34,6 +36,8 @@ export interface DataserverDeps {
   readonly version?: string;
   /** Finished files are kept here for the Tentacle listener to reuse (inode recycling). */
   readonly spares?: SpareFiles | undefined;
+  /** Bytes of files read and not yet finished; by default derived from the heap. */
+  readonly byteBudget?: number;
 }
 
 export interface Dataserver {
@@ -118,6 +122,9 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     },
   });
   const { results } = health;
+  const budget = createByteBudget(
+    deps.byteBudget ?? packetByteBudget(config.parse, config.parseThreads, config.cacheModules),
+  );
   const handler = createFileHandler({
     store: intake.store,
     parser: deps.parser,
@@ -126,6 +133,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     results,
     maxXmlSize: config.parse.maxXmlSize,
     nowSec,
+    budget,
   });
 
   /** A file or a poison file finished: restart the stall clock, pull more, maybe report idle. */
@@ -265,7 +273,12 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       housekeeping.start(w);
       health.start(config.stallTimeoutMs);
       log.info(
-        { incomingDir: config.incomingDir, serverName: config.serverName, serverId },
+        {
+          incomingDir: config.incomingDir,
+          serverName: config.serverName,
+          serverId,
+          byteBudget: budget.limit,
+        },
         'dataserver started',
       );
       await intake.start(recovered);

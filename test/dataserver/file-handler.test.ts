@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { createInlineParser } from '../../src/dataserver/parser.js';
 import { createSpoolDir } from '../../src/dataserver/spool/spool-dir.js';
 import { createFileHandler } from '../../src/dataserver/stages/file-handler.js';
+import { createByteBudget, type ByteBudget } from '../../src/dataserver/stages/byte-budget.js';
 import type { IntakeFile } from '../../src/dataserver/stages/intake.js';
 import type {
   BatchWriter,
@@ -43,7 +44,7 @@ function recordingWriter(answer: WriteResult): BatchWriter & { jobs: WriteJob[] 
   };
 }
 
-function setup(t: TestContext, options: { maxXmlSize?: number } = {}) {
+function setup(t: TestContext, options: { maxXmlSize?: number; budget?: ByteBudget } = {}) {
   const tmp = tempDir('ti-handler-');
   t.after(() => {
     tmp.cleanup();
@@ -65,10 +66,12 @@ function setup(t: TestContext, options: { maxXmlSize?: number } = {}) {
     results,
     maxXmlSize,
     nowSec: () => 1_709_287_500,
+    ...(options.budget ? { budget: options.budget } : {}),
   });
   const drop = (name: string, body: string): IntakeFile => {
     writeFileSync(join(tmp.path, name), body);
-    return { name, key: 'a1', mtimeMs: statSync(join(tmp.path, name)).mtimeMs, recovered: false };
+    const key = name.split('.')[0] ?? '';
+    return { name, key, mtimeMs: statSync(join(tmp.path, name)).mtimeMs, recovered: false };
   };
   const counted = async () =>
     Object.fromEntries(
@@ -144,3 +147,46 @@ test('a recovered file is handled from the claim folder; a file taken by another
   assert.deepEqual(await s.counted(), { duplicate: 1, lost: 1 });
   assert.equal(existsSync(join(s.spool.claimDir, file.name)), false);
 });
+
+test('over the byte budget a file waits before it is read, and goes once the first is finished', async (t) => {
+  const budget = createByteBudget(GOOD.length + 10); // one file at a time
+  const s = setup(t, { budget });
+  const answers: ((r: WriteResult) => void)[] = [];
+  const jobs: WriteJob[] = [];
+  const w: BatchWriter = {
+    submit(job) {
+      jobs.push(job);
+      return new Promise((resolve) => answers.push(resolve));
+    },
+    pending: 0,
+    available: true,
+    drain: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+  const first = s.handler.handle(s.drop('a1.1709287200.data', GOOD), w);
+  const second = s.handler.handle(s.drop('a2.1709287200.data', GOOD.replace("'a1'", "'a2'")), w);
+  await eventually(() => jobs.length === 1 && budget.waiting === 1);
+  assert.equal(budget.held, GOOD.length);
+  // Claimed, size known, not read: it waits in the claim folder beside the first.
+  assert.deepEqual(s.left().claimed.sort(), ['a1.1709287200.data', 'a2.1709287200.data']);
+  answers[0]?.({ status: 'committed' });
+  await first;
+  await eventually(() => jobs.length === 2);
+  assert.equal(budget.waiting, 0);
+  answers[1]?.({ status: 'committed' });
+  await second;
+  assert.equal(budget.held, 0, 'every byte given back');
+  assert.deepEqual(
+    jobs.map((j) => (j.kind === 'packet' ? j.packet.agentName : '')),
+    ['a1', 'a2'],
+  );
+  assert.deepEqual(s.left(), { spool: [], claimed: [] });
+});
+
+async function eventually(condition: () => boolean): Promise<void> {
+  const ends = Date.now() + 5000;
+  while (!condition()) {
+    assert.ok(Date.now() < ends, 'condition not reached within 5 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

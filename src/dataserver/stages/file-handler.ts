@@ -8,6 +8,8 @@ import { BADXML_SUFFIX, FAILED_SUFFIX } from '../spool/spool-dir.js';
 import type { AgentPacket, ParseFailure } from '../types.js';
 import type { BatchWriter } from '../writer/batch-writer.js';
 import { toParseFailure } from '../xml/index.js';
+import type { ByteBudget } from './byte-budget.js';
+import { collectedGauge } from './health.js';
 import type { FileStore, IntakeFile } from './intake.js';
 
 /** Refusals whose message names the limit (a key, or a column) that refused the file. */
@@ -26,13 +28,17 @@ export interface FileHandlerDeps {
   readonly results: Counter<'result'>;
   readonly maxXmlSize: number;
   readonly nowSec: () => number;
+  /** Bytes of files read and not yet finished (packetByteBudget); none = unbounded. */
+  readonly budget?: ByteBudget;
 }
 
 /**
  * One data file from claim to disposal: claim, read, hash, parse, fit to the schema, submit to
  * the batch writer, then remove (committed), reject (refused) or leave claimed (abandoned: the
  * database went away or the server is closing; the next start takes it again). The file leaves
- * the store only after the writer has answered, so a crash in between never loses it.
+ * the store only after the writer has answered, so a crash in between never loses it. Between
+ * learning a file's size and reading it, the handler waits for the byte budget; the bytes are
+ * held until the file is finished.
  */
 export interface FileHandler {
   handle(file: IntakeFile, writer: BatchWriter): Promise<void>;
@@ -52,6 +58,21 @@ export function createFileHandler(deps: FileHandlerDeps): FileHandler {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
     registers: [deps.registry],
   });
+  const { budget } = deps;
+  if (budget) {
+    collectedGauge(
+      deps.registry,
+      'pandora_dataserver_admitted_file_bytes',
+      'Bytes of files read and not yet finished (bounded by the byte budget)',
+      () => budget.held,
+    );
+    collectedGauge(
+      deps.registry,
+      'pandora_dataserver_admission_waiting_files',
+      'Files whose size is known, waiting for the byte budget before they are read',
+      () => budget.waiting,
+    );
+  }
 
   async function parse(file: IntakeFile, read: Buffer | { tooLarge: number }) {
     const t0 = process.hrtime.bigint();
@@ -126,29 +147,47 @@ export function createFileHandler(deps: FileHandlerDeps): FileHandler {
     }
   }
 
+  /** Parses a file read within the budget, fits it to the schema and sends it on its way. */
+  async function ingest(
+    file: IntakeFile,
+    read: Buffer | { tooLarge: number },
+    w: BatchWriter,
+  ): Promise<void> {
+    const size = Buffer.isBuffer(read) ? read.length : read.tooLarge; // before the bytes move
+    const sha256 = fileIdentity(file.name, read, file.mtimeMs);
+    const parsed = await parse(file, read);
+    // Checked against the columns before the batch: a value the database would refuse must
+    // not fail the batch and send the file down the _FAILED path meant for our own bugs.
+    const fitted = parsed.packet ? fitPacketToSchema(parsed.packet) : { refused: parsed.error };
+    const done = { name: file.name, size, sha256 };
+    if (fitted.refused) await refuse(done, fitted.refused, w);
+    else await submit(done, fitted.packet, w);
+  }
+
   return {
     async handle(file, w) {
       if (!file.recovered && !(await store.claim(file.name))) {
         results.labels('lost').inc(); // another process claimed it first
         return;
       }
-      let read: Buffer | { tooLarge: number };
+      let held = 0;
+      const admit = async (size: number) => {
+        await budget?.acquire(size);
+        held = size;
+      };
       try {
-        read = await store.readClaimed(file.name, deps.maxXmlSize);
-      } catch (err) {
-        log.error({ err: describeError(err), file: file.name }, 'cannot read claimed file');
-        results.labels('error').inc();
-        return;
+        let read: Buffer | { tooLarge: number };
+        try {
+          read = await store.readClaimed(file.name, deps.maxXmlSize, budget && admit);
+        } catch (err) {
+          log.error({ err: describeError(err), file: file.name }, 'cannot read claimed file');
+          results.labels('error').inc();
+          return;
+        }
+        await ingest(file, read, w);
+      } finally {
+        if (held > 0) budget?.release(held);
       }
-      const size = Buffer.isBuffer(read) ? read.length : read.tooLarge; // before the bytes move
-      const sha256 = fileIdentity(file.name, read, file.mtimeMs);
-      const parsed = await parse(file, read);
-      // Checked against the columns before the batch: a value the database would refuse must
-      // not fail the batch and send the file down the _FAILED path meant for our own bugs.
-      const fitted = parsed.packet ? fitPacketToSchema(parsed.packet) : { refused: parsed.error };
-      const done = { name: file.name, size, sha256 };
-      if (fitted.refused) await refuse(done, fitted.refused, w);
-      else await submit(done, fitted.packet, w);
     },
   };
 }

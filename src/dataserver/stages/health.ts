@@ -9,6 +9,23 @@ export interface PipelineHealth {
   readonly stalled: boolean;
 }
 
+/** A gauge read when scraped. */
+export function collectedGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  value: () => number,
+): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(value());
+    },
+  });
+}
+
 export interface HealthDeps {
   readonly log: Logger;
   readonly registry: Registry;
@@ -54,15 +71,9 @@ export function createHealth(deps: HealthDeps): DataserverHealth {
     labelNames: ['result'] as const,
     registers: [registry],
   });
-  const gauge = (name: string, help: string, value: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(value());
-      },
-    });
+  const gauge = (name: string, help: string, value: () => number) => {
+    collectedGauge(registry, name, help, value);
+  };
   gauge(
     'pandora_dataserver_spool_files',
     'Data files known to the queue (queued or in flight)',
