@@ -300,6 +300,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     onAdopted: () => {
       dataserver.wake();
     },
+    health: () => dataserver.health(),
   });
   if (s.http_port !== undefined) {
     const http = createHttpServer(

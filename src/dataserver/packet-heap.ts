@@ -13,12 +13,12 @@
  * A worker parses one file at a time but keeps a message's packets until the last is parsed;
  * files over LARGE_FILE_BYTES go alone (parse-pool.ts), so besides the packet at the limits it
  * holds at most TASKS_PER_MESSAGE - 1 packets of small files. On the main thread the packet
- * sits beside what the cache sizing reserves for everything else (core/heap.ts). Packets in
- * flight on the main thread are not all assumed to be at the limits: a flood of them is
- * bounded by the number in flight (dataserver_batch_files), not by this check.
+ * sits beside what the cache sizing reserves for everything else (core/heap.ts). Up to
+ * dataserver_batch_files × 4 packets are in flight on the main thread; their bytes are bounded
+ * by packetByteBudget (the file handler's admission gate), so several large ones wait their turn.
  */
 import { getHeapStatistics } from 'node:v8';
-import { HEAP_RESERVE_BYTES } from '../core/index.js';
+import { CACHED_MODULE_BYTES, HEAP_RESERVE_BYTES } from '../core/index.js';
 import { LARGE_FILE_BYTES, TASKS_PER_MESSAGE } from './parse-pool.js';
 import type { ParseOptions } from './types.js';
 
@@ -97,4 +97,24 @@ export function packetHeapProblem(
     );
   }
   return undefined;
+}
+
+/**
+ * Bytes of files that may be read and not yet finished at once: the main thread's heap beyond
+ * the reserve, the state cache (when bounded) and, with `threads` 0, the parsing itself, priced
+ * at what a packet at the limits costs per byte of its file. Never less than max_xml_size: a
+ * file alone is always admitted (packetHeapProblem has checked that one fits).
+ */
+export function packetByteBudget(
+  options: ParseOptions,
+  threads: number,
+  cacheModules: number,
+  heapLimit = getHeapStatistics().heap_size_limit,
+): number {
+  const estimate = estimatePacketHeap(options);
+  const cache = Math.max(0, cacheModules) * CACHED_MODULE_BYTES;
+  const parsing = threads === 0 ? estimate.workerBytes : 0;
+  const room = heapLimit - HEAP_RESERVE_BYTES - cache - parsing;
+  const bytesPerFileByte = estimate.mainBytes / options.maxXmlSize;
+  return Math.max(options.maxXmlSize, Math.floor(room / bytesPerFileByte));
 }

@@ -20,11 +20,24 @@ export interface NodeStateConfig {
   readonly drainDelayMs: number;
 }
 
+/**
+ * The ingestion pipeline's health as the dataserver reports it (its `health()`); HA declares the
+ * shape it reads so that it needs no import of the dataserver.
+ */
+export interface PipelineHealth {
+  /** Data files known to the pipeline, queued or in flight. */
+  readonly queueDepth: number;
+  /** The dataserver's stall guard is raised. */
+  readonly stalled: boolean;
+}
+
 export interface NodeStateDeps {
   readonly coordinator: HaCoordinator;
   readonly log: Logger;
-  /** Where queue depth and the totals behind /status rates are read (the process registry). */
+  /** Where the totals behind /status rates are read (the process registry). */
   readonly registry?: Registry;
+  /** The pipeline's health (undefined while no pipeline runs: depth 0, not stalled). */
+  readonly pipeline?: () => PipelineHealth | undefined;
   /** Stops accepting new Tentacle connections; resolves when in-flight work has finished. */
   readonly drainReceiver?: () => Promise<void>;
   /** Extra readiness checks: each returns a reason when not ready. */
@@ -58,9 +71,6 @@ const RATE_SOURCES = {
   files_processed: 'pandora_dataserver_files_processed_total',
   module_values: 'pandora_dataserver_module_values_total',
 } as const;
-const QUEUE_GAUGE = 'pandora_dataserver_spool_files';
-/** 1 while files wait and none has finished for `dataserver_stall_timeout` (the stall guard). */
-const STALLED_GAUGE = 'pandora_dataserver_stalled';
 
 async function metricSum(registry: Registry, name: string): Promise<number | undefined> {
   const metric = registry.getSingleMetric(name);
@@ -69,17 +79,15 @@ async function metricSum(registry: Registry, name: string): Promise<number | und
   return values.reduce((sum, v) => sum + v.value, 0);
 }
 
-/** Queue depth and totals from the registry; metrics of modules not running are left out. */
-async function readRegistry(
-  registry: Registry | undefined,
-): Promise<{ queueDepth: number; totals: Record<string, number> }> {
+/** Totals from the registry; metrics of modules not running are left out. */
+async function readTotals(registry: Registry | undefined): Promise<Record<string, number>> {
   const totals: Record<string, number> = {};
-  if (!registry) return { queueDepth: 0, totals };
+  if (!registry) return totals;
   for (const [key, name] of Object.entries(RATE_SOURCES)) {
     const sum = await metricSum(registry, name);
     if (sum !== undefined) totals[key] = sum;
   }
-  return { queueDepth: (await metricSum(registry, QUEUE_GAUGE)) ?? 0, totals };
+  return totals;
 }
 
 /**
@@ -112,14 +120,14 @@ export function createNodeState(config: NodeStateConfig, deps: NodeStateDeps): N
     },
     async status() {
       const snap = coordinator.snapshot();
-      const { queueDepth, totals } = await readRegistry(deps.registry);
+      const totals = await readTotals(deps.registry);
       return {
         server: snap.server,
         role: snap.role,
         master: snap.master,
         epoch: snap.epoch,
         peers: snap.peers,
-        queue_depth: queueDepth,
+        queue_depth: deps.pipeline?.()?.queueDepth ?? 0,
         draining: isDraining,
         totals,
       };
@@ -135,9 +143,7 @@ export function createNodeState(config: NodeStateConfig, deps: NodeStateDeps): N
       const spool = await spoolProblem();
       if (spool !== undefined) reasons.push(spool);
       // A stalled pipeline still accepts files; the balancer should send agents elsewhere.
-      if (deps.registry && ((await metricSum(deps.registry, STALLED_GAUGE)) ?? 0) > 0) {
-        reasons.push('stalled');
-      }
+      if (deps.pipeline?.()?.stalled ?? false) reasons.push('stalled');
       for (const check of deps.checks ?? []) {
         const reason = await check();
         if (reason !== undefined) reasons.push(reason);

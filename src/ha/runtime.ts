@@ -4,7 +4,7 @@ import { createHaCoordinator, type HaCoordinator } from './coordinator.js';
 import { createMasterJob, type MasterJob } from './master-job.js';
 import { adoptDeadPeerFolders } from './folder-takeover.js';
 import { createOwnerMarkerCheck } from './owner-marker.js';
-import { createNodeState, type NodeState } from './node-state.js';
+import { createNodeState, type NodeState, type PipelineHealth } from './node-state.js';
 import { ensureHaSchema } from './schema.js';
 import { haConfigFrom, type HaSettings } from './settings.js';
 import { markUnknownModules } from './unknown-detector.js';
@@ -17,6 +17,8 @@ export interface IntakeHooks {
   readonly drainReceiver: () => Promise<void>;
   /** Files of a dead peer were queued into `spoolDir` (tell the dataserver to look). */
   readonly onAdopted?: () => void;
+  /** The pipeline's queue depth and stall guard (readiness, /status). */
+  readonly health?: () => PipelineHealth;
 }
 
 export interface HaRuntime {
@@ -72,6 +74,7 @@ export function createHaRuntime(
       coordinator,
       log: deps.logger,
       registry: deps.registry,
+      pipeline: () => intake?.health?.(),
       drainReceiver: () => intake?.drainReceiver() ?? Promise.resolve(),
       checks: [() => ownerCheck?.() ?? Promise.resolve(undefined)],
     },

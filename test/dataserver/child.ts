@@ -1,6 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { testDbServer } from '../helpers/db.js';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { SERVE_NODE_FLAGS } from '../../src/core/heap.js';
+import { createSchemaDatabase, testDbServer } from '../helpers/db.js';
+import { freePort } from '../helpers/net.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** `tentacle-ingest serve --no-tentacle` in a child process (the real composition root). */
 export type ServeChild = ChildProcess & {
@@ -114,4 +119,26 @@ export async function startServe(options: Parameters<typeof spawnServe>[0]): Pro
   const child = spawnServe(options);
   await child.ready;
   return child;
+}
+
+/** `serve` as shipped (heap flags, 2 parse workers, its Tentacle listener) on a new database. */
+export async function productionServe(t: TestContext, label: string) {
+  const db = await createSchemaDatabase(`ti_${label}`);
+  t.after(() => db.drop());
+  const tmp = tempDir(`ti-${label}-`);
+  t.after(() => {
+    tmp.cleanup();
+  });
+  const incoming = join(tmp.path, 'data_in');
+  const port = await freePort();
+  const serve = await startServe({
+    incomingDir: incoming,
+    dbName: db.name,
+    serverName: `${label}01`,
+    nodeFlags: SERVE_NODE_FLAGS,
+    tentaclePort: port,
+    parseThreads: 2,
+  });
+  t.after(() => killHard(serve));
+  return { db, incoming, port, serve };
 }

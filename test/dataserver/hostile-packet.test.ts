@@ -9,17 +9,15 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
 import { SERVE_NODE_FLAGS } from '../../src/core/heap.js';
 import { LEDGER_TABLE } from '../../src/db/index.js';
 import { DEFAULT_MAX_XML_SIZE_BYTES, DEFAULT_XML_LIMITS } from '../../src/dataserver/xml/index.js';
 import { safeOutput } from '../../src/pandora/index.js';
 import { connect, zipSingleFile } from '../../src/tentacle/index.js';
-import { createSchemaDatabase } from '../helpers/db.js';
-import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
-import { killHard, spawnServe, startServe, waitFor } from './child.js';
+import { killHard, productionServe, spawnServe, waitFor } from './child.js';
 
 const ATTACK_MODULES = 158_000;
 
@@ -43,28 +41,6 @@ function attackXml(): Buffer {
   }
   parts.push('</agent_data>\n');
   return Buffer.from(parts.join(''));
-}
-
-/** `serve` as shipped (heap flags, 2 parse workers, its Tentacle listener) on a new database. */
-async function productionServe(t: TestContext, label: string) {
-  const db = await createSchemaDatabase(`ti_${label}`);
-  t.after(() => db.drop());
-  const tmp = tempDir(`ti-${label}-`);
-  t.after(() => {
-    tmp.cleanup();
-  });
-  const incoming = join(tmp.path, 'data_in');
-  const port = await freePort();
-  const serve = await startServe({
-    incomingDir: incoming,
-    dbName: db.name,
-    serverName: `${label}01`,
-    nodeFlags: SERVE_NODE_FLAGS,
-    tentaclePort: port,
-    parseThreads: 2,
-  });
-  t.after(() => killHard(serve));
-  return { db, incoming, port, serve };
 }
 
 test(

@@ -110,9 +110,12 @@ test('the stall guard flags a pipeline where nothing finishes, and clears on pro
       'the stall flag',
       async () => (await gauge(registry, 'pandora_dataserver_stalled')) === 1,
     );
+    // The hook HA's readiness reads says the same, with the waiting file in its depth.
+    assert.deepEqual(ds.health(), { queueDepth: 1, stalled: true });
     release?.();
     await ds.drain();
     assert.equal(await gauge(registry, 'pandora_dataserver_stalled'), 0);
+    assert.deepEqual(ds.health(), { queueDepth: 0, stalled: false });
     assert.equal(await h.count("SELECT COUNT(*) AS n FROM tagente WHERE nombre = 'agent1'"), 1);
   } finally {
     release?.();

@@ -26,6 +26,8 @@ export interface HttpNode {
   readonly http: HttpServer;
   readonly baseUrl: string;
   readonly spoolDir: string;
+  /** What the pipeline hook reports (the dataserver's `health()` in `serve`); set it freely. */
+  readonly pipeline: { queueDepth: number; stalled: boolean };
   /** Calls of the receiver's drain hook. */
   readonly drainCalls: number[];
   close(): Promise<void>;
@@ -70,6 +72,7 @@ export async function startHttpNode(
   const coordinator = createHaCoordinator(config, { pool, log, registry });
   await ensureHaSchema(pool);
   const drainCalls: number[] = [];
+  const pipeline = { queueDepth: 0, stalled: false };
   const state = createNodeState(
     {
       spoolDir: spool.path,
@@ -81,6 +84,7 @@ export async function startHttpNode(
       coordinator,
       log,
       registry,
+      pipeline: () => pipeline,
       drainReceiver: () => {
         drainCalls.push(Date.now());
         return Promise.resolve();
@@ -104,6 +108,7 @@ export async function startHttpNode(
     http,
     baseUrl: `http://127.0.0.1:${address.port}`,
     spoolDir: spool.path,
+    pipeline,
     drainCalls,
     async close() {
       await http.close();

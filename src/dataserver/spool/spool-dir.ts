@@ -13,6 +13,7 @@ import {
   type SpareFiles,
 } from '../../core/index.js';
 import { agentKeyOf } from '../../pandora/index.js';
+import type { FileStore } from '../stages/intake.js';
 
 export interface SpoolEntry {
   readonly name: string;
@@ -35,7 +36,7 @@ function isMissing(err: unknown): boolean {
  * folder by mistake still never both take a file; it leaves the claim folder only after its
  * batch commits (deleted) or when it is refused (renamed back with a suffix).
  */
-export interface SpoolDir {
+export interface SpoolDir extends FileStore {
   readonly incomingDir: string;
   readonly claimDir: string;
   /** Matching files in the spool, stat'ed; files that vanish meanwhile are skipped. */
@@ -44,17 +45,9 @@ export interface SpoolDir {
   entry(name: string): Promise<SpoolEntry | undefined>;
   /** Files left claimed by a previous run of this server (crash recovery, spec §9 case 68). */
   listClaimed(): Promise<SpoolEntry[]>;
-  /** true = the file is ours now; false = it is gone (claimed by someone else or removed). */
-  claim(name: string): Promise<boolean>;
-  /** The bytes of a claimed file, or its size when that exceeds `maxBytes` (not read). */
-  readClaimed(name: string, maxBytes: number): Promise<Buffer | { tooLarge: number }>;
-  /**
-   * Processing finished and committed: remove the claimed file (kept as a spare for the next
-   * upload when spares are on and `size` is known; see core/spare-files.ts).
-   */
-  remove(name: string, size?: number): Promise<void>;
-  /** Move a refused claimed file back into the spool as `<name><suffix>`. */
-  reject(name: string, suffix: string): Promise<void>;
+  // claim, readClaimed, remove, reject: see FileStore. `remove` keeps the file as a spare for the
+  // next upload when spares are on and `size` is known (core/spare-files.ts); `reject` renames it
+  // back into the spool as `<name><suffix>`.
 }
 
 export function createSpoolDir(
@@ -103,11 +96,12 @@ export function createSpoolDir(
         throw err;
       }
     },
-    async readClaimed(name, maxBytes) {
+    async readClaimed(name, maxBytes, admit) {
       const fd = await openFd(join(claimDir, name), 'r');
       try {
         const { size } = await fstatFd(fd);
         if (size > maxBytes) return { tooLarge: size };
+        await admit?.(size);
         const bytes = Buffer.allocUnsafeSlow(size);
         let filled = 0;
         while (filled < size) {
