@@ -24,15 +24,7 @@ export const ROOMS = {
  * barrel, which also loads pino and prom-client.
  */
 export const DEEP_IMPORTS_TO_REMOVE = {
-  'src/main.ts': ['core'],
-  'src/tentacle/options.ts': ['core'],
-  'src/tentacle/server.ts': ['core'],
-  'src/dataserver/config.ts': ['core'],
-  'src/dataserver/dataserver.ts': ['core'],
-  'src/dataserver/parse-pool.ts': ['core'],
   'src/dataserver/parse-worker.ts': ['core'],
-  'src/dataserver/writer/batch-writer.ts': ['core'],
-  'src/dataserver/writer/jobs.ts': ['core'],
   'src/dataserver/xml/agent-packet.ts': ['core'],
   'src/dataserver/xml/decode.ts': ['core'],
   'src/dataserver/xml/parse.ts': ['core'],

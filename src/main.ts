@@ -5,13 +5,21 @@
  * (`--incomingdir DIR`, `--dbname NAME`, ...), and an environment variable `PANDORA_<KEY>`.
  */
 import { rmSync } from 'node:fs';
-import { readConfFile, type ConfEntries } from './core/conf-file.js';
-import { ConfigError, describeError } from './core/errors.js';
-import { cacheHeapWarning } from './core/heap.js';
-import { createLogger, type Logger } from './core/log.js';
-import { createMetricsRegistry, type Registry } from './core/metrics.js';
-import { SpareFiles, spareDirOf } from './core/spare-files.js';
-import { resolveSettings, type SettingsTable } from './core/settings.js';
+import {
+  cacheHeapWarning,
+  type ConfEntries,
+  ConfigError,
+  createLogger,
+  createMetricsRegistry,
+  describeError,
+  type Logger,
+  readConfFile,
+  type Registry,
+  resolveSettings,
+  type SettingsTable,
+  spareDirOf,
+  SpareFiles,
+} from './core/index.js';
 import { ingestUsage, parseIngestArgs, type IngestCommand } from './cli/index.js';
 import { createDbPool, initDatabase, type DbPool } from './db/index.js';
 import {

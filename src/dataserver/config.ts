@@ -1,9 +1,13 @@
 import { hostname } from 'node:os';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
-import type { ConfEntries } from '../core/conf-file.js';
-import { ConfigError } from '../core/errors.js';
-import { isPathSegment } from '../core/path-segment.js';
-import { resolveSettings, type Settings, type SettingsTable } from '../core/settings.js';
+import {
+  type ConfEntries,
+  ConfigError,
+  isPathSegment,
+  resolveSettings,
+  type Settings,
+  type SettingsTable,
+} from '../core/index.js';
 import type { LogicConfig, ParseOptions } from './types.js';
 import { DEFAULT_XML_LIMITS } from './xml/limits.js';
 

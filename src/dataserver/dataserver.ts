@@ -1,8 +1,6 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import type { Registry } from 'prom-client';
-import { describeError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
-import type { SpareFiles } from '../core/spare-files.js';
+import { describeError, type Logger, type SpareFiles } from '../core/index.js';
 import type { DbPool } from '../db/index.js';
 import type { DataserverConfig } from './config.js';
 import type { PacketParser } from './parser.js';

@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { ErrorCode } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
+import { ErrorCode, type Logger } from '../core/index.js';
 import type { PacketParser, ParseResult } from './parser.js';
 import type { ParseOptions, ParseRequest, ParseResponse } from './types.js';
 

@@ -2,9 +2,13 @@ import { createHash } from 'node:crypto';
 import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import tls from 'node:tls';
-import type { ConfEntries } from '../core/conf-file.js';
-import { ConfigError } from '../core/errors.js';
-import { resolveSettings, type Settings, type SettingsTable } from '../core/settings.js';
+import {
+  type ConfEntries,
+  ConfigError,
+  resolveSettings,
+  type Settings,
+  type SettingsTable,
+} from '../core/index.js';
 import { MAX_LINE_BYTES } from './parser.js';
 import { compileTrustedSources, type ProxyProtocolConfig } from './proxy-accept.js';
 

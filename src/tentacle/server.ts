@@ -3,9 +3,13 @@ import net, { type AddressInfo } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import tls from 'node:tls';
 import { Registry } from 'prom-client';
-import { ConfigError, describeError } from '../core/errors.js';
-import { silentLogger, type Logger } from '../core/log.js';
-import type { SpareFiles } from '../core/spare-files.js';
+import {
+  ConfigError,
+  describeError,
+  type Logger,
+  silentLogger,
+  type SpareFiles,
+} from '../core/index.js';
 import { ConnectionsPerAddress } from './address-limit.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { descriptorsNeeded, openFileLimit } from './fd-limit.js';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge } from 'prom-client';
-import { describeError } from '../../core/errors.js';
+import { describeError } from '../../core/index.js';
 import { isTransientDbError } from '../../db/index.js';
 import { lookupKey } from '../types.js';
 import { createBatchTransaction } from './batch-transaction.js';

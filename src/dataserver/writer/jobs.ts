@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { Logger } from '../../core/log.js';
+import { type Logger } from '../../core/index.js';
 import type { DbPool } from '../../db/index.js';
 import type { AgentCache } from '../state/agent-cache.js';
 import type { CatalogData } from '../state/catalog.js';
