@@ -28,7 +28,8 @@ import {
   type ClientAddress,
 } from './proxy-accept.js';
 import { Gate, TentacleSession, type FileStoredEvent, type SessionContext } from './session.js';
-import { SpoolWriter, sweepStaleTempFiles } from './spool-writer.js';
+import { sweepStaleTempFiles } from './spool-sweep.js';
+import { SpoolWriter } from './spool-writer.js';
 
 /**
  * The Tentacle listener: one `net.Server` per listen address (implicit TLS is layered per

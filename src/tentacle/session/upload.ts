@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, printableBytes, type PandoraError } from '../../core/index.js';
 import { RejectReason } from '../metrics.js';
-import { SpoolErrorKind, type SpoolTransfer } from '../spool-writer.js';
+import { SpoolErrorKind } from '../spool-error.js';
+import type { SpoolTransfer } from '../spool-transfer.js';
 import { isZip, unzipFirstMember } from '../zip.js';
 import type { SessionCore } from './core.js';
 import { folderFor } from './folders.js';
