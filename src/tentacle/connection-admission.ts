@@ -234,9 +234,10 @@ export class ConnectionAdmission {
   /** Starts the TLS handshake or the session of a connection whose client is known. */
   #admit(raw: net.Socket, client: ClientAddress): void {
     if (raw.destroyed) return;
-    if (this.#log.isLevelEnabled('info')) {
+    const level = this.#ctx.connectionLogLevel;
+    if (this.#log.isLevelEnabled(level)) {
       const via = client.via ? { via: client.via.address, viaPort: client.via.port } : {};
-      this.#log.info(
+      this.#log[level](
         { event: 'connected', peer: client.address, peerPort: client.port, ...via },
         'client connected',
       );

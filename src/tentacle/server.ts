@@ -14,7 +14,12 @@ import {
   type TentacleConfig,
   type TentacleServerOptions,
 } from './options.js';
-import { Gate, type FileStoredEvent, type SessionContext } from './session.js';
+import {
+  Gate,
+  type ConnectionLogLevel,
+  type FileStoredEvent,
+  type SessionContext,
+} from './session.js';
 import { sweepStaleTempFiles } from './spool-sweep.js';
 import { SpoolWriter } from './spool-writer.js';
 
@@ -35,6 +40,8 @@ export interface TentacleServerDeps {
   readonly registry?: Registry | undefined;
   /** Finished spool files to write uploads into (inode recycling; `serve` only). */
   readonly spares?: SpareFiles | undefined;
+  /** Level of the per-connection lines (session/context.ts); `debug` unless given. */
+  readonly connectionLogLevel?: ConnectionLogLevel | undefined;
 }
 
 export interface TentacleServerEvents {
@@ -86,6 +93,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       spool: this.#spool,
       metrics: this.metrics,
       logger: this.#log,
+      connectionLogLevel: deps.connectionLogLevel ?? 'debug',
       zipGate: new Gate(ZIP_CONCURRENCY),
       zipMemory: new ByteBudget(Math.max(ZSEND_MEMORY_BUDGET_BYTES, config.maxSize)),
       // Only build events when someone listens.

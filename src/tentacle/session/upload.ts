@@ -265,8 +265,8 @@ function reportStored(session: SessionCore, upload: Upload, size: number): void 
   const { metrics, logger, fileStored: notify } = session.ctx;
   metrics.file('ok');
   metrics.receiveDuration.observe((performance.now() - upload.startedAt) / 1000);
-  if (logger.isLevelEnabled('info')) {
-    session.logger().info(
+  if (logger.isLevelEnabled(session.ctx.connectionLogLevel)) {
+    session.logger()[session.ctx.connectionLogLevel](
       {
         event: 'file_received',
         name: printableBytes(upload.name),
