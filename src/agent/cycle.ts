@@ -69,75 +69,105 @@ export async function runDeliveryCycle(
     health: remembered ?? cycleHealth(),
     metrics: createDeliveryMetrics(deps.registry),
   };
-  const lanes: BufferedLane[] = [];
-  const buffer = (dir: string) => createFileBuffer(dir, config.buffer, log);
-  if (config.mode === 'always' && secondary) {
-    lanes.push({
-      name: 'primary',
-      queue: buffer(config.temporal),
-      targets: [primary],
-      blocked: false,
-    });
-    lanes.push({
-      name: 'secondary',
-      queue: buffer(config.secondaryTemporal),
-      targets: [secondary],
-      blocked: false,
-    });
-  } else {
-    lanes.push({ name: 'primary', queue: buffer(config.temporal), targets: links, blocked: false });
-  }
+  const buffer = (dir: string): FileBuffer => createFileBuffer(dir, config.buffer, log);
+  const lanes: BufferedLane[] =
+    config.mode === 'always' && secondary
+      ? [
+          { name: 'primary', queue: buffer(config.temporal), targets: [primary], blocked: false },
+          {
+            name: 'secondary',
+            queue: buffer(config.secondaryTemporal),
+            targets: [secondary],
+            blocked: false,
+          },
+        ]
+      : [{ name: 'primary', queue: buffer(config.temporal), targets: links, blocked: false }];
 
   try {
-    // Read every new file first: a missing one fails the run before anything is sent, and a
-    // file that lives in the primary buffer (an agent passing its own spool file) is part of
-    // that lane's backlog, which may deliver and delete it below.
-    const primaryBuffer = await realpath(config.temporal).catch(() => resolve(config.temporal));
-    const news = await Promise.all(
-      paths.map(async (path) => {
-        const data = await readFile(path).catch((err: unknown) => {
-          throw new Error(`File '${path}' does not exist or cannot be read.`, { cause: err });
-        });
-        const dir = await realpath(dirname(path)).catch(() => resolve(dirname(path)));
-        return { path, name: basename(path), data, inPrimaryBuffer: dir === primaryBuffer };
-      }),
-    );
+    const news = await readNewFiles(paths, config.temporal);
     // As the reference agent at start: the secondary's own buffer folder must exist.
     if (config.mode === 'always') await mkdir(config.secondaryTemporal, { recursive: true });
-    const backlogDelivered: Record<string, string[]> = {};
-    const drainedTo = new Map<string, TargetRole>(); // `lane/name` → target
-    if (config.buffer.enabled) {
-      for (const lane of lanes) {
-        const drained = await drainLane(lane, laneDeps);
-        lane.blocked = drained.blocked;
-        backlogDelivered[lane.name] = drained.delivered.map((f) => f.name);
-        for (const f of drained.delivered) drainedTo.set(`${lane.name}/${f.name}`, f.target);
-      }
-    }
+    const backlog = config.buffer.enabled
+      ? await drainBacklogs(lanes, laneDeps)
+      : { delivered: {}, drainedTo: new Map<string, TargetRole>() };
     const files: FileReport[] = [];
-    for (const { path, name, data, inPrimaryBuffer } of news) {
-      const outcomes: LaneOutcome[] = [];
-      for (const lane of lanes) {
-        if (lane === lanes[0] && inPrimaryBuffer && config.buffer.enabled) {
-          outcomes.push(backlogOutcome(lane.name, drainedTo.get(`${lane.name}/${name}`)));
-          continue;
-        }
-        outcomes.push(await deliverNew(lane, name, data, config.buffer.enabled, laneDeps));
-      }
-      const outcome = outcomes.some((o) => o.result === 'dropped')
-        ? 'dropped'
-        : outcomes.some((o) => o.result === 'buffered')
-          ? 'buffered'
-          : 'delivered';
-      files.push({ path, name, outcome, lanes: outcomes });
+    for (const file of news) {
+      files.push(await deliverNewFile(file, lanes, config, backlog.drainedTo, laneDeps));
     }
-    return { backlogDelivered, files };
+    return { backlogDelivered: backlog.delivered, files };
   } finally {
     await Promise.all(links.map((link) => link.close()));
     await remembered?.save().catch((err: unknown) => {
       log.warn({ err }, 'cannot save the target health memory');
     });
   }
+}
+
+interface NewFile {
+  readonly path: string;
+  readonly name: string;
+  readonly data: Buffer;
+  /** The file lives in the primary buffer folder (an agent passing its own spool file). */
+  readonly inPrimaryBuffer: boolean;
+}
+
+/**
+ * Reads every new file first: a missing one fails the run before anything is sent, and a file
+ * that lives in the primary buffer is part of that lane's backlog, which may deliver and delete
+ * it before the new files go.
+ */
+async function readNewFiles(paths: readonly string[], temporal: string): Promise<NewFile[]> {
+  const primaryBuffer = await realpath(temporal).catch(() => resolve(temporal));
+  return Promise.all(
+    paths.map(async (path) => {
+      const data = await readFile(path).catch((err: unknown) => {
+        throw new Error(`File '${path}' does not exist or cannot be read.`, { cause: err });
+      });
+      const dir = await realpath(dirname(path)).catch(() => resolve(dirname(path)));
+      return { path, name: basename(path), data, inPrimaryBuffer: dir === primaryBuffer };
+    }),
+  );
+}
+
+/** Each lane's backlog, oldest first; a lane that stops early blocks its new files. */
+async function drainBacklogs(
+  lanes: readonly BufferedLane[],
+  laneDeps: LaneDeps,
+): Promise<{ delivered: Record<string, string[]>; drainedTo: Map<string, TargetRole> }> {
+  const delivered: Record<string, string[]> = {};
+  const drainedTo = new Map<string, TargetRole>(); // `lane/name` → target
+  for (const lane of lanes) {
+    const drained = await drainLane(lane, laneDeps);
+    lane.blocked = drained.blocked;
+    delivered[lane.name] = drained.delivered.map((f) => f.name);
+    for (const f of drained.delivered) drainedTo.set(`${lane.name}/${f.name}`, f.target);
+  }
+  return { delivered, drainedTo };
+}
+
+/** One new file through every lane; a file already drained from the primary buffer is not sent again. */
+async function deliverNewFile(
+  file: NewFile,
+  lanes: readonly BufferedLane[],
+  config: DeliveryConfig,
+  drainedTo: ReadonlyMap<string, TargetRole>,
+  laneDeps: LaneDeps,
+): Promise<FileReport> {
+  const { path, name, data, inPrimaryBuffer } = file;
+  const outcomes: LaneOutcome[] = [];
+  for (const lane of lanes) {
+    if (lane === lanes[0] && inPrimaryBuffer && config.buffer.enabled) {
+      outcomes.push(backlogOutcome(lane.name, drainedTo.get(`${lane.name}/${name}`)));
+      continue;
+    }
+    outcomes.push(await deliverNew(lane, name, data, config.buffer.enabled, laneDeps));
+  }
+  const outcome = outcomes.some((o) => o.result === 'dropped')
+    ? 'dropped'
+    : outcomes.some((o) => o.result === 'buffered')
+      ? 'buffered'
+      : 'delivered';
+  return { path, name, outcome, lanes: outcomes };
 }
 
 /** A new file that already sits in the lane's buffer: the drain decided its fate. */

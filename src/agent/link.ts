@@ -72,21 +72,79 @@ export function createTargetLink(
   target: TargetConfig,
   deps: { logger: Logger; unconfirmed?: UnconfirmedStore },
 ): TargetLink {
-  const log = deps.logger.child({ target: target.role });
-  let open: OpenSession | undefined;
-  /** The controller of a connect in progress, so the transfer budget can stop it too. */
-  let connecting: AbortController | undefined;
-  /** Sticky: the address that last worked is tried first. */
-  let preferred = 0;
-  const unconfirmed = deps.unconfirmed ?? memoryUnconfirmedStore();
+  return new SessionTargetLink(target, deps.logger, deps.unconfirmed ?? memoryUnconfirmedStore());
+}
 
-  function addressOrder(): Address[] {
-    const all = target.addresses;
-    return [...all.slice(preferred), ...all.slice(0, preferred)];
+class SessionTargetLink implements TargetLink {
+  readonly role: TargetRole;
+  readonly #target: TargetConfig;
+  readonly #log: Logger;
+  readonly #unconfirmed: UnconfirmedStore;
+  #open: OpenSession | undefined;
+  /** The controller of a connect in progress, so the transfer budget can stop it too. */
+  #connecting: AbortController | undefined;
+  /** Sticky: the address that last worked is tried first. */
+  #preferred = 0;
+
+  constructor(target: TargetConfig, logger: Logger, unconfirmed: UnconfirmedStore) {
+    this.role = target.role;
+    this.#target = target;
+    this.#log = logger.child({ target: target.role });
+    this.#unconfirmed = unconfirmed;
   }
 
-  async function openSession(abort: AbortController): Promise<OpenSession> {
-    const order = addressOrder();
+  async send(name: string, data: Buffer): Promise<void> {
+    const target = this.#target;
+    const budget = { expired: false };
+    const timer = setTimeout(() => {
+      budget.expired = true;
+      this.#connecting?.abort();
+      this.#open?.abort.abort();
+      this.#drop();
+    }, target.transferTimeoutMs);
+    try {
+      await this.#attempt(name, data);
+      await this.#unconfirmed.take(target.role, name);
+    } catch (err) {
+      if (err instanceof TentacleClientError && err.afterBody) {
+        await this.#unconfirmed.add(target.role, name);
+      }
+      if (budget.expired) {
+        throw new TentacleClientError(
+          ErrorCode.TentacleTransferDeadline,
+          `transfer_timeout of ${target.transferTimeoutMs / 1000}s exceeded; transfer aborted.`,
+          { cause: err },
+        );
+      }
+      if (
+        err instanceof TentacleClientError &&
+        err.code === ErrorCode.TentacleRejected &&
+        FILE_EXISTS_REPLY.test(err.serverLine ?? '') &&
+        (await this.#unconfirmed.take(target.role, name))
+      ) {
+        this.#log.info({ file: name }, 'earlier unconfirmed transfer had been stored; not resent');
+        return;
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    const current = this.#open;
+    this.#open = undefined;
+    await current?.session.quit();
+  }
+
+  #addressOrder(): Address[] {
+    const all = this.#target.addresses;
+    return [...all.slice(this.#preferred), ...all.slice(0, this.#preferred)];
+  }
+
+  async #openSession(abort: AbortController): Promise<OpenSession> {
+    const target = this.#target;
+    const order = this.#addressOrder();
     const connectTimeoutMs = Math.min(
       target.ioTimeoutMs,
       order.length > 1
@@ -105,32 +163,33 @@ export function createTargetLink(
           ...(target.password === undefined ? {} : { password: target.password }),
           ...(target.tls === undefined ? {} : { tls: target.tls }),
         });
-        preferred = target.addresses.indexOf(address);
+        this.#preferred = target.addresses.indexOf(address);
         return { session, abort, address, used: false };
       } catch (err) {
         lastError = err;
         if (abort.signal.aborted) break;
-        log.debug({ address, err: describeError(err) }, 'connect failed');
+        this.#log.debug({ address, err: describeError(err) }, 'connect failed');
       }
     }
     throw lastError;
   }
 
-  function drop(): void {
-    open?.session.destroy();
-    open = undefined;
+  #drop(): void {
+    this.#open?.session.destroy();
+    this.#open = undefined;
   }
 
-  async function attempt(name: string, data: Buffer): Promise<void> {
-    let current = open;
+  async #attempt(name: string, data: Buffer): Promise<void> {
+    const target = this.#target;
+    let current = this.#open;
     if (!current) {
-      connecting = new AbortController();
+      this.#connecting = new AbortController();
       try {
-        current = await openSession(connecting);
+        current = await this.#openSession(this.#connecting);
       } finally {
-        connecting = undefined;
+        this.#connecting = undefined;
       }
-      open = current;
+      this.#open = current;
     }
     const reused = current.used;
     current.used = true;
@@ -140,62 +199,17 @@ export function createTargetLink(
     } catch (err) {
       const failure = err instanceof TentacleClientError ? err : undefined;
       // A refusal leaves the session usable; anything else ends it.
-      if (failure?.code !== ErrorCode.TentacleRejected) drop();
+      if (failure?.code !== ErrorCode.TentacleRejected) this.#drop();
       // The server may have closed an idle kept-alive session: nothing was stored, retry once.
       if (reused && failure?.code === ErrorCode.TentacleClosed && !failure.afterBody) {
-        return attempt(name, data);
+        return this.#attempt(name, data);
       }
       // An address that connects but then fails (hung, resets) loses its place: the next
       // transfer starts with the next address of the list.
       if (failure?.code !== ErrorCode.TentacleRejected && target.addresses.length > 1) {
-        preferred = (target.addresses.indexOf(current.address) + 1) % target.addresses.length;
+        this.#preferred = (target.addresses.indexOf(current.address) + 1) % target.addresses.length;
       }
       throw err;
     }
   }
-
-  return {
-    role: target.role,
-    async send(name, data) {
-      const budget = { expired: false };
-      const timer = setTimeout(() => {
-        budget.expired = true;
-        connecting?.abort();
-        open?.abort.abort();
-        drop();
-      }, target.transferTimeoutMs);
-      try {
-        await attempt(name, data);
-        await unconfirmed.take(target.role, name);
-      } catch (err) {
-        if (err instanceof TentacleClientError && err.afterBody) {
-          await unconfirmed.add(target.role, name);
-        }
-        if (budget.expired) {
-          throw new TentacleClientError(
-            ErrorCode.TentacleTransferDeadline,
-            `transfer_timeout of ${target.transferTimeoutMs / 1000}s exceeded; transfer aborted.`,
-            { cause: err },
-          );
-        }
-        if (
-          err instanceof TentacleClientError &&
-          err.code === ErrorCode.TentacleRejected &&
-          FILE_EXISTS_REPLY.test(err.serverLine ?? '') &&
-          (await unconfirmed.take(target.role, name))
-        ) {
-          log.info({ file: name }, 'earlier unconfirmed transfer had been stored; not resent');
-          return;
-        }
-        throw err;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-    async close() {
-      const current = open;
-      open = undefined;
-      await current?.session.quit();
-    },
-  };
 }

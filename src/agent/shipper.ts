@@ -1,23 +1,27 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { link, mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../core/index.js';
-import { createOutbox, isTemporaryName, type OutboxFile } from './buffer.js';
+import { createOutbox, isTemporaryName, type Outbox, type OutboxFile } from './buffer.js';
 import type { DeliveryConfig } from './config.js';
 import { createTargetLink, folderUnconfirmedStore, type TargetLink } from './link.js';
 import {
   backoffHealth,
   createDeliveryMetrics,
   drainLane,
+  type BackoffHealth,
   type Lane,
   type LaneDeps,
 } from './lane.js';
+import {
+  fanOutInbox,
+  PRIMARY_QUEUE_DIR,
+  SECONDARY_QUEUE_DIR,
+  setAside,
+} from './shipper-folders.js';
 
-/** Hidden folders inside the watched folder (hidden names are never shipped themselves). */
-export const PRIMARY_QUEUE_DIR = '.primary';
-export const SECONDARY_QUEUE_DIR = '.secondary';
-export const REJECTED_DIR = '.rejected';
+export { PRIMARY_QUEUE_DIR, REJECTED_DIR, SECONDARY_QUEUE_DIR } from './shipper-folders.js';
 
 export interface ShipperOptions {
   readonly dir: string;
@@ -38,16 +42,6 @@ export interface Shipper {
   close(): Promise<void>;
 }
 
-/** True when `path` does not exist or is the same file (inode) as `original`. */
-async function isFreeOrSame(path: string, original: string): Promise<boolean> {
-  const [existing, source] = await Promise.all([
-    stat(path).catch(() => undefined),
-    stat(original).catch(() => undefined),
-  ]);
-  if (!existing) return true;
-  return source !== undefined && existing.ino === source.ino && existing.dev === source.dev;
-}
-
 /**
  * `tentacle-client --watch DIR`: forwards every file that appears in DIR with the failover rules
  * and deletes it once stored, oldest first, one session per target kept open across files.
@@ -61,184 +55,175 @@ export function createShipper(
   options: ShipperOptions,
   deps: { logger: Logger; registry?: Registry },
 ): Shipper {
-  const log = deps.logger.child({ component: 'shipper', dir: options.dir });
-  const health = backoffHealth(options.retryInitialMs, options.retryMaxMs);
-  const laneDeps: LaneDeps = {
-    logger: log,
-    health,
-    metrics: createDeliveryMetrics(deps.registry),
-  };
-  const linkDeps = { logger: log, unconfirmed: folderUnconfirmedStore(options.dir) };
-  const primary = createTargetLink(config.primary, linkDeps);
-  const secondary = config.secondary ? createTargetLink(config.secondary, linkDeps) : undefined;
-  const links: TargetLink[] = secondary ? [primary, secondary] : [primary];
-  const shippable = (name: string): boolean => !isTemporaryName(name);
-  const inbox = createOutbox(options.dir, shippable);
-  const fanOut = config.mode === 'always' && secondary !== undefined;
-  const lanes: Lane[] = fanOut
-    ? [
-        {
-          name: 'primary',
-          queue: createOutbox(join(options.dir, PRIMARY_QUEUE_DIR), shippable),
-          targets: [primary],
-        },
-        {
-          name: 'secondary',
-          queue: createOutbox(join(options.dir, SECONDARY_QUEUE_DIR), shippable),
-          targets: [secondary],
-        },
-      ]
-    : [{ name: 'primary', queue: inbox, targets: links }];
+  return new FolderShipper(config, options, deps);
+}
 
-  const stop = new AbortController();
-  let watcher: FSWatcher | undefined;
-  let rescanTimer: NodeJS.Timeout | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let running: Promise<{ blocked: boolean }> | undefined;
-  let again = false;
-  let closing: Promise<void> | undefined;
+class FolderShipper implements Shipper {
+  readonly #config: DeliveryConfig;
+  readonly #options: ShipperOptions;
+  readonly #log: Logger;
+  readonly #health: BackoffHealth;
+  readonly #laneDeps: LaneDeps;
+  readonly #links: TargetLink[];
+  readonly #inbox: Outbox;
+  /** `always` with a secondary: the inbox is handed to two queues first. */
+  readonly #fanOut: boolean;
+  readonly #lanes: Lane[];
+  readonly #stop = new AbortController();
+  #watcher: FSWatcher | undefined;
+  #rescanTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #running: Promise<{ blocked: boolean }> | undefined;
+  #again = false;
+  #closing: Promise<void> | undefined;
 
-  const settled = (file: OutboxFile): boolean => Date.now() - file.mtimeMs >= options.settleMs;
-
-  async function setAside(file: OutboxFile, reason: string): Promise<void> {
-    const dir = join(options.dir, REJECTED_DIR);
-    await mkdir(dir, { recursive: true });
-    const target = join(dir, file.name);
-    // The other lane's copy (a hard link) may be there already: then this one just goes.
-    // (rename() between two links of one file is a no-op, so it cannot be used for that.)
-    if (!(await isFreeOrSame(target, file.path))) {
-      await rename(file.path, `${target}.${Date.now()}`);
-    } else if (await stat(target).catch(() => undefined)) {
-      await unlink(file.path);
-    } else {
-      await rename(file.path, target);
-    }
-    log.error({ file: file.name, reason }, 'every target refused the file; moved to .rejected');
+  constructor(
+    config: DeliveryConfig,
+    options: ShipperOptions,
+    deps: { logger: Logger; registry?: Registry },
+  ) {
+    this.#config = config;
+    this.#options = options;
+    const log = deps.logger.child({ component: 'shipper', dir: options.dir });
+    this.#log = log;
+    this.#health = backoffHealth(options.retryInitialMs, options.retryMaxMs);
+    this.#laneDeps = {
+      logger: log,
+      health: this.#health,
+      metrics: createDeliveryMetrics(deps.registry),
+    };
+    const linkDeps = { logger: log, unconfirmed: folderUnconfirmedStore(options.dir) };
+    const primary = createTargetLink(config.primary, linkDeps);
+    const secondary = config.secondary ? createTargetLink(config.secondary, linkDeps) : undefined;
+    this.#links = secondary ? [primary, secondary] : [primary];
+    const shippable = (name: string): boolean => !isTemporaryName(name);
+    this.#inbox = createOutbox(options.dir, shippable);
+    this.#fanOut = config.mode === 'always' && secondary !== undefined;
+    this.#lanes =
+      secondary && this.#fanOut
+        ? [
+            {
+              name: 'primary',
+              queue: createOutbox(join(options.dir, PRIMARY_QUEUE_DIR), shippable),
+              targets: [primary],
+            },
+            {
+              name: 'secondary',
+              queue: createOutbox(join(options.dir, SECONDARY_QUEUE_DIR), shippable),
+              targets: [secondary],
+            },
+          ]
+        : [{ name: 'primary', queue: this.#inbox, targets: this.#links }];
   }
 
-  /**
-   * `always`: hand each settled inbox file to both queues (link first: a crash in between keeps
-   * both copies). A name still waiting in a queue from an earlier file of the same name stays in
-   * the inbox until that one is gone, so neither copy is overwritten.
-   */
-  async function intake(): Promise<void> {
-    for (const file of await inbox.list()) {
-      if (!settled(file)) continue;
-      const secondaryCopy = join(options.dir, SECONDARY_QUEUE_DIR, file.name);
-      const primaryCopy = join(options.dir, PRIMARY_QUEUE_DIR, file.name);
-      if (!(await isFreeOrSame(primaryCopy, file.path))) continue;
-      try {
-        await link(file.path, secondaryCopy);
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'EEXIST') throw err;
-        if (!(await isFreeOrSame(secondaryCopy, file.path))) continue;
-      }
-      await rename(file.path, primaryCopy);
-    }
+  async start(): Promise<void> {
+    await this.#prepare();
+    this.#watcher = watch(this.#options.dir, () => {
+      this.#kick();
+    });
+    this.#watcher.on('error', (err) => {
+      this.#log.warn({ err }, 'folder watch failed; relying on the periodic rescan');
+    });
+    this.#rescanTimer = setInterval(this.#kick, this.#options.rescanMs);
+    this.#log.info({ mode: this.#config.mode }, 'shipper started');
+    this.#kick();
   }
+
+  async runUntilIdle(): Promise<{ remaining: number }> {
+    await this.#prepare();
+    // Stop when empty, when a target refuses to take the next file, or when a pass makes no
+    // progress twice in a row (files that cannot be read); young files get time to settle.
+    let idlePasses = 0;
+    while (!this.#stop.signal.aborted) {
+      const { blocked, shipped } = await this.#pass();
+      if (blocked || (await this.#remaining()) === 0) break;
+      idlePasses = shipped > 0 ? 0 : idlePasses + 1;
+      if (idlePasses > 2) break;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(10, this.#options.settleMs)));
+    }
+    return { remaining: await this.#remaining() };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#stop.abort();
+      this.#watcher?.close();
+      clearInterval(this.#rescanTimer);
+      clearTimeout(this.#retryTimer);
+      await this.#running?.catch(() => undefined);
+      await Promise.all(this.#links.map((l) => l.close()));
+      this.#log.info('shipper stopped');
+    })();
+    return this.#closing;
+  }
+
+  readonly #settled = (file: OutboxFile): boolean =>
+    Date.now() - file.mtimeMs >= this.#options.settleMs;
 
   /** One pass; `blocked` when some lane could not finish (a retry is scheduled). */
-  async function pass(): Promise<{ blocked: boolean; shipped: number }> {
-    if (fanOut) await intake();
+  async #pass(): Promise<{ blocked: boolean; shipped: number }> {
+    const dir = this.#options.dir;
+    if (this.#fanOut) await fanOutInbox(dir, this.#inbox, this.#settled);
     const results = await Promise.all(
-      lanes.map((lane) =>
+      this.#lanes.map((lane) =>
         drainLane(lane, {
-          ...laneDeps,
-          filter: settled,
-          setAside,
-          signal: stop.signal,
+          ...this.#laneDeps,
+          filter: this.#settled,
+          setAside: (file, reason) => setAside(dir, file, reason, this.#log),
+          signal: this.#stop.signal,
         }),
       ),
     );
     const shipped = results.reduce((n, r) => n + r.delivered.length, 0);
-    if (shipped > 0) log.info({ shipped }, 'pass done');
+    if (shipped > 0) this.#log.info({ shipped }, 'pass done');
     return { blocked: results.some((r) => r.blocked), shipped };
   }
 
-  function kick(): void {
-    if (stop.signal.aborted) return;
-    if (running) {
-      again = true;
+  /** Runs a pass now, or once more after the one running. */
+  readonly #kick = (): void => {
+    if (this.#stop.signal.aborted) return;
+    if (this.#running) {
+      this.#again = true;
       return;
     }
-    running = pass();
-    running
+    this.#running = this.#pass();
+    this.#running
       .then(
         ({ blocked }) => {
-          if (blocked && !stop.signal.aborted) {
-            clearTimeout(retryTimer);
-            retryTimer = setTimeout(kick, Math.max(50, health.nextRetryInMs()));
+          if (blocked && !this.#stop.signal.aborted) {
+            clearTimeout(this.#retryTimer);
+            this.#retryTimer = setTimeout(this.#kick, Math.max(50, this.#health.nextRetryInMs()));
           }
         },
         (err: unknown) => {
-          log.error({ err }, 'shipper pass failed; retrying on the next rescan');
+          this.#log.error({ err }, 'shipper pass failed; retrying on the next rescan');
         },
       )
       .finally(() => {
-        running = undefined;
-        if (again) {
-          again = false;
-          kick();
+        this.#running = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.#kick();
         }
       })
       .catch(() => undefined);
-  }
+  };
 
-  async function remaining(): Promise<number> {
-    const counts = await Promise.all(
-      [...lanes.map((lane) => lane.queue), ...(fanOut ? [inbox] : [])].map(
-        async (queue) => (await queue.list()).length,
-      ),
-    );
+  async #remaining(): Promise<number> {
+    const queues = [
+      ...this.#lanes.map((lane) => lane.queue),
+      ...(this.#fanOut ? [this.#inbox] : []),
+    ];
+    const counts = await Promise.all(queues.map(async (queue) => (await queue.list()).length));
     return counts.reduce((a, b) => a + b, 0);
   }
 
-  async function prepare(): Promise<void> {
-    await readdir(options.dir); // fails early with a clear error if the folder is missing
-    if (fanOut) {
-      await mkdir(join(options.dir, PRIMARY_QUEUE_DIR), { recursive: true });
-      await mkdir(join(options.dir, SECONDARY_QUEUE_DIR), { recursive: true });
+  async #prepare(): Promise<void> {
+    const dir = this.#options.dir;
+    await readdir(dir); // fails early with a clear error if the folder is missing
+    if (this.#fanOut) {
+      await mkdir(join(dir, PRIMARY_QUEUE_DIR), { recursive: true });
+      await mkdir(join(dir, SECONDARY_QUEUE_DIR), { recursive: true });
     }
   }
-
-  return {
-    async start() {
-      await prepare();
-      watcher = watch(options.dir, () => {
-        kick();
-      });
-      watcher.on('error', (err) => {
-        log.warn({ err }, 'folder watch failed; relying on the periodic rescan');
-      });
-      rescanTimer = setInterval(kick, options.rescanMs);
-      log.info({ mode: config.mode }, 'shipper started');
-      kick();
-    },
-    async runUntilIdle() {
-      await prepare();
-      // Stop when empty, when a target refuses to take the next file, or when a pass makes no
-      // progress twice in a row (files that cannot be read); young files get time to settle.
-      let idlePasses = 0;
-      while (!stop.signal.aborted) {
-        const { blocked, shipped } = await pass();
-        if (blocked || (await remaining()) === 0) break;
-        idlePasses = shipped > 0 ? 0 : idlePasses + 1;
-        if (idlePasses > 2) break;
-        await new Promise((resolve) => setTimeout(resolve, Math.max(10, options.settleMs)));
-      }
-      return { remaining: await remaining() };
-    },
-    close() {
-      closing ??= (async () => {
-        stop.abort();
-        watcher?.close();
-        clearInterval(rescanTimer);
-        clearTimeout(retryTimer);
-        await running?.catch(() => undefined);
-        await Promise.all(links.map((l) => l.close()));
-        log.info('shipper stopped');
-      })();
-      return closing;
-    },
-  };
 }

@@ -218,7 +218,12 @@ async function main(): Promise<void> {
   try {
     server = createTentacleServer(
       serverOptionsFromSettings(settings, passphrase !== undefined ? { passphrase } : {}),
-      { logger, registry: createMetricsRegistry({ defaultMetrics: false }) },
+      {
+        logger,
+        registry: createMetricsRegistry({ defaultMetrics: false }),
+        // As the reference's -v: connections and files are logged at the level -v turns on.
+        connectionLogLevel: 'info',
+      },
     );
   } catch (err) {
     logger.flush();

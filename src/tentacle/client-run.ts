@@ -2,7 +2,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { describeError, ErrorCode } from '../core/index.js';
-import { connect, type ConnectOptions, type ClientSession } from './client.js';
+import { connect, type ClientSession } from './client.js';
+import type { ConnectOptions } from './client-socket.js';
 import { ioTimeoutMs, type PerlClientOptions } from './client-options.js';
 
 /** Where the CLI writes: `[log]` lines to `out`, `[err]` lines to `err`, get mode into `cwd`. */

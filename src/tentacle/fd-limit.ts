@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Logger } from '../core/index.js';
 
 /**
  * The process's open-file limit (soft RLIMIT_NOFILE; Node raises it to the hard limit at
@@ -21,4 +22,26 @@ export function openFileLimit(): number | undefined {
  */
 export function descriptorsNeeded(maxConnections: number, maxWaiting: number): number {
   return 2 * maxConnections + maxWaiting + 256;
+}
+
+/** At the connection limits, accept() would fail with EMFILE: say so at start. */
+export function warnIfFewDescriptors(
+  limits: { readonly maxConnections: number; readonly maxWaitingConnections: number },
+  log: Logger,
+): void {
+  const limit = openFileLimit();
+  const { maxConnections, maxWaitingConnections } = limits;
+  const needed = descriptorsNeeded(maxConnections, maxWaitingConnections);
+  if (limit !== undefined && limit < needed) {
+    log.warn(
+      {
+        event: 'fd_limit_low',
+        openFileLimit: limit,
+        needed,
+        maxConnections,
+        maxWaitingConnections,
+      },
+      'the open-file limit is below what max_connections and max_waiting_connections may use; raise it (ulimit -n, LimitNOFILE) or lower them',
+    );
+  }
 }

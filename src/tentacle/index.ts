@@ -3,7 +3,9 @@
  *
  * Server contract (used by `tentacle-ingest serve` and the HA module; keep it stable):
  *
- *   const server = createTentacleServer(options, { logger, registry });
+ *   const server = createTentacleServer(options, { logger, registry, connectionLogLevel });
+ *     // connectionLogLevel: level of a normal connection's lines (connected, file received or
+ *     //   sent), 'debug' unless given; refusals and failures keep their own levels.
  *     // options: TentacleServerOptions (directory required unless proxy; the rest default to the
  *     //   Perl server's defaults plus extensions: sync, transferTimeoutSec, maxDecompressedSize,
  *     //   fileMode, closeTimeoutSec, maxConnectionsPerAddress, firstByteTimeoutSec,
@@ -32,7 +34,7 @@ export {
   type TentacleServerDeps,
   type TentacleServerEvents,
 } from './server.js';
-export type { FileStoredEvent } from './session.js';
+export type { ConnectionLogLevel, FileStoredEvent } from './session.js';
 export type { ClientAddress } from './proxy-accept.js';
 export {
   passDigest,

@@ -3,7 +3,12 @@ import { directClient, type ClientAddress } from './proxy-accept.js';
 import type { SessionContext } from './session/context.js';
 import { SessionCore } from './session/core.js';
 
-export { Gate, type FileStoredEvent, type SessionContext } from './session/context.js';
+export {
+  Gate,
+  type ConnectionLogLevel,
+  type FileStoredEvent,
+  type SessionContext,
+} from './session/context.js';
 export { SessionState } from './session/state.js';
 export { Reply } from './session/wire.js';
 

@@ -5,20 +5,14 @@ import {
   closeFd,
   closeQuietly,
   DirSyncer,
-  ErrorCode,
   fchmodFd,
-  fsyncFd,
-  ftruncateFd,
-  linkPath,
   openFd,
-  PandoraError,
-  renamePath,
   unlinkPath,
   unlinkQuietly,
-  writeAllFd,
   type SpareFiles,
 } from '../core/index.js';
 import type { SyncPolicy } from './options.js';
+import { SpoolTransfer } from './spool-transfer.js';
 
 /**
  * Stores uploaded files so that no reader ever sees a partial file (spec §5 [R]):
@@ -52,10 +46,14 @@ import type { SyncPolicy } from './options.js';
  *
  * Spares: under `serve`, an inline store first takes a file the dataserver has finished with
  * (core/spare-files.ts), moved to the temp name, written from offset 0 and truncated, rather than
- * creating one; the rest of the sequence is the same. */
+ * creating one; the rest of the sequence is the same.
+ *
+ * This file holds what every transfer shares (temp names and files, the inline-or-thread-pool
+ * choice, spares, the folder fsyncs); one file's sequence is a `SpoolTransfer`
+ * (spool-transfer.ts), its failures `SpoolError`s (spool-error.ts), and the start-up removal of
+ * a crash's temp files is spool-sweep.ts.
+ */
 
-/** Bodies up to this size are written with a single write at commit. */
-export const MEMORY_BUFFER_BYTES = 64 * 1024;
 /** Longest file name Linux accepts in one path component. */
 export const NAME_MAX_BYTES = 255;
 /** Bytes of the original name kept in a temp name (the rest of it must fit NAME_MAX). */
@@ -69,25 +67,6 @@ export const INLINE_SLOW_AVG_MS = 0.25;
 export const INLINE_BACKOFF_MS = 10_000;
 /** Weight of the newest store in the running average (about the last 20 stores). */
 const INLINE_AVG_WEIGHT = 0.05;
-
-export const SpoolErrorKind = { Exists: 'exists', Storage: 'storage' } as const;
-export type SpoolErrorKind = (typeof SpoolErrorKind)[keyof typeof SpoolErrorKind];
-
-export class SpoolError extends PandoraError {
-  readonly kind: SpoolErrorKind;
-  /** errno code of the failing call, e.g. ENOSPC. */
-  readonly errno: string | undefined;
-  constructor(kind: SpoolErrorKind, message: string, cause: unknown) {
-    super(ErrorCode.TentacleStorage, message, { cause });
-    this.kind = kind;
-    const code = (cause as { code?: unknown } | undefined)?.code;
-    this.errno = typeof code === 'string' ? code : undefined;
-  }
-}
-
-function isDiskFull(err: unknown): boolean {
-  return (err as { code?: unknown } | undefined)?.code === 'ENOSPC';
-}
 
 /** The process umask, read without changing it (Linux); 0o022 when unknown. */
 function currentUmask(): number {
@@ -256,296 +235,7 @@ export class SpoolWriter {
 }
 
 const SLASH_DOT = Buffer.from('/.', 'latin1');
-const SLASH = Buffer.from('/', 'latin1');
 
 function ignore(): void {
   // best-effort cleanup
-}
-
-/** One file being stored. Calls must not overlap: await each before the next. */
-export class SpoolTransfer {
-  readonly #writer: SpoolWriter;
-  readonly dir: Buffer;
-  readonly name: Buffer;
-  readonly finalPath: Buffer;
-  #chunks: Buffer[] = [];
-  #bufferedBytes = 0;
-  #fd: number | undefined;
-  #tempPath: Buffer | undefined;
-  /** The temp file is a spare: truncate it to #written before it gets its final name. */
-  #reused = false;
-  #written = 0;
-  /** The current disk operation; abort() waits for it. */
-  #op: Promise<unknown> | undefined;
-  #done = false;
-
-  constructor(writer: SpoolWriter, dir: Buffer, name: Buffer) {
-    this.#writer = writer;
-    this.dir = dir;
-    this.name = name;
-    this.finalPath = Buffer.concat([dir, SLASH, name]);
-  }
-
-  /** Bytes held in memory, not yet written to the temp file. */
-  get bufferedBytes(): number {
-    return this.#bufferedBytes;
-  }
-
-  /**
-   * Adds body bytes. Returns undefined when they were only buffered, or a promise to await
-   * before reading more from the peer when they had to go to disk. `chunk` may be a view of a
-   * socket buffer; it is kept, not copied (socket buffers are not reused).
-   */
-  append(chunk: Buffer): Promise<void> | undefined {
-    if (this.#done) throw new Error('transfer already finished');
-    this.#chunks.push(chunk);
-    this.#bufferedBytes += chunk.length;
-    if (this.#bufferedBytes <= MEMORY_BUFFER_BYTES) return undefined;
-    return this.#track(this.#flushToDisk());
-  }
-
-  /**
-   * Makes the file visible under its final name, durably under `sync always`. Throws a
-   * SpoolError (kind `exists` when overwrite is off and the name appeared meanwhile); the temp
-   * file is gone either way.
-   */
-  async commit(): Promise<void> {
-    if (this.#done) throw new Error('transfer already finished');
-    if (
-      this.#fd === undefined &&
-      this.#bufferedBytes <= MEMORY_BUFFER_BYTES &&
-      this.#writer.inlineIo
-    ) {
-      await this.#commitInline();
-      return;
-    }
-    const op = this.#track(this.#commit());
-    await op;
-  }
-
-  /** Replaces the buffered body with `data` and commits it (ZSEND after decompression). */
-  async commitData(data: Buffer): Promise<void> {
-    this.#chunks = [data];
-    this.#bufferedBytes = data.length;
-    await this.commit();
-  }
-
-  /** Discards the transfer and removes its temp file. Idempotent. */
-  async abort(): Promise<void> {
-    if (this.#done) return;
-    this.#done = true;
-    this.#chunks = [];
-    await this.#op?.catch(ignore);
-    await this.#cleanup();
-  }
-
-  #track<T>(p: Promise<T>): Promise<T> {
-    this.#op = p;
-    return p;
-  }
-
-  async #flushToDisk(): Promise<void> {
-    try {
-      if (this.#fd === undefined) {
-        const { path, fd, reused } = await this.#onceMoreIfSparesGo(() =>
-          this.#writer.openTemp(this.dir, this.name),
-        );
-        this.#tempPath = path;
-        this.#fd = fd;
-        this.#reused = reused;
-      }
-      const fd = this.#fd;
-      const data = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks);
-      this.#chunks = [];
-      this.#bufferedBytes = 0;
-      if (data && data.length > 0) {
-        const progress = { written: 0 };
-        await this.#onceMoreIfSparesGo(() =>
-          writeAllFd(fd, data.subarray(progress.written), progress),
-        );
-        this.#written += data.length;
-      }
-    } catch (err) {
-      await this.#fail(err);
-    }
-  }
-
-  /**
-   * Runs `step`; when the disk is full and spare files were holding space, they are released
-   * and `step` runs once more (a retried write resumes where the failed one stopped).
-   */
-  async #onceMoreIfSparesGo<T>(step: () => Promise<T>): Promise<T> {
-    try {
-      return await step();
-    } catch (err) {
-      if (!isDiskFull(err) || !this.#writer.releaseSpares()) throw err;
-      return step();
-    }
-  }
-
-  async #commit(): Promise<void> {
-    const { sync, overwrite } = this.#writer.options;
-    try {
-      await this.#flushToDisk();
-      const fd = this.#fd;
-      const temp = this.#tempPath;
-      if (fd === undefined || temp === undefined) throw new Error('no temp file');
-      if (this.#reused) await ftruncateFd(fd, this.#written);
-      if (sync === 'always') await fsyncFd(fd);
-      this.#fd = undefined;
-      await closeFd(fd);
-      if (overwrite) {
-        await renamePath(temp, this.finalPath);
-        this.#tempPath = undefined;
-        if (sync === 'always') await this.#writer.dirSyncer.sync(this.dir);
-      } else {
-        try {
-          await linkPath(temp, this.finalPath);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-            throw new SpoolError(SpoolErrorKind.Exists, 'file already exists', err);
-          }
-          throw err;
-        }
-        this.#tempPath = undefined;
-        // The temp name's removal need not be durable; the new link must be.
-        const unlinked = unlinkPath(temp).catch(ignore);
-        if (sync === 'always') await this.#writer.dirSyncer.sync(this.dir);
-        await unlinked;
-      }
-      this.#done = true;
-      this.#writer.release(this);
-    } catch (err) {
-      await this.#fail(err);
-    }
-  }
-
-  /**
-   * The store with synchronous calls for everything but the fsyncs (thread pool, and the folder
-   * one group-committed): the body is in memory.
-   */
-  async #commitInline(): Promise<void> {
-    const data = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks);
-    const timing = { inlineMs: 0 };
-    try {
-      try {
-        await this.#storeInline(data, timing);
-      } catch (err) {
-        // A full disk with spares holding space: they go, and the store is tried once more.
-        if (!isDiskFull(err) || !this.#writer.releaseSpares()) throw err;
-        await this.#storeInline(data, timing);
-      }
-    } catch (err) {
-      throw err instanceof SpoolError
-        ? err
-        : new SpoolError(SpoolErrorKind.Storage, (err as Error).message, err);
-    } finally {
-      this.#done = true;
-      this.#chunks = [];
-      this.#writer.release(this);
-      this.#writer.inlineTook(timing.inlineMs);
-    }
-  }
-
-  /** One attempt of the inline store; on failure nothing of it is left on disk. */
-  async #storeInline(data: Buffer | undefined, timing: { inlineMs: number }): Promise<void> {
-    const always = this.#writer.options.sync === 'always';
-    let t = performance.now();
-    let temp: Buffer | undefined;
-    let fd: number | undefined;
-    try {
-      const opened = this.#writer.openTempSync(this.dir, this.name);
-      temp = opened.path;
-      fd = opened.fd;
-      for (let off = 0; data && off < data.length;) {
-        off += fs.writeSync(fd, data, off, data.length - off);
-      }
-      if (opened.reused) fs.ftruncateSync(fd, data?.length ?? 0);
-      if (always) {
-        timing.inlineMs += performance.now() - t;
-        await fsyncFd(fd);
-        t = performance.now();
-      }
-      fs.closeSync(fd);
-      fd = undefined;
-      if (this.#writer.options.overwrite) {
-        fs.renameSync(temp, this.finalPath);
-      } else {
-        try {
-          fs.linkSync(temp, this.finalPath);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-            throw new SpoolError(SpoolErrorKind.Exists, 'file already exists', err);
-          }
-          throw err;
-        }
-        unlinkQuietly(temp);
-      }
-      temp = undefined;
-      timing.inlineMs += performance.now() - t;
-      if (always) await this.#writer.dirSyncer.sync(this.dir);
-    } catch (err) {
-      timing.inlineMs += performance.now() - t;
-      if (fd !== undefined) closeQuietly(fd);
-      if (temp) unlinkQuietly(temp);
-      throw err;
-    }
-  }
-
-  async #fail(err: unknown): Promise<never> {
-    this.#done = true;
-    this.#chunks = [];
-    await this.#cleanup();
-    if (err instanceof SpoolError) throw err;
-    throw new SpoolError(SpoolErrorKind.Storage, (err as Error).message, err);
-  }
-
-  async #cleanup(): Promise<void> {
-    const fd = this.#fd;
-    const temp = this.#tempPath;
-    this.#fd = undefined;
-    this.#tempPath = undefined;
-    if (fd !== undefined) await closeFd(fd).catch(ignore);
-    if (temp !== undefined) await unlinkPath(temp).catch(ignore);
-    this.#writer.release(this);
-  }
-}
-
-/** Names `SpoolWriter.tempPath` produces: `.<name>.<8 hex><counter>.tmp`. */
-const TEMP_NAME = /^\..*\.[0-9a-f]{8}[0-9a-z]+\.tmp$/s;
-
-/**
- * Removes temp files a crashed process left behind in `dirs`, once they are older than
- * `olderThanMs` (so the live temp files of another server sharing the folder are safe).
- * Returns how many were removed; unreadable folders are skipped.
- */
-export async function sweepStaleTempFiles(
-  dirs: readonly string[],
-  olderThanMs: number,
-): Promise<number> {
-  const cutoff = Date.now() - olderThanMs;
-  let removed = 0;
-  for (const dir of dirs) {
-    const base = Buffer.from(dir, 'utf8');
-    let names: Buffer[];
-    try {
-      names = await fs.promises.readdir(base, { encoding: 'buffer' });
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      if (name[0] !== 0x2e || !TEMP_NAME.test(name.toString('latin1'))) continue;
-      const path = Buffer.concat([base, SLASH, name]);
-      try {
-        const st = await fs.promises.lstat(path);
-        if (st.isFile() && st.mtimeMs < cutoff) {
-          await fs.promises.unlink(path);
-          removed++;
-        }
-      } catch {
-        // vanished meanwhile
-      }
-    }
-  }
-  return removed;
 }

@@ -26,6 +26,7 @@ import {
   filesIn,
   refusedPort,
   startBlackHole,
+  startDownTentacle,
   startTentacle,
   deliveryConfig,
   folder,
@@ -139,9 +140,8 @@ test('always, both up: the same bytes land on both; nothing stays in either buff
 });
 
 test('always, primary down: the secondary gets each file at once; the primary its backlog in order', async (t) => {
-  const primary = await startTentacle(t, { port: await refusedPort() });
+  const primary = await startDownTentacle(t);
   const secondary = await startTentacle(t);
-  await primary.down();
   const work = folder(t);
   const cfg = pairConfig('always', primary.port, secondary.port, {
     temporal: folder(t),
@@ -173,8 +173,7 @@ test('always, primary down: the secondary gets each file at once; the primary it
 
 test('always, secondary down: its copies wait in pandorafms.secondary and go in order', async (t) => {
   const primary = await startTentacle(t);
-  const secondary = await startTentacle(t, { port: await refusedPort() });
-  await secondary.down();
+  const secondary = await startDownTentacle(t);
   const work = folder(t);
   const cfg = pairConfig('always', primary.port, secondary.port, {
     temporal: folder(t),
@@ -198,10 +197,8 @@ test('always, secondary down: its copies wait in pandorafms.secondary and go in 
 
 test('on_error, both down: buffered; all delivered in order once one returns, none twice', async (t) => {
   for (const returning of ['primary', 'secondary'] as const) {
-    const primary = await startTentacle(t, { port: await refusedPort() });
-    const secondary = await startTentacle(t, { port: await refusedPort() });
-    await primary.down();
-    await secondary.down();
+    const primary = await startDownTentacle(t);
+    const secondary = await startDownTentacle(t);
     const work = folder(t);
     const cfg = pairConfig('on_error', primary.port, secondary.port, {
       temporal: folder(t),
@@ -283,8 +280,7 @@ test('buffer limits: oldest kept and newest dropped (logged), or drop_oldest; fr
 });
 
 test('xml_buffer 0: nothing buffered, nothing resent later', async (t) => {
-  const primary = await startTentacle(t, { port: await refusedPort() });
-  await primary.down();
+  const primary = await startDownTentacle(t);
   const work = folder(t);
   const cfg = deliveryConfig({
     server_ip: '127.0.0.1',
@@ -418,10 +414,8 @@ test('tentacle-client --config pandora_agent.conf file…: on_error failover fro
 });
 
 test('agent style: the new file already in temporal is part of the backlog, sent once, in order', async (t) => {
-  const primary = await startTentacle(t, { port: await refusedPort() });
-  const secondary = await startTentacle(t, { port: await refusedPort() });
-  await primary.down();
-  await secondary.down();
+  const primary = await startDownTentacle(t);
+  const secondary = await startDownTentacle(t);
   const temporal = folder(t);
   const cfg = pairConfig('on_error', primary.port, secondary.port, { temporal, xml_buffer: 1 });
   // Both down: the agent's own spool files simply stay where they are.

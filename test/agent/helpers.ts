@@ -65,6 +65,16 @@ export async function startTentacle(
   };
 }
 
+/** A server that is down: its port refuses connections until `up()` starts it there. */
+export async function startDownTentacle(
+  t: Cleanup,
+  options: Partial<TentacleServerOptions> = {},
+): Promise<TestServer> {
+  const server = await startTentacle(t, { ...options, port: await refusedPort() });
+  await server.down();
+  return server;
+}
+
 /** Accepts connections and never answers (a hung server or a partition after the SYN). */
 export async function startBlackHole(
   t: Cleanup,

@@ -17,6 +17,7 @@ import {
   filesIn,
   refusedPort,
   startBlackHole,
+  startDownTentacle,
   startTentacle,
   deliveryConfig,
   folder,
@@ -115,9 +116,8 @@ test('10,000 files through a server restart: none lost, none doubled, per-agent 
 });
 
 test('on_error: the secondary takes over while the primary is down; always: both get each file', async (t) => {
-  const primary = await startTentacle(t, { port: await refusedPort() });
+  const primary = await startDownTentacle(t);
   const secondary = await startTentacle(t);
-  await primary.down();
   const inbox = folder(t);
   const cfg = pairConfig('on_error', primary.port, secondary.port);
   for (let i = 1; i <= 20; i++) writeFileSync(join(inbox, `a.${1700000000 + i}.data`), `f${i}`);
@@ -134,8 +134,7 @@ test('on_error: the secondary takes over while the primary is down; always: both
 
   // always: one side down → its copies wait in DIR/.secondary and follow when it returns.
   const a = await startTentacle(t);
-  const b = await startTentacle(t, { port: await refusedPort() });
-  await b.down();
+  const b = await startDownTentacle(t);
   const fanIn = folder(t);
   const both = pairConfig('always', a.port, b.port);
   const fan = startShipper(t, both, fanIn);

@@ -52,7 +52,14 @@ test('serve behind HAProxy send-proxy-v2: logs name the agent, the packet is ing
     incomingDir: join(spool.path, 'data_in'),
     tentaclePort,
     httpPort,
-    extra: ['--tentacle-proxy-protocol', '--tentacle-proxy-protocol-from', `${BALANCER}/32`],
+    extra: [
+      '--tentacle-proxy-protocol',
+      '--tentacle-proxy-protocol-from',
+      `${BALANCER}/32`,
+      // The connected lines this test reads are debug lines (issue 13).
+      '--verbosity',
+      '10',
+    ],
   });
   nodes.push(serve);
   await serve.ready();

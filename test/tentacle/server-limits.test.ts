@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTentacleServer } from '../../src/tentacle/index.js';
-import { MEMORY_BUFFER_BYTES } from '../../src/tentacle/spool-writer.js';
+import { MEMORY_BUFFER_BYTES } from '../../src/tentacle/spool-transfer.js';
 import { drip, RawPeer, runSteps, startServer, tempFilesIn } from './fixtures/harness.js';
 
 const IDLE = { timeoutSec: 1, retries: 1 } as const; // idle limit 2 s

@@ -40,6 +40,13 @@ export class Gate {
   }
 }
 
+/**
+ * `debug` by default: like the reference, which logs a connection only when asked (`-v`), a
+ * busy server writes nothing per connection at its usual level. The standalone
+ * `tentacle-server` uses `info`, the level its `-v` turns on.
+ */
+export type ConnectionLogLevel = 'debug' | 'info';
+
 /** What the server gives every session. */
 export interface SessionContext {
   readonly config: TentacleConfig;
@@ -54,6 +61,8 @@ export interface SessionContext {
   readonly spool: SpoolWriter;
   readonly metrics: TentacleMetrics;
   readonly logger: Logger;
+  /** Level of the lines every connection writes (connected, file received or sent). */
+  readonly connectionLogLevel: ConnectionLogLevel;
   readonly zipGate: Gate;
   /** Bytes of ZSEND archives all sessions may hold while they arrive. */
   readonly zipMemory: ByteBudget;

@@ -82,10 +82,11 @@ function offerFile(
         closeFd(file.fd);
       }
       if (kind === MV) await fs.promises.unlink(path);
-      if (session.ctx.logger.isLevelEnabled('info')) {
+      const level = session.ctx.connectionLogLevel;
+      if (session.ctx.logger.isLevelEnabled(level)) {
         session
           .logger()
-          .info(
+          [level](
             { event: 'file_sent', cmd: kind.cmd, name: printableBytes(name), size: file.size },
             'sent file',
           );

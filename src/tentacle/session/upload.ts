@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, printableBytes, type PandoraError } from '../../core/index.js';
 import { RejectReason } from '../metrics.js';
-import { SpoolErrorKind, type SpoolTransfer } from '../spool-writer.js';
+import { SpoolErrorKind } from '../spool-error.js';
+import type { SpoolTransfer } from '../spool-transfer.js';
 import { isZip, unzipFirstMember } from '../zip.js';
 import type { SessionCore } from './core.js';
 import { folderFor } from './folders.js';
@@ -264,8 +265,8 @@ function reportStored(session: SessionCore, upload: Upload, size: number): void 
   const { metrics, logger, fileStored: notify } = session.ctx;
   metrics.file('ok');
   metrics.receiveDuration.observe((performance.now() - upload.startedAt) / 1000);
-  if (logger.isLevelEnabled('info')) {
-    session.logger().info(
+  if (logger.isLevelEnabled(session.ctx.connectionLogLevel)) {
+    session.logger()[session.ctx.connectionLogLevel](
       {
         event: 'file_received',
         name: printableBytes(upload.name),
