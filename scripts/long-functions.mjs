@@ -7,6 +7,7 @@ import ts from 'typescript';
 
 /** @param {string} dir @returns {string[]} */
 function sourceFiles(dir) {
+  if (statSync(dir).isFile()) return dir.endsWith('.ts') ? [dir] : [];
   return readdirSync(dir).flatMap((entry) => {
     const path = join(dir, entry);
     if (statSync(path).isDirectory()) return sourceFiles(path);
