@@ -1,26 +1,23 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import type { Registry } from 'prom-client';
-import { describeError, type Logger, type SpareFiles } from '../core/index.js';
+import type { Logger, SpareFiles } from '../core/index.js';
 import type { DbPool } from '../db/index.js';
 import type { DataserverConfig } from './config.js';
 import type { PacketParser } from './parser.js';
-import { PoisonGuard, setAsidePoisonFile } from './poison-guard.js';
+import { PoisonGuard } from './poison-guard.js';
 import { ensureServerRow } from './server-row.js';
 import { inFlightJournalPath } from './spool/in-flight-journal.js';
-import {
-  FAILED_SUFFIX,
-  createSpoolDir,
-  type SpoolDir,
-  type SpoolEntry,
-} from './spool/spool-dir.js';
+import { createSpoolDir, type SpoolDir } from './spool/spool-dir.js';
 import { packetByteBudget } from './packet-heap.js';
-import { createByteBudget } from './stages/byte-budget.js';
+import { createByteBudget, type ByteBudget } from './stages/byte-budget.js';
 import { createFileHandler } from './stages/file-handler.js';
-import { createHealth, type PipelineHealth } from './stages/health.js';
-import { createHousekeeping } from './stages/housekeeping.js';
-import type { IntakeFile } from './stages/intake.js';
+import { createHealth, type DataserverHealth, type PipelineHealth } from './stages/health.js';
+import { createHousekeeping, type Housekeeping } from './stages/housekeeping.js';
+import type { Intake, IntakeFile } from './stages/intake.js';
+import { Pipeline } from './stages/pipeline.js';
 import { createSpoolIntake } from './stages/spool-intake.js';
-import { createAgentCache } from './state/agent-cache.js';
+import { createAgentCache, type AgentCache } from './state/agent-cache.js';
+import type { CatalogData } from './state/catalog.js';
 import type { ProcessPacket } from './types.js';
 import { createBatchWriter, type BatchWriter } from './writer/batch-writer.js';
 
@@ -52,34 +49,31 @@ export interface Dataserver {
   readonly spool: SpoolDir;
 }
 
+/** The stages of one dataserver, wired to each other. */
+interface Stages {
+  readonly log: Logger;
+  readonly spool: SpoolDir;
+  readonly guard: PoisonGuard;
+  readonly intake: Intake;
+  readonly housekeeping: Housekeeping;
+  readonly health: DataserverHealth;
+  readonly budget: ByteBudget;
+  readonly pipeline: Pipeline;
+}
+
 /**
- * The dataserver as its stages: the intake (spool folder) hands out files in per-agent order,
- * the pipeline here pulls them into the file handler while the writer takes work, the
- * housekeeping runs beside, and health watches for stalls. Pulling rules:
- *
- * - in flight at most batch_files × (concurrent batches + 1): enough to fill the running
- *   batches and the next one, and the bound on packets held on the main thread;
- * - nothing is pulled while the writer is unavailable (database away) or after close();
- * - after an abnormal death (the poison guard is isolating), one file at a time, so the next
- *   death names its culprit;
- * - a file's intake `done()` comes after the handler has removed or rejected it, so the
- *   agent's next file cannot be claimed before the previous one is finished.
+ * The wiring: the intake tells the pipeline when files are ready and housekeeping when a listing
+ * ended; health reads the intake and the pipeline; the pipeline pulls from the intake into the
+ * file handler. In flight at most batch_files × (concurrent batches + 1): enough to fill the
+ * running batches and the next one.
  */
-export function createDataserver(config: DataserverConfig, deps: DataserverDeps): Dataserver {
+function composeStages(
+  config: DataserverConfig,
+  deps: DataserverDeps,
+  nowSec: () => number,
+): Stages {
   const log = deps.logger.child({ component: 'dataserver' });
   const spool = createSpoolDir(config.incomingDir, config.serverName, deps.spares);
-  const cache = createAgentCache({ maxModules: config.cacheModules, registry: deps.registry });
-  const maxConcurrentBatches = Math.max(1, Math.min(3, config.db.connections - 1));
-  const maxInFlight = config.batchFiles * (maxConcurrentBatches + 1);
-  const startedAtSec = Math.floor(Date.now() / 1000);
-  const nowSec = () => Math.floor(Date.now() / 1000);
-  let writer: BatchWriter | undefined;
-  let serverId = 0;
-  let inFlight = 0;
-  let closing = false;
-  let closed: Promise<void> | undefined;
-  let idleWaiters: (() => void)[] = [];
-
   const guard = new PoisonGuard({
     journalPath: inFlightJournalPath(config.incomingDir, config.serverName),
     limit: config.poisonDeaths,
@@ -88,7 +82,9 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
   const intake = createSpoolIntake(config, {
     spool,
     log,
-    ready: pump,
+    ready: () => {
+      pipeline.pump();
+    },
     listed: () => {
       housekeeping.backlogEvents();
     },
@@ -102,24 +98,12 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
   const health = createHealth({
     log,
     registry: deps.registry,
-    state: () => ({
-      queued: intake.size,
-      inFlight,
-      leftAtSource: intake.leftAtSource,
-      writerAvailable: writer?.available ?? false,
-      report: {
-        ...intake.report(),
-        inFlight,
-        writerAvailable: writer?.available ?? false,
-        writerPending: writer?.pending ?? 0,
-      },
-    }),
+    state: () => pipelineState(intake, pipeline),
     nudge: () => {
       void intake.refresh();
-      pump();
+      pipeline.pump();
     },
   });
-  const { results } = health;
   const budget = createByteBudget(
     deps.byteBudget ?? packetByteBudget(config.parse, config.parseThreads, config.cacheModules),
   );
@@ -128,129 +112,114 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     parser: deps.parser,
     log,
     registry: deps.registry,
-    results,
+    results: health.results,
     maxXmlSize: config.parse.maxXmlSize,
     nowSec,
     budget,
   });
+  const pipeline: Pipeline = new Pipeline({
+    intake,
+    handler,
+    guard,
+    health,
+    log,
+    maxInFlight: config.batchFiles * (maxConcurrentBatches(config) + 1),
+    spool,
+    pool: deps.pool,
+    maxXmlSize: config.parse.maxXmlSize,
+    nowSec,
+  });
+  return { log, spool, guard, intake, housekeeping, health, budget, pipeline };
+}
 
-  /** A file or a poison file finished: restart the stall clock, pull more, maybe report idle. */
-  function finished(): void {
-    health.progress();
-    pump();
-    checkIdle();
-  }
+/** What the stall guard looks at and reports. */
+function pipelineState(intake: Intake, pipeline: Pipeline) {
+  const { inFlight, writer } = pipeline;
+  const writerAvailable = writer?.available ?? false;
+  return {
+    queued: intake.size,
+    inFlight,
+    leftAtSource: intake.leftAtSource,
+    writerAvailable,
+    report: { ...intake.report(), inFlight, writerAvailable, writerPending: writer?.pending ?? 0 },
+  };
+}
 
-  /** A poison file (in flight at too many deaths) leaves the claim folder; counted as in flight. */
-  async function setAside(file: { entry: SpoolEntry; deaths: number }, w: BatchWriter) {
-    const { name } = file.entry;
-    inFlight++;
-    try {
-      const result = await setAsidePoisonFile(file, {
-        spool,
-        writer: w,
-        pool: deps.pool,
-        maxXmlSize: config.parse.maxXmlSize,
-        nowSec: nowSec(),
-      });
-      if (result === 'failed') {
-        log.error(
-          { file: name, deaths: file.deaths },
-          `file in flight at ${String(file.deaths)} abnormal deaths; set aside as ${name}${FAILED_SUFFIX}`,
-        );
-        results.labels('poison').inc();
-      } else if (result === 'already_committed') {
-        log.info({ file: name }, 'file already committed (ledger); removed');
-        results.labels('duplicate').inc();
-      }
-    } catch (err) {
-      log.error({ err: describeError(err), file: name }, 'setting a poison file aside failed');
-      results.labels('error').inc();
-    } finally {
-      inFlight--;
-      finished();
-    }
-  }
+function maxConcurrentBatches(config: DataserverConfig): number {
+  return Math.max(1, Math.min(3, config.db.connections - 1));
+}
 
-  function handleOne(file: IntakeFile, w: BatchWriter): void {
-    inFlight++;
-    guard.handing(file.name);
-    void handler
-      .handle(file, w)
-      .catch((err: unknown) => {
-        log.error({ err: describeError(err), file: file.name }, 'file handling failed');
-        results.labels('error').inc();
-      })
-      .finally(() => {
-        inFlight--;
-        guard.finished(file.name);
-        intake.done(file);
-        finished();
-      });
-  }
+/** The batch writer, told whether this MariaDB hands out consecutive AUTO_INCREMENT ids. */
+async function startWriter(
+  config: DataserverConfig,
+  deps: DataserverDeps,
+  run: { serverId: number; startedAtSec: number; cache: AgentCache; catalog: () => CatalogData },
+): Promise<BatchWriter> {
+  const [modeRows] = await deps.pool.query<RowDataPacket[]>(
+    'SELECT @@innodb_autoinc_lock_mode AS m',
+  );
+  const consecutiveIds = Number(modeRows[0]?.['m'] ?? 2) !== 2;
+  return createBatchWriter(
+    {
+      batchFiles: config.batchFiles,
+      batchWaitMs: config.batchWaitMs,
+      batchTimeoutMs: config.batchTimeoutMs,
+      agentLockTimeoutSec: config.agentLockTimeoutSec,
+      maxConcurrentBatches: maxConcurrentBatches(config),
+      serverName: config.serverName,
+      serverId: run.serverId,
+      startedAtSec: run.startedAtSec,
+      logic: config.logic,
+      consecutiveIds,
+    },
+    {
+      pool: deps.pool,
+      logger: deps.logger,
+      registry: deps.registry,
+      cache: run.cache,
+      processPacket: deps.processPacket,
+      catalog: run.catalog,
+    },
+  );
+}
 
-  function pump(): void {
-    const w = writer;
-    if (!w) return;
-    while (!closing && w.available && inFlight < maxInFlight) {
-      if (guard.isolating && inFlight > 0) break; // suspects of a death: one file at a time
-      const file = intake.next();
-      if (!file) break;
-      handleOne(file, w);
-    }
-  }
+/** Recovered files first (intake rule 3); poison files are set aside beside them. */
+async function recoverClaimed(stages: Stages, writer: BatchWriter): Promise<IntakeFile[]> {
+  const { guard, spool, pipeline, log } = stages;
+  const { requeue, poison } = await guard.recover(await spool.listClaimed());
+  if (requeue.length > 0)
+    log.info({ files: requeue.length }, 're-queueing files claimed by a previous run');
+  for (const p of poison) void pipeline.setAside(p, writer);
+  return requeue.map((e) => ({ ...e, recovered: true }));
+}
 
-  function checkIdle(): void {
-    if (inFlight > 0 || intake.size > 0 || idleWaiters.length === 0) return;
-    // Something may have arrived meanwhile: confirm with a fresh look before declaring idle.
-    void intake.refresh().then(() => {
-      if (inFlight > 0 || intake.size > 0) return;
-      const waiters = idleWaiters;
-      idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    });
-  }
+/** Stops intake and timers, finishes in-flight files within the grace, marks the journal clean. */
+async function closeStages(config: DataserverConfig, stages: Stages): Promise<void> {
+  const { pipeline, housekeeping, health, intake, guard, log } = stages;
+  pipeline.stopPulling();
+  housekeeping.close();
+  health.close();
+  await intake.close();
+  await pipeline.finishInFlight(config.shutdownGraceMs);
+  // Files still claimed now were not in flight at a death: the next start counts none.
+  await guard.markClean();
+  pipeline.releaseDrainWaiters();
+  log.info('dataserver stopped');
+}
 
-  async function startWriter(): Promise<BatchWriter> {
-    const [modeRows] = await deps.pool.query<RowDataPacket[]>(
-      'SELECT @@innodb_autoinc_lock_mode AS m',
-    );
-    const consecutiveIds = Number(modeRows[0]?.['m'] ?? 2) !== 2;
-    return createBatchWriter(
-      {
-        batchFiles: config.batchFiles,
-        batchWaitMs: config.batchWaitMs,
-        batchTimeoutMs: config.batchTimeoutMs,
-        agentLockTimeoutSec: config.agentLockTimeoutSec,
-        maxConcurrentBatches,
-        serverName: config.serverName,
-        serverId,
-        startedAtSec,
-        logic: config.logic,
-        consecutiveIds,
-      },
-      {
-        pool: deps.pool,
-        logger: deps.logger,
-        registry: deps.registry,
-        cache,
-        processPacket: deps.processPacket,
-        catalog: housekeeping.catalog,
-      },
-    );
-  }
-
-  /** Finishes what is in flight within the shutdown grace; the rest stays claimed. */
-  async function finishInFlight(): Promise<void> {
-    // In-flight files finish (their batches commit and the files are removed) unless the
-    // database is away or the grace runs out: then the writer gives up and the files stay
-    // claimed for next start.
-    const graceEnds = Date.now() + config.shutdownGraceMs;
-    const pause = () => new Promise((r) => setTimeout(r, 20));
-    while (inFlight > 0 && (writer?.available ?? false) && Date.now() < graceEnds) await pause();
-    await writer?.close(Math.max(0, graceEnds - Date.now()));
-    while (inFlight > 0) await pause();
-  }
+/**
+ * The dataserver as its stages: the intake (spool folder) hands out files in per-agent order,
+ * the pipeline (stages/pipeline.ts) pulls them into the file handler while the writer takes
+ * work, the housekeeping runs beside, and health watches for stalls.
+ */
+export function createDataserver(config: DataserverConfig, deps: DataserverDeps): Dataserver {
+  const cache = createAgentCache({ maxModules: config.cacheModules, registry: deps.registry });
+  const startedAtSec = Math.floor(Date.now() / 1000);
+  const nowSec = () => Math.floor(Date.now() / 1000);
+  const stages = composeStages(config, deps, nowSec);
+  const { log, spool, intake, housekeeping, health, pipeline } = stages;
+  let serverId = 0;
+  let closed: Promise<void> | undefined;
 
   return {
     get serverId() {
@@ -261,47 +230,23 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     async start() {
       await housekeeping.loadCatalog();
       serverId = await ensureServerRow(deps.pool, config.serverName, deps.version ?? '');
-      const w = (writer = await startWriter());
-      // Recovered files first (intake rule 3); poison files are set aside beside them.
-      const { requeue, poison } = await guard.recover(await spool.listClaimed());
-      if (requeue.length > 0)
-        log.info({ files: requeue.length }, 're-queueing files claimed by a previous run');
-      const recovered = requeue.map((e) => ({ ...e, recovered: true }));
-      for (const p of poison) void setAside(p, w);
+      const catalog = housekeeping.catalog;
+      const w = await startWriter(config, deps, { serverId, startedAtSec, cache, catalog });
+      pipeline.begin(w);
+      const recovered = await recoverClaimed(stages, w);
       housekeeping.start(w);
       health.start(config.stallTimeoutMs);
-      log.info(
-        {
-          incomingDir: config.incomingDir,
-          serverName: config.serverName,
-          serverId,
-          byteBudget: budget.limit,
-        },
-        'dataserver started',
-      );
+      const { incomingDir, serverName } = config;
+      const byteBudget = stages.budget.limit;
+      log.info({ incomingDir, serverName, serverId, byteBudget }, 'dataserver started');
       await intake.start(recovered);
     },
     wake: (name) => {
       intake.wake(name);
     },
-    drain() {
-      return new Promise<void>((resolve) => {
-        idleWaiters.push(resolve);
-        void intake.refresh().then(checkIdle);
-      });
-    },
+    drain: () => pipeline.drain(),
     close() {
-      closed ??= (async () => {
-        closing = true;
-        housekeeping.close();
-        health.close();
-        await intake.close();
-        await finishInFlight();
-        // Files still claimed now were not in flight at a death: the next start counts none.
-        await guard.markClean();
-        for (const resolve of idleWaiters.splice(0)) resolve();
-        log.info('dataserver stopped');
-      })();
+      closed ??= closeStages(config, stages);
       return closed;
     },
   };

@@ -52,97 +52,145 @@ export function createWorkerParser(
   options: { threads: number; parse: ParseOptions; spawn: () => Worker },
   deps: { logger: Logger },
 ): PacketParser {
-  const log = deps.logger.child({ component: 'parse-pool' });
-  const threads = Math.max(1, Math.min(options.threads, Math.max(1, availableParallelism() - 1)));
-  const waiting: Task[] = [];
-  const slots: Slot[] = [];
-  let nextId = 1;
-  let closed = false;
+  return new WorkerParsePool(options, deps.logger.child({ component: 'parse-pool' }));
+}
 
-  function spawn(): Slot {
-    const worker = options.spawn();
+/**
+ * What becomes of the files a dead worker held: on close they fail as I/O errors (kept); a file
+ * already retried alone is refused as bad XML; the others are returned, to be parsed again alone.
+ */
+function settleOrphans(held: readonly Task[], code: number, closed: boolean, log: Logger): Task[] {
+  const retry: Task[] = [];
+  for (const task of held) {
+    if (closed) {
+      task.resolve({
+        error: {
+          code: 'ERR_WORKER_EXIT',
+          message: `parse worker exited (${code})`,
+          disposition: 'io',
+        },
+      });
+    } else if (task.retried) {
+      log.error({ exitCode: code }, 'parse worker died parsing one file alone; refused');
+      task.resolve({
+        error: {
+          code: ErrorCode.XmlLimit,
+          message: `the parse worker died parsing this file (exit code ${code}; out of heap?)`,
+          disposition: 'badxml',
+        },
+      });
+    } else {
+      task.retried = true;
+      retry.push(task);
+    }
+  }
+  return retry;
+}
+
+class WorkerParsePool implements PacketParser {
+  readonly #options: { threads: number; parse: ParseOptions; spawn: () => Worker };
+  readonly #log: Logger;
+  readonly #waiting: Task[] = [];
+  readonly #slots: Slot[] = [];
+  #nextId = 1;
+  #closed = false;
+
+  constructor(options: { threads: number; parse: ParseOptions; spawn: () => Worker }, log: Logger) {
+    this.#options = options;
+    this.#log = log;
+    const threads = Math.max(1, Math.min(options.threads, Math.max(1, availableParallelism() - 1)));
+    for (let i = 0; i < threads; i++) this.#slots.push(this.#spawn());
+  }
+
+  parse({ bytes, info }: Parameters<PacketParser['parse']>[0]): Promise<ParseResult> {
+    return new Promise<ParseResult>((resolve) => {
+      const request = { id: this.#nextId++, bytes, info, options: this.#options.parse };
+      this.#waiting.push({ request, resolve, retried: false });
+      this.#dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
+  }
+
+  #spawn(): Slot {
+    const worker = this.#options.spawn();
     const slot: Slot = { worker, busy: new Map(), messages: 0, isolating: false };
     worker.on('message', (reply: ParseResponse | ParseResponse[]) => {
-      slot.messages = Math.max(0, slot.messages - 1);
-      if (slot.messages === 0) slot.isolating = false;
-      for (const msg of Array.isArray(reply) ? reply : [reply]) {
-        const task = slot.busy.get(msg.id);
-        if (!task) continue;
-        slot.busy.delete(msg.id);
-        task.resolve('packet' in msg ? { packet: msg.packet } : { error: msg.error });
-      }
-      dispatch();
+      this.#onReply(slot, reply);
     });
     worker.on('error', (err) => {
-      log.error({ err }, 'parse worker failed');
+      this.#log.error({ err }, 'parse worker failed');
     });
     worker.on('exit', (code) => {
-      const held = [...slot.busy.values()];
-      const retry: Task[] = [];
-      slot.busy.clear();
-      for (const task of held) {
-        if (closed) {
-          task.resolve({
-            error: {
-              code: 'ERR_WORKER_EXIT',
-              message: `parse worker exited (${code})`,
-              disposition: 'io',
-            },
-          });
-        } else if (task.retried) {
-          log.error({ exitCode: code }, 'parse worker died parsing one file alone; refused');
-          task.resolve({
-            error: {
-              code: ErrorCode.XmlLimit,
-              message: `the parse worker died parsing this file (exit code ${code}; out of heap?)`,
-              disposition: 'badxml',
-            },
-          });
-        } else {
-          task.retried = true;
-          retry.push(task);
-        }
-      }
-      if (retry.length > 0) {
-        log.warn(
-          { exitCode: code, files: retry.length },
-          'parse worker died; the files it held are parsed again, each alone',
-        );
-        waiting.unshift(...retry);
-      }
-      slot.messages = 0;
-      if (closed) return;
-      const i = slots.indexOf(slot);
-      if (i !== -1) slots[i] = spawn();
-      dispatch();
+      this.#onExit(slot, code);
     });
     worker.unref();
     return slot;
   }
 
-  function dispatch(): void {
-    while (waiting.length > 0) {
+  #onReply(slot: Slot, reply: ParseResponse | ParseResponse[]): void {
+    slot.messages = Math.max(0, slot.messages - 1);
+    if (slot.messages === 0) slot.isolating = false;
+    for (const msg of Array.isArray(reply) ? reply : [reply]) {
+      const task = slot.busy.get(msg.id);
+      if (!task) continue;
+      slot.busy.delete(msg.id);
+      task.resolve('packet' in msg ? { packet: msg.packet } : { error: msg.error });
+    }
+    this.#dispatch();
+  }
+
+  /** A worker died: its files are settled or queued again first, and a new worker takes its slot. */
+  #onExit(slot: Slot, code: number): void {
+    const held = [...slot.busy.values()];
+    slot.busy.clear();
+    const retry = settleOrphans(held, code, this.#closed, this.#log);
+    if (retry.length > 0) {
+      this.#log.warn(
+        { exitCode: code, files: retry.length },
+        'parse worker died; the files it held are parsed again, each alone',
+      );
+      this.#waiting.unshift(...retry);
+    }
+    slot.messages = 0;
+    if (this.#closed) return;
+    const i = this.#slots.indexOf(slot);
+    if (i !== -1) this.#slots[i] = this.#spawn();
+    this.#dispatch();
+  }
+
+  #dispatch(): void {
+    while (this.#waiting.length > 0) {
       // A retried file waits for a worker with nothing in hand and has it to itself.
-      const isolate = waiting[0]?.retried === true;
-      const maxMessages = isolate ? 1 : MESSAGES_PER_WORKER;
-      let best: Slot | undefined;
-      for (const s of slots)
-        if (!s.isolating && s.messages < maxMessages && (!best || s.busy.size < best.busy.size))
-          best = s;
+      const isolate = this.#waiting[0]?.retried === true;
+      const best = this.#leastBusySlot(isolate ? 1 : MESSAGES_PER_WORKER);
       if (!best) return;
       best.isolating = isolate;
-      const tasks = nextMessage();
+      const tasks = this.#nextMessage();
       for (const task of tasks) best.busy.set(task.request.id, task);
       best.messages++;
       best.worker.ref();
       // Copied, not transferred: a file whose worker dies is sent again.
       best.worker.postMessage(tasks.map((t) => t.request));
     }
-    for (const s of slots) if (s.busy.size === 0) s.worker.unref();
+    for (const s of this.#slots) if (s.busy.size === 0) s.worker.unref();
+  }
+
+  /** The worker with the fewest files among those that may take another message. */
+  #leastBusySlot(maxMessages: number): Slot | undefined {
+    let best: Slot | undefined;
+    for (const s of this.#slots)
+      if (!s.isolating && s.messages < maxMessages && (!best || s.busy.size < best.busy.size))
+        best = s;
+    return best;
   }
 
   /** Up to TASKS_PER_MESSAGE small files, or one task that must go alone. */
-  function nextMessage(): Task[] {
+  #nextMessage(): Task[] {
+    const waiting = this.#waiting;
     let n = 0;
     while (n < waiting.length && n < TASKS_PER_MESSAGE) {
       const task = waiting[n];
@@ -154,20 +202,4 @@ export function createWorkerParser(
     }
     return waiting.splice(0, n);
   }
-
-  for (let i = 0; i < threads; i++) slots.push(spawn());
-
-  return {
-    parse({ bytes, info }) {
-      return new Promise<ParseResult>((resolve) => {
-        const request = { id: nextId++, bytes, info, options: options.parse };
-        waiting.push({ request, resolve, retried: false });
-        dispatch();
-      });
-    },
-    async close() {
-      closed = true;
-      await Promise.all(slots.map((s) => s.worker.terminate()));
-    },
-  };
 }

@@ -10,3 +10,4 @@ export {
   seedStatements,
 } from './schema.js';
 export * from './column-limits.js';
+export * from './event-row.js';

@@ -1,6 +1,6 @@
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { HaConfig } from './settings.js';
-import { safeInput } from '../pandora/index.js';
+import { DB_CLOCK, eventInsertSql, eventRow, eventText } from '../db/index.js';
 
 /**
  * Every statement on the master lease row (`tha_lease`) and the audit of fenced transactions.
@@ -13,12 +13,22 @@ interface SessionConnection {
   query(sql: string, callback: (err: unknown) => void): void;
 }
 
-/** In `safe_input` form, as every `tevento.evento` is stored. */
-const NO_MASTER_EVENT = safeInput(
-  'No master-eligible server is running; master duties are suspended',
+/**
+ * Critical (4): unknown detection and the other master duties stop until a server qualifies.
+ * Stamped on the database clock, like every lease comparison.
+ */
+const NO_MASTER_EVENT = eventInsertSql(
+  eventRow({
+    evento: eventText('No master-eligible server is running; master duties are suspended'),
+    event_type: 'system',
+    criticity: 4,
+    at: DB_CLOCK,
+    // NULL (the table's default), as this notice has always been stored.
+    critical_instructions: null,
+    warning_instructions: null,
+    unknown_instructions: null,
+  }),
 );
-/** Critical: unknown detection and the other master duties stop until a server qualifies. */
-const NO_MASTER_CRITICITY = 4;
 /**
  * The election order: higher `master` priority first; among equal priorities the lower
  * servername (byte order, not the column's case-insensitive collation). Parameters: our
@@ -231,15 +241,7 @@ export function createLeaseSql(
         timeout,
       });
       if (flipped.affectedRows !== 1) return;
-      await conn.query({
-        sql: `INSERT INTO tevento (id_agente, id_usuario, id_grupo, estado, timestamp, evento,
-                utimestamp, event_type, criticity, source, id_extra, tags, custom_data, data,
-                event_custom_id)
-              VALUES (0, '', 0, 0, NOW(), ?, UNIX_TIMESTAMP(), 'system', ?, 'monitoring_server',
-                '', '', '', '', '')`,
-        values: [NO_MASTER_EVENT, NO_MASTER_CRITICITY],
-        timeout,
-      });
+      await conn.query({ ...NO_MASTER_EVENT, timeout });
     });
   }
 

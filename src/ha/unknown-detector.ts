@@ -1,5 +1,6 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { ASYNC_TYPE_IDS, KEEP_ALIVE_TYPE_ID, safeInput } from '../pandora/index.js';
+import { DB_CLOCK, eventInsertSql, eventRow, sqlExpression } from '../db/index.js';
 import type { FencedContext } from './coordinator.js';
 
 /** Module types the unknown task skips: async (21–23) and keep-alive (100), as the reference. */
@@ -18,6 +19,40 @@ const EVENT_PREFIX = safeInput("Module '");
 const EVENT_SUFFIX = safeInput("' is going to UNKNOWN");
 /** `going_unknown` events are "minor" (5) in the reference. */
 const GOING_UNKNOWN_CRITICITY = 5;
+
+/**
+ * The `going_unknown` event of each module selected by `lockedModulesOf`: the module's name,
+ * tags and instructions read in the same statement, stamped on the database clock.
+ */
+const GOING_UNKNOWN_EVENT = eventRow({
+  id_agente: sqlExpression('te.id_agente'),
+  id_grupo: sqlExpression('ta.id_grupo'),
+  evento: sqlExpression('CONCAT(?, tm.nombre, ?)', EVENT_PREFIX, EVENT_SUFFIX),
+  event_type: 'going_unknown',
+  id_agentmodule: sqlExpression('tm.id_agente_modulo'),
+  criticity: GOING_UNKNOWN_CRITICITY,
+  tags: sqlExpression(
+    `IFNULL((SELECT GROUP_CONCAT(t.name SEPARATOR ',') FROM ttag_module tt
+               JOIN ttag t ON t.id_tag = tt.id_tag
+             WHERE tt.id_agente_modulo = tm.id_agente_modulo), '')`,
+  ),
+  critical_instructions: sqlExpression("IFNULL(tm.critical_instructions, '')"),
+  warning_instructions: sqlExpression("IFNULL(tm.warning_instructions, '')"),
+  unknown_instructions: sqlExpression("IFNULL(tm.unknown_instructions, '')"),
+  module_status: UNKNOWN_STATUS,
+  at: DB_CLOCK,
+});
+
+/** The modules of `ids` that raise an event: neither they nor their agent are quiet. */
+function lockedModulesOf(ids: readonly number[]) {
+  return sqlExpression(
+    `FROM tagente_estado te
+       JOIN tagente_modulo tm ON tm.id_agente_modulo = te.id_agente_modulo
+       JOIN tagente ta ON ta.id_agente = te.id_agente
+     WHERE te.id_agente_estado IN (?) AND tm.quiet = 0 AND ta.quiet = 0`,
+    ids,
+  );
+}
 
 /**
  * One block of unknown-module detection (dataserver.md §5.4, a master duty): modules whose last
@@ -40,24 +75,7 @@ export async function markUnknownModules(ctx: FencedContext): Promise<number> {
   const ids = rows.map((row) => Number(row['id']));
   if (ids.length === 0) return 0;
   // Events first, while the rows still show the old status (the locks keep peers out).
-  await conn.query(
-    `INSERT INTO tevento (id_agente, id_usuario, id_grupo, estado, timestamp, evento, utimestamp,
-        event_type, id_agentmodule, id_alert_am, criticity, tags, source, id_extra,
-        critical_instructions, warning_instructions, unknown_instructions, ack_utimestamp,
-        custom_data, data, module_status, event_custom_id)
-     SELECT te.id_agente, '', ta.id_grupo, 0, NOW(), CONCAT(?, tm.nombre, ?), UNIX_TIMESTAMP(),
-        'going_unknown', tm.id_agente_modulo, 0, ?,
-        IFNULL((SELECT GROUP_CONCAT(t.name SEPARATOR ',') FROM ttag_module tt
-                  JOIN ttag t ON t.id_tag = tt.id_tag
-                WHERE tt.id_agente_modulo = tm.id_agente_modulo), ''),
-        'monitoring_server', '', IFNULL(tm.critical_instructions, ''),
-        IFNULL(tm.warning_instructions, ''), IFNULL(tm.unknown_instructions, ''), 0, '', '', ?, ''
-     FROM tagente_estado te
-       JOIN tagente_modulo tm ON tm.id_agente_modulo = te.id_agente_modulo
-       JOIN tagente ta ON ta.id_agente = te.id_agente
-     WHERE te.id_agente_estado IN (?) AND tm.quiet = 0 AND ta.quiet = 0`,
-    [EVENT_PREFIX, EVENT_SUFFIX, GOING_UNKNOWN_CRITICITY, UNKNOWN_STATUS, ids],
-  );
+  await conn.query(eventInsertSql(GOING_UNKNOWN_EVENT, lockedModulesOf(ids)));
   const [updated] = await conn.query<ResultSetHeader>(
     `UPDATE tagente_estado SET estado = ?, last_status = ?, last_unknown_update = UNIX_TIMESTAMP()
      WHERE id_agente_estado IN (?)`,

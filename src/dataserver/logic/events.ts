@@ -3,7 +3,13 @@
  * new-agent event, and the error events of bad files and group-less agents.
  */
 import type { EntityRef, EventRow, EventType, LogicConfig } from '../types.js';
-import { COLUMN_LIMITS, fitEncodedToColumn, fitToColumn } from '../../db/index.js';
+import {
+  COLUMN_LIMITS,
+  EVENT_SOURCE,
+  eventText,
+  fitEncodedToColumn,
+  fitToColumn,
+} from '../../db/index.js';
 import { safeInput, safeOutput } from '../../pandora/index.js';
 import { formatLocalDateTime } from './time.js';
 import { formatFixed } from './values.js';
@@ -25,7 +31,6 @@ const EVENT = COLUMN_LIMITS.tevento;
 const MODULE_MACRO = /_module_/gi;
 const DATA_MACRO = /_data_/gi;
 const TRAILING_ZEROS = /\.?0+$/;
-const EVENT_SOURCE = 'monitoring_server';
 
 /**
  * Event data text: numeric values printf'd with graph_precision, then trailing zeros stripped
@@ -46,7 +51,7 @@ function eventRow(
   return {
     autoValidate: false,
     ...fields,
-    evento: fitEncodedToColumn(safeInput(text), EVENT.evento),
+    evento: eventText(text),
     estado: 0,
     timestamp: formatLocalDateTime(nowSec),
     utimestamp: nowSec,

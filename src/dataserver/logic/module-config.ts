@@ -72,6 +72,53 @@ function tagsOf(tags: ModuleCreationTags['tags'], catalog: Catalog) {
   return { ids, names: names.join(',') };
 }
 
+/** The cached config of a module created from `row` (what the database now holds for it). */
+function newModuleConfig(row: NewModuleRow, typeName: string, tagNames: string): ModuleConfig {
+  return {
+    typeId: row.id_tipo_modulo,
+    typeName,
+    description: row.descripcion,
+    extendedInfo: row.extended_info,
+    moduleInterval: row.module_interval,
+    cronInterval: row.cron_interval,
+    moduleFfInterval: row.module_ff_interval,
+    min: row.min,
+    max: row.max,
+    postProcess: row.post_process,
+    historyData: true, // column default
+    minWarning: row.min_warning,
+    maxWarning: row.max_warning,
+    minCritical: row.min_critical,
+    maxCritical: row.max_critical,
+    strWarning: row.str_warning ?? '',
+    strCritical: row.str_critical ?? '',
+    warningInverse: row.warning_inverse === 1,
+    criticalInverse: row.critical_inverse === 1,
+    percentageWarning: false,
+    percentageCritical: false,
+    warningTime: 0,
+    minFfEvent: row.min_ff_event,
+    minFfEventNormal: row.min_ff_event_normal,
+    minFfEventWarning: row.min_ff_event_warning,
+    minFfEventCritical: row.min_ff_event_critical,
+    ffTimeout: row.ff_timeout,
+    ffType: row.ff_type,
+    eachFf: row.each_ff === 1,
+    disabled: row.disabled === 1,
+    deletePending: false,
+    quiet: row.quiet === 1,
+    criticalInstructions: row.critical_instructions,
+    warningInstructions: row.warning_instructions,
+    unknownInstructions: row.unknown_instructions,
+    disabledTypesEvent: '',
+    idPolicyModule: 0,
+    policyLinked: false,
+    policyAdopted: false,
+    parentModuleId: 0,
+    tags: tagNames,
+  };
+}
+
 /** The tagente_modulo row and the matching cached config of a module auto-created from XML. */
 export function newModuleRow(
   module: PacketModule,
@@ -131,50 +178,7 @@ export function newModuleRow(
     module_macros: '',
     tagIds: tags.ids,
   };
-  const config: ModuleConfig = {
-    typeId,
-    typeName,
-    description: row.descripcion,
-    extendedInfo: row.extended_info,
-    moduleInterval: row.module_interval,
-    cronInterval: row.cron_interval,
-    moduleFfInterval: row.module_ff_interval,
-    min: row.min,
-    max: row.max,
-    postProcess: row.post_process,
-    historyData: true, // column default
-    minWarning: row.min_warning,
-    maxWarning: row.max_warning,
-    minCritical: row.min_critical,
-    maxCritical: row.max_critical,
-    strWarning: row.str_warning ?? '',
-    strCritical: row.str_critical ?? '',
-    warningInverse: row.warning_inverse === 1,
-    criticalInverse: row.critical_inverse === 1,
-    percentageWarning: false,
-    percentageCritical: false,
-    warningTime: 0,
-    minFfEvent: row.min_ff_event,
-    minFfEventNormal: row.min_ff_event_normal,
-    minFfEventWarning: row.min_ff_event_warning,
-    minFfEventCritical: row.min_ff_event_critical,
-    ffTimeout: row.ff_timeout,
-    ffType: row.ff_type,
-    eachFf: row.each_ff === 1,
-    disabled: row.disabled === 1,
-    deletePending: false,
-    quiet: row.quiet === 1,
-    criticalInstructions: row.critical_instructions,
-    warningInstructions: row.warning_instructions,
-    unknownInstructions: row.unknown_instructions,
-    disabledTypesEvent: '',
-    idPolicyModule: 0,
-    policyLinked: false,
-    policyAdopted: false,
-    parentModuleId: 0,
-    tags: tags.names,
-  };
-  return { row, config };
+  return { row, config: newModuleConfig(row, typeName, tags.names) };
 }
 
 /** The tagente_estado row as the reference inserts it (§4.3 step 5; also D-7). */

@@ -163,6 +163,165 @@ function storeHistory(w: WorkingModule, sink: DatumSink, value: string, epoch: n
   else sink.numericHistory(w.ref, value, epoch);
 }
 
+/**
+ * The status-row fields one datum moves (flip-flop counters, transitions), worked on here and
+ * written back to the status row only when the datum is not older than the last stored one.
+ */
+interface Transition {
+  readonly w: WorkingModule;
+  readonly ctx: DatumContext;
+  readonly sink: DatumSink;
+  readonly value: string;
+  readonly epoch: number;
+  /** The status the datum's value maps to (after warning escalation). */
+  readonly newStatus: number;
+  /** known_status before this datum. */
+  readonly known: number;
+  /** min_ff_event for `newStatus`. */
+  readonly ff: number;
+  status: number;
+  changes: number;
+  lastChange: number;
+  ffStart: number;
+  ffNormal: number;
+  ffWarning: number;
+  ffCritical: number;
+  interval: number;
+  /** update_module_count = 1 on the agent. */
+  mark: boolean;
+}
+
+function startTransition(
+  w: WorkingModule,
+  ctx: DatumContext,
+  sink: DatumSink,
+  datum: { value: string; epoch: number; newStatus: number },
+): Transition {
+  const row = w.status;
+  return {
+    w,
+    ctx,
+    sink,
+    value: datum.value,
+    epoch: datum.epoch,
+    newStatus: datum.newStatus,
+    known: row.knownStatus,
+    ff: flipFlopThreshold(w.config, datum.newStatus),
+    status: row.estado,
+    changes: row.statusChanges,
+    lastChange: row.lastStatusChange,
+    ffStart: row.ffStartUtimestamp,
+    ffNormal: row.ffNormal,
+    ffWarning: row.ffWarning,
+    ffCritical: row.ffCritical,
+    interval: intervalOf(w.config, ctx),
+    mark: false,
+  };
+}
+
+/** A status change: its event (when allowed), the new status and when it changed. */
+function changeStatus(t: Transition, to: number, from: number): void {
+  emitStatusEvent(t.w, t.ctx, t.sink, to, from, t.known, t.value);
+  t.status = to;
+  t.lastChange = t.epoch;
+  t.mark = true;
+}
+
+function resetFlipFlopCounters(t: Transition): void {
+  t.ffNormal = t.ffWarning = t.ffCritical = 0;
+}
+
+/** Counts a repeat of the last known status, or restarts the count on a new one. */
+function countRepeats(t: Transition): void {
+  const config = t.w.config;
+  if (t.w.status.lastKnownStatus === t.newStatus) {
+    if (config.ffType === 0 && t.changes > t.ff) t.changes = t.ff;
+    t.changes += 1;
+    if (
+      t.w.type.isAsync &&
+      t.ff !== 0 &&
+      config.ffTimeout !== 0 &&
+      t.epoch - t.ffStart > config.ffTimeout
+    ) {
+      if (config.ffType === 0) t.changes = 0;
+      t.ffStart = t.epoch;
+      resetFlipFlopCounters(t);
+    }
+  } else {
+    if (config.ffType === 0) t.changes = 0;
+    if (t.w.type.isAsync) t.ffStart = t.epoch;
+  }
+}
+
+/** ff_type 0: the status changes after `ff` repeats of a new status. */
+function applyCountedFlipFlop(t: Transition): void {
+  const config = t.w.config;
+  if (config.moduleFfInterval !== 0 && t.changes < t.ff) t.interval = config.moduleFfInterval;
+  if (t.changes >= t.ff && t.known !== t.newStatus) changeStatus(t, t.newStatus, t.status);
+}
+
+/** ff_type 1: a counter per status; the status changes once its counter passes `ff`. */
+function applyPerStatusFlipFlop(t: Transition): void {
+  const { newStatus, ff } = t;
+  if (newStatus === 0) t.ffNormal++;
+  else if (newStatus === 1) t.ffCritical++;
+  else if (newStatus === 2) t.ffWarning++;
+  if (
+    (newStatus !== t.status && newStatus === 0 && t.ffNormal > ff) ||
+    (newStatus === 1 && t.ffCritical > ff) ||
+    (newStatus === 2 && t.ffWarning > ff)
+  ) {
+    changeStatus(t, newStatus, t.status);
+    resetFlipFlopCounters(t);
+  } else {
+    if (newStatus === 0 && t.ffNormal > ff) t.ffNormal = 0;
+    const config = t.w.config;
+    if (config.moduleFfInterval !== 0 && ff > 0 && t.w.status.lastKnownStatus !== t.status) {
+      t.interval = config.moduleFfInterval;
+    }
+  }
+}
+
+/** Data for a NOT INIT or UNKNOWN module leaves that status whatever the flip-flop says. */
+function leaveNotInitOrUnknown(t: Transition): void {
+  if (t.status === 4) {
+    // First datum of a NOT INIT module: NOT INIT → NORMAL, silent.
+    changeStatus(t, 0, 4);
+  } else if (t.status === 3) {
+    // Data for an UNKNOWN module restores the known status.
+    changeStatus(t, t.known, 3);
+    resetFlipFlopCounters(t);
+  }
+}
+
+/** The transition into the module's status row (tagente_estado), touched for the writer. */
+function writeStatusRow(t: Transition, warningCount: number, save: boolean): void {
+  const row = t.w.status;
+  const text = formatLocalDateTime(t.epoch);
+  row.datos = t.value;
+  row.estado = t.status;
+  row.knownStatus = t.status;
+  row.lastStatus = t.newStatus;
+  row.lastKnownStatus = t.newStatus;
+  row.statusChanges = Math.min(t.changes, TINYINT_UNSIGNED_MAX);
+  row.utimestamp = t.ctx.nowSec;
+  row.timestamp = text;
+  row.currentInterval = t.interval;
+  row.runningBy = t.ctx.serverId;
+  row.lastExecutionTry = t.epoch;
+  if (save) {
+    row.lastTry = text;
+    row.lastTryEpoch = t.epoch;
+  }
+  row.ffStartUtimestamp = t.ffStart;
+  row.ffNormal = t.ffNormal;
+  row.ffWarning = t.ffWarning;
+  row.ffCritical = t.ffCritical;
+  row.lastStatusChange = t.lastChange;
+  row.warningCount = warningCount;
+  t.w.statusTouched = true;
+}
+
 /** pandora_process_module of §5.1 for one datum at data time `epoch`. */
 export function processDatum(
   w: WorkingModule,
@@ -203,110 +362,15 @@ export function processDatum(
     row.warningCount,
     config.warningTime,
   );
-  const newStatus = escalated.status;
-  const known = row.knownStatus;
-  let status = row.estado;
-  let changes = row.statusChanges;
-  let lastChange = row.lastStatusChange;
-  let ffStart = row.ffStartUtimestamp;
-  let ffNormal = row.ffNormal;
-  let ffWarning = row.ffWarning;
-  let ffCritical = row.ffCritical;
-  let mark = false;
-  const ff = flipFlopThreshold(config, newStatus);
-  let interval = intervalOf(config, ctx);
+  const t = startTransition(w, ctx, sink, { value, epoch, newStatus: escalated.status });
+  countRepeats(t);
+  if (config.ffType === 0) applyCountedFlipFlop(t);
+  else applyPerStatusFlipFlop(t);
+  leaveNotInitOrUnknown(t);
+  // Never move the status row backwards (older than the last stored row).
+  if (epoch >= lastTryEpoch) writeStatusRow(t, escalated.warningCount, save);
 
-  if (row.lastKnownStatus === newStatus) {
-    if (config.ffType === 0 && changes > ff) changes = ff;
-    changes += 1;
-    if (
-      w.type.isAsync &&
-      ff !== 0 &&
-      config.ffTimeout !== 0 &&
-      epoch - ffStart > config.ffTimeout
-    ) {
-      if (config.ffType === 0) changes = 0;
-      ffStart = epoch;
-      ffNormal = ffWarning = ffCritical = 0;
-    }
-  } else {
-    if (config.ffType === 0) changes = 0;
-    if (w.type.isAsync) ffStart = epoch;
-  }
-
-  if (config.ffType === 0) {
-    if (config.moduleFfInterval !== 0 && changes < ff) interval = config.moduleFfInterval;
-    if (changes >= ff && known !== newStatus) {
-      emitStatusEvent(w, ctx, sink, newStatus, status, known, value);
-      status = newStatus;
-      lastChange = epoch;
-      mark = true;
-    }
-  } else {
-    if (newStatus === 0) ffNormal++;
-    else if (newStatus === 1) ffCritical++;
-    else if (newStatus === 2) ffWarning++;
-    if (
-      (newStatus !== status && newStatus === 0 && ffNormal > ff) ||
-      (newStatus === 1 && ffCritical > ff) ||
-      (newStatus === 2 && ffWarning > ff)
-    ) {
-      emitStatusEvent(w, ctx, sink, newStatus, status, known, value);
-      status = newStatus;
-      lastChange = epoch;
-      mark = true;
-      ffNormal = ffWarning = ffCritical = 0;
-    } else {
-      if (newStatus === 0 && ffNormal > ff) ffNormal = 0;
-      if (config.moduleFfInterval !== 0 && ff > 0 && row.lastKnownStatus !== status) {
-        interval = config.moduleFfInterval;
-      }
-    }
-  }
-
-  if (status === 4) {
-    // First datum of a NOT INIT module: NOT INIT → NORMAL, silent.
-    emitStatusEvent(w, ctx, sink, 0, 4, known, value);
-    status = 0;
-    lastChange = epoch;
-    mark = true;
-  } else if (status === 3) {
-    // Data for an UNKNOWN module restores the known status.
-    emitStatusEvent(w, ctx, sink, known, 3, known, value);
-    status = known;
-    lastChange = epoch;
-    ffNormal = ffWarning = ffCritical = 0;
-    mark = true;
-  }
-
-  if (epoch >= lastTryEpoch) {
-    // Never move the status row backwards (older than the last stored row).
-    const text = formatLocalDateTime(epoch);
-    row.datos = value;
-    row.estado = status;
-    row.knownStatus = status;
-    row.lastStatus = newStatus;
-    row.lastKnownStatus = newStatus;
-    row.statusChanges = Math.min(changes, TINYINT_UNSIGNED_MAX);
-    row.utimestamp = ctx.nowSec;
-    row.timestamp = text;
-    row.currentInterval = interval;
-    row.runningBy = ctx.serverId;
-    row.lastExecutionTry = epoch;
-    if (save) {
-      row.lastTry = text;
-      row.lastTryEpoch = epoch;
-    }
-    row.ffStartUtimestamp = ffStart;
-    row.ffNormal = ffNormal;
-    row.ffWarning = ffWarning;
-    row.ffCritical = ffCritical;
-    row.lastStatusChange = lastChange;
-    row.warningCount = escalated.warningCount;
-    w.statusTouched = true;
-  }
-
-  if (mark) sink.markAgent();
+  if (t.mark) sink.markAgent();
   if (alwaysStored || save) {
     storeHistory(w, sink, value, epoch);
     return 'stored';

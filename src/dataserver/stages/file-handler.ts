@@ -1,33 +1,19 @@
-import { Histogram, type Counter, type Registry } from 'prom-client';
-import { ErrorCode, PandoraError, describeError, type Logger } from '../../core/index.js';
-import { badXmlEvent } from '../logic/index.js';
+import { Histogram, type Registry } from 'prom-client';
+import { ErrorCode, PandoraError, describeError } from '../../core/index.js';
 import { fitPacketToSchema } from '../logic/schema-fit.js';
 import type { PacketParser, ParseResult } from '../parser.js';
 import { fileIdentity } from '../spool/file-identity.js';
-import { BADXML_SUFFIX, FAILED_SUFFIX } from '../spool/spool-dir.js';
-import type { AgentPacket, ParseFailure } from '../types.js';
 import type { BatchWriter } from '../writer/batch-writer.js';
 import { toParseFailure } from '../xml/index.js';
 import type { ByteBudget } from './byte-budget.js';
+import { refuseFile, submitPacket, type DisposalDeps } from './file-disposal.js';
 import { collectedGauge } from './health.js';
-import type { FileStore, IntakeFile } from './intake.js';
+import type { IntakeFile } from './intake.js';
 
-/** Refusals whose message names the limit (a key, or a column) that refused the file. */
-const LIMIT_CODES: ReadonlySet<string> = new Set([
-  ErrorCode.XmlTooLarge,
-  ErrorCode.XmlLimit,
-  ErrorCode.XmlValueTooLong,
-]);
-
-export interface FileHandlerDeps {
-  readonly store: FileStore;
+export interface FileHandlerDeps extends DisposalDeps {
   readonly parser: PacketParser;
-  readonly log: Logger;
   readonly registry: Registry;
-  /** `pandora_dataserver_files_processed_total`, by result. */
-  readonly results: Counter<'result'>;
   readonly maxXmlSize: number;
-  readonly nowSec: () => number;
   /** Bytes of files read and not yet finished (packetByteBudget); none = unbounded. */
   readonly budget?: ByteBudget;
 }
@@ -44,108 +30,59 @@ export interface FileHandler {
   handle(file: IntakeFile, writer: BatchWriter): Promise<void>;
 }
 
-interface ReadFile {
-  readonly name: string;
-  readonly size: number;
-  readonly sha256: Buffer;
-}
-
-export function createFileHandler(deps: FileHandlerDeps): FileHandler {
-  const { store, log, results } = deps;
+/** The parse-time histogram, and the byte budget's gauges when there is a budget. */
+function fileHandlerMetrics(registry: Registry, budget: ByteBudget | undefined): Histogram {
   const parseDuration = new Histogram({
     name: 'pandora_dataserver_xml_parse_duration_seconds',
     help: 'Time to parse one agent XML file',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
-    registers: [deps.registry],
+    registers: [registry],
   });
-  const { budget } = deps;
   if (budget) {
     collectedGauge(
-      deps.registry,
+      registry,
       'pandora_dataserver_admitted_file_bytes',
       'Bytes of files read and not yet finished (bounded by the byte budget)',
       () => budget.held,
     );
     collectedGauge(
-      deps.registry,
+      registry,
       'pandora_dataserver_admission_waiting_files',
       'Files whose size is known, waiting for the byte budget before they are read',
       () => budget.waiting,
     );
   }
+  return parseDuration;
+}
 
-  async function parse(file: IntakeFile, read: Buffer | { tooLarge: number }) {
-    const t0 = process.hrtime.bigint();
-    const parsed: ParseResult = Buffer.isBuffer(read)
-      ? await deps.parser.parse({
-          bytes: read,
-          info: { mtimeSec: Math.floor(file.mtimeMs / 1000), nowSec: deps.nowSec() },
-        })
-      : {
-          error: toParseFailure(
-            new PandoraError(
-              ErrorCode.XmlTooLarge,
-              `file of ${String(read.tooLarge)} bytes exceeds max_xml_size ${String(deps.maxXmlSize)}`,
-            ),
+/** The packet in a file's bytes, or the refusal of a file too large to read; timed. */
+async function parseFile(
+  deps: FileHandlerDeps,
+  parseDuration: Histogram,
+  file: IntakeFile,
+  read: Buffer | { tooLarge: number },
+): Promise<ParseResult> {
+  const t0 = process.hrtime.bigint();
+  const parsed: ParseResult = Buffer.isBuffer(read)
+    ? await deps.parser.parse({
+        bytes: read,
+        info: { mtimeSec: Math.floor(file.mtimeMs / 1000), nowSec: deps.nowSec() },
+      })
+    : {
+        error: toParseFailure(
+          new PandoraError(
+            ErrorCode.XmlTooLarge,
+            `file of ${String(read.tooLarge)} bytes exceeds max_xml_size ${String(deps.maxXmlSize)}`,
           ),
-        };
-    parseDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-    return parsed;
-  }
+        ),
+      };
+  parseDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+  return parsed;
+}
 
-  /** A file that will not become rows: dropped, _BADXML with an event, or _FAILED. */
-  async function refuse(file: ReadFile, refusal: ParseFailure, w: BatchWriter): Promise<void> {
-    const { disposition, code, message } = refusal;
-    if (disposition === 'drop') {
-      log.info({ file: file.name, code, reason: message }, 'file dropped');
-      await store.remove(file.name, file.size);
-      results.labels('dropped').inc();
-      return;
-    }
-    if (disposition === 'badxml') {
-      log.warn({ file: file.name, code, reason: message }, 'bad XML file');
-      const r = await w.submit({
-        kind: 'event',
-        event: badXmlEvent(file.name, deps.nowSec(), LIMIT_CODES.has(code) ? message : undefined),
-        file: { fileName: file.name, sha256: file.sha256 },
-      });
-      // 'duplicate': the event was committed before a crash; only the rename is left to do.
-      if (r.status === 'abandoned') return;
-      await store.reject(file.name, BADXML_SUFFIX);
-      results.labels('badxml').inc();
-      return;
-    }
-    log.error({ file: file.name, code, reason: message }, 'cannot read file');
-    await store.reject(file.name, FAILED_SUFFIX);
-    results.labels('error').inc();
-  }
-
-  async function submit(file: ReadFile, packet: AgentPacket, w: BatchWriter): Promise<void> {
-    for (const warning of packet.warnings) log.warn({ file: file.name, warning }, 'packet warning');
-    const r = await w.submit({ kind: 'packet', fileName: file.name, sha256: file.sha256, packet });
-    switch (r.status) {
-      case 'committed':
-        // Counted at COMMIT: removing it (as a spare, after a folder fsync) may take a moment.
-        results.labels(r.outcome?.dropped ? 'dropped' : 'ok').inc();
-        await store.remove(file.name, file.size);
-        return;
-      case 'duplicate':
-        log.info({ file: file.name }, 'file already committed (ledger); removed');
-        results.labels('duplicate').inc();
-        await store.remove(file.name, file.size);
-        return;
-      case 'failed':
-        log.error(
-          { file: file.name, reason: r.error },
-          `file refused by the database; kept as ${file.name}${FAILED_SUFFIX}`,
-        );
-        await store.reject(file.name, FAILED_SUFFIX);
-        results.labels('error').inc();
-        return;
-      case 'abandoned':
-        return;
-    }
-  }
+export function createFileHandler(deps: FileHandlerDeps): FileHandler {
+  const { store, log, results, budget } = deps;
+  const parseDuration = fileHandlerMetrics(deps.registry, budget);
 
   /** Parses a file read within the budget, fits it to the schema and sends it on its way. */
   async function ingest(
@@ -155,13 +92,13 @@ export function createFileHandler(deps: FileHandlerDeps): FileHandler {
   ): Promise<void> {
     const size = Buffer.isBuffer(read) ? read.length : read.tooLarge; // before the bytes move
     const sha256 = fileIdentity(file.name, read, file.mtimeMs);
-    const parsed = await parse(file, read);
+    const parsed = await parseFile(deps, parseDuration, file, read);
     // Checked against the columns before the batch: a value the database would refuse must
     // not fail the batch and send the file down the _FAILED path meant for our own bugs.
     const fitted = parsed.packet ? fitPacketToSchema(parsed.packet) : { refused: parsed.error };
     const done = { name: file.name, size, sha256 };
-    if (fitted.refused) await refuse(done, fitted.refused, w);
-    else await submit(done, fitted.packet, w);
+    if (fitted.refused) await refuseFile(deps, done, fitted.refused, w);
+    else await submitPacket(deps, done, fitted.packet, w);
   }
 
   return {

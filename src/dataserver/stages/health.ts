@@ -54,86 +54,119 @@ export interface DataserverHealth {
   close(): void;
 }
 
+type PipelineState = ReturnType<HealthDeps['state']>;
+
 /**
- * Health of the pipeline: the file counters and gauges, and the stall guard. Files wait (queued,
- * or left at the source by a cap) with the database up and nothing has finished for the stall
- * timeout: any such state is a bug; say so loudly with the bookkeeping, flag it in a gauge and in
- * `snapshot()` (readiness), and nudge the pipeline.
+ * The stall guard. Files wait (queued, or left at the source by a cap) with the database up and
+ * nothing has finished for the stall timeout: any such state is a bug; say so loudly with the
+ * bookkeeping, raise `stalled` (a gauge and readiness read it), and nudge the pipeline.
  */
-export function createHealth(deps: HealthDeps): DataserverHealth {
-  const { log, registry } = deps;
-  let stalled = false;
-  let lastProgressMs = Date.now();
-  let stallTimer: NodeJS.Timeout | undefined;
+class StallGuard {
+  readonly #deps: HealthDeps;
+  #timer: NodeJS.Timeout | undefined;
+  stalled = false;
+  lastProgressMs = Date.now();
+
+  constructor(deps: HealthDeps) {
+    this.#deps = deps;
+  }
+
+  progress(): void {
+    this.lastProgressMs = Date.now();
+    if (this.stalled) {
+      this.stalled = false;
+      this.#deps.log.warn(this.#report(), 'dataserver moving again after a stall');
+    }
+  }
+
+  start(stallTimeoutMs: number): void {
+    if (stallTimeoutMs <= 0) return;
+    const every = Math.max(100, Math.min(5000, stallTimeoutMs / 4));
+    this.#timer = setInterval(() => {
+      this.#check(stallTimeoutMs);
+    }, every).unref();
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+  }
+
+  #check(stallTimeoutMs: number): void {
+    const s: PipelineState = this.#deps.state();
+    const waiting = s.queued > 0 || s.leftAtSource || s.inFlight > 0;
+    if (!waiting || !s.writerAvailable) {
+      this.lastProgressMs = Date.now();
+      this.stalled = false;
+      return;
+    }
+    if (Date.now() - this.lastProgressMs < stallTimeoutMs) return;
+    if (!this.stalled) {
+      this.stalled = true;
+      this.#deps.log.error(this.#report(), 'dataserver stalled: files wait and none has finished');
+    }
+    this.#deps.nudge();
+  }
+
+  #report() {
+    const idleForSec = Math.round((Date.now() - this.lastProgressMs) / 1000);
+    return { ...this.#deps.state().report, idleForSec };
+  }
+}
+
+/** The file counter, and the gauges read from the pipeline and the stall guard when scraped. */
+function pipelineMetrics(
+  registry: Registry,
+  state: HealthDeps['state'],
+  guard: StallGuard,
+): Counter<'result'> {
   const results = new Counter({
     name: 'pandora_dataserver_files_processed_total',
     help: 'Spool files finished, by result',
     labelNames: ['result'] as const,
     registers: [registry],
   });
-  const gauge = (name: string, help: string, value: () => number) => {
-    collectedGauge(registry, name, help, value);
-  };
-  gauge(
+  collectedGauge(
+    registry,
     'pandora_dataserver_spool_files',
     'Data files known to the queue (queued or in flight)',
-    () => deps.state().queued,
+    () => state().queued,
   );
-  gauge(
+  collectedGauge(
+    registry,
     'pandora_dataserver_files_in_flight',
     'Files claimed and not yet finished',
-    () => deps.state().inFlight,
+    () => state().inFlight,
   );
-  gauge(
+  collectedGauge(
+    registry,
     'pandora_dataserver_stalled',
     '1 while files wait and none has finished for dataserver_stall_timeout seconds',
-    () => (stalled ? 1 : 0),
+    () => (guard.stalled ? 1 : 0),
   );
-  gauge(
+  collectedGauge(
+    registry,
     'pandora_dataserver_last_progress_timestamp_seconds',
     'When a file last finished (or the pipeline was last seen with nothing waiting)',
-    () => lastProgressMs / 1000,
+    () => guard.lastProgressMs / 1000,
   );
+  return results;
+}
 
-  function report() {
-    return { ...deps.state().report, idleForSec: Math.round((Date.now() - lastProgressMs) / 1000) };
-  }
-
-  function checkStall(stallTimeoutMs: number): void {
-    const s = deps.state();
-    const waiting = s.queued > 0 || s.leftAtSource || s.inFlight > 0;
-    if (!waiting || !s.writerAvailable) {
-      lastProgressMs = Date.now();
-      stalled = false;
-      return;
-    }
-    if (Date.now() - lastProgressMs < stallTimeoutMs) return;
-    if (!stalled) {
-      stalled = true;
-      log.error(report(), 'dataserver stalled: files wait and none has finished');
-    }
-    deps.nudge();
-  }
-
+/** Health of the pipeline: the file counters and gauges, and the stall guard. */
+export function createHealth(deps: HealthDeps): DataserverHealth {
+  const guard = new StallGuard(deps);
+  const results = pipelineMetrics(deps.registry, deps.state, guard);
   return {
     results,
-    snapshot: () => ({ queueDepth: deps.state().queued, stalled }),
-    progress() {
-      lastProgressMs = Date.now();
-      if (stalled) {
-        stalled = false;
-        log.warn(report(), 'dataserver moving again after a stall');
-      }
+    snapshot: () => ({ queueDepth: deps.state().queued, stalled: guard.stalled }),
+    progress: () => {
+      guard.progress();
     },
-    start(stallTimeoutMs) {
-      if (stallTimeoutMs <= 0) return;
-      const every = Math.max(100, Math.min(5000, stallTimeoutMs / 4));
-      stallTimer = setInterval(() => {
-        checkStall(stallTimeoutMs);
-      }, every).unref();
+    start: (stallTimeoutMs) => {
+      guard.start(stallTimeoutMs);
     },
-    close() {
-      if (stallTimer) clearInterval(stallTimer);
+    close: () => {
+      guard.close();
     },
   };
 }

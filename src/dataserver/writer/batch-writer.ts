@@ -39,158 +39,156 @@ interface Pending {
 const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 5000;
 
-export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDeps): BatchWriter {
-  const log = deps.logger.child({ component: 'dataserver-writer' });
-  const metrics = {
+type WriterLog = BatchWriterDeps['logger'];
+
+function writerMetrics(registry: BatchWriterDeps['registry']) {
+  return {
     retries: new Counter({
       name: 'pandora_dataserver_db_retries_total',
       help: 'Batches retried after a database error (reason: duplicate, lock, transient, timeout, error)',
       labelNames: ['reason'] as const,
-      registers: [deps.registry],
+      registers: [registry],
     }),
     dbUp: new Gauge({
       name: 'pandora_dataserver_db_up',
       help: '1 while the database accepts our batches',
-      registers: [deps.registry],
+      registers: [registry],
     }),
   };
-  const transaction = createBatchTransaction(config, deps);
-  metrics.dbUp.set(1);
+}
 
-  const queue: Pending[] = [];
-  const activeAgents = new Set<string>();
-  let running = 0;
-  let runningJobs = 0;
-  let available = true;
-  let closing = false;
-  let timer: NodeJS.Timeout | undefined;
-  let idleWaiters: (() => void)[] = [];
-  const closeController = new AbortController();
+/** Jobs waiting for a batch, and the agents that have a job in a running batch. */
+class JobQueue {
+  readonly #batchFiles: number;
+  readonly jobs: Pending[] = [];
+  readonly #activeAgents = new Set<string>();
 
-  function setAvailable(up: boolean): void {
-    if (available === up) return;
-    available = up;
-    metrics.dbUp.set(up ? 1 : 0);
-    if (up) log.info('database reachable again; resuming');
-    else log.error('database unreachable; pausing intake and retrying');
-  }
-
-  function notifyIdle(): void {
-    if (queue.length === 0 && running === 0) {
-      const waiters = idleWaiters;
-      idleWaiters = [];
-      for (const w of waiters) w();
-    }
-  }
-
-  function kick(force = false): void {
-    while (running < config.maxConcurrentBatches && (available || running === 0)) {
-      if (queue.length === 0) break;
-      if (!force && !closing && queue.length < config.batchFiles) {
-        timer ??= setTimeout(() => {
-          timer = undefined;
-          kick(true);
-        }, config.batchWaitMs).unref();
-        break;
-      }
-      const batch = takeBatch();
-      if (batch.length === 0) break;
-      running++;
-      runningJobs += batch.length;
-      void runBatch(batch).finally(() => {
-        running--;
-        runningJobs -= batch.length;
-        for (const p of batch) if (p.agentKey !== undefined) activeAgents.delete(p.agentKey);
-        // Start the next batch at once only if the database would otherwise sit idle; while
-        // another batch runs, let this one fill (or wait batchWaitMs): batches of a few files
-        // cost MariaDB about a third more CPU per packet than full ones (end-to-end bench).
-        kick(running === 0);
-        notifyIdle();
-      });
-      force = queue.length > 0;
-    }
+  constructor(batchFiles: number) {
+    this.#batchFiles = batchFiles;
   }
 
   /** Up to batchFiles jobs, at most one per agent, none for an agent in another running batch. */
-  function takeBatch(): Pending[] {
+  takeBatch(): Pending[] {
+    const queue = this.jobs;
     const batch: Pending[] = [];
-    for (let i = 0; i < queue.length && batch.length < config.batchFiles;) {
+    for (let i = 0; i < queue.length && batch.length < this.#batchFiles;) {
       const p = queue[i];
       if (p === undefined) break;
-      if (p.agentKey !== undefined && activeAgents.has(p.agentKey)) {
+      if (p.agentKey !== undefined && this.#activeAgents.has(p.agentKey)) {
         i++;
         continue;
       }
-      if (p.agentKey !== undefined) activeAgents.add(p.agentKey);
+      if (p.agentKey !== undefined) this.#activeAgents.add(p.agentKey);
       batch.push(p);
       queue.splice(i, 1);
     }
     return batch;
   }
 
-  async function runBatch(batch: Pending[]): Promise<void> {
+  /** A batch ended: its agents may be batched again. */
+  release(batch: readonly Pending[]): void {
+    for (const p of batch) if (p.agentKey !== undefined) this.#activeAgents.delete(p.agentKey);
+  }
+}
+
+/**
+ * One batch until every job in it has an answer: committed, duplicate (ledger), retried after a
+ * lock conflict or an outage (with backoff; abandoned when closing), or refused file by file.
+ */
+class BatchRunner {
+  readonly #transaction: ReturnType<typeof createBatchTransaction>;
+  readonly #deps: BatchWriterDeps;
+  readonly #log: WriterLog;
+  readonly #metrics: ReturnType<typeof writerMetrics>;
+  readonly #closeController = new AbortController();
+  available = true;
+  closing = false;
+
+  constructor(config: BatchWriterConfig, deps: BatchWriterDeps, log: WriterLog) {
+    this.#deps = deps;
+    this.#log = log;
+    this.#metrics = writerMetrics(deps.registry);
+    this.#transaction = createBatchTransaction(config, deps);
+    this.#metrics.dbUp.set(1);
+  }
+
+  /** Stops retrying outages at once (their files stay claimed). */
+  stopRetrying(): void {
+    this.#closeController.abort();
+  }
+
+  /** Drops the connections of running batches (their files stay claimed). */
+  abortAll(): void {
+    this.#transaction.abortAll();
+  }
+
+  async run(batch: Pending[]): Promise<void> {
     let items = batch;
     let backoff = BACKOFF_MIN_MS;
     while (items.length > 0) {
       try {
-        const outcomes = await transaction.run(items.map((p) => p.job));
-        setAvailable(true);
+        const outcomes = await this.#transaction.run(items.map((p) => p.job));
+        this.#setAvailable(true);
         items.forEach((p, i) => {
           const outcome = outcomes[i];
           p.resolve(outcome ? { status: 'committed', outcome } : { status: 'committed' });
         });
         return;
       } catch (err) {
-        for (const p of items) if (p.agentKey !== undefined) deps.cache.evict(p.agentKey);
+        for (const p of items) if (p.agentKey !== undefined) this.#deps.cache.evict(p.agentKey);
         if (err instanceof DuplicateFilesError) {
-          metrics.retries.labels('duplicate').inc();
-          items = items.filter((p) => {
-            const sha = p.job.kind === 'packet' ? p.job.sha256 : p.job.file?.sha256;
-            const dup = sha !== undefined && err.hashes.has(sha.toString('hex'));
-            if (dup) p.resolve({ status: 'duplicate' });
-            return !dup;
-          });
+          this.#metrics.retries.labels('duplicate').inc();
+          items = answerDuplicates(items, err);
           continue;
         }
         const code = (err as { code?: unknown }).code;
         if (code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT') {
           // Another writer (a peer server, the unknown task) held our rows: the database is fine.
-          metrics.retries.labels('lock').inc();
-          log.info({ code }, 'batch lost a lock conflict; retrying');
+          this.#metrics.retries.labels('lock').inc();
+          this.#log.info({ code }, 'batch lost a lock conflict; retrying');
           await sleep(Math.floor(Math.random() * 50));
           continue;
         }
         if (isTransientDbError(err)) {
-          metrics.retries.labels(err instanceof BatchTimeoutError ? 'timeout' : 'transient').inc();
-          if (!(await waitOutOutage(items, err, backoff))) return;
+          const reason = err instanceof BatchTimeoutError ? 'timeout' : 'transient';
+          this.#metrics.retries.labels(reason).inc();
+          if (!(await this.#waitOutOutage(items, err, backoff))) return;
           backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
           continue;
         }
-        metrics.retries.labels('error').inc();
-        await isolateRefused(items, err);
+        this.#metrics.retries.labels('error').inc();
+        await this.#isolateRefused(items, err);
         return;
       }
     }
+  }
+
+  #setAvailable(up: boolean): void {
+    if (this.available === up) return;
+    this.available = up;
+    this.#metrics.dbUp.set(up ? 1 : 0);
+    if (up) this.#log.info('database reachable again; resuming');
+    else this.#log.error('database unreachable; pausing intake and retrying');
   }
 
   /**
    * The database is away: marks it so and sleeps `backoff` (plus jitter) before the retry.
    * False when shutting down instead: the files stay claimed (`abandoned`).
    */
-  async function waitOutOutage(items: Pending[], err: unknown, backoff: number): Promise<boolean> {
-    setAvailable(false);
-    if (closing) {
-      log.warn(
+  async #waitOutOutage(items: Pending[], err: unknown, backoff: number): Promise<boolean> {
+    this.#setAvailable(false);
+    if (this.closing) {
+      this.#log.warn(
         { files: items.length },
         'shutting down while the database is away; files stay claimed',
       );
       for (const p of items) p.resolve({ status: 'abandoned' });
       return false;
     }
-    log.warn({ err: describeError(err), retryInMs: backoff }, 'batch failed; retrying');
+    this.#log.warn({ err: describeError(err), retryInMs: backoff }, 'batch failed; retrying');
     try {
       await sleep(backoff + Math.floor(Math.random() * 100), undefined, {
-        signal: closeController.signal,
+        signal: this.#closeController.signal,
       });
       return true;
     } catch {
@@ -201,19 +199,19 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
   }
 
   /** A batch the database refuses for a reason retrying cannot fix: find the job, fail only it. */
-  async function isolateRefused(items: Pending[], err: unknown): Promise<void> {
+  async #isolateRefused(items: Pending[], err: unknown): Promise<void> {
     if (items.length > 1) {
       // Write each job alone.
-      log.error(
+      this.#log.error(
         { err: describeError(err), files: items.length },
         'batch refused; retrying file by file',
       );
-      for (const p of items) await runBatch([p]);
+      for (const p of items) await this.run([p]);
       return;
     }
     const only = items[0];
     const { message } = describeError(err);
-    log.error(
+    this.#log.error(
       {
         err: describeError(err),
         file: only?.job.kind === 'packet' ? only.job.fileName : undefined,
@@ -222,52 +220,135 @@ export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDe
     );
     only?.resolve({ status: 'failed', error: message });
   }
+}
 
-  return {
-    submit(job) {
-      if (closing) return Promise.resolve({ status: 'abandoned' });
-      return new Promise<WriteResult>((resolve) => {
-        const agentKey = job.kind === 'packet' ? lookupKey(job.packet.agentNameEncoded) : undefined;
-        queue.push({ job, agentKey, resolve });
-        kick();
-      });
-    },
-    get pending() {
-      return queue.length + runningJobs;
-    },
-    get available() {
-      return available;
-    },
-    drain() {
-      if (queue.length === 0 && running === 0) return Promise.resolve();
-      kick(true);
-      return new Promise<void>((resolve) => idleWaiters.push(resolve));
-    },
-    async close(graceMs = Number.POSITIVE_INFINITY) {
-      closing = true;
-      if (timer) clearTimeout(timer);
-      const giveUp = () => {
-        // Nothing queued can commit now (the database is away, or the grace is over); leave
-        // those files claimed for the next start.
-        for (const p of queue.splice(0)) p.resolve({ status: 'abandoned' });
-        closeController.abort();
-      };
-      if (!available) giveUp();
-      kick(true);
-      // A batch the database does not answer (a partition) would hold the shutdown until its
-      // deadline: past the grace, drop its connection; its files stay claimed.
-      const grace = Number.isFinite(graceMs)
-        ? setTimeout(() => {
-            log.warn(
-              { batches: running, queued: queue.length },
-              'shutdown grace over with batches still running; dropping them, their files stay claimed',
-            );
-            giveUp();
-            transaction.abortAll();
-          }, graceMs)
-        : undefined;
-      await this.drain();
-      clearTimeout(grace);
-    },
-  };
+/** Answers the jobs whose files the ledger already holds; returns the others. */
+function answerDuplicates(items: Pending[], err: DuplicateFilesError): Pending[] {
+  return items.filter((p) => {
+    const sha = p.job.kind === 'packet' ? p.job.sha256 : p.job.file?.sha256;
+    const dup = sha !== undefined && err.hashes.has(sha.toString('hex'));
+    if (dup) p.resolve({ status: 'duplicate' });
+    return !dup;
+  });
+}
+
+export function createBatchWriter(config: BatchWriterConfig, deps: BatchWriterDeps): BatchWriter {
+  return new QueuedBatchWriter(config, deps);
+}
+
+/**
+ * Jobs become batches of up to batchFiles (or whatever arrived within batchWaitMs), at most
+ * maxConcurrentBatches at once, and not while the database is away unless none runs.
+ */
+class QueuedBatchWriter implements BatchWriter {
+  readonly #config: BatchWriterConfig;
+  readonly #log: WriterLog;
+  readonly #queue: JobQueue;
+  readonly #runner: BatchRunner;
+  #running = 0;
+  #runningJobs = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(config: BatchWriterConfig, deps: BatchWriterDeps) {
+    this.#config = config;
+    this.#log = deps.logger.child({ component: 'dataserver-writer' });
+    this.#queue = new JobQueue(config.batchFiles);
+    this.#runner = new BatchRunner(config, deps, this.#log);
+  }
+
+  submit(job: WriteJob): Promise<WriteResult> {
+    if (this.#runner.closing) return Promise.resolve({ status: 'abandoned' });
+    return new Promise<WriteResult>((resolve) => {
+      const agentKey = job.kind === 'packet' ? lookupKey(job.packet.agentNameEncoded) : undefined;
+      this.#queue.jobs.push({ job, agentKey, resolve });
+      this.#kick();
+    });
+  }
+
+  get pending(): number {
+    return this.#queue.jobs.length + this.#runningJobs;
+  }
+
+  get available(): boolean {
+    return this.#runner.available;
+  }
+
+  drain(): Promise<void> {
+    if (this.#queue.jobs.length === 0 && this.#running === 0) return Promise.resolve();
+    this.#kick(true);
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  async close(graceMs = Number.POSITIVE_INFINITY): Promise<void> {
+    this.#runner.closing = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    const giveUp = () => {
+      // Nothing queued can commit now (the database is away, or the grace is over); leave
+      // those files claimed for the next start.
+      for (const p of this.#queue.jobs.splice(0)) p.resolve({ status: 'abandoned' });
+      this.#runner.stopRetrying();
+    };
+    if (!this.#runner.available) giveUp();
+    this.#kick(true);
+    // A batch the database does not answer (a partition) would hold the shutdown until its
+    // deadline: past the grace, drop its connection; its files stay claimed.
+    const grace = Number.isFinite(graceMs)
+      ? setTimeout(() => {
+          this.#log.warn(
+            { batches: this.#running, queued: this.#queue.jobs.length },
+            'shutdown grace over with batches still running; dropping them, their files stay claimed',
+          );
+          giveUp();
+          this.#runner.abortAll();
+        }, graceMs)
+      : undefined;
+    await this.drain();
+    clearTimeout(grace);
+  }
+
+  #kick(force = false): void {
+    const { maxConcurrentBatches, batchFiles, batchWaitMs } = this.#config;
+    const jobs = this.#queue.jobs;
+    while (
+      this.#running < maxConcurrentBatches &&
+      (this.#runner.available || this.#running === 0)
+    ) {
+      if (jobs.length === 0) break;
+      if (!force && !this.#runner.closing && jobs.length < batchFiles) {
+        this.#timer ??= setTimeout(() => {
+          this.#timer = undefined;
+          this.#kick(true);
+        }, batchWaitMs).unref();
+        break;
+      }
+      const batch = this.#queue.takeBatch();
+      if (batch.length === 0) break;
+      this.#start(batch);
+      force = jobs.length > 0;
+    }
+  }
+
+  #start(batch: Pending[]): void {
+    this.#running++;
+    this.#runningJobs += batch.length;
+    void this.#runner.run(batch).finally(() => {
+      this.#running--;
+      this.#runningJobs -= batch.length;
+      this.#queue.release(batch);
+      // Start the next batch at once only if the database would otherwise sit idle; while
+      // another batch runs, let this one fill (or wait batchWaitMs): batches of a few files
+      // cost MariaDB about a third more CPU per packet than full ones (end-to-end bench).
+      this.#kick(this.#running === 0);
+      this.#notifyIdle();
+    });
+  }
+
+  #notifyIdle(): void {
+    if (this.#queue.jobs.length === 0 && this.#running === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
 }

@@ -1,59 +1,36 @@
+import { EVENT_INSERT_HEAD, eventRow, eventValues, type EventValue } from '../../db/index.js';
 import type { EventRow } from '../types.js';
 import { chunks } from './insert-ids.js';
 import { fmt } from './sql-values.js';
 
 /** SQL for tevento: auto-validation of older events, then the new rows. */
 
-const EVENT_COLUMNS = [
-  'id_agente',
-  'id_grupo',
-  'evento',
-  'timestamp',
-  'utimestamp',
-  'estado',
-  'event_type',
-  'id_agentmodule',
-  'id_alert_am',
-  'criticity',
-  'tags',
-  'source',
-  'id_extra',
-  'id_usuario',
-  'critical_instructions',
-  'warning_instructions',
-  'unknown_instructions',
-  'ack_utimestamp',
-  'custom_data',
-  'data',
-  'module_status',
-] as const;
+const EVENT_INSERT = `${EVENT_INSERT_HEAD} VALUES ?`;
 
-const EVENT_INSERT = `INSERT INTO tevento (${EVENT_COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES ?`;
-
-function eventRow(e: EventRow): unknown[] {
-  return [
-    e.agentRef?.id ?? 0,
-    e.id_grupo,
-    e.evento,
-    e.timestamp,
-    e.utimestamp,
-    e.estado,
-    e.event_type,
-    e.moduleRef?.id ?? 0,
-    0,
-    e.criticity,
-    e.tags,
-    e.source,
-    '',
-    '',
-    e.critical_instructions,
-    e.warning_instructions,
-    e.unknown_instructions,
-    e.ack_utimestamp,
-    '',
-    e.data,
-    e.module_status < 0 ? 0 : e.module_status,
-  ];
+/** The row of an event whose agent and module ids are known by now (after the inserts). */
+function eventRowValues(e: EventRow): EventValue[] {
+  return eventValues(
+    eventRow({
+      id_agente: e.agentRef?.id ?? 0,
+      id_grupo: e.id_grupo,
+      evento: e.evento,
+      at: { timestamp: e.timestamp, utimestamp: e.utimestamp },
+      estado: e.estado,
+      event_type: e.event_type,
+      id_agentmodule: e.moduleRef?.id ?? 0,
+      criticity: e.criticity,
+      tags: e.tags,
+      source: e.source,
+      critical_instructions: e.critical_instructions,
+      warning_instructions: e.warning_instructions,
+      unknown_instructions: e.unknown_instructions,
+      ack_utimestamp: e.ack_utimestamp,
+      data: e.data,
+      module_status: e.module_status < 0 ? 0 : e.module_status,
+      // NULL (the table's default), as the dataserver has always stored it.
+      event_custom_id: null,
+    }),
+  );
 }
 
 /** The events of a batch, appended to `sql`. */
@@ -77,5 +54,5 @@ export function eventStatements(events: readonly EventRow[], sql: string[]): voi
       );
     }
   }
-  for (const c of chunks(events.map(eventRow))) sql.push(fmt(EVENT_INSERT, [c]));
+  for (const c of chunks(events.map(eventRowValues))) sql.push(fmt(EVENT_INSERT, [c]));
 }
