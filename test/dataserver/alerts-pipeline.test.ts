@@ -319,6 +319,33 @@ describe('§8 attach on creation and status types', () => {
   });
 });
 
+describe('§8.30 warm-up in the running server', () => {
+  test('started notices at start; no evaluation inside the interval; one ended notice after', async () => {
+    await fresh();
+    await h.restart({ warmup_alert_interval: '2' });
+    try {
+      const notices = async (text: string) =>
+        (
+          await sql(
+            "SELECT criticity, id_agente, id_grupo FROM tevento WHERE event_type = 'system' AND evento = ?",
+            [safeInput(text)],
+          )
+        ).map((r) => [Number(r['criticity']), Number(r['id_agente']), Number(r['id_grupo'])]);
+      assert.deepEqual(await notices('Warmup mode for alerts started.'), [[0, 0, 0]]);
+      assert.deepEqual(await notices('Warmup mode for events started.'), [[0, 0, 0]]);
+      assert.deepEqual(await seq(95), [[0, 0]], 'inside the interval');
+      await new Promise((r) => setTimeout(r, 2200));
+      assert.deepEqual(await seq(96, 97), [
+        [1, 1],
+        [1, 2],
+      ]);
+      assert.deepEqual(await notices('Warmup mode for alerts ended.'), [[0, 0, 0]], 'once');
+    } finally {
+      await h.restart();
+    }
+  });
+});
+
 describe('the no-alert path', () => {
   test('data of modules without alerts write no alert row and count no evaluation', async () => {
     await sql('DELETE FROM talert_template_modules');
