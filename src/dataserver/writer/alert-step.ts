@@ -50,20 +50,47 @@ function add(total: AlertOutcome, one: AlertOutcome): void {
   total.queued += one.queued;
 }
 
-/** The full `tagente` and `tagente_modulo` rows of the data (queue row #1, #2), two reads. */
-async function rowsById(
+interface BatchRows {
+  readonly agents: Map<number, Row>;
+  readonly modules: Map<number, Row>;
+  /** id_grupo → tgrupo.disabled */
+  readonly groupDisabled: Map<number, boolean>;
+  /** The alert rows of every listed module, locked in id order (D-A1). */
+  readonly alertRows: Map<number, Row>;
+}
+
+/**
+ * One round trip for what every datum would otherwise read: the full `tagente` and
+ * `tagente_modulo` rows (queue row #1, #2), the groups' disabled flags (gate 5) and the alert
+ * rows, locked in id order. The batch holds its agents' locks, so these rows are ours until
+ * COMMIT and the engine keeps them current.
+ */
+async function readBatchRows(
   conn: PoolConnection,
   data: readonly AlertDatumInput[],
-): Promise<{ agents: Map<number, Row>; modules: Map<number, Row> }> {
+  alertIds: readonly number[],
+): Promise<BatchRows> {
   const agentIds = [...new Set(data.map((d) => d.agentRef.id))];
   const moduleIds = [...new Set(data.map((d) => d.moduleRef.id))];
   const [res] = await conn.query<RowDataPacket[][]>(
-    'SELECT * FROM tagente WHERE id_agente IN (?);\nSELECT * FROM tagente_modulo WHERE id_agente_modulo IN (?)',
-    [agentIds, moduleIds],
+    [
+      'SELECT * FROM tagente WHERE id_agente IN (?)',
+      'SELECT * FROM tagente_modulo WHERE id_agente_modulo IN (?)',
+      'SELECT g.id_grupo, g.disabled FROM tgrupo g WHERE g.id_grupo IN (SELECT id_grupo FROM tagente WHERE id_agente IN (?))',
+      'SELECT * FROM talert_template_modules WHERE id IN (?) ORDER BY id FOR UPDATE',
+    ].join(';\n'),
+    [agentIds, moduleIds, agentIds, alertIds.length > 0 ? alertIds : [0]],
   );
-  const agents = new Map((res[0] ?? []).map((r) => [Number(r['id_agente']), r as Row]));
-  const modules = new Map((res[1] ?? []).map((r) => [Number(r['id_agente_modulo']), r as Row]));
-  return { agents, modules };
+  const byId = (rows: RowDataPacket[] | undefined, column: string) =>
+    new Map((rows ?? []).map((r) => [Number(r[column]), r as Row]));
+  return {
+    agents: byId(res[0], 'id_agente'),
+    modules: byId(res[1], 'id_agente_modulo'),
+    groupDisabled: new Map(
+      (res[2] ?? []).map((r) => [Number(r['id_grupo']), Number(r['disabled'] ?? 0) !== 0]),
+    ),
+    alertRows: byId(res[3], 'id'),
+  };
 }
 
 /**
@@ -93,11 +120,22 @@ export async function evaluateBatchAlerts(
   if (attached.size > 0) await refreshForNewTemplates(conn, alerts, [...attached.values()].flat());
   const total = { ...EMPTY_OUTCOME };
   if (data.length === 0) return total;
-  const { agents, modules } = await rowsById(conn, data);
+  const defs = await alerts.definitions.get();
+  const alertIds = new Set<number>();
   for (const d of data) {
-    const agentRow = agents.get(d.agentRef.id);
-    const moduleRow = modules.get(d.moduleRef.id);
+    for (const id of defs.alertIdsByModule.get(d.moduleRef.id) ?? []) alertIds.add(id);
+    for (const id of attached.get(d.moduleRef.id) ?? []) alertIds.add(id);
+  }
+  const rows = await readBatchRows(
+    conn,
+    data,
+    [...alertIds].sort((a, b) => a - b),
+  );
+  for (const d of data) {
+    const agentRow = rows.agents.get(d.agentRef.id);
+    const moduleRow = rows.modules.get(d.moduleRef.id);
     const attachedAlertIds = attached.get(d.moduleRef.id);
+    const groupDisabled = rows.groupDisabled.get(Number(agentRow?.['id_grupo'] ?? -1)) ?? false;
     const outcome = await alerts.engine.evaluateDatum(conn, {
       agentId: d.agentRef.id,
       moduleId: d.moduleRef.id,
@@ -113,6 +151,7 @@ export async function evaluateBatchAlerts(
       ...(agentRow === undefined ? {} : { agentRow }),
       ...(moduleRow === undefined ? {} : { moduleRow }),
       ...(attachedAlertIds === undefined ? {} : { attachedAlertIds }),
+      locked: { alertRows: rows.alertRows, groupDisabled },
     });
     add(total, outcome);
   }
