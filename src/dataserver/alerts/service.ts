@@ -93,6 +93,8 @@ export function createAlertService(
     metrics,
     config,
     async start() {
+      // Loaded before the first batch, which would otherwise wait for it.
+      await definitions.get();
       if (config.warmupSeconds > 0) {
         for (const statement of warmUpStartedSql(now())) await run(deps.pool, statement);
         log.info({ seconds: config.warmupSeconds }, 'Warmup mode for alerts started.');

@@ -83,6 +83,8 @@ export function createBatchTransaction(
 
   async function transact(jobs: readonly WriteJob[]): Promise<(PacketOutcome | undefined)[]> {
     const started = process.hrtime.bigint();
+    // Before taking a connection: a stale cache reloads on the pool, not while we hold one.
+    const alertModules = await alertModulesOf(deps.alerts);
     const guarded = await guard.acquire(jobs.length);
     const { conn } = guarded;
     let alertsEvaluated = false;
@@ -96,7 +98,6 @@ export function createBatchTransaction(
       });
       const locked = await lockAgents(conn, idByKey);
       const { snapshots, reloaded } = await freshState(conn, idByKey, locked, deps, countReloads);
-      const alertModules = await alertModulesOf(deps.alerts);
       const outcomes = await runLogic(conn, jobs, packets, snapshots, config, deps, {
         nowSec,
         alertModules,
