@@ -125,8 +125,9 @@ export function createAlertService(
       recordAlertOutcome(metrics, total);
     },
     async masterDuty(conn) {
-      const queued = await queueForcedExecutions(conn, await definitions.get(), now());
+      // Agents before alert rows, the batch's lock order (no deadlock between the two).
       const counted = await recomputeFiredCounts(conn);
+      const queued = await queueForcedExecutions(conn, await definitions.get(), now());
       if (queued > 0 || counted > 0) log.debug({ queued, counted }, 'alert master duty');
     },
     setMasterCheck(check) {
