@@ -310,6 +310,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     },
     health: () => dataserver.health(),
   });
+  ha.attachAlerts(dataserver.alerts); // the master's alert duties (alerts.md §2.4)
   if (s.http_port !== undefined) {
     const http = createHttpServer(
       { host: s.http_address, port: s.http_port },

@@ -2,6 +2,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { Registry } from 'prom-client';
 import type { Logger, SpareFiles } from '../core/index.js';
 import type { DbPool } from '../db/index.js';
+import { createAlertService, type AlertService } from './alerts/index.js';
 import type { DataserverConfig } from './config.js';
 import type { PacketParser } from './parser.js';
 import { PoisonGuard } from './poison-guard.js';
@@ -47,6 +48,8 @@ export interface Dataserver {
   health(): PipelineHealth;
   readonly serverId: number;
   readonly spool: SpoolDir;
+  /** Module alerts: the batch evaluates them; HA's master calls the duty hooks. */
+  readonly alerts: AlertService;
 }
 
 /** The stages of one dataserver, wired to each other. */
@@ -153,7 +156,13 @@ function maxConcurrentBatches(config: DataserverConfig): number {
 async function startWriter(
   config: DataserverConfig,
   deps: DataserverDeps,
-  run: { serverId: number; startedAtSec: number; cache: AgentCache; catalog: () => CatalogData },
+  run: {
+    serverId: number;
+    startedAtSec: number;
+    cache: AgentCache;
+    catalog: () => CatalogData;
+    alerts: AlertService;
+  },
 ): Promise<BatchWriter> {
   const [modeRows] = await deps.pool.query<RowDataPacket[]>(
     'SELECT @@innodb_autoinc_lock_mode AS m',
@@ -179,6 +188,7 @@ async function startWriter(
       cache: run.cache,
       processPacket: deps.processPacket,
       catalog: run.catalog,
+      alerts: run.alerts,
     },
   );
 }
@@ -194,10 +204,15 @@ async function recoverClaimed(stages: Stages, writer: BatchWriter): Promise<Inta
 }
 
 /** Stops intake and timers, finishes in-flight files within the grace, marks the journal clean. */
-async function closeStages(config: DataserverConfig, stages: Stages): Promise<void> {
+async function closeStages(
+  config: DataserverConfig,
+  stages: Stages,
+  alerts: AlertService,
+): Promise<void> {
   const { pipeline, housekeeping, health, intake, guard, log } = stages;
   pipeline.stopPulling();
   housekeeping.close();
+  alerts.close();
   health.close();
   await intake.close();
   await pipeline.finishInFlight(config.shutdownGraceMs);
@@ -217,6 +232,12 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
   const startedAtSec = Math.floor(Date.now() / 1000);
   const nowSec = () => Math.floor(Date.now() / 1000);
   const stages = composeStages(config, deps, nowSec);
+  const alerts = createAlertService(config.alerts, {
+    pool: deps.pool,
+    logger: deps.logger,
+    registry: deps.registry,
+    startedAtSec,
+  });
   const { log, spool, intake, housekeeping, health, pipeline } = stages;
   let serverId = 0;
   let closed: Promise<void> | undefined;
@@ -226,12 +247,15 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       return serverId;
     },
     spool,
+    alerts,
     health: health.snapshot,
     async start() {
       await housekeeping.loadCatalog();
+      await alerts.start();
       serverId = await ensureServerRow(deps.pool, config.serverName, deps.version ?? '');
       const catalog = housekeeping.catalog;
-      const w = await startWriter(config, deps, { serverId, startedAtSec, cache, catalog });
+      const run = { serverId, startedAtSec, cache, catalog, alerts };
+      const w = await startWriter(config, deps, run);
       pipeline.begin(w);
       const recovered = await recoverClaimed(stages, w);
       housekeeping.start(w);
@@ -246,7 +270,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     },
     drain: () => pipeline.drain(),
     close() {
-      closed ??= closeStages(config, stages);
+      closed ??= closeStages(config, stages, alerts);
       return closed;
     },
   };

@@ -1,13 +1,24 @@
 import type { Pool } from 'mysql2/promise';
 import type { Logger, PandoraError, Registry } from '../core/index.js';
-import { createHaCoordinator, type HaCoordinator } from './coordinator.js';
+import { createHaCoordinator, type FencedContext, type HaCoordinator } from './coordinator.js';
 import { createMasterJob, type MasterJob } from './master-job.js';
 import { adoptDeadPeerFolders } from './folder-takeover.js';
 import { createOwnerMarkerCheck } from './owner-marker.js';
 import { createNodeState, type NodeState, type PipelineHealth } from './node-state.js';
 import { ensureHaSchema } from './schema.js';
 import { haConfigFrom, type HaSettings } from './settings.js';
-import { markUnknownModules } from './unknown-detector.js';
+import { markUnknownModules, type UnknownAlertHook } from './unknown-detector.js';
+
+/** Alert duties the master runs (alerts.md §2.4), given by the dataserver's alert service. */
+export interface AlertDutyHooks extends UnknownAlertHook {
+  /** Forced executions and fired counts, every ~5 s, in a fenced transaction. */
+  masterDuty(conn: FencedContext['conn']): Promise<void>;
+  /** Whether this server is master now (the queue check writes its event only then). */
+  setMasterCheck(isMaster: () => boolean): void;
+}
+
+/** How often the alert master duty runs (the reference's ~5 s). */
+const ALERT_DUTY_INTERVAL_MS = 5000;
 
 export interface IntakeHooks {
   /** The incoming folder: readiness requires it writable. */
@@ -32,6 +43,8 @@ export interface HaRuntime {
    */
   start(): Promise<void>;
   attachIntake(hooks: IntakeHooks): void;
+  /** The alert side of master duties: the unknown path, forced executions, fired counts. */
+  attachAlerts(hooks: AlertDutyHooks): void;
   onFatal(listener: (err: PandoraError) => void): void;
   /** Stops master jobs, releases the lease at once, marks this server stopped. Idempotent. */
   close(): Promise<void>;
@@ -58,6 +71,7 @@ export function createHaRuntime(
   );
   const jobs: MasterJob[] = [];
   let intake: IntakeHooks | undefined;
+  let alerts: AlertDutyHooks | undefined;
   let ownerCheck: (() => Promise<string | undefined>) | undefined;
   const state = createNodeState(
     {
@@ -91,7 +105,9 @@ export function createHaRuntime(
           { name: 'unknown-detection', intervalMs: settings.ha_unknown_check_ms },
           { coordinator, log: deps.logger },
           async () => {
-            const changed = await coordinator.runFenced('unknown-detection', markUnknownModules);
+            const changed = await coordinator.runFenced('unknown-detection', (ctx) =>
+              markUnknownModules(ctx, alerts),
+            );
             if (changed > 0) deps.logger.info({ changed }, 'modules went to unknown');
           },
         ),
@@ -131,6 +147,17 @@ export function createHaRuntime(
             }
             if (adoptions.length > 0) hooks.onAdopted?.();
           },
+        ),
+      );
+    },
+    attachAlerts(hooks) {
+      alerts = hooks;
+      hooks.setMasterCheck(() => coordinator.isMaster());
+      jobs.push(
+        createMasterJob(
+          { name: 'alert-duties', intervalMs: ALERT_DUTY_INTERVAL_MS },
+          { coordinator, log: deps.logger },
+          () => coordinator.runFenced('alert-duties', (ctx) => hooks.masterDuty(ctx.conn)),
         ),
       );
     },

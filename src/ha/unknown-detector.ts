@@ -3,6 +3,14 @@ import { ASYNC_TYPE_IDS, KEEP_ALIVE_TYPE_ID, safeInput } from '../pandora/index.
 import { DB_CLOCK, eventInsertSql, eventRow, sqlExpression } from '../db/index.js';
 import type { FencedContext } from './coordinator.js';
 
+/** The alert side of a module going UNKNOWN (alerts.md §2.4), run in the same transaction. */
+export interface UnknownAlertHook {
+  unknownModules(
+    conn: FencedContext['conn'],
+    modules: readonly { agentId: number; moduleId: number; lastStatusChange: number }[],
+  ): Promise<void>;
+}
+
 /** Module types the unknown task skips: async (21–23) and keep-alive (100), as the reference. */
 const SKIPPED_MODULE_TYPES = [...ASYNC_TYPE_IDS, KEEP_ALIVE_TYPE_ID];
 const UNKNOWN_STATUS = 3;
@@ -60,10 +68,14 @@ function lockedModulesOf(ids: readonly number[]) {
  * event each, all inside the caller's fenced transaction. Returns how many modules changed.
  * Async modules (reset to NORMAL by the reference) are left to the data path.
  */
-export async function markUnknownModules(ctx: FencedContext): Promise<number> {
+export async function markUnknownModules(
+  ctx: FencedContext,
+  alerts?: UnknownAlertHook,
+): Promise<number> {
   const { conn } = ctx;
   const [rows] = await conn.query<RowDataPacket[]>(
-    `SELECT te.id_agente_estado AS id FROM tagente_estado te
+    `SELECT te.id_agente_estado AS id, te.id_agente, te.id_agente_modulo, te.last_status_change
+     FROM tagente_estado te
        JOIN tagente_modulo tm ON tm.id_agente_modulo = te.id_agente_modulo
        JOIN tagente ta ON ta.id_agente = te.id_agente
      WHERE te.estado <> ? AND te.utimestamp <> 0 AND te.current_interval > 0
@@ -80,6 +92,15 @@ export async function markUnknownModules(ctx: FencedContext): Promise<number> {
     `UPDATE tagente_estado SET estado = ?, last_status = ?, last_unknown_update = UNIX_TIMESTAMP()
      WHERE id_agente_estado IN (?)`,
     [UNKNOWN_STATUS, UNKNOWN_STATUS, ids],
+  );
+  // Their `unknown` / `not_normal` alerts, gated and counted by the dataserver's engine.
+  await alerts?.unknownModules(
+    conn,
+    rows.map((row) => ({
+      agentId: Number(row['id_agente']),
+      moduleId: Number(row['id_agente_modulo']),
+      lastStatusChange: Number(row['last_status_change']),
+    })),
   );
   return updated.affectedRows;
 }

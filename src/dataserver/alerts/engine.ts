@@ -65,6 +65,17 @@ export interface AlertDatumContext {
   /** The full `tagente` / `tagente_modulo` rows when the batch holds them (saves two reads). */
   readonly agentRow?: Row;
   readonly moduleRow?: Row;
+  /**
+   * Alert rows this transaction attached (§2.3): not committed, so not yet in the cached
+   * definitions, yet the creating datum is evaluated with them.
+   */
+  readonly attachedAlertIds?: readonly number[];
+  /**
+   * Batch reads done once for many data: the alert rows already locked by this transaction
+   * (kept current: the engine writes its counter updates into them) and whether the agent's
+   * primary group is disabled. Rows missing from the map are read and locked here.
+   */
+  readonly locked?: { readonly alertRows: Map<number, Row>; readonly groupDisabled: boolean };
 }
 
 export interface AlertOutcome {
@@ -97,6 +108,24 @@ async function lockAlertRows(conn: AlertConnection, ids: readonly number[]): Pro
     [ids],
   );
   return rows;
+}
+
+/** The module's alert rows, from the batch's locked rows when it holds them all, in id order. */
+async function alertRowsOf(
+  conn: AlertConnection,
+  ids: readonly number[],
+  locked: Map<number, Row> | undefined,
+): Promise<Row[]> {
+  if (locked === undefined) return lockAlertRows(conn, ids);
+  const missing = ids.filter((id) => !locked.has(id));
+  if (missing.length > 0)
+    for (const r of await lockAlertRows(conn, missing)) locked.set(Number(r['id']), r);
+  return [...ids]
+    .sort((a, b) => a - b)
+    .flatMap((id) => {
+      const row = locked.get(id);
+      return row === undefined ? [] : [row];
+    });
 }
 
 const AGGREGATE_SQL = {
@@ -147,8 +176,12 @@ export class AlertEngine {
   async evaluateDatum(conn: AlertConnection, ctx: AlertDatumContext): Promise<AlertOutcome> {
     const outcome: AlertOutcome = { evaluated: 0, fired: 0, recovered: 0, ceased: 0, queued: 0 };
     const defs = await this.deps.definitions.get();
-    const ids = defs.alertIdsByModule.get(ctx.moduleId);
-    if (ids === undefined || ids.length === 0) return { ...outcome, gated: 'no-alerts' };
+    const cached = defs.alertIdsByModule.get(ctx.moduleId) ?? [];
+    const ids =
+      ctx.attachedAlertIds === undefined || ctx.attachedAlertIds.length === 0
+        ? cached
+        : [...new Set([...cached, ...ctx.attachedAlertIds])];
+    if (ids.length === 0) return { ...outcome, gated: 'no-alerts' };
 
     const agent =
       ctx.agentRow ??
@@ -165,11 +198,12 @@ export class AlertEngine {
     if (defs.eventStormProtection) return { ...outcome, gated: 'storm' };
     const now = this.now();
     if (!(await this.deps.warmUp.allows(conn, now))) return { ...outcome, gated: 'warm-up' };
-    if (await quietOrDisabled(conn, agent, module)) return { ...outcome, gated: 'quiet-or-group' };
+    if (await quietOrDisabled(conn, agent, module, ctx.locked?.groupDisabled))
+      return { ...outcome, gated: 'quiet-or-group' };
 
     const clock = alertClock(now);
     let flagAgent = false;
-    for (const alertRow of await lockAlertRows(conn, ids)) {
+    for (const alertRow of await alertRowsOf(conn, ids, ctx.locked?.alertRows)) {
       if (Number(alertRow['disabled']) !== 0) continue; // disabled since the cache was loaded
       if (Number(alertRow['id_agent_module']) !== ctx.moduleId) continue;
       const template = defs.templates.get(Number(alertRow['id_alert_template']));
@@ -189,9 +223,11 @@ export class AlertEngine {
       });
       outcome.evaluated++;
       const update = counterUpdate(evaluation, now);
-      if (update !== undefined)
-        await run(conn, counterUpdateSql(record.id_template_module, update));
       if (flipsFiredState(alertNumber(alertRow, 'times_fired'), update)) flagAgent = true;
+      if (update !== undefined) {
+        await run(conn, counterUpdateSql(record.id_template_module, update));
+        Object.assign(alertRow, update); // a locked row of the batch stays current
+      }
       await this.execute(conn, ctx, { agent, module, defs, evaluation, now, outcome });
     }
     if (flagAgent) await run(conn, flagAlertCountSql(ctx.agentId));

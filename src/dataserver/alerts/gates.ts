@@ -46,13 +46,15 @@ export async function cascadeBlocks(conn: AlertConnection, agent: Row): Promise<
   return false;
 }
 
-/** Gates 4 and 5. */
+/** Gates 4 and 5; `groupDisabled` when the caller already read the group. */
 export async function quietOrDisabled(
   conn: AlertConnection,
   agent: Row,
   module: Row,
+  groupDisabled?: boolean,
 ): Promise<boolean> {
   if (Number(agent['quiet']) === 1 || Number(module['quiet']) === 1) return true;
+  if (groupDisabled !== undefined) return groupDisabled;
   const disabled = await firstNumber(conn, 'SELECT disabled FROM tgrupo WHERE id_grupo = ?', [
     agent['id_grupo'],
   ]);

@@ -1,10 +1,9 @@
 /**
  * Configuration keys of the alert module (spec alerts.md §6), in the declarative settings-table
- * form of src/core/settings.ts. Not yet wired: when alert evaluation is plugged into the batch,
- * this table is spread into the `serve` command's tables in src/main.ts next to
- * DATASERVER_SETTINGS (src/dataserver/config.ts), and `resolveAlertConfig` turns the values into
- * the AlertConfig the engine takes. `warmup_event_interval`, `event_storm_protection` (conf) and
- * `graph_precision` already live in DATASERVER_SETTINGS and are read from there.
+ * form of src/core/settings.ts. Spread into DATASERVER_SETTINGS (src/dataserver/config.ts), so
+ * `serve --help` lists them and pandora_server.conf sets them; `alertConfigFrom` turns the values
+ * into the AlertConfig the engine takes. `warmup_event_interval`, `event_storm_protection`
+ * (conf) and `graph_precision` live in DATASERVER_SETTINGS itself.
  */
 import type { ConfEntries } from '../../core/index.js';
 import { ConfigError } from '../../core/index.js';

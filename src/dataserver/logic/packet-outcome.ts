@@ -89,5 +89,7 @@ export function outcomeOf(run: PacketRun, resolved: ResolvedAgent): PacketOutcom
     moduleStates,
     warnings: run.warnings,
     stats: { data: run.data, rejected: run.rejected, compacted: run.compacted },
+    ...(run.alertData.length > 0 ? { alertData: run.alertData } : {}),
+    ...(run.alertAttachments.length > 0 ? { alertAttachments: run.alertAttachments } : {}),
   };
 }

@@ -4,6 +4,9 @@
  * the DatumSink that processDatum writes to, and keeps working copies of the touched modules.
  */
 import type {
+  AgentPacket,
+  AlertAttachment,
+  AlertDatumInput,
   EntityRef,
   HistoryRow,
   ModuleConfigUpdate,
@@ -15,7 +18,15 @@ import type {
 import { classifyModuleType } from '../../pandora/index.js';
 import type { MutableEventRow } from './events.js';
 import { initialStatus } from './module-config.js';
-import type { DatumSink, WorkingModule } from './process-datum.js';
+import type { AlertDatumFacts, DatumSink, WorkingModule } from './process-datum.js';
+import { formatLocalDateTime } from './time.js';
+
+/** Queue row `status` of a module whose XML forced one (alerts.md §5.2 #2). */
+const FORCED_STATUS_NAMES: Readonly<Record<number, string>> = {
+  0: 'NORMAL',
+  1: 'CRITICAL',
+  2: 'WARNING',
+};
 
 /** Collects rows while the packet's modules are processed. */
 export class PacketRun implements DatumSink {
@@ -25,6 +36,10 @@ export class PacketRun implements DatumSink {
   readonly newModules: NewModuleRow[] = [];
   readonly configUpdates: ModuleConfigUpdate[] = [];
   readonly parentLinks: ModuleParentLink[] = [];
+  readonly alertData: AlertDatumInput[] = [];
+  readonly alertAttachments: AlertAttachment[] = [];
+  /** Modules this packet creates with `<alert_template>`s: their first data are evaluated. */
+  readonly #attachedRefs = new Set<EntityRef>();
   readonly warnings: string[];
   /** Working copies by lookup key, in first-touch order. */
   readonly working = new Map<string, WorkingModule>();
@@ -37,15 +52,41 @@ export class PacketRun implements DatumSink {
 
   readonly ctx: ProcessingContext;
   readonly modules: ReadonlyMap<string, ModuleState>;
+  readonly time: AgentPacket['time'];
+  /** Set once the agent is resolved (before any datum). */
+  agentRef: EntityRef = { id: 0 };
 
   constructor(
     ctx: ProcessingContext,
     modules: ReadonlyMap<string, ModuleState>,
-    warnings: readonly string[],
+    packet: AgentPacket,
   ) {
     this.ctx = ctx;
     this.modules = modules;
-    this.warnings = [...warnings];
+    this.time = packet.time;
+    this.warnings = [...packet.warnings];
+  }
+
+  attachAlerts(moduleRef: EntityRef, names: readonly string[]): void {
+    this.alertAttachments.push({ moduleRef, names });
+    this.#attachedRefs.add(moduleRef);
+  }
+
+  alertDatum(w: WorkingModule, d: AlertDatumFacts): void {
+    // The no-alert path: one lookup per datum, nothing allocated.
+    if (!(this.ctx.alertModules?.has(w.ref.id) ?? false) && !this.#attachedRefs.has(w.ref)) return;
+    const agentText = d.epoch === this.time.epoch ? this.time.agentText : undefined;
+    this.alertData.push({
+      agentRef: this.agentRef,
+      moduleRef: w.ref,
+      value: d.value,
+      status: d.status,
+      epoch: d.epoch,
+      previousValue: d.previousValue,
+      lastStatusChange: d.lastStatusChange,
+      timestampText: agentText ?? formatLocalDateTime(d.epoch),
+      forcedStatus: d.forced === undefined ? null : (FORCED_STATUS_NAMES[d.forced] ?? null),
+    });
   }
 
   numericHistory(ref: EntityRef, datos: string, utimestamp: number): void {

@@ -67,6 +67,9 @@ function createModule(
   );
   run.newModules.push(row);
   run.markAgent();
+  if (pm.alertTemplates !== undefined && pm.alertTemplates.length > 0) {
+    run.attachAlerts(ref, pm.alertTemplates);
+  }
   const w: WorkingModule = {
     ref,
     statusRef: { id: 0 },

@@ -25,9 +25,10 @@ export function processPacket(
 ): PacketOutcome {
   const resolved = resolveAgent(packet, agent, ctx);
   if (!('state' in resolved)) return resolved;
-  const run = new PacketRun(ctx, modules, packet.warnings);
+  const run = new PacketRun(ctx, modules, packet);
   for (const event of resolved.events) run.event(event);
   const state = resolved.state;
+  run.agentRef = state.ref;
   const dctx: DatumContext = {
     config: ctx.config,
     nowSec: ctx.nowSec,
