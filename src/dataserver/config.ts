@@ -8,6 +8,7 @@ import {
   type Settings,
   type SettingsTable,
 } from '../core/index.js';
+import { ALERT_SETTINGS, alertConfigFrom, type AlertConfig } from './alerts/index.js';
 import type { LogicConfig, ParseOptions } from './types.js';
 import { DEFAULT_XML_LIMITS } from './xml/limits.js';
 
@@ -223,6 +224,8 @@ export const DATASERVER_SETTINGS = {
     extension: true,
     help: 'seconds processed-file records are kept',
   },
+  // Module alerts (alerts.md §6): evaluated in the batch, executed by Pandora's Alert Server.
+  ...ALERT_SETTINGS,
 } as const satisfies SettingsTable;
 
 export type DataserverSettings = Settings<typeof DATASERVER_SETTINGS>;
@@ -265,6 +268,7 @@ export interface DataserverConfig {
   readonly ledgerRetentionSec: number;
   readonly parse: ParseOptions;
   readonly logic: LogicConfig;
+  readonly alerts: AlertConfig;
 }
 
 /** Absolute path; the reference resolves a relative incomingdir against its base path (cwd here). */
@@ -335,7 +339,8 @@ export function toDataserverConfig(
       dataserverLifo: s.dataserver_lifo,
       eventAutoValidation: s.event_auto_validation,
       unknownEvents: s.unknown_events,
-      warmupEventInterval: s.warmup_event_interval,
+      // warmup_alert_interval is its alias: either sets both (alerts.md §6).
+      warmupEventInterval: Math.max(s.warmup_event_interval, s.warmup_alert_interval),
       eventStormProtection: s.event_storm_protection,
       graphPrecision: s.graph_precision,
       textGoingDownNormal: s.text_going_down_normal,
@@ -343,6 +348,7 @@ export function toDataserverConfig(
       textGoingUpWarning: s.text_going_up_warning,
       textGoingDownWarning: s.text_going_down_warning,
     },
+    alerts: alertConfigFrom(s, s.warmup_event_interval),
   };
 }
 

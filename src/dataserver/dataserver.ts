@@ -2,6 +2,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { Registry } from 'prom-client';
 import { describeError, type Logger, type SpareFiles } from '../core/index.js';
 import type { DbPool } from '../db/index.js';
+import { createAlertService, type AlertService } from './alerts/index.js';
 import type { DataserverConfig } from './config.js';
 import type { PacketParser } from './parser.js';
 import { PoisonGuard, setAsidePoisonFile } from './poison-guard.js';
@@ -50,6 +51,8 @@ export interface Dataserver {
   health(): PipelineHealth;
   readonly serverId: number;
   readonly spool: SpoolDir;
+  /** Module alerts: the batch evaluates them; HA's master calls the duty hooks. */
+  readonly alerts: AlertService;
 }
 
 /**
@@ -73,6 +76,12 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
   const maxInFlight = config.batchFiles * (maxConcurrentBatches + 1);
   const startedAtSec = Math.floor(Date.now() / 1000);
   const nowSec = () => Math.floor(Date.now() / 1000);
+  const alerts = createAlertService(config.alerts, {
+    pool: deps.pool,
+    logger: deps.logger,
+    registry: deps.registry,
+    startedAtSec,
+  });
   let writer: BatchWriter | undefined;
   let serverId = 0;
   let inFlight = 0;
@@ -236,6 +245,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
         cache,
         processPacket: deps.processPacket,
         catalog: housekeeping.catalog,
+        alerts,
       },
     );
   }
@@ -257,9 +267,11 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       return serverId;
     },
     spool,
+    alerts,
     health: health.snapshot,
     async start() {
       await housekeeping.loadCatalog();
+      await alerts.start();
       serverId = await ensureServerRow(deps.pool, config.serverName, deps.version ?? '');
       const w = (writer = await startWriter());
       // Recovered files first (intake rule 3); poison files are set aside beside them.
@@ -294,6 +306,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       closed ??= (async () => {
         closing = true;
         housekeeping.close();
+        alerts.close();
         health.close();
         await intake.close();
         await finishInFlight();

@@ -150,6 +150,8 @@ export interface PacketModule {
   readonly creation: ModuleCreationTags;
   /** Data in document order; empty when the module has only an empty datalist. */
   readonly data: readonly PacketDatum[];
+  /** `<alert_template>` names (raw text, document order), attached only at creation. */
+  readonly alertTemplates?: readonly string[];
 }
 
 /** One item of `<events>` (§1.6): becomes a `system` tevento row. */
@@ -168,6 +170,11 @@ export interface PacketTime {
   readonly text: string;
   /** Where it came from: the XML attribute, the file mtime (missing/invalid/disabled), or AUTO. */
   readonly source: 'xml' | 'mtime' | 'auto';
+  /**
+   * The attribute text as the agent sent it, when it is the data time unchanged (no timezone
+   * offset): the alert queue row carries it as the reference does (alerts.md §5.2 #5).
+   */
+  readonly agentText?: string;
 }
 
 /** A parsed `<agent_data>` file (§1.3, §3.1). Plain data: survives structured clone. */
@@ -462,6 +469,8 @@ export interface ProcessingContext {
   readonly serverId: number;
   /** servername → tagente.server_name, new_agent event text */
   readonly serverName: string;
+  /** Modules (by id) with enabled alerts: their accepted data are listed in `alertData`. */
+  readonly alertModules?: { has(moduleId: number): boolean };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -671,6 +680,35 @@ export interface PacketOutcome {
   readonly warnings: readonly string[];
   /** Counters for metrics. */
   readonly stats: PacketStats;
+  /** Accepted data of modules with alerts, in processing order (alerts.md §2.1 step 6). */
+  readonly alertData?: readonly AlertDatumInput[];
+  /** `<alert_template>` names of modules this packet creates (alerts.md §2.3). */
+  readonly alertAttachments?: readonly AlertAttachment[];
+}
+
+/** One accepted datum whose status row was updated (D-A5), as the alert engine needs it. */
+export interface AlertDatumInput {
+  readonly agentRef: EntityRef;
+  readonly moduleRef: EntityRef;
+  /** Stored form: '%.5f' text (numeric) or the raw string. */
+  readonly value: string;
+  /** The module's new estado (after flip-flop, NOT-INIT and UNKNOWN handling). */
+  readonly status: number;
+  /** Data epoch. */
+  readonly epoch: number;
+  /** tagente_estado.datos before this datum ('' for a new module). */
+  readonly previousValue: string;
+  /** tagente_estado.last_status_change before this datum. */
+  readonly lastStatusChange: number;
+  /** The data time as text (the agent's own text when unchanged). */
+  readonly timestampText: string;
+  /** The XML `<status>` (NORMAL, WARNING, CRITICAL) or null. */
+  readonly forcedStatus: string | null;
+}
+
+export interface AlertAttachment {
+  readonly moduleRef: EntityRef;
+  readonly names: readonly string[];
 }
 
 export interface PacketStats {

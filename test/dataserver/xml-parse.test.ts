@@ -71,7 +71,12 @@ describe('spec 1.7 sample (Unix agent)', () => {
     assert.equal(p.agentName, 'web-01');
     assert.equal(p.agentNameEncoded, 'web-01');
     assert.equal(p.aliasEncoded, 'Web&#x20;01');
-    assert.deepEqual(p.time, { epoch: T0, text: '2024-03-01 10:00:00', source: 'xml' });
+    assert.deepEqual(p.time, {
+      epoch: T0,
+      text: '2024-03-01 10:00:00',
+      source: 'xml',
+      agentText: '2024/03/01 10:00:00',
+    });
     assert.equal(p.interval, 300);
     assert.equal(p.version, '7.0NG.776(Build 240321)');
     assert.equal(p.osName, 'linux');

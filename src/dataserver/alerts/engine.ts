@@ -65,6 +65,11 @@ export interface AlertDatumContext {
   /** The full `tagente` / `tagente_modulo` rows when the batch holds them (saves two reads). */
   readonly agentRow?: Row;
   readonly moduleRow?: Row;
+  /**
+   * Alert rows this transaction attached (§2.3): not committed, so not yet in the cached
+   * definitions, yet the creating datum is evaluated with them.
+   */
+  readonly attachedAlertIds?: readonly number[];
 }
 
 export interface AlertOutcome {
@@ -147,8 +152,12 @@ export class AlertEngine {
   async evaluateDatum(conn: AlertConnection, ctx: AlertDatumContext): Promise<AlertOutcome> {
     const outcome: AlertOutcome = { evaluated: 0, fired: 0, recovered: 0, ceased: 0, queued: 0 };
     const defs = await this.deps.definitions.get();
-    const ids = defs.alertIdsByModule.get(ctx.moduleId);
-    if (ids === undefined || ids.length === 0) return { ...outcome, gated: 'no-alerts' };
+    const cached = defs.alertIdsByModule.get(ctx.moduleId) ?? [];
+    const ids =
+      ctx.attachedAlertIds === undefined || ctx.attachedAlertIds.length === 0
+        ? cached
+        : [...new Set([...cached, ...ctx.attachedAlertIds])];
+    if (ids.length === 0) return { ...outcome, gated: 'no-alerts' };
 
     const agent =
       ctx.agentRow ??

@@ -37,3 +37,4 @@ export {
 export { AlertQueueMonitor, type QueueCheck } from './queue-monitor.js';
 export { attachAlertTemplates } from './attach.js';
 export { queueForcedExecutions, recomputeFiredCounts } from './master-duties.js';
+export { createAlertService, type AlertService, type UnknownModule } from './service.js';

@@ -63,6 +63,18 @@ export interface DatumSink {
   event(row: MutableEventRow): void;
   /** update_module_count = 1 on the agent. */
   markAgent(): void;
+  /** An accepted datum updated the status row: its module's alerts may need it (alerts.md §2.1). */
+  alertDatum(w: WorkingModule, datum: AlertDatumFacts): void;
+}
+
+/** What alert evaluation needs of a datum besides its module (alerts.md §2.1 step 6). */
+export interface AlertDatumFacts {
+  readonly value: string;
+  readonly status: number;
+  readonly epoch: number;
+  readonly previousValue: string;
+  readonly lastStatusChange: number;
+  readonly forced: ModuleStatusCode | undefined;
 }
 
 export type DatumResult = 'stored' | 'compacted' | 'rejected';
@@ -280,7 +292,16 @@ export function processDatum(
   }
 
   if (epoch >= lastTryEpoch) {
-    // Never move the status row backwards (older than the last stored row).
+    // Never move the status row backwards (older than the last stored row). Alerts see only
+    // data that update it (D-A5), with the value and status-change time from before.
+    sink.alertDatum(w, {
+      value,
+      status,
+      epoch,
+      previousValue: row.datos,
+      lastStatusChange: row.lastStatusChange,
+      forced,
+    });
     const text = formatLocalDateTime(epoch);
     row.datos = value;
     row.estado = status;

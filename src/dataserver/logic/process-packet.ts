@@ -4,6 +4,8 @@
  */
 import {
   lookupKey,
+  type AlertAttachment,
+  type AlertDatumInput,
   type AgentPacket,
   type AgentState,
   type AgentUpdate,
@@ -43,10 +45,19 @@ import { initialStatus, moduleIntervalOf, newModuleRow } from './module-config.j
 import { classifyModuleType, KEEP_ALIVE_TYPE_ID } from '../../pandora/index.js';
 import {
   processDatum,
+  type AlertDatumFacts,
   type DatumContext,
   type DatumSink,
   type WorkingModule,
 } from './process-datum.js';
+import { formatLocalDateTime } from './time.js';
+
+/** Queue row `status` of a module whose XML forced one (alerts.md §5.2 #2). */
+const FORCED_STATUS_NAMES: Readonly<Record<number, string>> = {
+  0: 'NORMAL',
+  1: 'CRITICAL',
+  2: 'WARNING',
+};
 
 const EMPTY: readonly never[] = [];
 const CUSTOM_DATA = COLUMN_LIMITS.tagent_custom_data;
@@ -81,6 +92,10 @@ class PacketRun implements DatumSink {
   readonly newModules: NewModuleRow[] = [];
   readonly configUpdates: ModuleConfigUpdate[] = [];
   readonly parentLinks: ModuleParentLink[] = [];
+  readonly alertData: AlertDatumInput[] = [];
+  readonly alertAttachments: AlertAttachment[] = [];
+  /** Modules this packet creates with `<alert_template>`s: their first data are evaluated. */
+  readonly #attachedRefs = new Set<EntityRef>();
   readonly warnings: string[];
   /** Working copies by lookup key, in first-touch order. */
   readonly working = new Map<string, WorkingModule>();
@@ -93,16 +108,43 @@ class PacketRun implements DatumSink {
 
   readonly ctx: ProcessingContext;
   readonly modules: ReadonlyMap<string, ModuleState>;
+  readonly time: AgentPacket['time'];
 
   constructor(
     ctx: ProcessingContext,
     modules: ReadonlyMap<string, ModuleState>,
-    warnings: readonly string[],
+    packet: AgentPacket,
   ) {
     this.ctx = ctx;
     this.modules = modules;
-    this.warnings = [...warnings];
+    this.time = packet.time;
+    this.warnings = [...packet.warnings];
   }
+
+  attachAlerts(moduleRef: EntityRef, names: readonly string[]): void {
+    this.alertAttachments.push({ moduleRef, names });
+    this.#attachedRefs.add(moduleRef);
+  }
+
+  alertDatum(w: WorkingModule, d: AlertDatumFacts): void {
+    // The no-alert path: one lookup per datum, nothing allocated.
+    if (!(this.ctx.alertModules?.has(w.ref.id) ?? false) && !this.#attachedRefs.has(w.ref)) return;
+    const agentText = d.epoch === this.time.epoch ? this.time.agentText : undefined;
+    this.alertData.push({
+      agentRef: this.agentRef,
+      moduleRef: w.ref,
+      value: d.value,
+      status: d.status,
+      epoch: d.epoch,
+      previousValue: d.previousValue,
+      lastStatusChange: d.lastStatusChange,
+      timestampText: agentText ?? formatLocalDateTime(d.epoch),
+      forcedStatus: d.forced === undefined ? null : (FORCED_STATUS_NAMES[d.forced] ?? null),
+    });
+  }
+
+  /** Set once the agent is resolved (before any datum). */
+  agentRef: EntityRef = { id: 0 };
 
   numericHistory(ref: EntityRef, datos: string, utimestamp: number): void {
     this.numeric.push({ ref, datos, utimestamp });
@@ -217,6 +259,9 @@ function createModule(
   );
   run.newModules.push(row);
   run.markAgent();
+  if (pm.alertTemplates !== undefined && pm.alertTemplates.length > 0) {
+    run.attachAlerts(ref, pm.alertTemplates);
+  }
   const w: WorkingModule = {
     ref,
     statusRef: { id: 0 },
@@ -419,6 +464,8 @@ function finish(run: PacketRun, resolved: ResolvedAgent): PacketOutcome {
     moduleStates,
     warnings: run.warnings,
     stats: { data: run.data, rejected: run.rejected, compacted: run.compacted },
+    ...(run.alertData.length > 0 ? { alertData: run.alertData } : {}),
+    ...(run.alertAttachments.length > 0 ? { alertAttachments: run.alertAttachments } : {}),
   };
 }
 
@@ -431,9 +478,10 @@ export function processPacket(
 ): PacketOutcome {
   const resolved = resolveAgent(packet, agent, ctx);
   if (!('state' in resolved)) return resolved;
-  const run = new PacketRun(ctx, modules, packet.warnings);
+  const run = new PacketRun(ctx, modules, packet);
   for (const event of resolved.events) run.event(event);
   const state = resolved.state;
+  run.agentRef = state.ref;
   const dctx: DatumContext = {
     config: ctx.config,
     nowSec: ctx.nowSec,

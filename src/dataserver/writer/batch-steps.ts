@@ -165,7 +165,7 @@ export async function runLogic(
   snapshots: ReadonlyMap<string, AgentSnapshot>,
   config: BatchWriterConfig,
   deps: BatchWriterDeps,
-  nowSec: number,
+  at: { nowSec: number; alertModules: ProcessingContext['alertModules'] },
 ): Promise<(PacketOutcome | undefined)[]> {
   const parentNames = [...new Set(packets.flatMap((j) => j.packet.parentNameEncoded ?? []))];
   const parentIds =
@@ -173,10 +173,11 @@ export async function runLogic(
   const ctx: ProcessingContext = {
     config: config.logic,
     catalog: catalogOf(deps.catalog(), parentIds),
-    nowSec,
+    nowSec: at.nowSec,
     startedAtSec: config.startedAtSec,
     serverId: config.serverId,
     serverName: config.serverName,
+    ...(at.alertModules === undefined ? {} : { alertModules: at.alertModules }),
   };
   return jobs.map((j) => {
     if (j.kind !== 'packet') return undefined;

@@ -2,6 +2,12 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { PacketOutcome } from '../types.js';
 import { createAddressWriter } from './agent-sql.js';
 import {
+  alertModulesOf,
+  alertsCommitted,
+  alertsRolledBack,
+  evaluateBatchAlerts,
+} from './alert-step.js';
+import {
   commit,
   findAgents,
   freshState,
@@ -79,6 +85,7 @@ export function createBatchTransaction(
     const started = process.hrtime.bigint();
     const guarded = await guard.acquire(jobs.length);
     const { conn } = guarded;
+    let alertsEvaluated = false;
     try {
       const nowSec = now();
       const packets = jobs.filter((j): j is PacketJob => j.kind === 'packet');
@@ -89,17 +96,24 @@ export function createBatchTransaction(
       });
       const locked = await lockAgents(conn, idByKey);
       const { snapshots, reloaded } = await freshState(conn, idByKey, locked, deps, countReloads);
-      const outcomes = await runLogic(conn, jobs, packets, snapshots, config, deps, nowSec);
+      const alertModules = await alertModulesOf(deps.alerts);
+      const outcomes = await runLogic(conn, jobs, packets, snapshots, config, deps, {
+        nowSec,
+        alertModules,
+      });
       const written = outcomes.filter((o): o is PacketOutcome => o !== undefined);
       await insertNewRows(conn, written, config.consecutiveIds, writeAddresses);
       // Step 6, every other row, in dependency order: agents, modules, status, history, events.
-      // Per-datum work that must see the stored status and history (alert evaluation) goes
-      // here, between these statements and the ledger, inside the same transaction.
       const extraEvents = jobs.flatMap((j) => (j.kind === 'event' ? [j.event] : []));
       const statements = outcomeStatements(written, extraEvents);
+      // Step 6b, module alerts, after the data's rows and before the ledger (alert-step.ts).
+      alertsEvaluated = true;
+      const alerts = await evaluateBatchAlerts(conn, written, statements, deps.alerts, nowSec);
       const ledger = ledgerRows(jobs, outcomes, idByKey);
       statements.push(...ledgerStatements(ledger, config.serverName, nowSec));
       await commit(conn, statements, ledger, written, locked.signatures);
+      alertsEvaluated = false;
+      alertsCommitted(deps.alerts, alerts);
       writeThrough(jobs, outcomes, snapshots, locked.signatures, deps);
       recordBatch(
         jobs.length,
@@ -109,6 +123,7 @@ export function createBatchTransaction(
       );
       return outcomes;
     } catch (err) {
+      alertsRolledBack(deps.alerts, alertsEvaluated);
       throw await guarded.fail(err);
     } finally {
       await guarded.close();

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { type Logger } from '../../core/index.js';
 import type { DbPool } from '../../db/index.js';
 import type { AgentCache } from '../state/agent-cache.js';
+import type { BatchAlerts } from './alert-step.js';
 import type { CatalogData } from '../state/catalog.js';
 import type { AgentPacket, EventRow, LogicConfig, PacketOutcome, ProcessPacket } from '../types.js';
 
@@ -73,4 +74,6 @@ export interface BatchWriterDeps {
   readonly processPacket: ProcessPacket;
   readonly catalog: () => CatalogData;
   readonly now?: () => number;
+  /** Module alerts evaluated in the batch (alert-step.ts); absent = alerts off. */
+  readonly alerts?: BatchAlerts;
 }

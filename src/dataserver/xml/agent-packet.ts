@@ -143,7 +143,8 @@ function agentTime(
     );
     return fromMtime();
   }
-  return { epoch, text: formatLocalDateTime(epoch), source: 'xml' };
+  const time: PacketTime = { epoch, text: formatLocalDateTime(epoch), source: 'xml' };
+  return tzHours === 0 ? { ...time, agentText: attribute } : time;
 }
 
 function parseInterval(text: string | undefined): number {
@@ -253,7 +254,16 @@ function readModule(module: unknown, times: DatumTimes): PacketModule | undefine
     parentUnlink: firstText(children(module, 'module_parent_unlink'))?.trim() === '1',
     creation,
     data: moduleData(module, times, name),
+    ...alertTemplatesOf(module),
   };
+}
+
+/** `<alert_template>` texts, non-empty ones in document order (absent: no property). */
+function alertTemplatesOf(module: XmlElement): { alertTemplates?: string[] } {
+  const nodes = children(module, 'alert_template');
+  if (nodes.length === 0) return {};
+  const names = nodes.map(nodeText).filter((n) => n !== '');
+  return names.length === 0 ? {} : { alertTemplates: names };
 }
 
 function readCustomFields(root: XmlElement): { name: string; value: string }[] {
