@@ -4,6 +4,7 @@
  * action) on five `generic_data` modules of every agent, attached after the creation pass;
  * steady packets/s and CPU per packet are reported side by side (table, JSON, markdown).
  */
+import { loadavg } from 'node:os';
 import { relative } from 'node:path';
 import mysql from 'mysql2/promise';
 import {
@@ -243,7 +244,7 @@ function alertsMarkdown(input: {
   return [
     '### With and without alerts (capacity study)',
     '',
-    `Machine: ${input.env}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+    `Machine: ${input.env}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; load average at the end ${loadavg()[0]?.toFixed(1) ?? '?'} (anything above the core count means other work shared the machine).`,
     '',
     `Command: \`${input.command}\` — ${options.repeat} run(s) of each variant, medians shown.`,
     '',
