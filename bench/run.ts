@@ -17,6 +17,7 @@ import {
   type ScalingPoint,
 } from './e2e/render.js';
 import { runE2e, type E2eResult } from './e2e/scenario.js';
+import { runAlertsComparison } from './e2e/alerts.js';
 import {
   baselineMismatch,
   buildBaseline,
@@ -82,6 +83,9 @@ async function runSelected(options: E2eOptions, outDir: string): Promise<number>
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (options.alerts) {
+    return runAlertsComparison(options, outDir, log, stop.signal, commandLine());
+  }
   return options.scaling
     ? runScaling(options, outDir, log, stop.signal)
     : runStandard(options, outDir, log, stop.signal);

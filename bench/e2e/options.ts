@@ -42,6 +42,9 @@ export interface E2eOptions {
   saveBaseline: boolean;
   readme: string | undefined;
   scaling: boolean;
+  alerts: boolean;
+  alertsPerAgent: number;
+  alertCacheWaitMs: number;
   scalingAgents: number[];
   scalingModules: number[];
   scalingModuleAgents: number;
@@ -296,6 +299,26 @@ export const KNOBS: readonly Knob[] = [
     help: 'scaling run: packets/s against agent count and module count',
   },
   {
+    flag: 'alerts',
+    key: 'alerts',
+    kind: 'bool',
+    help: "capacity study's alert scenario: the standard scenario without and with alerts, side by side",
+  },
+  {
+    flag: 'alerts-per-agent',
+    key: 'alertsPerAgent',
+    kind: 'int',
+    default: '5',
+    help: 'with --alerts: critical-condition alerts per agent, on its first generic_data modules',
+  },
+  {
+    flag: 'alert-cache-wait',
+    key: 'alertCacheWaitMs',
+    kind: 'duration',
+    default: '11s',
+    help: "with --alerts: pause after the setup (both variants) so the server's alert cache (alert_config_refresh, 10 s) sees the alerts",
+  },
+  {
     flag: 'scaling-agents',
     key: 'scalingAgents',
     kind: 'list',
@@ -388,6 +411,8 @@ function validate(o: E2eOptions): void {
   if (o.agents < 1) throw new Error('--agents must be at least 1');
   if (o.modules < 1) throw new Error('--modules must be at least 1');
   if (o.repeat < 1) throw new Error('--repeat must be at least 1');
+  if (o.alertsPerAgent < 1) throw new Error('--alerts-per-agent must be at least 1');
+  if (o.alerts && o.scaling) throw new Error('--alerts and --scaling are separate runs');
   if (o.concurrency < 1) throw new Error('--concurrency must be at least 1');
   // Strings from the command line: the declared unions are only true after these checks.
   const mode: string = o.mode;
@@ -427,6 +452,7 @@ export function helpText(): string {
     '  npm run bench -- --agents 300 --steady-passes 1 # quick look',
     '  npm run bench -- --target 127.0.0.1:41121 --db mysql://pandora:pandora@127.0.0.1/pandora',
     '  npm run bench -- --scaling                      # packets/s vs agents and modules',
+    '  npm run bench -- --alerts --repeat 3            # packets/s with and without alerts',
     '  npm run bench -- --readme docs/bench.md         # regenerate the README section',
   );
   return lines.join('\n');

@@ -105,8 +105,17 @@ const SERVER_COUNT_SETTLE_MS = 3000;
 /** Chart samples (server /metrics, spool count, RSS) at most this often. */
 const TIMELINE_SAMPLE_MS = 500;
 
+/** Scenario variants (e.g. `--alerts`) act on the target's database between passes. */
+export interface E2eHooks {
+  /** After a complete creation pass (agents and modules exist), before the next pass. */
+  afterCreation?(target: BenchTarget): Promise<void>;
+  /** After every pass, while the target's database still exists. */
+  afterPass?(target: BenchTarget, pass: PassResult): Promise<void>;
+}
+
 interface RunContext {
   readonly options: E2eOptions;
+  readonly hooks: E2eHooks;
   readonly target: BenchTarget;
   readonly fleet: Fleet;
   readonly watcher: CommitWatcher;
@@ -124,6 +133,7 @@ export async function runE2e(
   options: E2eOptions,
   log: (line: string) => void,
   stop?: AbortSignal,
+  hooks: E2eHooks = {},
 ): Promise<E2eResult> {
   const runStartMs = performance.now();
   const deadline = AbortSignal.timeout(Math.max(1, Math.floor(options.maxDurationMs)));
@@ -150,6 +160,7 @@ export async function runE2e(
     );
     const ctx: RunContext = {
       options,
+      hooks,
       target,
       fleet,
       watcher,
@@ -211,10 +222,12 @@ async function runPasses(ctx: RunContext, log: (line: string) => void): Promise<
     const result = await runPass(ctx, step.kind, step.name, pass, files, rate);
     passes.push(result);
     log(describePass(result));
+    await ctx.hooks.afterPass?.(ctx.target, result);
     if (!result.complete) {
       status = isAborted(ctx.signal) ? 'aborted' : 'incomplete';
       break;
     }
+    if (step.kind === 'creation') await ctx.hooks.afterCreation?.(ctx.target);
   }
   const timeline = ctx.timeline.points();
   return {

@@ -12,9 +12,11 @@ import {
 import { createFence, createFencedRunner, type FencedRunner } from './fencing.js';
 import { boundHaSessions, createLeaseSql } from './lease-sql.js';
 import { createMembership, type Membership, type Peer } from './membership.js';
+import { type PandoraMaster, readPandoraMaster, samePandoraMaster } from './pandora-master.js';
 import type { HaConfig } from './settings.js';
 
 export type { FencedContext } from './fencing.js';
+export type { PandoraMaster } from './pandora-master.js';
 
 export type Role = 'master' | 'standby';
 
@@ -28,8 +30,13 @@ export interface HaSnapshot {
   readonly server: string;
   readonly instanceId: string;
   readonly role: Role;
-  /** Name of the current lease holder ('' when the lease is free or unknown). */
+  /**
+   * Name of the installation's master: one of Pandora's own servers when `pandoraMaster` is
+   * set, else our lease holder ('' when the lease is free or unknown).
+   */
   readonly master: string;
+  /** Set while Pandora's election picks one of its own servers: ours all stand down. */
+  readonly pandoraMaster: PandoraMaster | undefined;
   /** Our epoch while master, otherwise the highest epoch we have seen. */
   readonly epoch: number;
   readonly priority: number;
@@ -95,6 +102,11 @@ export function createHaCoordinator(
     help: 'Role transitions of this server',
     registers: [registry],
   });
+  const pandoraMasterGauge = new Gauge({
+    name: 'pandora_ha_pandora_master',
+    help: "1 while one of Pandora's own servers (not ours) is master; ours run no master duty",
+    registers: [registry],
+  });
   const tickErrors = new Counter({
     name: 'pandora_ha_tick_errors_total',
     help: 'Election ticks that failed (database unreachable or slow)',
@@ -112,6 +124,7 @@ export function createHaCoordinator(
   let lastHeartbeatAt: number | undefined;
   let peers: Peer[] = [];
   let hadNoEligible = false;
+  let pandoraMaster: PandoraMaster | undefined;
   let isStopped = false;
   let closing: Promise<void> | undefined;
 
@@ -156,7 +169,26 @@ export function createHaCoordinator(
     // Stop acting first: no master job may start once the release can be visible to peers.
     setRole('standby', reason);
     await lease.release(myEpoch);
-    masterName = '';
+    masterName = pandoraMaster?.name ?? '';
+  }
+
+  /**
+   * Pandora's own servers pick their master from `tserver` and count ours there too; when
+   * their pick is one of theirs, none of ours may act (pandora-master.ts).
+   */
+  async function observePandoraMaster(): Promise<void> {
+    const seen = await readPandoraMaster(pool, queryTimeoutMs);
+    if (samePandoraMaster(seen, pandoraMaster)) return;
+    pandoraMaster = seen;
+    pandoraMasterGauge.set(seen ? 1 : 0);
+    if (seen) {
+      log.info(
+        { event: 'pandoraMaster', master: seen.name, masterPriority: seen.priority },
+        `Pandora server ${seen.name} (master ${seen.priority}) is master; ours stand down`,
+      );
+    } else {
+      log.info({ event: 'pandoraMasterGone' }, 'no Pandora server outranks ours any more');
+    }
   }
 
   /**
@@ -165,7 +197,8 @@ export function createHaCoordinator(
    * system event, in the same transaction; the flag clears when an eligible server is back.
    */
   async function noteEligibility(): Promise<void> {
-    const hasEligible = peers.some((p) => p.isLive && p.isCandidate && p.priority > 0);
+    const hasEligible =
+      pandoraMaster !== undefined || peers.some((p) => p.isLive && p.isCandidate && p.priority > 0);
     if (hasEligible === !hadNoEligible) return;
     hadNoEligible = !hasEligible;
     if (hasEligible) {
@@ -186,11 +219,16 @@ export function createHaCoordinator(
 
   async function leaseStep(): Promise<void> {
     const current = await lease.read();
-    masterName = current.isValid ? current.holder : '';
+    masterName = pandoraMaster?.name ?? (current.isValid ? current.holder : '');
     if (role === 'master') {
       if (current.instance !== membership.instanceId || current.epoch !== epoch) {
         epoch = Math.max(epoch, current.epoch);
         setRole('standby', `lease taken by ${current.holder} at epoch ${current.epoch}`);
+        return;
+      }
+      if (pandoraMaster) {
+        const { name, priority } = pandoraMaster;
+        await release(`Pandora server ${name} (master ${priority}) is master`);
         return;
       }
       if (!isCandidate) {
@@ -207,7 +245,7 @@ export function createHaCoordinator(
     epoch = Math.max(epoch, current.epoch);
     epochGauge.set(epoch);
     if (!isCandidate || config.priority === 0 || performance.now() < graceUntil) return;
-    if (current.isValid) return;
+    if (current.isValid || pandoraMaster !== undefined) return;
     await tryAcquire();
   }
 
@@ -237,6 +275,7 @@ export function createHaCoordinator(
     }
     lastHeartbeatAt = performance.now();
     try {
+      await observePandoraMaster();
       await leaseStep();
       peers = await membership.peers();
       await noteEligibility();
@@ -308,6 +347,7 @@ export function createHaCoordinator(
       instanceId: membership.instanceId,
       role: isMaster() ? 'master' : 'standby',
       master: masterName,
+      pandoraMaster,
       epoch,
       priority: config.priority,
       isCandidate,

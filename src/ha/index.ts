@@ -7,6 +7,7 @@ export type {
   FencedContext,
   HaCoordinator,
   HaSnapshot,
+  PandoraMaster,
   Role,
   RoleChange,
 } from './coordinator.js';

@@ -49,6 +49,8 @@ export interface NodeState {
     server: string;
     role: Role;
     master: string;
+    /** Whose server `master` names: ours, one of Pandora's own (ours stand down), or nobody. */
+    master_kind: 'ours' | 'pandora' | 'none';
     epoch: number;
     peers: readonly Peer[];
     queue_depth: number;
@@ -125,6 +127,7 @@ export function createNodeState(config: NodeStateConfig, deps: NodeStateDeps): N
         server: snap.server,
         role: snap.role,
         master: snap.master,
+        master_kind: snap.pandoraMaster ? 'pandora' : snap.master === '' ? 'none' : 'ours',
         epoch: snap.epoch,
         peers: snap.peers,
         queue_depth: deps.pipeline?.()?.queueDepth ?? 0,

@@ -61,6 +61,7 @@ export function createHttpServer(
       server: status.server,
       role: status.role,
       master: status.master,
+      master_kind: status.master_kind,
       epoch: status.epoch,
       peers: status.peers,
       queue_depth: status.queue_depth,

@@ -51,7 +51,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     var role = document.getElementById('role');
     role.textContent = s.role;
     role.className = 'value role-' + s.role;
-    text('master', s.master || '(none)');
+    text('master', (s.master || '(none)') + (s.master_kind === 'pandora' ? ' (Pandora server)' : ''));
     text('epoch', s.epoch);
     text('queue', s.queue_depth);
     text('ready', s.ready ? 'yes' : 'no (' + s.not_ready_reasons.join(', ') + ')');

@@ -14,6 +14,8 @@ export interface StatusView {
   readonly server: string;
   readonly role: 'master' | 'standby';
   readonly master: string;
+  /** `pandora`: one of Pandora's own servers is master and ours run no master duty. */
+  readonly master_kind: 'ours' | 'pandora' | 'none';
   readonly epoch: number;
   readonly peers: readonly PeerView[];
   readonly queue_depth: number;

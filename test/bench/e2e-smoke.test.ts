@@ -162,3 +162,56 @@ test('npm run bench -- --scaling: one point per shape, charts and the scaling se
   );
   assert.match(readFileSync(readme, 'utf8'), /<!-- bench:scaling -->\n### Scaling/);
 });
+
+test('npm run bench -- --alerts: both variants, the alerts set up and evaluated, the alerts section', async (t) => {
+  const { out, readme, output } = await runBench(t, 'bench-alerts-', [
+    '--alerts',
+    '--agents=6',
+    `--modules=${MODULES}`,
+    '--steady-passes=1',
+    '--latency-load=0',
+    '--concurrency=2',
+    '--alerts-per-agent=2',
+    '--commit-timeout=30s',
+    '--max-duration=90s',
+  ]);
+  const jsonName = readdirSync(out.path).find(
+    (f) => f.startsWith('alerts-') && f.endsWith('.json'),
+  );
+  assert.ok(jsonName, output);
+  const report = JSON.parse(readFileSync(join(out.path, jsonName), 'utf8')) as {
+    scenario: string;
+    results: {
+      ratio: number;
+      runs: {
+        variant: string;
+        result: { status: string; passes: PassJson[] };
+        setup?: { agents: number; agentsWithAlerts: number; alerts: number; actions: number };
+        passes: { pass: string; evaluated?: number; queueRows: number }[];
+      }[];
+    };
+  };
+  assert.equal(report.scenario, 'alerts');
+  const runs = report.results.runs;
+  assert.deepEqual(
+    runs.map((r) => [r.variant, r.result.status]),
+    [
+      ['without alerts', 'ok'],
+      ['with alerts', 'ok'],
+    ],
+  );
+  const [plain, alerted] = runs;
+  assert.ok(plain && alerted);
+  assert.equal(plain.setup, undefined);
+  assert.deepEqual(plain.passes, []);
+  // MODULES = 5: 1 string, 2 proc, 2 data modules with a critical range per agent.
+  assert.deepEqual(alerted.setup, { agents: 6, agentsWithAlerts: 6, alerts: 12, actions: 12 });
+  const steady = alerted.passes.find((p) => p.pass === 'steady 1');
+  assert.ok(steady, output);
+  // Every datum of an alerted module is evaluated when it updates the status row.
+  assert.ok((steady.evaluated ?? 0) > 0, `evaluated ${String(steady.evaluated)}`);
+  assert.ok(Number.isFinite(report.results.ratio) && report.results.ratio > 0);
+  const markdown = readFileSync(readme, 'utf8');
+  assert.match(markdown, /<!-- bench:alerts -->\n### With and without alerts/);
+  assert.match(markdown, /\| variant \| runs \| alerts \| steady pkt\/s \|/);
+});

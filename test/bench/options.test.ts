@@ -43,6 +43,17 @@ test('bad values are refused with the flag named', () => {
   assert.throws(() => parseE2eArgs(['--frobnicate']), /unknown option/);
 });
 
+test('--alerts: five alerts per agent and an 11 s cache pause by default; refused with --scaling', () => {
+  const plain = parseE2eArgs([]);
+  assert.equal(plain.alerts, false);
+  const o = parseE2eArgs(['--alerts', '--alerts-per-agent=1', '--alert-cache-wait=2s']);
+  assert.deepEqual([o.alerts, o.alertsPerAgent, o.alertCacheWaitMs], [true, 1, 2000]);
+  const d = parseE2eArgs(['--alerts']);
+  assert.deepEqual([d.alertsPerAgent, d.alertCacheWaitMs], [5, 11_000]);
+  assert.throws(() => parseE2eArgs(['--alerts', '--scaling']), /--alerts and --scaling/);
+  assert.throws(() => parseE2eArgs(['--alerts-per-agent=0']), /--alerts-per-agent/);
+});
+
 test('--help lists every knob', () => {
   const help = helpText();
   for (const knob of KNOBS)

@@ -66,6 +66,7 @@ test('livez, readyz, status and metrics of a healthy master', async (t) => {
   assert.equal(status.body['server'], 'http-node');
   assert.equal(status.body['role'], 'master');
   assert.equal(status.body['master'], 'http-node');
+  assert.equal(status.body['master_kind'], 'ours');
   assert.equal(status.body['epoch'], 1);
   assert.equal(status.body['queue_depth'], 7);
   assert.deepEqual(status.body['totals'], { files_received: 5 });
@@ -84,6 +85,7 @@ test('livez, readyz, status and metrics of a healthy master', async (t) => {
   const text = await res.text();
   const samples = parsePrometheus(text);
   assert.equal(samples.get('pandora_ha_master'), 1);
+  assert.equal(samples.get('pandora_ha_pandora_master'), 0);
   assert.equal(samples.get('pandora_ha_epoch'), 1);
   assert.ok((samples.get('pandora_ha_role_changes_total') ?? 0) >= 1);
   assert.equal(samples.get('pandora_tentacle_files_received_total'), 5);
