@@ -1,8 +1,9 @@
-import { createWriteStream, statSync } from 'node:fs';
+import { createWriteStream, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { createStream } from 'rotating-file-stream';
+import type { Settings, SettingsTable } from './settings.js';
 
 /**
  * The `log_file` destination: Pandora's text layout (or pino's JSON lines) appended to a file
@@ -85,6 +86,7 @@ function openStream(options: LogFileOptions): Writable {
   if (!isRotatable(options.path)) return createWriteStream(options.path, { flags: 'a' });
   const name = basename(options.path);
   const rotate = options.maxBytes > 0;
+  mkdirSync(dirname(options.path), { recursive: true });
   // Classical mode calls the generator with the rotation index (1 = newest), null for the live
   // file; Pandora numbers its old files from 0.
   const generator = (index: number | Date | null): string =>
@@ -153,4 +155,53 @@ export function reopenLogFiles(): void {
 /** Ends every open log file and waits until their lines are on disk (graceful shutdown). */
 export async function closeLogFiles(): Promise<void> {
   await Promise.all([...openFiles].map((file) => file.close()));
+}
+
+/** The log file keys of pandora_server.conf (and our log_format), for a program's settings. */
+export const LOG_FILE_SETTINGS = {
+  log_file: {
+    kind: 'string',
+    help: 'append logs here (in log_format) instead of JSON on stdout',
+  },
+  log_format: {
+    kind: 'string',
+    default: 'text',
+    values: ['text', 'json'],
+    extension: true,
+    help: "log_file layout: text (Pandora's: date time servername [Vn] message) or json",
+  },
+  max_log_size: {
+    kind: 'int',
+    default: 1_048_576,
+    min: 0,
+    help: 'rotate log_file past this many bytes (0 = never)',
+  },
+  max_log_generation: {
+    kind: 'int',
+    default: 1,
+    min: 1,
+    max: 99,
+    help: 'rotated log files kept beyond the newest: <log_file>.0 (newest) .. .N',
+  },
+} as const satisfies SettingsTable;
+
+/** createLogger's file options from resolved LOG_FILE_SETTINGS (none without log_file). */
+export function logFileOptions(
+  s: Settings<typeof LOG_FILE_SETTINGS>,
+  serverName: string,
+): {
+  file?: string;
+  fileFormat?: LogFileFormat;
+  maxFileBytes?: number;
+  fileGenerations?: number;
+  serverName?: string;
+} {
+  if (s.log_file === undefined || s.log_file === '') return {};
+  return {
+    file: s.log_file,
+    fileFormat: s.log_format === 'json' ? 'json' : 'text',
+    maxFileBytes: s.max_log_size,
+    fileGenerations: s.max_log_generation,
+    serverName,
+  };
 }
