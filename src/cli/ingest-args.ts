@@ -137,7 +137,7 @@ export function ingestUsage(table: SettingsTable, sections: readonly HelpSection
     '  --check-config               (serve) check the files, database login, folders and TLS files,',
     '                               print the settings serve would run with; exit 0 if all is well, else 1',
     '  -P, --pidfile FILE           write the process id to FILE, removed at exit',
-    "  -v / -d / -q                 verbosity 5 / 10 / 1 (Pandora's verbose, debug, quiet); --verbosity wins",
+    "  -v / -d / -q                 verbosity 5 / 10 / 1 (Pandora's verbose, debug, quiet) unless verbosity is set",
     '  -D                           refused: run it under systemd (tentacle-ingest.service) instead',
     '',
     'Every setting is also a conf-file key and a PANDORA_<KEY> environment variable;',
