@@ -12,6 +12,7 @@ import {
   unknownKeyMessage,
 } from '../../src/core/conf-review.js';
 import { resolveSettings, type SettingsTable } from '../../src/core/settings.js';
+import { deliveryFileWarnings } from '../../src/agent/config.js';
 
 const TABLE = {
   dataserver: { kind: 'bool', default: true, help: 'switch' },
@@ -101,4 +102,27 @@ test('a bad value of every kind is an error naming file, line and key', () => {
   const good = resolve('dataserver 0\nlog_format json\n').values;
   assert.equal(good.dataserver, false);
   assert.equal(good.log_format, 'json');
+});
+
+test('pandora_agent.conf for tentacle-client: agent keys named once, typos with a suggestion', () => {
+  const file = parseConfText(
+    [
+      'server_ip localhost',
+      'logfile /var/log/pandora/pandora_agent.log',
+      'group Servers',
+      'module_name cpu',
+      'server_prot 41121',
+    ].join('\n'),
+    'pandora_agent.conf',
+  );
+  const warnings = deliveryFileWarnings(file);
+  assert.equal(warnings.length, 2);
+  assert.match(
+    warnings[0] ?? '',
+    /^pandora_agent\.conf: 3 configuration keys ignored\. logfile, group, module_name: the agent's own work/,
+  );
+  assert.equal(
+    warnings[1],
+    'pandora_agent.conf:5: unknown configuration key server_prot ignored; did you mean server_port?',
+  );
 });
