@@ -482,6 +482,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`tentacle-ingest: ${message}\n`);
     logger.error({ err: { code, message } }, 'startup failed');
     logger.flush();
+    await closeLogFiles();
     return 1;
   }
 }

@@ -100,7 +100,7 @@ function openStream(options: LogFileOptions): Writable {
 /** The destination pino writes its lines to (`write(line)` per line, `flush()` on demand). */
 export interface LogFile {
   write(line: string): boolean;
-  flush(): void;
+  flush(done?: (err?: Error) => void): void;
   /** Opens the file again under its name (after logrotate moved it away; SIGHUP). */
   reopen(): void;
   /** Ends the file; resolves when every line written so far is on disk. */
@@ -128,8 +128,14 @@ export function openLogFile(options: LogFileOptions): LogFile {
       if (stream.writableEnded || stream.destroyed) return false;
       return stream.write(options.format === 'text' ? pandoraLine(line, options.serverName) : line);
     },
-    flush() {
-      // Writes are already queued to the file; nothing is held back in this layer.
+    flush(done?: (err?: Error) => void) {
+      // Lines are already queued to the file; a caller that waits is told once they drained.
+      if (done === undefined) return;
+      if (stream.writableNeedDrain)
+        stream.once('drain', () => {
+          done();
+        });
+      else process.nextTick(done);
     },
     reopen() {
       const previous = stream;

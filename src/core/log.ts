@@ -8,7 +8,7 @@ export interface LogOptions {
   level?: string;
   /** Append to this file instead of stdout (see log-file.ts; `reopenLogFiles()` on SIGHUP). */
   file?: string;
-  /** The file's layout: Pandora's text lines or pino's JSON (default json). */
+  /** The file's layout: Pandora's text lines or pino's JSON. Set: a rotating log-file.ts file. */
   fileFormat?: LogFileFormat;
   /** Rotate the file past this many bytes (max_log_size); 0 or unset = never. */
   maxFileBytes?: number;
@@ -35,15 +35,16 @@ export function createLogger(options: LogOptions = {}): Logger {
     base: { pid: process.pid },
   };
   const destination: DestinationStream =
-    options.file === undefined
-      ? pino.destination({ dest: 1, sync: false, minLength: 4096 })
-      : openLogFile({
+    options.file !== undefined && options.fileFormat !== undefined
+      ? openLogFile({
           path: options.file,
-          format: options.fileFormat ?? 'json',
+          format: options.fileFormat,
           maxBytes: options.maxFileBytes ?? 0,
           generations: options.fileGenerations ?? 1,
           serverName: options.serverName ?? 'tentacle-ingest',
-        });
+        })
+      : // stdout, or tentacle-server's plain JSON file (sonic-boom: flushed at exit, reopen()).
+        pino.destination({ dest: options.file ?? 1, sync: false, minLength: 4096, mkdir: true });
   const logger = pino(pinoOptions, destination);
   setInterval(() => {
     logger.flush();
