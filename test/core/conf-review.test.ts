@@ -13,6 +13,8 @@ import {
 } from '../../src/core/conf-review.js';
 import { resolveSettings, type SettingsTable } from '../../src/core/settings.js';
 import { deliveryFileWarnings } from '../../src/agent/config.js';
+import { DATASERVER_SETTINGS } from '../../src/dataserver/config.js';
+import { resolveTentacleSettings } from '../../src/tentacle/options.js';
 
 const TABLE = {
   dataserver: { kind: 'bool', default: true, help: 'switch' },
@@ -124,5 +126,20 @@ test('pandora_agent.conf for tentacle-client: agent keys named once, typos with 
   assert.equal(
     warnings[1],
     'pandora_agent.conf:5: unknown configuration key server_prot ignored; did you mean server_port?',
+  );
+});
+
+test('enumerated keys of the real tables name file:line too (sync, xml_parser)', () => {
+  assert.throws(
+    () =>
+      resolveTentacleSettings({
+        file: parseConfText('\nsync sometimes\n', 'tentacle_server.conf'),
+      }),
+    /tentacle_server\.conf:2: sync must be one of always, none, got "sometimes"/,
+  );
+  assert.throws(
+    () =>
+      resolveSettings(DATASERVER_SETTINGS, { file: parseConfText('xml_parser sax\n', 'p.conf') }),
+    /p\.conf:1: xml_parser must be one of builtin, fast-xml-parser, got "sax"/,
   );
 });
