@@ -15,6 +15,7 @@ export const ROOMS = {
   http: ['core'],
   agent: ['core', 'tentacle'],
   cli: ['core', 'tentacle', 'agent'],
+  serve: ['core', 'db', 'tentacle'],
 };
 
 /**

@@ -4,12 +4,16 @@
  * process) and `tentacle-ingest init-db`. Every configuration key is also a flag of the same name
  * (`--incomingdir DIR`, `--dbname NAME`, ...), and an environment variable `PANDORA_<KEY>`.
  */
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import {
   cacheHeapWarning,
+  closeLogFiles,
   type ConfEntries,
   ConfigError,
   createLogger,
+  LOG_FILE_SETTINGS,
+  logFileOptions,
   createMetricsRegistry,
   describeError,
   type Logger,
@@ -20,7 +24,7 @@ import {
   spareDirOf,
   SpareFiles,
 } from './core/index.js';
-import { ingestUsage, parseIngestArgs, type IngestCommand } from './cli/index.js';
+import { ingestUsage, parseIngestArgs, writePidFile, type IngestArgs } from './cli/index.js';
 import { createDbPool, initDatabase, type DbPool } from './db/index.js';
 import {
   DATASERVER_SETTINGS,
@@ -43,6 +47,12 @@ import {
 import { createHaRuntime, HA_SETTINGS, type HaRuntime } from './ha/index.js';
 import { createHttpServer, type HttpServer } from './http/index.js';
 // --- end HA + HTTP wiring ---
+import {
+  checkConfig,
+  listenerFileWarnings,
+  requireIncomingDir,
+  serveFileWarnings,
+} from './serve/index.js';
 
 const VERSION = '0.1.0';
 /**
@@ -66,6 +76,12 @@ const SERVE_SETTINGS = {
     extension: true,
     help: 'run the Tentacle listener (--no-tentacle when a separate server fills the spool)',
   },
+  dataserver: {
+    kind: 'bool',
+    default: true,
+    help: 'run the dataserver (0: listener only, files wait in incomingdir for another server)',
+  },
+  dbengine: { kind: 'string', default: 'mysql', values: ['mysql'], help: 'database engine' },
   tentacle_config: {
     kind: 'string',
     extension: true,
@@ -118,7 +134,7 @@ const SERVE_SETTINGS = {
     help: "balancer addresses/CIDRs, comma-separated, that must send the PROXY header (or tentacle_config's proxy_protocol_from)",
   },
   verbosity: { kind: 'int', default: 3, min: 0, max: 10, help: 'log detail (0 errors … 10 debug)' },
-  log_file: { kind: 'string', help: 'append JSON logs here instead of stdout' },
+  ...LOG_FILE_SETTINGS,
   shutdown_timeout: {
     kind: 'int',
     default: 60,
@@ -142,14 +158,15 @@ function logLevel(verbosity: number): string {
   return 'debug';
 }
 
-interface Loaded {
-  readonly command: IngestCommand;
+interface Loaded extends Omit<IngestArgs, 'flags'> {
   readonly settings: ReturnType<typeof resolveSettings<typeof SERVE_SETTINGS>>;
-  readonly confPath: string | undefined;
+  /** Ignored and unknown keys of the configuration file, one line each. */
+  readonly fileWarnings: string[];
 }
 
 function loadArgs(argv: readonly string[]): Loaded {
-  const { command, confPath, flags } = parseIngestArgs(argv, SERVE_SETTINGS);
+  const { flags, ...args } = parseIngestArgs(argv, SERVE_SETTINGS);
+  const { command, confPath } = args;
   const file: ConfEntries | undefined =
     confPath === undefined || command === 'help' || command === 'version'
       ? undefined
@@ -159,7 +176,7 @@ function loadArgs(argv: readonly string[]): Loaded {
     env: process.env,
     flags,
   });
-  return { command, settings, confPath };
+  return { ...args, settings, fileWarnings: serveFileWarnings(file, SERVE_SETTINGS) };
 }
 
 type ServeValues = Loaded['settings']['values'];
@@ -172,11 +189,11 @@ type ServeValues = Loaded['settings']['values'];
 function tentacleOptions(
   s: ServeValues,
   incomingDir: string,
-  logger: Logger,
+  logger: Logger | undefined,
 ): TentacleServerOptions {
   const file = s.tentacle_config === undefined ? undefined : readConfFile(s.tentacle_config);
   const resolved = resolveTentacleSettings(file ? { file } : {});
-  for (const w of resolved.warnings) logger.warn(w);
+  for (const w of [...resolved.warnings, ...listenerFileWarnings(file)]) logger?.warn(w);
   const fromFile = serverOptionsFromSettings(resolved.values);
   const fileHas = (key: string): boolean => file?.has(key) === true;
   return {
@@ -214,6 +231,31 @@ interface Running {
   http?: HttpServer;
 }
 
+/** The dataserver half: its pool, the parse workers and the pipeline, started. */
+async function startDataserver(
+  config: DataserverConfig,
+  running: Running,
+  deps: { logger: Logger; registry: Registry; spares: SpareFiles | undefined },
+): Promise<Dataserver> {
+  const pool = createDbPool(
+    { ...config.db, connectionLimit: config.db.connections, queueLimit: 1000 },
+    { logger: deps.logger },
+  );
+  running.pool = pool;
+  const parser = createPacketParser(config, { logger: deps.logger });
+  running.closeParser = () => parser.close();
+  const dataserver = createDataserver(config, {
+    ...deps,
+    pool,
+    processPacket,
+    parser,
+    version: VERSION,
+  });
+  running.dataserver = dataserver;
+  await dataserver.start();
+  return dataserver;
+}
+
 async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promise<void> {
   const s = loaded.settings.values;
   const config = toDataserverConfig(s);
@@ -222,26 +264,19 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   if (listenerOptions && listenerOptions.sync !== 'none') {
     process.env['UV_THREADPOOL_SIZE'] ??= FSYNC_THREADPOOL_SIZE;
   }
-  for (const w of loaded.settings.warnings) logger.warn(w);
+  for (const w of [...loaded.settings.warnings, ...loaded.fileWarnings]) logger.warn(w);
+  if (!s.tentacle && !s.dataserver)
+    throw new ConfigError('tentacle 0 and dataserver 0: nothing to run');
+  requireIncomingDir(config.incomingDir, loaded.confPath !== undefined);
+  mkdirSync(config.incomingDir, { recursive: true });
+  if (loaded.pidFile !== undefined) writePidFile(loaded.pidFile);
   const heapWarning = cacheHeapWarning(config.cacheModules);
   if (heapWarning !== undefined) logger.warn(heapWarning);
   // One packet at the limits must fit, or a single upload can exhaust the heap (issue 12).
   const packetHeap = packetHeapProblem(config.parse, config.parseThreads);
   if (packetHeap !== undefined) throw new ConfigError(packetHeap);
-  if (loaded.settings.unknownFileKeys.length > 0) {
-    logger.debug(
-      { keys: loaded.settings.unknownFileKeys },
-      'configuration keys for other servers ignored',
-    );
-  }
   await prepareDatabase(config, logger);
   const running: Running = {};
-  const pool = createDbPool(
-    { ...config.db, connectionLimit: config.db.connections, queueLimit: 1000 },
-    { logger },
-  );
-  running.pool = pool;
-  pool.on('connection', () => undefined);
   // --- HA + HTTP wiring: membership and election start before intake ---
   // Its own small pool: renewals must never queue behind the pipeline's batches.
   const haPool = createDbPool(
@@ -261,7 +296,10 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   // Under `sync always` only (see SpoolWriterOptions.spares); off, its folder is removed.
   const spareDir = spareDirOf(config.incomingDir, config.serverName);
   const spares =
-    listenerOptions && (listenerOptions.sync ?? 'always') === 'always' && config.spareFiles > 0
+    listenerOptions &&
+    s.dataserver &&
+    (listenerOptions.sync ?? 'always') === 'always' &&
+    config.spareFiles > 0
       ? new SpareFiles({
           dir: spareDir,
           capacity: config.spareFiles,
@@ -271,19 +309,10 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
         })
       : undefined;
   if (!spares) rmSync(spareDir, { recursive: true, force: true });
-  const parser = createPacketParser(config, { logger });
-  running.closeParser = () => parser.close();
-  const dataserver = createDataserver(config, {
-    pool,
-    logger,
-    registry,
-    processPacket,
-    parser,
-    version: VERSION,
-    spares,
-  });
-  running.dataserver = dataserver;
-  await dataserver.start();
+  // `dataserver 0`: listener only; stored files wait in incomingdir for whoever consumes them.
+  const dataserver = s.dataserver
+    ? await startDataserver(config, running, { logger, registry, spares })
+    : undefined;
 
   if (listenerOptions) {
     const tentacle = createTentacleServer(listenerOptions, {
@@ -292,7 +321,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
       spares,
     });
     tentacle.on('fileStored', (e: { name: string }) => {
-      dataserver.wake(e.name);
+      dataserver?.wake(e.name);
     });
     running.tentacle = tentacle;
     await tentacle.listen();
@@ -303,12 +332,12 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     spoolDir: config.incomingDir,
     drainReceiver: async () => {
       await running.tentacle?.drain();
-      await dataserver.drain();
+      await dataserver?.drain();
     },
     onAdopted: () => {
-      dataserver.wake();
+      dataserver?.wake();
     },
-    health: () => dataserver.health(),
+    ...(dataserver ? { health: () => dataserver.health() } : {}),
   });
   ha.attachAlerts(dataserver.alerts); // the master's alert duties (alerts.md §2.4)
   if (s.http_port !== undefined) {
@@ -353,6 +382,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
       }
       logger.info('stopped');
       logger.flush();
+      await closeLogFiles();
       process.exitCode = code;
     })());
   ha.onFatal((err) => void shutdown(err.message, 1));
@@ -362,9 +392,46 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     logger.fatal({ err: describeError(err) }, 'unhandled rejection');
     void shutdown('unhandledRejection', 1);
   });
-  logger.info({ incomingDir: config.incomingDir, tentacle: s.tentacle }, 'tentacle-ingest serving');
+  logger.info(
+    { incomingDir: config.incomingDir, tentacle: s.tentacle, dataserver: s.dataserver },
+    'tentacle-ingest serving',
+  );
   // Lifecycle lines go out now, not when the asynchronous log buffer fills (supervisors wait on it).
   logger.flush();
+}
+
+/** `serve --check-config`: report on stdout, exit 0 when serve would start, else 1. */
+async function runCheckConfig(loaded: Loaded): Promise<number> {
+  const s = loaded.settings.values;
+  const config = toDataserverConfig(s);
+  let listener: TentacleServerOptions | undefined;
+  let listenerError: Error | undefined;
+  const listenerWarnings: string[] = [];
+  try {
+    if (s.tentacle) {
+      listener = tentacleOptions(s, config.incomingDir, undefined);
+      const file = s.tentacle_config === undefined ? undefined : readConfFile(s.tentacle_config);
+      listenerWarnings.push(...listenerFileWarnings(file));
+    }
+  } catch (err) {
+    listenerError = err instanceof Error ? err : new Error(String(err));
+  }
+  const { ok, report } = await checkConfig({
+    confPath: loaded.confPath,
+    table: SERVE_SETTINGS,
+    values: s,
+    warnings: [...loaded.settings.warnings, ...loaded.fileWarnings, ...listenerWarnings],
+    db: config.db,
+    incomingDir: config.incomingDir,
+    listener: () => {
+      if (listenerError !== undefined) throw listenerError;
+      return listener;
+    },
+    logFile: s.log_file,
+    pidFile: loaded.pidFile,
+  });
+  process.stdout.write(report);
+  return ok ? 0 : 1;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -373,7 +440,8 @@ async function main(argv: readonly string[]): Promise<number> {
     loaded = loadArgs(argv);
   } catch (err) {
     process.stderr.write(`tentacle-ingest: ${describeError(err).message}\n`);
-    return 2;
+    // --check-config answers 0/1 like zabbix_server -T; a usage error is 2 otherwise.
+    return argv.includes('--check-config') ? 1 : 2;
   }
   if (loaded.command === 'help') {
     process.stdout.write(`${USAGE}\n`);
@@ -384,9 +452,15 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const s = loaded.settings.values;
+  if (loaded.checkConfig === true) {
+    return runCheckConfig(loaded).catch((err: unknown) => {
+      process.stdout.write(`FAIL  ${describeError(err).message}\n`);
+      return 1;
+    });
+  }
   const logger = createLogger({
     level: logLevel(s.verbosity),
-    ...(s.log_file ? { file: s.log_file } : {}),
+    ...logFileOptions(s, s.servername ?? hostname()),
   });
   try {
     switch (loaded.command) {
@@ -409,6 +483,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`tentacle-ingest: ${message}\n`);
     logger.error({ err: { code, message } }, 'startup failed');
     logger.flush();
+    await closeLogFiles();
     return 1;
   }
 }

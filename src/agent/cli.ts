@@ -2,7 +2,12 @@ import { once } from 'node:events';
 import pino from 'pino';
 import { createMetricsRegistry, describeError, type Logger, readConfFile } from '../core/index.js';
 import { createReporter, type ClientIo, type ParsedCommandLine } from '../tentacle/index.js';
-import { DELIVERY_SETTINGS, loadDeliveryConfig, type DeliveryConfig } from './config.js';
+import {
+  DELIVERY_SETTINGS,
+  deliveryFileWarnings,
+  loadDeliveryConfig,
+  type DeliveryConfig,
+} from './config.js';
 import { runDeliveryCycle } from './cycle.js';
 import { createShipper } from './shipper.js';
 
@@ -52,11 +57,14 @@ export async function runDeliveryCommand(
   const { options, files } = parsed;
   const report = createReporter(options, io);
   let config: DeliveryConfig;
+  let fileWarnings: string[] = [];
   try {
     if (options.getMode) throw new Error('Get mode (-g) does not combine with delivery options.');
     const { configFile, flags } = collectFlags(parsed.longOptions);
+    const file = configFile === undefined ? undefined : readConfFile(configFile);
+    if (file !== undefined) fileWarnings = deliveryFileWarnings(file);
     config = loadDeliveryConfig({
-      ...(configFile === undefined ? {} : { file: readConfFile(configFile) }),
+      ...(file === undefined ? {} : { file }),
       flags,
       perl: options,
       given: parsed.given,
@@ -68,6 +76,7 @@ export async function runDeliveryCommand(
   const watching = config.watch;
   const level = options.quiet ? 'silent' : watching || options.verbose ? 'info' : 'warn';
   const logger = cliLogger(level, io);
+  for (const warning of fileWarnings) logger.warn(warning);
   const registry = createMetricsRegistry({ defaultMetrics: false });
 
   if (watching) {

@@ -3,8 +3,11 @@ import { join } from 'node:path';
 import {
   type ConfEntries,
   ConfigError,
+  ignoredKeysMessage,
   resolveSettings,
+  reviewConfKeys,
   type SettingsTable,
+  unknownKeyMessage,
 } from '../core/index.js';
 import {
   ClientUsageError,
@@ -81,6 +84,40 @@ export const DELIVERY_SETTINGS = {
     extension: true,
   },
 } as const satisfies SettingsTable;
+
+const AGENT_JOB =
+  "the agent's own work (identity, modules, collection): tentacle-client only delivers";
+
+/** Keys of the shipped pandora_agent.conf that delivery does not use (module_* keys as well). */
+export const AGENT_IGNORED_KEYS: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(
+    [
+      ...['logfile', 'include', 'broker_agent', 'debug', 'udp_server', 'udp_server_port'],
+      ...['udp_server_auth_address', 'process_xeyes_start', 'process_xeyes_stop', 'agent_name'],
+      ...['agent_name_cmd', 'parent_agent_name', 'agent_alias', 'agent_alias_cmd', 'group'],
+      ...['group_password', 'address', 'autotime', 'timezone_offset', 'gis_exec', 'latitude'],
+      ...['longitude', 'altitude', 'position_description', 'encoding', 'transfer_mode_user'],
+      ...['delayed_startup', 'pandora_nice', 'cron_mode', 'remote_config', 'standby'],
+      ...['proxy_mode', 'proxy_max_connection', 'proxy_timeout', 'proxy_address', 'proxy_port'],
+      ...['agent_threads', 'pandora_user', 'agent_mode', 'ehorus_conf', 'secondary_groups'],
+    ].map((key) => [key, AGENT_JOB]),
+  ),
+);
+
+/** One warning for the agent keys delivery ignores, one per unknown key (with a suggestion). */
+export function deliveryFileWarnings(file: ConfEntries): string[] {
+  const modules = [...file.keys()].filter((key) => key.startsWith('module_'));
+  const ignored = {
+    ...AGENT_IGNORED_KEYS,
+    ...Object.fromEntries(modules.map((k) => [k, AGENT_JOB])),
+  };
+  const review = reviewConfKeys(file, new Set(Object.keys(DELIVERY_SETTINGS)), ignored);
+  const summary = ignoredKeysMessage(review.ignored);
+  return [
+    ...(summary === undefined ? [] : [`pandora_agent.conf: ${summary}`]),
+    ...review.unknown.map(unknownKeyMessage),
+  ];
+}
 
 export type SecondaryMode = 'never' | 'on_error' | 'always';
 export type OverflowPolicy = 'drop_newest' | 'drop_oldest';

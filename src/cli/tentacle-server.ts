@@ -14,7 +14,13 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { createLogger, createMetricsRegistry, type Logger, readConfFile } from '../core/index.js';
+import {
+  createLogger,
+  createMetricsRegistry,
+  type Logger,
+  nearestKey,
+  readConfFile,
+} from '../core/index.js';
 import {
   createTentacleServer,
   parseServerArgs,
@@ -22,6 +28,7 @@ import {
   SERVER_USAGE,
   serverOptionsFromSettings,
   ServerUsageError,
+  TENTACLE_SETTINGS,
   type TentacleSettings,
 } from '../tentacle/index.js';
 
@@ -204,8 +211,14 @@ async function main(): Promise<void> {
     ...(settings.log_file !== undefined ? { file: settings.log_file } : {}),
   });
   for (const w of warnings) logger.warn({ event: 'config_warning' }, w);
-  if (unknownKeys.length > 0) {
-    logger.debug({ event: 'config_unknown_keys', keys: unknownKeys }, 'ignored unknown keys');
+  const known = Object.keys(TENTACLE_SETTINGS);
+  for (const key of unknownKeys) {
+    const suggestion = nearestKey(key, known);
+    const hint = suggestion === undefined ? '' : `; did you mean ${suggestion}?`;
+    logger.warn(
+      { event: 'config_unknown_key', key },
+      `unknown configuration key ${key} ignored${hint}`,
+    );
   }
   if (process.getuid?.() === 0) {
     logger.warn(

@@ -4,11 +4,13 @@
  * spare-file pool. It imports no other room.
  */
 export * from './conf-file.js';
+export * from './conf-review.js';
 export * from './dir-syncer.js';
 export * from './errors.js';
 export * from './fd-calls.js';
 export * from './heap.js';
 export * from './log.js';
+export * from './log-file.js';
 export * from './metrics.js';
 export * from './path-segment.js';
 export * from './quiet-fs.js';

@@ -1,12 +1,21 @@
-import pino, { type Logger, type LoggerOptions } from 'pino';
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { type LogFileFormat, openLogFile } from './log-file.js';
 
 export type { Logger } from 'pino';
 
 export interface LogOptions {
   /** pino level name; 'silent' turns logging off (tests). */
   level?: string;
-  /** Append to this file instead of stdout. */
+  /** Append to this file instead of stdout (see log-file.ts; `reopenLogFiles()` on SIGHUP). */
   file?: string;
+  /** The file's layout: Pandora's text lines or pino's JSON. Set: a rotating log-file.ts file. */
+  fileFormat?: LogFileFormat;
+  /** Rotate the file past this many bytes (max_log_size); 0 or unset = never. */
+  maxFileBytes?: number;
+  /** Old files kept beyond the newest (max_log_generation). */
+  fileGenerations?: number;
+  /** The name the text layout prints (servername). */
+  serverName?: string;
 }
 
 /** Buffered lines reach the file or terminal at least this often, even on a quiet server. */
@@ -15,7 +24,7 @@ const FLUSH_INTERVAL_MS = 1000;
 const REDACT_PATHS = ['dbpass', 'password', '*.dbpass', '*.password', 'config.dbpass'];
 
 /**
- * JSON logs (pino). Writes go through an asynchronous 4 KiB buffer so logging never blocks a
+ * JSON logs (pino) on stdout, or a log file (log-file.ts). Writes go through an asynchronous 4 KiB buffer so logging never blocks a
  * socket loop; a timer flushes it every second so a quiet server's lines are not held back, and
  * `logger.flush()` on shutdown writes the rest.
  */
@@ -25,12 +34,17 @@ export function createLogger(options: LogOptions = {}): Logger {
     redact: REDACT_PATHS,
     base: { pid: process.pid },
   };
-  const destination = pino.destination({
-    dest: options.file ?? 1,
-    sync: false,
-    minLength: 4096,
-    mkdir: true,
-  });
+  const destination: DestinationStream =
+    options.file !== undefined && options.fileFormat !== undefined
+      ? openLogFile({
+          path: options.file,
+          format: options.fileFormat,
+          maxBytes: options.maxFileBytes ?? 0,
+          generations: options.fileGenerations ?? 1,
+          serverName: options.serverName ?? 'tentacle-ingest',
+        })
+      : // stdout, or tentacle-server's plain JSON file (sonic-boom: flushed at exit, reopen()).
+        pino.destination({ dest: options.file ?? 1, sync: false, minLength: 4096, mkdir: true });
   const logger = pino(pinoOptions, destination);
   setInterval(() => {
     logger.flush();

@@ -19,6 +19,8 @@ export interface SettingSpec {
   readonly secret?: boolean;
   /** Not a key of the Perl original. */
   readonly extension?: boolean;
+  /** For a string: the only values accepted (an enum); anything else is an error. */
+  readonly values?: readonly string[];
 }
 
 export type SettingsTable = Readonly<Record<string, SettingSpec>>;
@@ -52,16 +54,20 @@ export function envName(key: string): string {
   return `PANDORA_${key.toUpperCase()}`;
 }
 
-function convert(key: string, spec: SettingSpec, raw: string, source: string, warnings: string[]) {
+function convert(key: string, spec: SettingSpec, raw: string, source: string) {
   switch (spec.kind) {
     case 'string':
+      if (spec.values !== undefined && !spec.values.includes(raw)) {
+        throw new ConfigError(
+          `${source}: ${key} must be one of ${spec.values.join(', ')}, got "${raw}"`,
+        );
+      }
       return raw;
     case 'bool':
-      // Pandora and Tentacle turn a boolean on only for exactly "1"; anything else is off.
+      // Pandora reads a switch as "on only for exactly 1", so `dataserver yes` would silently be
+      // off there; a value that is neither 1 nor 0 is a mistake worth stopping for.
       if (raw !== '1' && raw !== '0') {
-        warnings.push(
-          `${source}: ${key} "${raw}" is not 1 or 0; treated as 0 (off), as Pandora does`,
-        );
+        throw new ConfigError(`${source}: ${key} must be 1 or 0, got "${raw}"`);
       }
       return raw === '1';
     case 'int': {
@@ -94,7 +100,7 @@ export function resolveSettings<T extends SettingsTable>(
     if (fromFlag !== undefined) [raw, source] = [fromFlag, `--${key.replaceAll('_', '-')}`];
     else if (fromEnv !== undefined && fromEnv !== '') [raw, source] = [fromEnv, envName(key)];
     else if (fromFile !== undefined) [raw, source] = [fromFile.value, fromFile.source];
-    values[key] = raw === undefined ? spec.default : convert(key, spec, raw, source, warnings);
+    values[key] = raw === undefined ? spec.default : convert(key, spec, raw, source);
   }
   const unknownFileKeys = [...(sources.file?.keys() ?? [])].filter((k) => !(k in table));
   return { values: Object.freeze(values) as Settings<T>, unknownFileKeys, warnings };

@@ -63,6 +63,7 @@ export const DATASERVER_SETTINGS = {
   xml_parser: {
     kind: 'string',
     default: 'builtin',
+    values: ['builtin', 'fast-xml-parser'],
     extension: true,
     help: 'tree builder after the validating scan: builtin (3-6x faster on agent files) or fast-xml-parser',
   },

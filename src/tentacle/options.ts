@@ -108,6 +108,7 @@ export const TENTACLE_SETTINGS = {
   sync: {
     kind: 'string',
     default: 'always',
+    values: ['always', 'none'],
     extension: true,
     help: 'durability before the final OK: always (fsync file+folder) or none',
   },

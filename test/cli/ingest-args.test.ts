@@ -122,3 +122,33 @@ test('tentacle-ingest init-db /path/pandora_server.conf reads the file as -c doe
   const [rows] = await admin.query<mysql.RowDataPacket[]>('SHOW DATABASES LIKE ?', [dbName]);
   assert.equal(rows.length, 1);
 });
+
+test("Pandora's switches: -P pidfile, -v/-d/-q verbosity, -D refused with the way out, the file alone means serve", () => {
+  const table = { ...TABLE, verbosity: { kind: 'int', default: 3, help: 'detail' } } as const;
+  const pandora = parseIngestArgs(['/etc/pandora/pandora_server.conf', '-P', '/run/p.pid'], table);
+  assert.equal(pandora.command, 'serve');
+  assert.equal(pandora.confPath, '/etc/pandora/pandora_server.conf');
+  assert.equal(pandora.pidFile, '/run/p.pid');
+  assert.equal(parseIngestArgs(['serve', 'a.conf', '-v'], table).flags.get('verbosity'), '5');
+  assert.equal(parseIngestArgs(['serve', '-d'], table).flags.get('verbosity'), '10');
+  assert.equal(parseIngestArgs(['serve', '-q'], table).flags.get('verbosity'), '1');
+  // An explicit --verbosity wins over the switches.
+  assert.equal(
+    parseIngestArgs(['serve', '-d', '--verbosity', '2'], table).flags.get('verbosity'),
+    '2',
+  );
+  assert.equal(parseIngestArgs(['serve'], table).flags.has('verbosity'), false);
+  assert.throws(
+    () => parseIngestArgs(['serve', 'a.conf', '-D'], table),
+    /-D \(daemon mode\) is not supported: run tentacle-ingest in the foreground under systemd/,
+  );
+  assert.equal(parseIngestArgs(['serve', '--check-config'], table).checkConfig, true);
+  assert.throws(() => parseIngestArgs(['init-db', '--check-config'], table), /goes with serve/);
+  assert.throws(() => parseIngestArgs(['frob.txt'], table), /unknown command "frob\.txt"/);
+});
+
+test('tentacle-ingest -D exits 2 with the systemd hint', () => {
+  const daemon = ingest(['serve', '-D']);
+  assert.equal(daemon.status, 2);
+  assert.match(daemon.stderr, /tentacle-ingest: -D \(daemon mode\) is not supported: .*systemd/);
+});

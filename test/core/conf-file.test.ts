@@ -29,12 +29,17 @@ test('settings: flag over env over file over default; validation names the sourc
     overwrite: { kind: 'bool', default: false, help: 'overwrite' },
     password: { kind: 'string', help: 'password', secret: true },
   } as const;
-  const file = parseConfText('port 1000\noverwrite yes\n', 'a.conf');
+  // A switch that is neither 1 nor 0 stops the start (issue 14; was: a warning, read as off).
+  assert.throws(
+    () => resolveSettings(table, { file: parseConfText('port 1000\noverwrite yes\n', 'a.conf') }),
+    /a\.conf:2: overwrite must be 1 or 0, got "yes"/,
+  );
+  const file = parseConfText('port 1000\noverwrite 0\n', 'a.conf');
   const r = resolveSettings(table, { file, env: { PANDORA_PORT: '2000' } });
   assert.equal(r.values.port, 2000);
   assert.equal(r.values.overwrite, false);
   assert.equal(r.values.password, undefined);
-  assert.equal(r.warnings.length, 1);
+  assert.equal(r.warnings.length, 0);
   const { flags, positional } = parseLongFlags(['--port=3000', 'serve', '--overwrite'], table);
   const r2 = resolveSettings(table, { file, flags });
   assert.equal(r2.values.port, 3000);

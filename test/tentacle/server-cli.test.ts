@@ -62,7 +62,13 @@ describe('command-line parsing', () => {
     assert.throws(() => parseServerArgs(['--nope']), /unknown option --nope/);
   });
 
-  test('config file: command line wins; trailing whitespace and CR trimmed; booleans only for 1', () => {
+  test('config file: command line wins; trailing whitespace and CR trimmed; booleans 1 or 0', () => {
+    // A switch that is neither 1 nor 0 is an error naming file:line (issue 14); the Perl
+    // server would read `insecure yes` as off without a word.
+    assert.throws(
+      () => resolveTentacleSettings({ file: parseConfText('port 1\ninsecure yes\n', 't.conf') }),
+      /t\.conf:2: insecure must be 1 or 0, got "yes"/,
+    );
     const file = parseConfText(
       [
         'addresses 127.0.0.1',
@@ -70,7 +76,7 @@ describe('command-line parsing', () => {
         'directory /srv/in',
         'max_size 10 ',
         'overwrite 1',
-        'insecure yes',
+        'insecure 0',
         'filters .*\\.conf:conf',
         'password secret ',
         '  port 1',
