@@ -339,7 +339,8 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     },
     ...(dataserver ? { health: () => dataserver.health() } : {}),
   });
-  ha.attachAlerts(dataserver.alerts); // the master's alert duties (alerts.md §2.4)
+  // The master's alert duties (alerts.md §2.4) need this server's alert service.
+  if (dataserver) ha.attachAlerts(dataserver.alerts);
   if (s.http_port !== undefined) {
     const http = createHttpServer(
       { host: s.http_address, port: s.http_port },
