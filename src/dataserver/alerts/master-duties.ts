@@ -25,9 +25,16 @@ export async function queueForcedExecutions(
   defs: AlertDefinitions,
   now: number,
 ): Promise<number> {
+  // A plain read first: the locking one scans every alert row, which batches hold.
+  const flagged = await rowsOf(
+    conn,
+    'SELECT id FROM talert_template_modules WHERE force_execution = 1',
+  );
+  if (flagged.length === 0) return 0;
   const alerts = await rowsOf(
     conn,
-    'SELECT * FROM talert_template_modules WHERE force_execution = 1 ORDER BY id FOR UPDATE',
+    'SELECT * FROM talert_template_modules WHERE id IN (?) AND force_execution = 1 ORDER BY id FOR UPDATE',
+    [flagged.map((r) => r['id'])],
   );
   let queued = 0;
   for (const alert of alerts) {
@@ -63,12 +70,17 @@ export async function queueForcedExecutions(
 
 /** `fired_count` of agents with `update_alert_count = 1`, then the flag cleared. */
 export async function recomputeFiredCounts(conn: AlertConnection): Promise<number> {
+  // A plain read first, then primary-key updates: a scanning UPDATE would wait on every agent
+  // row a batch holds (new agents included), and hold the master's fenced transaction with it.
+  const flagged = await rowsOf(conn, 'SELECT id_agente FROM tagente WHERE update_alert_count = 1');
+  if (flagged.length === 0) return 0;
   const [result] = await conn.query<mysql.ResultSetHeader>(
     'UPDATE tagente a SET a.fired_count = (' +
       ' SELECT COUNT(*) FROM talert_template_modules t' +
       ' JOIN tagente_modulo m ON m.id_agente_modulo = t.id_agent_module' +
       ' WHERE m.id_agente = a.id_agente AND t.times_fired > 0 AND t.disabled = 0 AND m.disabled = 0),' +
-      ' a.update_alert_count = 0 WHERE a.update_alert_count = 1',
+      ' a.update_alert_count = 0 WHERE a.id_agente IN (?) AND a.update_alert_count = 1',
+    [flagged.map((r) => r['id_agente'])],
   );
   return result.affectedRows;
 }
