@@ -10,3 +10,4 @@ export {
   seedStatements,
 } from './schema.js';
 export * from './column-limits.js';
+export { DB_TLS_SETTINGS, dbTlsFromSettings, type DbTls } from './tls.js';
