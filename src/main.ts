@@ -34,6 +34,9 @@ import {
 } from './dataserver/index.js';
 import {
   createTentacleServer,
+  ensureFilterFolders,
+  listenerFilters,
+  PANDORA_FILTERS,
   resolveTentacleSettings,
   serverOptionsFromSettings,
   type TentacleServer,
@@ -101,6 +104,11 @@ const SERVE_SETTINGS = {
     min: 0,
     extension: true,
     help: "Tentacle connections one client address may hold (default 64, or tentacle_config's; 0 = no cap, for a balancer without PROXY)",
+  },
+  tentacle_filters: {
+    kind: 'string',
+    extension: true,
+    help: "regex:dir;... routing of the built-in listener (default: Pandora's remote-configuration folders conf, md5, collections, trans, commands, or tentacle_config's filters; none = no routing)",
   },
   tentacle_recv_any_file: {
     kind: 'bool',
@@ -193,6 +201,10 @@ function tentacleOptions(
     password: s.tentacle_password ?? fromFile.password,
     proxyProtocol: s.tentacle_proxy_protocol ?? fromFile.proxyProtocol,
     proxyProtocolFrom: s.tentacle_proxy_protocol_from ?? fromFile.proxyProtocolFrom,
+    filters: listenerFilters(
+      s.tentacle_filters,
+      file?.has('filters') ? fromFile.filters : undefined,
+    ).spec,
     proxy: undefined,
   };
 }
@@ -286,6 +298,10 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   await dataserver.start();
 
   if (listenerOptions) {
+    if (listenerOptions.filters === PANDORA_FILTERS) {
+      const created = ensureFilterFolders(config.incomingDir, listenerOptions.filters ?? '');
+      if (created.length > 0) logger.info({ created }, 'remote configuration folders created');
+    }
     const tentacle = createTentacleServer(listenerOptions, {
       logger,
       registry,

@@ -35,6 +35,7 @@ export {
 export type { FileStoredEvent } from './session.js';
 export type { ClientAddress } from './proxy-accept.js';
 export {
+  compileFilters,
   passDigest,
   resolveTentacleConfig,
   resolveTentacleSettings,
@@ -50,3 +51,9 @@ export { RejectReason } from './metrics.js';
 export { parseServerArgs, SERVER_USAGE, ServerUsageError, type ServerArgs } from './server-args.js';
 export { isZip, unzipFirstMember, zipSingleFile } from './zip.js';
 export * from './client-api.js';
+export {
+  ensureFilterFolders,
+  listenerFilters,
+  NO_FILTERS,
+  PANDORA_FILTERS,
+} from './remote-config.js';
