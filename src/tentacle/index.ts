@@ -48,6 +48,7 @@ export {
   type TentacleTlsOptions,
 } from './options.js';
 export { RejectReason } from './metrics.js';
+export type { Reconfiguration } from './reconfigure.js';
 export { parseServerArgs, SERVER_USAGE, ServerUsageError, type ServerArgs } from './server-args.js';
 export { isZip, unzipFirstMember, zipSingleFile } from './zip.js';
 export * from './client-api.js';

@@ -28,6 +28,7 @@ import {
   type ClientAddress,
 } from './proxy-accept.js';
 import { Gate, TentacleSession, type FileStoredEvent, type SessionContext } from './session.js';
+import { reconfigure, type Reconfiguration } from './reconfigure.js';
 import { SpoolWriter, sweepStaleTempFiles } from './spool-writer.js';
 
 /**
@@ -71,11 +72,15 @@ export interface TentacleServerEvents {
 }
 
 export class TentacleServer extends EventEmitter<TentacleServerEvents> {
-  readonly config: TentacleConfig;
+  #config: TentacleConfig;
   readonly metrics: TentacleMetrics;
   readonly #log: Logger;
   readonly #spool: SpoolWriter;
-  readonly #ctx: SessionContext;
+  /** Given to sessions as they start; replaced by reconfigure(). */
+  #ctx: SessionContext;
+  readonly #authThrottle: AuthThrottle;
+  readonly #zipGate = new Gate(ZIP_CONCURRENCY);
+  #zipMemory: ByteBudget;
   #listeners: net.Server[] = [];
   #addresses: AddressInfo[] = [];
   /** Accepted connections holding a slot (TLS handshake or session), until they close. */
@@ -98,8 +103,8 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
 
   constructor(options: TentacleServerOptions, deps: TentacleServerDeps = {}) {
     super();
-    this.config = resolveTentacleConfig(options);
-    const config = this.config;
+    this.#config = resolveTentacleConfig(options);
+    const config = this.#config;
     this.#log = (deps.logger ?? silentLogger()).child({ component: 'tentacle' });
     this.metrics = createTentacleMetrics(deps.registry ?? new Registry());
     this.#spool = new SpoolWriter({
@@ -111,13 +116,21 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       },
       spares: deps.spares,
     });
+    this.#perAddress = new ConnectionsPerAddress(config.maxConnectionsPerAddress);
+    this.#authThrottle = new AuthThrottle(config.passDelayMaxMs);
+    this.#zipMemory = zipBudget(config.maxSize);
+    this.#ctx = this.#sessionContext(config);
+    this.#tlsServer = config.tls ? this.#createTlsServer(config.tls) : undefined;
+  }
+
+  /** What every session started from now on shares. */
+  #sessionContext(config: TentacleConfig): SessionContext {
     const storageDir = Buffer.from(config.directory, 'utf8');
     const emitStored = (event: FileStoredEvent): void => {
       this.emit('fileStored', event);
     };
     const hasListeners = (): boolean => this.listenerCount('fileStored') > 0;
-    this.#perAddress = new ConnectionsPerAddress(config.maxConnectionsPerAddress);
-    this.#ctx = {
+    return {
       config,
       storageDir,
       filterDirs: config.filters.map((f) =>
@@ -126,18 +139,41 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       filterIsOwnFolder: config.filters.map(
         (f) => resolvePath(config.directory, f.dir) !== resolvePath(config.directory),
       ),
-      authThrottle: new AuthThrottle(config.passDelayMaxMs),
+      authThrottle: this.#authThrottle,
       spool: this.#spool,
       metrics: this.metrics,
       logger: this.#log,
-      zipGate: new Gate(ZIP_CONCURRENCY),
-      zipMemory: new ByteBudget(Math.max(ZSEND_MEMORY_BUDGET_BYTES, config.maxSize)),
+      zipGate: this.#zipGate,
+      zipMemory: this.#zipMemory,
       // Only build events when someone listens.
       get fileStored() {
         return hasListeners() ? emitStored : undefined;
       },
     };
-    this.#tlsServer = config.tls ? this.#createTlsServer(config.tls) : undefined;
+  }
+
+  /**
+   * Takes a new configuration (SIGHUP) without stopping: limits, timeouts, filters, password
+   * and the TLS certificate apply to connections accepted from now on; what only a restart can
+   * change is kept and named (reconfigure.ts). Throws ConfigError, keeping the running one.
+   */
+  reconfigure(options: TentacleServerOptions): Reconfiguration {
+    const result = reconfigure(this.#config, resolveTentacleConfig(options));
+    const config = result.config;
+    if (config.tls && this.#tlsServer && result.applied.includes('tls')) {
+      this.#tlsServer.setSecureContext(config.tls.contextOptions);
+    }
+    this.#perAddress.limit = config.maxConnectionsPerAddress;
+    if (config.maxSize !== this.#config.maxSize) this.#zipMemory = zipBudget(config.maxSize);
+    this.#config = config;
+    this.#ctx = this.#sessionContext(config);
+    this.#serveWaiting();
+    return result;
+  }
+
+  /** The configuration new connections get. */
+  get config(): TentacleConfig {
+    return this.#config;
   }
 
   /** Connections being served (TLS handshakes included). */
@@ -583,6 +619,10 @@ function connectionKey(socket: net.Socket): string {
 
 function ignoreError(): void {
   // errors of sockets not yet served (resets while waiting); sessions attach their own handler
+}
+
+function zipBudget(maxSize: number): ByteBudget {
+  return new ByteBudget(Math.max(ZSEND_MEMORY_BUDGET_BYTES, maxSize));
 }
 
 /** The Tentacle server factory (see index.ts for the contract). */
