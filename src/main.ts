@@ -46,6 +46,13 @@ import {
 import { createHaRuntime, HA_SETTINGS, type HaRuntime } from './ha/index.js';
 import { createHttpServer, type HttpServer } from './http/index.js';
 // --- end HA + HTTP wiring ---
+import {
+  onSighup,
+  ReloadActions,
+  reopenLogAction,
+  settingsReloadAction,
+  tentacleFileValues,
+} from './reload.js';
 
 const VERSION = '0.1.0';
 /**
@@ -151,6 +158,7 @@ function logLevel(verbosity: number): string {
 }
 
 interface Loaded {
+  readonly argv: readonly string[];
   readonly command: IngestCommand;
   readonly settings: ReturnType<typeof resolveSettings<typeof SERVE_SETTINGS>>;
   readonly confPath: string | undefined;
@@ -167,7 +175,7 @@ function loadArgs(argv: readonly string[]): Loaded {
     env: process.env,
     flags,
   });
-  return { command, settings, confPath };
+  return { argv, command, settings, confPath };
 }
 
 type ServeValues = Loaded['settings']['values'];
@@ -235,6 +243,10 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     process.env['UV_THREADPOOL_SIZE'] ??= FSYNC_THREADPOOL_SIZE;
   }
   for (const w of loaded.settings.warnings) logger.warn(w);
+  // SIGHUP from the start (its default action kills): reopen the log, later the settings too.
+  const reload = new ReloadActions();
+  reload.add('log file', reopenLogAction(logger));
+  onSighup(reload, logger);
   const heapWarning = cacheHeapWarning(config.cacheModules);
   if (heapWarning !== undefined) logger.warn(heapWarning);
   // One packet at the limits must fit, or a single upload can exhaust the heap (issue 12).
@@ -313,6 +325,21 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     running.tentacle = tentacle;
     await tentacle.listen();
   }
+  const listener = running.tentacle;
+  const snapshot = (l: Loaded) => ({
+    serve: l.settings.values,
+    tentacleFile: tentacleFileValues(l.settings.values.tentacle_config),
+  });
+  reload.add(
+    'settings',
+    settingsReloadAction({
+      initial: snapshot(loaded),
+      read: () => snapshot(loadArgs(loaded.argv)),
+      applyLogLevel: (v) => (logger.level = logLevel(v.verbosity)),
+      reconfigureListener:
+        listener && ((v) => listener.reconfigure(tentacleOptions(v, config.incomingDir, logger))),
+    }),
+  );
 
   // --- HA + HTTP wiring: readiness/drain see the receiver and the pipeline ---
   ha.attachIntake({

@@ -9,6 +9,7 @@ export * from './errors.js';
 export * from './fd-calls.js';
 export * from './heap.js';
 export * from './log.js';
+export * from './log-reopen.js';
 export * from './metrics.js';
 export * from './path-segment.js';
 export * from './quiet-fs.js';
