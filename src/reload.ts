@@ -177,7 +177,7 @@ export function settingsReloadAction<V extends Values>(deps: {
       const reloadable = deps.reconfigureListener && !RESTART_TENTACLE_FILE_KEYS.has(key);
       (reloadable ? changed : restartNeeded).push(`tentacle_config:${key}`);
     }
-    deps.applyLogLevel(next.serve);
+    // The listener first: it refuses a configuration it cannot resolve before changing anything.
     let listener: { applied: string[]; restartNeeded: string[] } | undefined;
     if (deps.reconfigureListener) {
       const result = deps.reconfigureListener(next.serve);
@@ -185,6 +185,7 @@ export function settingsReloadAction<V extends Values>(deps: {
       // TLS turned on or off, or the client-certificate rule changed (ssl_cert, ssl_ca).
       if (result.restartNeeded.includes('tls')) restartNeeded.push('listener TLS mode');
     }
+    deps.applyLogLevel(next.serve);
     current = next;
     return { changed, restartNeeded, note: listener ? { listener } : {} };
   };
