@@ -17,7 +17,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-RUN mkdir -p /var/spool/pandora/data_in && chown -R node:node /var/spool/pandora
+RUN mkdir -p /var/spool/pandora/data_in /etc/pandora && chown -R node:node /var/spool/pandora
+# The spool (queued files, remote configuration folders) outlives the container; the
+# configuration (pandora_server.conf, tentacle_server.conf, certificates) comes from outside.
+VOLUME ["/var/spool/pandora", "/etc/pandora"]
 USER node
 # 41121: Tentacle; 8080: health, readiness, drain, status and metrics (http_port).
 EXPOSE 41121 8080

@@ -38,6 +38,9 @@ import {
 } from './dataserver/index.js';
 import {
   createTentacleServer,
+  ensureFilterFolders,
+  listenerFilters,
+  PANDORA_FILTERS,
   resolveTentacleSettings,
   serverOptionsFromSettings,
   type TentacleServer,
@@ -53,6 +56,13 @@ import {
   requireIncomingDir,
   serveFileWarnings,
 } from './serve/index.js';
+import {
+  onSighup,
+  ReloadActions,
+  reopenLogAction,
+  settingsReloadAction,
+  tentacleFileValues,
+} from './reload.js';
 
 const VERSION = '0.1.0';
 /**
@@ -118,6 +128,11 @@ const SERVE_SETTINGS = {
     extension: true,
     help: "Tentacle connections one client address may hold (default 64, or tentacle_config's; 0 = no cap, for a balancer without PROXY)",
   },
+  tentacle_filters: {
+    kind: 'string',
+    extension: true,
+    help: "regex:dir;... routing of the built-in listener (default: Pandora's remote-configuration folders conf, md5, collections, trans, commands, or tentacle_config's filters; none = no routing)",
+  },
   tentacle_recv_any_file: {
     kind: 'bool',
     extension: true,
@@ -159,6 +174,8 @@ function logLevel(verbosity: number): string {
 }
 
 interface Loaded extends Omit<IngestArgs, 'flags'> {
+  /** The command line, read again on SIGHUP. */
+  readonly argv: readonly string[];
   readonly settings: ReturnType<typeof resolveSettings<typeof SERVE_SETTINGS>>;
   /** Ignored and unknown keys of the configuration file, one line each. */
   readonly fileWarnings: string[];
@@ -176,7 +193,7 @@ function loadArgs(argv: readonly string[]): Loaded {
     env: process.env,
     flags,
   });
-  return { ...args, settings, fileWarnings: serveFileWarnings(file, SERVE_SETTINGS) };
+  return { ...args, argv, settings, fileWarnings: serveFileWarnings(file, SERVE_SETTINGS) };
 }
 
 type ServeValues = Loaded['settings']['values'];
@@ -210,6 +227,10 @@ function tentacleOptions(
     password: s.tentacle_password ?? fromFile.password,
     proxyProtocol: s.tentacle_proxy_protocol ?? fromFile.proxyProtocol,
     proxyProtocolFrom: s.tentacle_proxy_protocol_from ?? fromFile.proxyProtocolFrom,
+    filters: listenerFilters(
+      s.tentacle_filters,
+      file?.has('filters') ? fromFile.filters : undefined,
+    ).spec,
     proxy: undefined,
   };
 }
@@ -270,6 +291,10 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   requireIncomingDir(config.incomingDir, loaded.confPath !== undefined);
   mkdirSync(config.incomingDir, { recursive: true });
   if (loaded.pidFile !== undefined) writePidFile(loaded.pidFile);
+  // SIGHUP from the start (its default action kills): reopen the log, later the settings too.
+  const reload = new ReloadActions();
+  reload.add('log file', reopenLogAction(logger));
+  onSighup(reload, logger);
   const heapWarning = cacheHeapWarning(config.cacheModules);
   if (heapWarning !== undefined) logger.warn(heapWarning);
   // One packet at the limits must fit, or a single upload can exhaust the heap (issue 12).
@@ -315,6 +340,10 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     : undefined;
 
   if (listenerOptions) {
+    if (listenerOptions.filters === PANDORA_FILTERS) {
+      const created = ensureFilterFolders(config.incomingDir, listenerOptions.filters ?? '');
+      if (created.length > 0) logger.info({ created }, 'remote configuration folders created');
+    }
     const tentacle = createTentacleServer(listenerOptions, {
       logger,
       registry,
@@ -326,6 +355,21 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     running.tentacle = tentacle;
     await tentacle.listen();
   }
+  const listener = running.tentacle;
+  const snapshot = (l: Loaded) => ({
+    serve: l.settings.values,
+    tentacleFile: tentacleFileValues(l.settings.values.tentacle_config),
+  });
+  reload.add(
+    'settings',
+    settingsReloadAction({
+      initial: snapshot(loaded),
+      read: () => snapshot(loadArgs(loaded.argv)),
+      applyLogLevel: (v) => (logger.level = logLevel(v.verbosity)),
+      reconfigureListener:
+        listener && ((v) => listener.reconfigure(tentacleOptions(v, config.incomingDir, logger))),
+    }),
+  );
 
   // --- HA + HTTP wiring: readiness/drain see the receiver and the pipeline ---
   ha.attachIntake({

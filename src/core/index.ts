@@ -11,6 +11,7 @@ export * from './fd-calls.js';
 export * from './heap.js';
 export * from './log.js';
 export * from './log-file.js';
+export * from './log-reopen.js';
 export * from './metrics.js';
 export * from './path-segment.js';
 export * from './quiet-fs.js';

@@ -99,6 +99,7 @@ function openStream(options: LogFileOptions): Writable {
 
 /** The destination pino writes its lines to (`write(line)` per line, `flush()` on demand). */
 export interface LogFile {
+  readonly path: string;
   write(line: string): boolean;
   flush(done?: (err?: Error) => void): void;
   /** Opens the file again under its name (after logrotate moved it away; SIGHUP). */
@@ -124,6 +125,7 @@ export function openLogFile(options: LogFileOptions): LogFile {
     s.end();
   };
   const file: LogFile = {
+    path: options.path,
     write(line) {
       if (stream.writableEnded || stream.destroyed) return false;
       return stream.write(options.format === 'text' ? pandoraLine(line, options.serverName) : line);
@@ -154,8 +156,9 @@ export function openLogFile(options: LogFileOptions): LogFile {
 }
 
 /** Reopens every open log file: the hook for SIGHUP after logrotate moved them away. */
-export function reopenLogFiles(): void {
+export function reopenLogFiles(): string[] {
   for (const file of openFiles) file.reopen();
+  return [...openFiles].map((f) => f.path);
 }
 
 /** Ends every open log file and waits until their lines are on disk (graceful shutdown). */

@@ -9,6 +9,7 @@ import {
   type SettingsTable,
 } from '../core/index.js';
 import { ALERT_SETTINGS, alertConfigFrom, type AlertConfig } from './alerts/index.js';
+import { DB_TLS_SETTINGS, dbTlsFromSettings, type DbTls } from '../db/index.js';
 import type { LogicConfig, ParseOptions } from './types.js';
 import { DEFAULT_XML_LIMITS } from './xml/limits.js';
 
@@ -25,6 +26,7 @@ export const DATASERVER_SETTINGS = {
   dbname: { kind: 'string', default: 'pandora', help: 'database name' },
   dbuser: { kind: 'string', default: 'root', help: 'database user' },
   dbpass: { kind: 'string', default: '', secret: true, help: 'database password' },
+  ...DB_TLS_SETTINGS,
   dataserver_threads: {
     kind: 'int',
     default: 2,
@@ -242,6 +244,8 @@ export interface DataserverConfig {
     readonly password: string;
     readonly database: string;
     readonly connections: number;
+    /** dbssl and friends; undefined = plain TCP. */
+    readonly tls?: DbTls | undefined;
   };
   readonly parseThreads: number;
   readonly maxQueueFiles: number;
@@ -302,6 +306,7 @@ export function toDataserverConfig(
       password: s.dbpass,
       database: s.dbname,
       connections: s.dataserver_db_connections,
+      tls: dbTlsFromSettings(s),
     },
     parseThreads: s.dataserver_threads,
     maxQueueFiles: s.max_queue_files,

@@ -11,3 +11,4 @@ export {
 } from './schema.js';
 export * from './column-limits.js';
 export * from './event-row.js';
+export { DB_TLS_SETTINGS, dbTlsFromSettings, type DbTls } from './tls.js';

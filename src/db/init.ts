@@ -43,8 +43,8 @@ export async function initDatabase(
 ): Promise<InitDbResult> {
   let admin: mysql.Connection;
   try {
-    const { host, port, user, password } = config;
-    admin = await mysql.createConnection(connectionOptions({ host, port, user, password }));
+    const { host, port, user, password, tls } = config;
+    admin = await mysql.createConnection(connectionOptions({ host, port, user, password, tls }));
   } catch (err) {
     throw new PandoraError(ErrorCode.DbUnavailable, unreachableMessage(config, err), {
       cause: err,

@@ -1,5 +1,6 @@
 import mysql from 'mysql2/promise';
 import type { Logger } from '../core/index.js';
+import type { DbTls } from './tls.js';
 
 export type DbPool = mysql.Pool;
 
@@ -10,6 +11,8 @@ export interface DbConnectionConfig {
   readonly password: string;
   /** Omitted for the admin connection that creates the database. */
   readonly database?: string;
+  /** `dbssl` and friends (tls.ts); undefined = plain TCP. */
+  readonly tls?: DbTls | undefined;
 }
 
 export interface DbPoolConfig extends DbConnectionConfig {
@@ -46,6 +49,16 @@ export function connectionOptions(config: DbConnectionConfig): mysql.ConnectionO
     // Batches send several statements in one round trip.
     multipleStatements: true,
     connectTimeout: 10_000,
+    // A fresh object per call: mysql2 writes into the ssl object it is given.
+    ...(config.tls === undefined
+      ? {}
+      : {
+          ssl: {
+            ...(config.tls.ca === undefined ? {} : { ca: [...config.tls.ca] }),
+            rejectUnauthorized: config.tls.rejectUnauthorized,
+            verifyIdentity: config.tls.verifyIdentity,
+          },
+        }),
   };
 }
 

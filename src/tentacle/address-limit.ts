@@ -12,7 +12,7 @@ const LOG_LINES_PER_SECOND = 10;
 
 export class ConnectionsPerAddress {
   /** 0 = no cap. */
-  readonly limit: number;
+  limit: number;
   readonly #counts = new Map<string, number>();
   #logWindowStart = 0;
   #loggedInWindow = 0;

@@ -37,10 +37,11 @@ import { TlsHandshakes } from './tls-handshake.js';
 export class ConnectionAdmission {
   /** New connections are taken (the server listens); false before listen and from drain/close. */
   accepting = false;
-  readonly #config: TentacleConfig;
+  #config: TentacleConfig;
   readonly #metrics: TentacleMetrics;
   readonly #log: Logger;
-  readonly #ctx: SessionContext;
+  /** Given to sessions as they start; replaced by reconfigure(). */
+  #ctx: SessionContext;
   /** Whether the server drains or closes: a new session then ends as soon as it is idle. */
   readonly #ending: () => boolean;
   /** Accepted connections holding a slot (TLS handshake or session), until they close. */
@@ -66,6 +67,18 @@ export class ConnectionAdmission {
           this.#startSession(socket, client);
         })
       : undefined;
+  }
+
+  /**
+   * A new configuration (SIGHUP) for connections accepted from now on: the caps, the session
+   * context and, when `tls` changed, the certificate. Waiting connections get the new caps.
+   */
+  reconfigure(config: TentacleConfig, ctx: SessionContext, tlsChanged: boolean): void {
+    if (tlsChanged && config.tls) this.#tls?.setSecureContext(config.tls.contextOptions);
+    this.#perAddress.limit = config.maxConnectionsPerAddress;
+    this.#config = config;
+    this.#ctx = ctx;
+    this.#serveWaiting();
   }
 
   /** Connections being served (TLS handshakes included). */

@@ -37,6 +37,7 @@ export {
 export type { ConnectionLogLevel, FileStoredEvent } from './session.js';
 export type { ClientAddress } from './proxy-accept.js';
 export {
+  compileFilters,
   passDigest,
   resolveTentacleConfig,
   resolveTentacleSettings,
@@ -49,6 +50,13 @@ export {
   type TentacleTlsOptions,
 } from './options.js';
 export { RejectReason } from './metrics.js';
+export type { Reconfiguration } from './reconfigure.js';
 export { parseServerArgs, SERVER_USAGE, ServerUsageError, type ServerArgs } from './server-args.js';
 export { isZip, unzipFirstMember, zipSingleFile } from './zip.js';
 export * from './client-api.js';
+export {
+  ensureFilterFolders,
+  listenerFilters,
+  NO_FILTERS,
+  PANDORA_FILTERS,
+} from './remote-config.js';

@@ -14,6 +14,7 @@ import {
   type TentacleConfig,
   type TentacleServerOptions,
 } from './options.js';
+import { reconfigure, type Reconfiguration } from './reconfigure.js';
 import {
   Gate,
   type ConnectionLogLevel,
@@ -49,10 +50,14 @@ export interface TentacleServerEvents {
 }
 
 export class TentacleServer extends EventEmitter<TentacleServerEvents> {
-  readonly config: TentacleConfig;
+  #config: TentacleConfig;
   readonly metrics: TentacleMetrics;
   readonly #log: Logger;
   readonly #spool: SpoolWriter;
+  readonly #connectionLogLevel: ConnectionLogLevel;
+  readonly #authThrottle: AuthThrottle;
+  readonly #zipGate = new Gate(ZIP_CONCURRENCY);
+  #zipMemory: ByteBudget;
   readonly #admission: ConnectionAdmission;
   #listeners: Server[] = [];
   #addresses: AddressInfo[] = [];
@@ -62,8 +67,8 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
 
   constructor(options: TentacleServerOptions, deps: TentacleServerDeps = {}) {
     super();
-    this.config = resolveTentacleConfig(options);
-    const config = this.config;
+    this.#config = resolveTentacleConfig(options);
+    const config = this.#config;
     this.#log = (deps.logger ?? silentLogger()).child({ component: 'tentacle' });
     this.metrics = createTentacleMetrics(deps.registry ?? new Registry());
     this.#spool = new SpoolWriter({
@@ -75,12 +80,25 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       },
       spares: deps.spares,
     });
+    this.#connectionLogLevel = deps.connectionLogLevel ?? 'debug';
+    this.#authThrottle = new AuthThrottle(config.passDelayMaxMs);
+    this.#zipMemory = zipBudget(config.maxSize);
+    this.#admission = new ConnectionAdmission(
+      config,
+      this.#sessionContext(config),
+      this.#log,
+      () => this.#closing !== undefined || this.#draining !== undefined,
+    );
+  }
+
+  /** What every session started from now on shares. */
+  #sessionContext(config: TentacleConfig): SessionContext {
     const storageDir = Buffer.from(config.directory, 'utf8');
     const emitStored = (event: FileStoredEvent): void => {
       this.emit('fileStored', event);
     };
     const hasListeners = (): boolean => this.listenerCount('fileStored') > 0;
-    const ctx: SessionContext = {
+    return {
       config,
       storageDir,
       filterDirs: config.filters.map((f) =>
@@ -89,24 +107,41 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       filterIsOwnFolder: config.filters.map(
         (f) => resolvePath(config.directory, f.dir) !== resolvePath(config.directory),
       ),
-      authThrottle: new AuthThrottle(config.passDelayMaxMs),
+      authThrottle: this.#authThrottle,
       spool: this.#spool,
       metrics: this.metrics,
       logger: this.#log,
-      connectionLogLevel: deps.connectionLogLevel ?? 'debug',
-      zipGate: new Gate(ZIP_CONCURRENCY),
-      zipMemory: new ByteBudget(Math.max(ZSEND_MEMORY_BUDGET_BYTES, config.maxSize)),
+      connectionLogLevel: this.#connectionLogLevel,
+      zipGate: this.#zipGate,
+      zipMemory: this.#zipMemory,
       // Only build events when someone listens.
       get fileStored() {
         return hasListeners() ? emitStored : undefined;
       },
     };
-    this.#admission = new ConnectionAdmission(
+  }
+
+  /**
+   * Takes a new configuration (SIGHUP) without stopping: limits, timeouts, filters, password
+   * and the TLS certificate apply to connections accepted from now on; what only a restart can
+   * change is kept and named (reconfigure.ts). Throws ConfigError, keeping the running one.
+   */
+  reconfigure(options: TentacleServerOptions): Reconfiguration {
+    const result = reconfigure(this.#config, resolveTentacleConfig(options));
+    const config = result.config;
+    if (config.maxSize !== this.#config.maxSize) this.#zipMemory = zipBudget(config.maxSize);
+    this.#config = config;
+    this.#admission.reconfigure(
       config,
-      ctx,
-      this.#log,
-      () => this.#closing !== undefined || this.#draining !== undefined,
+      this.#sessionContext(config),
+      result.applied.includes('tls'),
     );
+    return result;
+  }
+
+  /** The configuration new connections get. */
+  get config(): TentacleConfig {
+    return this.#config;
   }
 
   /** Connections being served (TLS handshakes included). */
@@ -227,6 +262,10 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
     })();
     return this.#closing;
   }
+}
+
+function zipBudget(maxSize: number): ByteBudget {
+  return new ByteBudget(Math.max(ZSEND_MEMORY_BUDGET_BYTES, maxSize));
 }
 
 /** The Tentacle server factory (see index.ts for the contract). */

@@ -54,6 +54,11 @@ export class TlsHandshakes {
     this.#server = server;
   }
 
+  /** A new certificate and key (SIGHUP) for handshakes from now on. */
+  setSecureContext(options: tls.SecureContextOptions): void {
+    this.#server.setSecureContext(options);
+  }
+
   /** Starts the handshake of an accepted connection whose client is known. */
   start(raw: net.Socket, client: ClientAddress): void {
     if (client.via) {
