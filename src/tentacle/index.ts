@@ -3,7 +3,9 @@
  *
  * Server contract (used by `tentacle-ingest serve` and the HA module; keep it stable):
  *
- *   const server = createTentacleServer(options, { logger, registry });
+ *   const server = createTentacleServer(options, { logger, registry, sink });
+ *     // sink (optional, FileSink): takes the uploads it wants before the final OK instead of the
+ *     //   storage folder; its rejection is `SEND ERR` (scale-out mode hands them to the queue)
  *     // options: TentacleServerOptions (directory required unless proxy; the rest default to the
  *     //   Perl server's defaults plus extensions: sync, transferTimeoutSec, maxDecompressedSize,
  *     //   fileMode, closeTimeoutSec, maxConnectionsPerAddress, firstByteTimeoutSec,
@@ -33,6 +35,7 @@ export {
   type TentacleServerEvents,
 } from './server.js';
 export type { FileStoredEvent } from './session.js';
+export type { FileSink } from './file-sink.js';
 export type { ClientAddress } from './proxy-accept.js';
 export {
   passDigest,

@@ -29,6 +29,7 @@ import {
 } from './proxy-accept.js';
 import { Gate, TentacleSession, type FileStoredEvent, type SessionContext } from './session.js';
 import { SpoolWriter, sweepStaleTempFiles } from './spool-writer.js';
+import type { FileSink } from './file-sink.js';
 
 /**
  * The Tentacle listener: one `net.Server` per listen address (implicit TLS is layered per
@@ -64,6 +65,8 @@ export interface TentacleServerDeps {
   readonly registry?: Registry | undefined;
   /** Finished spool files to write uploads into (inode recycling; `serve` only). */
   readonly spares?: SpareFiles | undefined;
+  /** Takes the uploads it wants instead of the storage folder (scale-out; file-sink.ts). */
+  readonly sink?: FileSink | undefined;
 }
 
 export interface TentacleServerEvents {
@@ -110,6 +113,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
         this.metrics.folderSyncs.inc();
       },
       spares: deps.spares,
+      sink: deps.sink,
     });
     const storageDir = Buffer.from(config.directory, 'utf8');
     const emitStored = (event: FileStoredEvent): void => {

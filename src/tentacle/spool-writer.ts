@@ -18,6 +18,7 @@ import {
   writeAllFd,
   type SpareFiles,
 } from '../core/index.js';
+import type { FileSink } from './file-sink.js';
 import type { SyncPolicy } from './options.js';
 
 /**
@@ -112,6 +113,8 @@ export interface SpoolWriterOptions {
    * an OS crash could leave the final name on the spare's old bytes, a whole older packet.
    */
   readonly spares?: SpareFiles | undefined;
+  /** Files it wants are handed to it at commit instead of being stored (file-sink.ts). */
+  readonly sink?: FileSink | undefined;
 }
 
 export class SpoolWriter {
@@ -311,6 +314,11 @@ export class SpoolTransfer {
    */
   async commit(): Promise<void> {
     if (this.#done) throw new Error('transfer already finished');
+    const sink = this.#writer.options.sink;
+    if (sink?.wants(this.dir, this.name)) {
+      await this.#track(this.#deliver(sink));
+      return;
+    }
     if (
       this.#fd === undefined &&
       this.#bufferedBytes <= MEMORY_BUFFER_BYTES &&
@@ -490,6 +498,27 @@ export class SpoolTransfer {
       if (temp) unlinkQuietly(temp);
       throw err;
     }
+  }
+
+  /** Sink mode: the whole body goes to the sink; a spilled temp file is removed either way. */
+  async #deliver(sink: FileSink): Promise<void> {
+    try {
+      let data: Buffer;
+      if (this.#fd === undefined) {
+        data = Buffer.concat(this.#chunks, this.#bufferedBytes);
+      } else {
+        await this.#flushToDisk();
+        // The temp file is open write-only: read it back by its name.
+        if (this.#tempPath === undefined) throw new Error('no temp file');
+        data = await fs.promises.readFile(this.#tempPath);
+      }
+      this.#chunks = [];
+      await sink.deliver(this.name, data);
+    } catch (err) {
+      await this.#fail(err);
+    }
+    this.#done = true;
+    await this.#cleanup();
   }
 
   async #fail(err: unknown): Promise<never> {
