@@ -1,0 +1,294 @@
+import { performance } from 'node:perf_hooks';
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { ConfigError, type Logger, type Registry } from '../core/index.js';
+import { closeConnection, createProducerConnection } from './connection.js';
+import {
+  planDurability,
+  readRedisFacts,
+  refusalOf,
+  waitDurable,
+  type DurabilityPlan,
+} from './durability.js';
+import { createProducerMetrics, RefusalReason, type ProducerMetrics } from './metrics.js';
+import { guardPartitions } from './partition-guard.js';
+import type { QueueSettings } from './settings.js';
+import {
+  encodePacketJob,
+  PACKET_JOB,
+  partitionOf,
+  partitionQueueName,
+  type PacketJobData,
+} from './topology.js';
+
+/** One enqueue (add + durability wait) may take this long; then `SEND ERR` (client waits 4 s). */
+export const ENQUEUE_DEADLINE_MS = 2500;
+/** WAITAOF / WAIT timeout inside that deadline. */
+export const DURABILITY_WAIT_MS = 1000;
+/** How often the waiting count is read from Redis (never per packet). */
+export const WAITING_REFRESH_MS = 500;
+
+/**
+ * Job options of every packet: no BullMQ retries (a retried job goes to the tail and overtakes
+ * younger packets of its agent; the worker retries transient errors inside the job), finished
+ * jobs removed (the ledger is the record; a kept job keeps its bytes in Redis memory), failed
+ * ones kept a bounded while for an operator.
+ */
+export const PACKET_JOB_OPTIONS: JobsOptions = {
+  attempts: 1,
+  removeOnComplete: true,
+  removeOnFail: { count: 100, age: 7 * 24 * 3600 },
+};
+
+/** An upload the queue did not take; the listener answers `SEND ERR`. */
+export class QueueRefusal extends Error {
+  readonly reason: RefusalReason;
+  constructor(reason: RefusalReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'QueueRefusal';
+    this.reason = reason;
+  }
+}
+
+export interface QueueProducerOptions {
+  readonly settings: QueueSettings;
+  /** servername of this listener (carried in each job). */
+  readonly serverName: string;
+  readonly enqueueDeadlineMs?: number;
+  readonly waitingRefreshMs?: number;
+}
+
+export interface QueueProducerDeps {
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+/**
+ * Connects to `queue_url`, checks Redis (refuses an evicting or read-only Redis), logs what
+ * `SEND OK` will mean with its persistence settings, guards the partition count, and returns
+ * a producer. Throws (ConfigError for a refusal) and leaves no connection behind on failure.
+ */
+export async function openQueueProducer(
+  options: QueueProducerOptions,
+  deps: QueueProducerDeps,
+): Promise<QueueProducer> {
+  const log = deps.logger.child({ component: 'queue' });
+  const { settings } = options;
+  const redis = createProducerConnection(
+    settings.queue_url,
+    `tentacle-ingest:${options.serverName}`,
+  );
+  redis.on('error', () => undefined); // reported through status, refusals and readiness
+  try {
+    await redis.connect();
+    const facts = await readRedisFacts(redis);
+    const refusal = refusalOf(facts);
+    if (refusal !== undefined) throw new ConfigError(refusal);
+    const plan = planDurability(facts);
+    log.info(
+      { event: 'queue_durability', redis: facts, durability: plan.summary },
+      `queue: ${plan.summary}`,
+    );
+    if (plan.warning !== undefined) {
+      log.warn({ event: 'queue_durability_weak' }, plan.warning);
+    }
+    await guardPartitions(redis, settings.queue_prefix, settings.queue_partitions, log);
+    const producer = new QueueProducer(redis, plan, options, { ...deps, logger: log });
+    await producer.start();
+    return producer;
+  } catch (err) {
+    redis.disconnect();
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(
+      `queue_url: cannot use Redis (${(err as Error).message}); scale-out mode needs it at start`,
+      { cause: err },
+    );
+  }
+}
+
+export class QueueProducer {
+  readonly plan: DurabilityPlan;
+  readonly metrics: ProducerMetrics;
+  readonly #redis: Redis;
+  readonly #queues: Queue<PacketJobData>[];
+  readonly #options: QueueProducerOptions;
+  readonly #log: Logger;
+  readonly #deadlineMs: number;
+  /** Waiting count read from Redis, and the adds already in it when it was read. */
+  #waitingBase = 0;
+  #settledAtBase = 0;
+  /** Adds accepted (started and not failed), and adds that completed. */
+  #accepted = 0;
+  #settled = 0;
+  #countedOnce = false;
+  #refreshing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #lastErrorLogAt = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    redis: Redis,
+    plan: DurabilityPlan,
+    options: QueueProducerOptions,
+    deps: QueueProducerDeps,
+  ) {
+    this.#redis = redis;
+    this.plan = plan;
+    this.#options = options;
+    this.#log = deps.logger;
+    this.#deadlineMs = options.enqueueDeadlineMs ?? ENQUEUE_DEADLINE_MS;
+    this.metrics = createProducerMetrics(deps.registry);
+    const { queue_prefix: prefix, queue_partitions: partitions } = options.settings;
+    this.#queues = Array.from({ length: partitions }, (_, p) => {
+      const queue = new Queue<PacketJobData>(partitionQueueName(p), {
+        connection: redis,
+        prefix,
+      });
+      queue.on('error', (err) => {
+        this.#logError(err, 'queue error');
+      });
+      return queue;
+    });
+  }
+
+  get partitions(): number {
+    return this.#queues.length;
+  }
+
+  /** Global concurrency 1 on every partition (idempotent; workers set it too), first count. */
+  async start(): Promise<void> {
+    for (const queue of this.#queues) await queue.setGlobalConcurrency(1);
+    await this.refreshWaiting();
+    const every = this.#options.waitingRefreshMs ?? WAITING_REFRESH_MS;
+    this.#timer = setInterval(() => void this.refreshWaiting(), every);
+    this.#timer.unref();
+  }
+
+  /** Waiting packets as far as this server knows: the last count plus its own adds since. */
+  get waitingEstimate(): number {
+    return this.#waitingBase + (this.#accepted - this.#settledAtBase);
+  }
+
+  /** Whether Redis answers right now (the connection is up). */
+  get isConnected(): boolean {
+    return this.#redis.status === 'ready';
+  }
+
+  /**
+   * Adds the packet to its partition and waits until the job is durable; resolves only then
+   * (the listener answers `SEND OK`). Rejects with a QueueRefusal within the deadline when the
+   * queue is full, Redis is unreachable, or durability was not reached.
+   */
+  async enqueue(name: string, bytes: Buffer): Promise<void> {
+    if (this.#closing || !this.isConnected) {
+      throw this.#refuse(RefusalReason.Unavailable, 'Redis is not connected');
+    }
+    const max = this.#options.settings.queue_max_waiting;
+    if (this.waitingEstimate >= max) {
+      throw this.#refuse(RefusalReason.Full, `more than queue_max_waiting (${String(max)}) wait`);
+    }
+    this.#accepted++;
+    const started = performance.now();
+    try {
+      await this.#withDeadline(this.#addDurably(name, bytes));
+    } catch (err) {
+      this.#accepted--;
+      throw err instanceof QueueRefusal
+        ? this.#refuse(err.reason, err.message, err)
+        : this.#refuse(RefusalReason.Unavailable, (err as Error).message, err);
+    }
+    this.#settled++;
+    this.metrics.enqueued.inc();
+    this.metrics.enqueueDuration.observe((performance.now() - started) / 1000);
+  }
+
+  async #addDurably(name: string, bytes: Buffer): Promise<void> {
+    const { queue_partitions: partitions } = this.#options.settings;
+    const queue = this.#queues[partitionOf(name, partitions)];
+    if (!queue) throw new Error('no partition queue');
+    const data = encodePacketJob(name, bytes, this.#options.serverName);
+    await queue.add(PACKET_JOB, data, PACKET_JOB_OPTIONS);
+    try {
+      await waitDurable(this.#redis, this.plan, DURABILITY_WAIT_MS);
+    } catch (err) {
+      throw new QueueRefusal(RefusalReason.Durability, (err as Error).message, { cause: err });
+    }
+  }
+
+  #withDeadline<T>(work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new QueueRefusal(
+            RefusalReason.Unavailable,
+            `enqueue took longer than ${String(this.#deadlineMs)} ms`,
+          ),
+        );
+      }, this.#deadlineMs);
+    });
+    work.catch(() => undefined); // may settle after the deadline
+    return Promise.race([work, deadline]).finally(() => {
+      clearTimeout(timer);
+    });
+  }
+
+  #refuse(reason: RefusalReason, message: string, cause?: unknown): QueueRefusal {
+    this.metrics.refusals.inc({ reason });
+    return new QueueRefusal(reason, `queue refused the packet: ${message}`, { cause });
+  }
+
+  /** Reads the waiting count (one pipelined LLEN per partition); single-flight. */
+  refreshWaiting(): Promise<void> {
+    this.#refreshing ??= this.#readWaiting().finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
+  async #readWaiting(): Promise<void> {
+    if (!this.isConnected) return;
+    const settledBefore = this.#settled;
+    const pipeline = this.#redis.pipeline();
+    for (const queue of this.#queues) pipeline.llen(queue.keys['wait'] ?? '');
+    try {
+      const replies = (await pipeline.exec()) ?? [];
+      let total = 0;
+      for (const [err, n] of replies) {
+        if (err) throw err;
+        total += Number(n);
+      }
+      this.#waitingBase = total;
+      this.#settledAtBase = settledBefore;
+      this.#countedOnce = true;
+      this.metrics.waiting.set(total);
+    } catch (err) {
+      this.#logError(err, 'could not read the waiting count');
+    }
+  }
+
+  /** `/readyz` reason `queue`: Redis unreachable, or more than queue_max_waiting wait. */
+  readinessReason(): string | undefined {
+    if (!this.isConnected || !this.#countedOnce) return 'queue';
+    if (this.waitingEstimate > this.#options.settings.queue_max_waiting) return 'queue';
+    return undefined;
+  }
+
+  #logError(err: unknown, message: string): void {
+    const now = Date.now();
+    if (now - this.#lastErrorLogAt < 5000) return;
+    this.#lastErrorLogAt = now;
+    this.#log.warn({ err: (err as Error).message }, message);
+  }
+
+  /** Stops the refresh, closes the partition queues and the connection. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#timer);
+      await this.#refreshing;
+      await Promise.all(this.#queues.map((q) => q.close().catch(() => undefined)));
+      await closeConnection(this.#redis);
+    })();
+    return this.#closing;
+  }
+}
