@@ -116,8 +116,9 @@ export async function snapshot(pool: Pool) {
       `SELECT ${names}, d.datos, d.utimestamp FROM tagente_datos_inc d ${joins} ORDER BY 1, 2`,
     ),
     events: await q(
+      // "Agent … created by <servername>": which server created it differs by design.
       `SELECT a.nombre AS agent, COALESCE(m.nombre, '') AS module, v.event_type, v.criticity, v.estado,
-              v.evento, v.data, v.module_status, v.ack_utimestamp > 0 AS acked
+              IF(v.event_type = 'new_agent', '(server)', v.evento) AS evento, v.data, v.module_status, v.ack_utimestamp > 0 AS acked
          FROM tevento v JOIN tagente a ON a.id_agente = v.id_agente
          LEFT JOIN tagente_modulo m ON m.id_agente_modulo = v.id_agentmodule
         ORDER BY 1, 2, v.id_evento`,
