@@ -28,6 +28,8 @@ import {
   createPacketParser,
   packetHeapProblem,
   processPacket,
+  QUEUE_WORKER_SETTINGS,
+  queueIntakeFactory,
   toDataserverConfig,
   type Dataserver,
   type DataserverConfig,
@@ -43,6 +45,7 @@ import {
 import { createHaRuntime, HA_SETTINGS, type HaRuntime } from './ha/index.js';
 import { createHttpServer, type HttpServer } from './http/index.js';
 // --- end HA + HTTP wiring ---
+import { QUEUE_SETTINGS } from './queue/index.js';
 
 const VERSION = '0.1.0';
 /**
@@ -58,6 +61,8 @@ const FSYNC_THREADPOOL_SIZE = '16';
 const SPARE_MAX_BYTES = 64 * 1024;
 
 const SERVE_SETTINGS = {
+  ...QUEUE_SETTINGS,
+  ...QUEUE_WORKER_SETTINGS,
   ...HA_SETTINGS,
   ...DATASERVER_SETTINGS,
   tentacle: {
@@ -131,6 +136,7 @@ const SERVE_SETTINGS = {
 const USAGE = ingestUsage(SERVE_SETTINGS, [
   { title: 'built-in Tentacle listener', owns: (key) => key.startsWith('tentacle') },
   { title: 'dataserver and database', owns: (key) => key in DATASERVER_SETTINGS },
+  { title: 'scale-out (shared Redis queue)', owns: (key) => key.startsWith('queue_') },
   { title: 'high availability and HTTP', owns: (key) => key in HA_SETTINGS },
   { title: 'process', owns: () => true },
 ]);
@@ -281,6 +287,8 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     parser,
     version: VERSION,
     spares,
+    // Scale-out (queue_url set): packets come from the shared queue, not the spool folder.
+    intake: queueIntakeFactory(s, config, { registry }),
   });
   running.dataserver = dataserver;
   await dataserver.start();

@@ -18,7 +18,7 @@ import { createByteBudget } from './stages/byte-budget.js';
 import { createFileHandler } from './stages/file-handler.js';
 import { createHealth, type PipelineHealth } from './stages/health.js';
 import { createHousekeeping } from './stages/housekeeping.js';
-import type { IntakeFile } from './stages/intake.js';
+import type { Intake, IntakeFile } from './stages/intake.js';
 import { createSpoolIntake } from './stages/spool-intake.js';
 import { createAgentCache } from './state/agent-cache.js';
 import type { ProcessPacket } from './types.js';
@@ -36,7 +36,16 @@ export interface DataserverDeps {
   readonly spares?: SpareFiles | undefined;
   /** Bytes of files read and not yet finished; by default derived from the heap. */
   readonly byteBudget?: number;
+  /**
+   * Another source of data files than the spool folder (scale-out: the shared queue). The
+   * spool's own recovery is then skipped: files claimed by an earlier spool-mode run go back
+   * into the incoming folder, where queue mode forwards spool files.
+   */
+  readonly intake?: IntakeFactory | undefined;
 }
+
+/** Builds an intake; `ready` is the pipeline's pull. */
+export type IntakeFactory = (hooks: { readonly log: Logger; readonly ready: () => void }) => Intake;
 
 export interface Dataserver {
   start(): Promise<void>;
@@ -85,14 +94,16 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     limit: config.poisonDeaths,
     logger: log,
   });
-  const intake = createSpoolIntake(config, {
-    spool,
-    log,
-    ready: pump,
-    listed: () => {
-      housekeeping.backlogEvents();
-    },
-  });
+  const intake =
+    deps.intake?.({ log, ready: pump }) ??
+    createSpoolIntake(config, {
+      spool,
+      log,
+      ready: pump,
+      listed: () => {
+        housekeeping.backlogEvents();
+      },
+    });
   const housekeeping = createHousekeeping(config, {
     pool: deps.pool,
     log,
@@ -141,13 +152,17 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     checkIdle();
   }
 
-  /** A poison file (in flight at too many deaths) leaves the claim folder; counted as in flight. */
-  async function setAside(file: { entry: SpoolEntry; deaths: number }, w: BatchWriter) {
+  /** A poison file (in flight at too many deaths) leaves its store; counted as in flight. */
+  async function setAside(
+    file: { entry: SpoolEntry; deaths: number },
+    w: BatchWriter,
+    intakeDone?: () => void,
+  ) {
     const { name } = file.entry;
     inFlight++;
     try {
       const result = await setAsidePoisonFile(file, {
-        spool,
+        store: intake.store,
         writer: w,
         pool: deps.pool,
         maxXmlSize: config.parse.maxXmlSize,
@@ -168,6 +183,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       results.labels('error').inc();
     } finally {
       inFlight--;
+      intakeDone?.();
       finished();
     }
   }
@@ -196,7 +212,12 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       if (guard.isolating && inFlight > 0) break; // suspects of a death: one file at a time
       const file = intake.next();
       if (!file) break;
-      handleOne(file, w);
+      const { deaths } = file;
+      if (deaths === undefined) handleOne(file, w);
+      else
+        void setAside({ entry: file, deaths }, w, () => {
+          intake.done(file);
+        });
     }
   }
 
@@ -252,16 +273,35 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     while (inFlight > 0) await pause();
   }
 
+  /** Files an earlier spool-mode run left claimed go back to the spool, under their own name. */
+  async function returnClaimedToSpool(): Promise<void> {
+    const claimed = await spool.listClaimed();
+    for (const e of claimed) await spool.reject(e.name, '');
+    if (claimed.length > 0)
+      log.warn({ files: claimed.length }, 'files claimed in spool mode returned to the spool');
+  }
+
   return {
     get serverId() {
       return serverId;
     },
     spool,
-    health: health.snapshot,
+    health: () => {
+      const figures = intake.figures?.();
+      return figures ? { ...health.snapshot(), queue: figures } : health.snapshot();
+    },
     async start() {
       await housekeeping.loadCatalog();
       serverId = await ensureServerRow(deps.pool, config.serverName, deps.version ?? '');
       const w = (writer = await startWriter());
+      if (deps.intake) {
+        await returnClaimedToSpool();
+        housekeeping.start(w);
+        health.start(config.stallTimeoutMs);
+        log.info({ serverName: config.serverName, serverId }, 'dataserver started (queue intake)');
+        await intake.start([]);
+        return;
+      }
       // Recovered files first (intake rule 3); poison files are set aside beside them.
       const { requeue, poison } = await guard.recover(await spool.listClaimed());
       if (requeue.length > 0)
@@ -295,8 +335,11 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
         closing = true;
         housekeeping.close();
         health.close();
-        await intake.close();
+        // Concurrently: a queue intake's close waits for the outcome of the files it handed
+        // out, which finishInFlight brings about.
+        const intakeClosed = intake.close();
         await finishInFlight();
+        await intakeClosed;
         // Files still claimed now were not in flight at a death: the next start counts none.
         await guard.markClean();
         for (const resolve of idleWaiters.splice(0)) resolve();
