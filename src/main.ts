@@ -45,7 +45,7 @@ import {
 import { createHaRuntime, HA_SETTINGS, type HaRuntime } from './ha/index.js';
 import { createHttpServer, type HttpServer } from './http/index.js';
 // --- end HA + HTTP wiring ---
-import { QUEUE_SETTINGS } from './queue/index.js';
+import { QUEUE_SETTINGS, startQueueListenerMode, type QueueListenerMode } from './queue/index.js';
 
 const VERSION = '0.1.0';
 /**
@@ -65,6 +65,11 @@ const SERVE_SETTINGS = {
   ...QUEUE_WORKER_SETTINGS,
   ...HA_SETTINGS,
   ...DATASERVER_SETTINGS,
+  dataserver: {
+    kind: 'bool',
+    default: true,
+    help: "0 = this server only accepts packets (listener only: into the spool, or the queue when queue_url is set); Pandora's key",
+  },
   tentacle: {
     kind: 'bool',
     default: true,
@@ -210,6 +215,7 @@ async function prepareDatabase(config: DataserverConfig, logger: Logger): Promis
 /** What serve runs; stopped in reverse order by shutdown. */
 interface Running {
   tentacle?: TentacleServer;
+  queueListener?: QueueListenerMode;
   dataserver?: Dataserver;
   pool?: DbPool;
   closeParser?: () => Promise<void>;
@@ -277,30 +283,37 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
         })
       : undefined;
   if (!spares) rmSync(spareDir, { recursive: true, force: true });
-  const parser = createPacketParser(config, { logger });
-  running.closeParser = () => parser.close();
-  const dataserver = createDataserver(config, {
-    pool,
-    logger,
-    registry,
-    processPacket,
-    parser,
-    version: VERSION,
-    spares,
-    // Scale-out (queue_url set): packets come from the shared queue, not the spool folder.
-    intake: queueIntakeFactory(s, config, { registry }),
-  });
-  running.dataserver = dataserver;
-  await dataserver.start();
+  // Scale-out: uploads and spool files go to the shared queue (src/queue/listener-mode.ts).
+  const queueListener = await startQueueListenerMode(s, config, { logger, registry });
+  if (queueListener) running.queueListener = queueListener;
+  const dataserver = s.dataserver ? startPipeline() : undefined;
+  function startPipeline(): Dataserver {
+    const parser = createPacketParser(config, { logger });
+    running.closeParser = () => parser.close();
+    return createDataserver(config, {
+      pool,
+      logger,
+      registry,
+      processPacket,
+      parser,
+      version: VERSION,
+      spares,
+      // Scale-out (queue_url set): packets come from the shared queue, not the spool folder.
+      intake: queueIntakeFactory(s, config, { registry }),
+    });
+  }
+  if (dataserver) running.dataserver = dataserver;
+  await dataserver?.start();
 
   if (listenerOptions) {
     const tentacle = createTentacleServer(listenerOptions, {
       logger,
       registry,
       spares,
+      sink: queueListener?.sink,
     });
     tentacle.on('fileStored', (e: { name: string }) => {
-      dataserver.wake(e.name);
+      dataserver?.wake(e.name);
     });
     running.tentacle = tentacle;
     await tentacle.listen();
@@ -311,12 +324,13 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     spoolDir: config.incomingDir,
     drainReceiver: async () => {
       await running.tentacle?.drain();
-      await dataserver.drain();
+      await dataserver?.drain();
     },
     onAdopted: () => {
-      dataserver.wake();
+      dataserver?.wake();
     },
-    health: () => dataserver.health(),
+    ...(dataserver ? { health: () => dataserver.health() } : {}),
+    readiness: () => queueListener?.readiness(),
   });
   if (s.http_port !== undefined) {
     const http = createHttpServer(
@@ -341,6 +355,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
         // Not ready and lease released first, so balancers and peers move on at once.
         ['ha', running.ha && (() => running.ha?.close() ?? Promise.resolve())],
         ['tentacle', running.tentacle && (() => running.tentacle?.close() ?? Promise.resolve())],
+        ['queue listener', running.queueListener?.close.bind(running.queueListener)],
         [
           'dataserver',
           running.dataserver && (() => running.dataserver?.close() ?? Promise.resolve()),

@@ -18,3 +18,4 @@ export {
   type QueueProducerOptions,
 } from './producer.js';
 export { SpoolForwarder, type SpoolForwarderOptions } from './spool-forwarder.js';
+export { startQueueListenerMode, type QueueListenerMode } from './listener-mode.js';
