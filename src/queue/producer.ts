@@ -267,10 +267,13 @@ export class QueueProducer {
     }
   }
 
-  /** `/readyz` reason `queue`: Redis unreachable, or more than queue_max_waiting wait. */
+  /**
+   * `/readyz` reason `queue`: Redis unreachable, or queue_max_waiting reached (a new upload would
+   * be refused; every listener of the cluster sees the same queue, so a balancer stops them all).
+   */
   readinessReason(): string | undefined {
     if (!this.isConnected || !this.#countedOnce) return 'queue';
-    if (this.waitingEstimate > this.#options.settings.queue_max_waiting) return 'queue';
+    if (this.waitingEstimate >= this.#options.settings.queue_max_waiting) return 'queue';
     return undefined;
   }
 

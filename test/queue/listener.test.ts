@@ -140,7 +140,7 @@ describe('queue listener against its own redis-server', () => {
       acknowledged.sort(),
       'nothing acknowledged dropped',
     );
-    assert.equal(producer.readinessReason(), undefined, 'at the limit, not above it');
+    assert.equal(producer.readinessReason(), 'queue', 'not ready at the limit');
     const refusals = await registry.getSingleMetricAsString('pandora_queue_refusals_total');
     assert.match(refusals, /reason="full"} 100/);
   });

@@ -51,9 +51,9 @@ async function cluster(t: TestContext, label: string) {
     prefix: redis.prefix,
     incomingOf: (i: number) => join(tmp.path, `s${String(i)}`),
     /** A listener only (`dataserver 0`) on a free port. */
-    async listener(): Promise<{ child: ServeChild; port: number }> {
+    async listener(extra: string[] = []): Promise<{ child: ServeChild; port: number }> {
       const port = await freePort();
-      const child = spawn(['--no-dataserver'], port);
+      const child = spawn(['--no-dataserver', ...extra], port);
       await child.ready;
       return { child, port };
     },
@@ -162,5 +162,27 @@ test(
       (rows as { nombre: string }[]).map((r) => r.nombre),
       ['perl-1'],
     );
+  },
+);
+
+test(
+  "/readyz says 'queue' once queue_max_waiting packets wait (no worker)",
+  { timeout: 120_000 },
+  async (t) => {
+    const c = await cluster(t, 'qlready');
+    const httpPort = await freePort();
+    const l = await c.listener(['--queue_max_waiting', '3', '--http_port', String(httpPort)]);
+    const readyz = async () => {
+      const res = await fetch(`http://127.0.0.1:${String(httpPort)}/readyz`);
+      return { code: res.status, body: (await res.json()) as { reasons: string[] } };
+    };
+    await waitFor(async () => (await readyz()).code === 200, 30_000, 'ready');
+    const replies: boolean[] = [];
+    for (let agent = 1; agent <= 4; agent++)
+      replies.push(await upload(l.port, agentPacket('rz', agent, 0)));
+    assert.deepEqual(replies, [true, true, true, false], 'the fourth is refused');
+    const now = await readyz();
+    assert.equal(now.code, 503);
+    assert.ok(now.body.reasons.includes('queue'), JSON.stringify(now.body));
   },
 );
