@@ -25,6 +25,12 @@ import {
 export const ENQUEUE_DEADLINE_MS = 2500;
 /** WAITAOF / WAIT timeout inside that deadline. */
 export const DURABILITY_WAIT_MS = 1000;
+/**
+ * Bytes of packets this process may hold while they are enqueued (the body, its base64 copy in
+ * the job and the command buffer: about 3x each). Small packets never come near it; it bounds
+ * many large ones at once (up to max_size each) the way the ZSEND budget bounds archives.
+ */
+export const ENQUEUE_MEMORY_BYTES = 64 * 1024 * 1024;
 /** How often the waiting count is read from Redis (never per packet). */
 export const WAITING_REFRESH_MS = 500;
 
@@ -43,6 +49,8 @@ export const PACKET_JOB_OPTIONS: JobsOptions = {
 /** An upload the queue did not take; the listener answers `SEND ERR`. */
 export class QueueRefusal extends Error {
   readonly reason: RefusalReason;
+  /** @internal Already counted in the refusals metric. */
+  counted = false;
   constructor(reason: RefusalReason, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'QueueRefusal';
@@ -56,6 +64,7 @@ export interface QueueProducerOptions {
   readonly serverName: string;
   readonly enqueueDeadlineMs?: number;
   readonly waitingRefreshMs?: number;
+  readonly memoryBytes?: number;
 }
 
 export interface QueueProducerDeps {
@@ -94,6 +103,7 @@ export async function openQueueProducer(
     }
     await guardPartitions(redis, settings.queue_prefix, settings.queue_partitions, log);
     const producer = new QueueProducer(redis, plan, options, { ...deps, logger: log });
+    logConnectionChanges(redis, log);
     await producer.start();
     return producer;
   } catch (err) {
@@ -116,10 +126,15 @@ export class QueueProducer {
   readonly #deadlineMs: number;
   /** Waiting count read from Redis, and the adds already in it when it was read. */
   #waitingBase = 0;
-  #settledAtBase = 0;
-  /** Adds accepted (started and not failed), and adds that completed. */
+  #acceptedAtBase = 0;
+  /** Adds accepted by this server (started and not failed). */
   #accepted = 0;
-  #settled = 0;
+  /** Body bytes of the enqueues in flight, and how many there are. */
+  #bytesInFlight = 0;
+  #inFlight = 0;
+  /** Open while the waiting count is read: enqueues wait at it. */
+  #countGate: Promise<void> | undefined;
+  #whenIdle: (() => void)[] = [];
   #countedOnce = false;
   #refreshing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -166,7 +181,7 @@ export class QueueProducer {
 
   /** Waiting packets as far as this server knows: the last count plus its own adds since. */
   get waitingEstimate(): number {
-    return this.#waitingBase + (this.#accepted - this.#settledAtBase);
+    return this.#waitingBase + (this.#accepted - this.#acceptedAtBase);
   }
 
   /** Whether Redis answers right now (the connection is up). */
@@ -183,23 +198,64 @@ export class QueueProducer {
     if (this.#closing || !this.isConnected) {
       throw this.#refuse(RefusalReason.Unavailable, 'Redis is not connected');
     }
-    const max = this.#options.settings.queue_max_waiting;
-    if (this.waitingEstimate >= max) {
-      throw this.#refuse(RefusalReason.Full, `more than queue_max_waiting (${String(max)}) wait`);
-    }
-    this.#accepted++;
     const started = performance.now();
+    const deadline = this.#deadline();
     try {
-      await this.#withDeadline(this.#addDurably(name, bytes));
+      // While the waiting count is read, no add starts (so the count is exact; ~1 ms).
+      if (this.#countGate) await Promise.race([this.#countGate, deadline.expired]);
+      this.#admit(bytes.length);
+      this.#inFlight++;
+      this.#accepted++;
+      this.#bytesInFlight += bytes.length;
+      try {
+        await Promise.race([this.#addDurably(name, bytes), deadline.expired]);
+      } catch (err) {
+        this.#accepted--;
+        throw err;
+      } finally {
+        this.#bytesInFlight -= bytes.length;
+        this.#inFlight--;
+        if (this.#inFlight === 0) for (const wake of this.#whenIdle.splice(0)) wake();
+      }
     } catch (err) {
-      this.#accepted--;
+      if (err instanceof QueueRefusal && err.counted) throw err;
       throw err instanceof QueueRefusal
         ? this.#refuse(err.reason, err.message, err)
         : this.#refuse(RefusalReason.Unavailable, (err as Error).message, err);
+    } finally {
+      deadline.clear();
     }
-    this.#settled++;
     this.metrics.enqueued.inc();
     this.metrics.enqueueDuration.observe((performance.now() - started) / 1000);
+  }
+
+  /** Throws a (counted) refusal when the queue is full or too many bytes are in flight. */
+  #admit(size: number): void {
+    const max = this.#options.settings.queue_max_waiting;
+    if (this.waitingEstimate >= max) {
+      throw this.#refuse(RefusalReason.Full, `queue_max_waiting (${String(max)}) packets wait`);
+    }
+    const memory = this.#options.memoryBytes ?? ENQUEUE_MEMORY_BYTES;
+    if (this.#bytesInFlight > 0 && this.#bytesInFlight + size > memory) {
+      throw this.#refuse(RefusalReason.Memory, 'too many bytes being enqueued at once');
+    }
+  }
+
+  #deadline(): { expired: Promise<never>; clear(): void } {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const ms = String(this.#deadlineMs);
+        reject(new QueueRefusal(RefusalReason.Unavailable, `enqueue took longer than ${ms} ms`));
+      }, this.#deadlineMs);
+    });
+    expired.catch(() => undefined);
+    return {
+      expired,
+      clear: () => {
+        clearTimeout(timer);
+      },
+    };
   }
 
   async #addDurably(name: string, bytes: Buffer): Promise<void> {
@@ -215,27 +271,11 @@ export class QueueProducer {
     }
   }
 
-  #withDeadline<T>(work: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(
-          new QueueRefusal(
-            RefusalReason.Unavailable,
-            `enqueue took longer than ${String(this.#deadlineMs)} ms`,
-          ),
-        );
-      }, this.#deadlineMs);
-    });
-    work.catch(() => undefined); // may settle after the deadline
-    return Promise.race([work, deadline]).finally(() => {
-      clearTimeout(timer);
-    });
-  }
-
   #refuse(reason: RefusalReason, message: string, cause?: unknown): QueueRefusal {
     this.metrics.refusals.inc({ reason });
-    return new QueueRefusal(reason, `queue refused the packet: ${message}`, { cause });
+    const refusal = new QueueRefusal(reason, `queue refused the packet: ${message}`, { cause });
+    refusal.counted = true;
+    return refusal;
   }
 
   /** Reads the waiting count (one pipelined LLEN per partition); single-flight. */
@@ -246,12 +286,24 @@ export class QueueProducer {
     return this.#refreshing;
   }
 
+  /**
+   * The count is exact for this server's own adds: new adds wait at the gate, the ones in flight
+   * finish (each within its deadline), then the LLENs run with none of ours in between.
+   */
   async #readWaiting(): Promise<void> {
     if (!this.isConnected) return;
-    const settledBefore = this.#settled;
-    const pipeline = this.#redis.pipeline();
-    for (const queue of this.#queues) pipeline.llen(queue.keys['wait'] ?? '');
+    let open = (): void => undefined;
+    this.#countGate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
     try {
+      if (this.#inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          this.#whenIdle.push(resolve);
+        });
+      }
+      const pipeline = this.#redis.pipeline();
+      for (const queue of this.#queues) pipeline.llen(queue.keys['wait'] ?? '');
       const replies = (await pipeline.exec()) ?? [];
       let total = 0;
       for (const [err, n] of replies) {
@@ -259,11 +311,14 @@ export class QueueProducer {
         total += Number(n);
       }
       this.#waitingBase = total;
-      this.#settledAtBase = settledBefore;
+      this.#acceptedAtBase = this.#accepted;
       this.#countedOnce = true;
       this.metrics.waiting.set(total);
     } catch (err) {
       this.#logError(err, 'could not read the waiting count');
+    } finally {
+      this.#countGate = undefined;
+      open();
     }
   }
 
@@ -294,4 +349,19 @@ export class QueueProducer {
     })();
     return this.#closing;
   }
+}
+
+/** One line when Redis goes away and one when it is back (uploads meanwhile get SEND ERR). */
+function logConnectionChanges(redis: Redis, log: Logger): void {
+  let lost = false;
+  redis.on('close', () => {
+    if (lost) return;
+    lost = true;
+    log.warn({ event: 'queue_redis_lost' }, 'queue: Redis connection lost; uploads are refused');
+  });
+  redis.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    log.info({ event: 'queue_redis_back' }, 'queue: Redis reachable again');
+  });
 }

@@ -7,7 +7,9 @@
  * Bodies up to MEMORY_BUFFER_BYTES (nearly every agent packet) are handed over from memory and
  * never touch the disk: no temp file, no fsync, and nothing in the incoming folder for a spool
  * reader to race on. Larger ones still stream to a temp file as they arrive (the disk throttles
- * the peer, as today) and are read back once at commit; the sink bounds how many bytes it holds.
+ * the peer, as today) and are read back once at commit; the sink bounds how many bytes it holds
+ * (scale-out: queue/producer.ts ENQUEUE_MEMORY_BYTES). `fileStored` is still emitted for a
+ * delivered file (counts, logs), but its path names no file.
  */
 export interface FileSink {
   /** Whether this file (destination folder and name, as bytes) goes to the sink. */

@@ -145,6 +145,38 @@ describe('queue listener against its own redis-server', () => {
     assert.match(refusals, /reason="full"} 100/);
   });
 
+  test('enqueues in flight are bounded in bytes: past the budget one is refused', async (t) => {
+    const redis = await RedisServer.start(t);
+    const producer = await openQueueProducer(
+      {
+        settings: {
+          queue_url: redis.url,
+          queue_prefix: 'mem',
+          queue_partitions: PARTITIONS,
+          queue_max_waiting: 100,
+        },
+        serverName: 'x',
+        memoryBytes: 150_000,
+      },
+      { logger: memoryLogger().logger, registry: new Registry() },
+    );
+    t.after(() => producer.close());
+    const big = Buffer.alloc(100_000, 0x41);
+    const results = await Promise.allSettled([
+      producer.enqueue('a.1.data', big),
+      producer.enqueue('b.1.data', big),
+    ]);
+    assert.equal(results[0].status, 'fulfilled');
+    assert.equal(results[1].status, 'rejected');
+    assert.match(String(results[1].reason), /too many bytes/);
+    // Once the first is in, the budget is free again.
+    await producer.enqueue('b.1.data', big);
+    assert.deepEqual((await jobsIn(redis.url, 'mem')).map((j) => j.name).sort(), [
+      'a.1.data',
+      'b.1.data',
+    ]);
+  });
+
   test('test 9: another queue_partitions on a non-empty queue refuses; on an empty one it is rewritten', async (t) => {
     const redis = await RedisServer.start(t);
     const first = await startQueueListener(t, redis.url, 'parts');
