@@ -81,6 +81,11 @@ export async function queueState(prefix: string, partitions: number) {
       active: await sum((q) => redis.llen(`${q}:active`)),
       failed: await sum((q) => redis.zcard(`${q}:failed`)),
       completed: await sum((q) => redis.zcard(`${q}:completed`)),
+      /** Jobs BullMQ found stalled (their worker died holding them) and put back. */
+      stalled: await sum(async (q) => {
+        const events = await redis.xrange(`${q}:events`, '-', '+');
+        return events.filter(([, fields]) => fields[1] === 'stalled').length;
+      }),
     };
   } finally {
     redis.disconnect();

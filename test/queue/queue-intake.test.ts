@@ -12,7 +12,7 @@ import {
   processPacket,
   queueIntakeFactory,
 } from '../../src/dataserver/index.js';
-import { partitionOf, partitionQueueName } from '../../src/queue/index.js';
+import { metaKey, partitionOf, partitionQueueName } from '../../src/queue/index.js';
 import { dropFile, flagsMap, startHarness } from '../dataserver/harness.js';
 import { waitFor } from '../dataserver/child.js';
 import { createTestDatabase, testDbServer } from '../helpers/db.js';
@@ -163,3 +163,13 @@ test(
     );
   },
 );
+
+test('a worker whose queue_partitions differs from the queue record refuses to start', async (t) => {
+  const q = await queueDataserver(t);
+  const redis = new Redis(testRedisUrl());
+  t.after(() => {
+    redis.disconnect();
+  });
+  await redis.hset(metaKey(q.prefix), 'partitions', String(PARTITIONS * 2));
+  await assert.rejects(q.start(), /queue_partitions is 8 but the queue .* has 16 partitions/);
+});

@@ -1,8 +1,9 @@
 import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { describeError, type Logger } from '../../core/index.js';
+import { ConfigError, describeError, type Logger } from '../../core/index.js';
 import {
   decodePacketBytes,
+  metaKey,
   partitionQueueName,
   PACKET_JOB,
   type PacketJobData,
@@ -17,6 +18,8 @@ const MAX_STALLED_COUNT = 1_000_000;
 const STARTS_FIELD = 'ti:starts';
 /** An idle worker's blocking fetch times out after this many seconds (then it blocks again). */
 const DRAIN_DELAY_SEC = 5;
+/** Field of `metaKey(prefix)` where the listeners record the partition count P. */
+const META_PARTITIONS_FIELD = 'partitions';
 /** Error logs of one kind (Redis away) at most this often. */
 const ERROR_LOG_EVERY_MS = 10_000;
 
@@ -168,9 +171,23 @@ export function createQueueSource(config: QueueSourceConfig, log: Logger): Queue
     return worker;
   }
 
+  /**
+   * A worker with another P would read other queues than the listeners fill, and apply an
+   * agent's packets out of order: refused. The listeners own the record (they rewrite it when
+   * the queue is empty); a worker only reads it.
+   */
+  async function checkPartitions(): Promise<void> {
+    const recorded = await redis.hget(metaKey(config.prefix), META_PARTITIONS_FIELD);
+    if (recorded === null || Number(recorded) === config.partitions) return;
+    throw new ConfigError(
+      `queue_partitions is ${String(config.partitions)} but the queue under prefix "${config.prefix}" has ${recorded} partitions: use queue_partitions ${recorded} on every server of the cluster`,
+    );
+  }
+
   return {
     async start(onJob) {
       await redis.connect();
+      await checkPartitions();
       const queues = queueNames.map(
         (name) => new Queue(name, { connection: redis, prefix: config.prefix }),
       );
