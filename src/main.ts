@@ -32,9 +32,12 @@ import {
   createPacketParser,
   packetHeapProblem,
   processPacket,
+  QUEUE_WORKER_SETTINGS,
+  queueIntakeFactory,
   toDataserverConfig,
   type Dataserver,
   type DataserverConfig,
+  type DataserverDeps,
 } from './dataserver/index.js';
 import {
   createTentacleServer,
@@ -63,6 +66,7 @@ import {
   settingsReloadAction,
   tentacleFileValues,
 } from './reload.js';
+import { QUEUE_SETTINGS, startQueueListenerMode, type QueueListenerMode } from './queue/index.js';
 
 const VERSION = '0.1.0';
 /**
@@ -78,18 +82,20 @@ const FSYNC_THREADPOOL_SIZE = '16';
 const SPARE_MAX_BYTES = 64 * 1024;
 
 const SERVE_SETTINGS = {
+  ...QUEUE_SETTINGS,
+  ...QUEUE_WORKER_SETTINGS,
   ...HA_SETTINGS,
   ...DATASERVER_SETTINGS,
+  dataserver: {
+    kind: 'bool',
+    default: true,
+    help: "0 = this server only accepts packets (listener only: into the spool, or the queue when queue_url is set); Pandora's key",
+  },
   tentacle: {
     kind: 'bool',
     default: true,
     extension: true,
     help: 'run the Tentacle listener (--no-tentacle when a separate server fills the spool)',
-  },
-  dataserver: {
-    kind: 'bool',
-    default: true,
-    help: 'run the dataserver (0: listener only, files wait in incomingdir for another server)',
   },
   dbengine: { kind: 'string', default: 'mysql', values: ['mysql'], help: 'database engine' },
   tentacle_config: {
@@ -162,6 +168,7 @@ const SERVE_SETTINGS = {
 const USAGE = ingestUsage(SERVE_SETTINGS, [
   { title: 'built-in Tentacle listener', owns: (key) => key.startsWith('tentacle') },
   { title: 'dataserver and database', owns: (key) => key in DATASERVER_SETTINGS },
+  { title: 'scale-out (shared Redis queue)', owns: (key) => key.startsWith('queue_') },
   { title: 'high availability and HTTP', owns: (key) => key in HA_SETTINGS },
   { title: 'process', owns: () => true },
 ]);
@@ -242,6 +249,7 @@ async function prepareDatabase(config: DataserverConfig, logger: Logger): Promis
 /** What serve runs; stopped in reverse order by shutdown. */
 interface Running {
   tentacle?: TentacleServer;
+  queueListener?: QueueListenerMode;
   dataserver?: Dataserver;
   pool?: DbPool;
   closeParser?: () => Promise<void>;
@@ -256,7 +264,12 @@ interface Running {
 async function startDataserver(
   config: DataserverConfig,
   running: Running,
-  deps: { logger: Logger; registry: Registry; spares: SpareFiles | undefined },
+  deps: {
+    logger: Logger;
+    registry: Registry;
+    spares: SpareFiles | undefined;
+    intake: DataserverDeps['intake'];
+  },
 ): Promise<Dataserver> {
   const pool = createDbPool(
     { ...config.db, connectionLimit: config.db.connections, queueLimit: 1000 },
@@ -334,9 +347,18 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
         })
       : undefined;
   if (!spares) rmSync(spareDir, { recursive: true, force: true });
-  // `dataserver 0`: listener only; stored files wait in incomingdir for whoever consumes them.
+  // Scale-out: uploads and spool files go to the shared queue (src/queue/listener-mode.ts).
+  const queueListener = await startQueueListenerMode(s, config, { logger, registry });
+  if (queueListener) running.queueListener = queueListener;
+  // `dataserver 0`: listener only; stored files wait in incomingdir (or go to the queue).
   const dataserver = s.dataserver
-    ? await startDataserver(config, running, { logger, registry, spares })
+    ? await startDataserver(config, running, {
+        logger,
+        registry,
+        spares,
+        // Scale-out (queue_url set): packets come from the shared queue, not the spool folder.
+        intake: queueIntakeFactory(s, config, { registry }),
+      })
     : undefined;
 
   if (listenerOptions) {
@@ -348,6 +370,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
       logger,
       registry,
       spares,
+      sink: queueListener?.sink,
     });
     tentacle.on('fileStored', (e: { name: string }) => {
       dataserver?.wake(e.name);
@@ -382,6 +405,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
       dataserver?.wake();
     },
     ...(dataserver ? { health: () => dataserver.health() } : {}),
+    readiness: () => queueListener?.readiness(),
   });
   // The master's alert duties (alerts.md §2.4) need this server's alert service.
   if (dataserver) ha.attachAlerts(dataserver.alerts);
@@ -408,6 +432,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
         // Not ready and lease released first, so balancers and peers move on at once.
         ['ha', running.ha && (() => running.ha?.close() ?? Promise.resolve())],
         ['tentacle', running.tentacle && (() => running.tentacle?.close() ?? Promise.resolve())],
+        ['queue listener', running.queueListener?.close.bind(running.queueListener)],
         [
           'dataserver',
           running.dataserver && (() => running.dataserver?.close() ?? Promise.resolve()),

@@ -34,7 +34,16 @@ export interface DataserverDeps {
   readonly spares?: SpareFiles | undefined;
   /** Bytes of files read and not yet finished; by default derived from the heap. */
   readonly byteBudget?: number;
+  /**
+   * Another source of data files than the spool folder (scale-out: the shared queue). The
+   * spool's own recovery is then skipped: files claimed by an earlier spool-mode run go back
+   * into the incoming folder, where queue mode forwards spool files.
+   */
+  readonly intake?: IntakeFactory | undefined;
 }
+
+/** Builds an intake; `ready` is the pipeline's pull. */
+export type IntakeFactory = (hooks: { readonly log: Logger; readonly ready: () => void }) => Intake;
 
 export interface Dataserver {
   start(): Promise<void>;
@@ -82,16 +91,19 @@ function composeStages(
     limit: config.poisonDeaths,
     logger: log,
   });
-  const intake = createSpoolIntake(config, {
-    spool,
-    log,
-    ready: () => {
-      pipeline.pump();
-    },
-    listed: () => {
-      housekeeping.backlogEvents();
-    },
-  });
+  const ready = (): void => {
+    pipeline.pump();
+  };
+  const intake =
+    deps.intake?.({ log, ready }) ??
+    createSpoolIntake(config, {
+      spool,
+      log,
+      ready,
+      listed: () => {
+        housekeeping.backlogEvents();
+      },
+    });
   const housekeeping = createHousekeeping(config, {
     pool: deps.pool,
     log,
@@ -127,7 +139,7 @@ function composeStages(
     health,
     log,
     maxInFlight: config.batchFiles * (maxConcurrentBatches(config) + 1),
-    spool,
+    store: intake.store,
     pool: deps.pool,
     maxXmlSize: config.parse.maxXmlSize,
     nowSec,
@@ -214,12 +226,23 @@ async function closeStages(
   housekeeping.close();
   alerts.close();
   health.close();
-  await intake.close();
+  // Concurrently: a queue intake's close waits for the outcome of the files it handed out,
+  // which finishInFlight brings about.
+  const intakeClosed = intake.close();
   await pipeline.finishInFlight(config.shutdownGraceMs);
+  await intakeClosed;
   // Files still claimed now were not in flight at a death: the next start counts none.
   await guard.markClean();
   pipeline.releaseDrainWaiters();
   log.info('dataserver stopped');
+}
+
+/** Files an earlier spool-mode run left claimed go back to the spool, under their own name. */
+async function returnClaimedToSpool(stages: Stages): Promise<void> {
+  const claimed = await stages.spool.listClaimed();
+  for (const e of claimed) await stages.spool.reject(e.name, '');
+  if (claimed.length > 0)
+    stages.log.warn({ files: claimed.length }, 'files claimed in spool mode returned to the spool');
 }
 
 /**
@@ -248,7 +271,10 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     },
     spool,
     alerts,
-    health: health.snapshot,
+    health: () => {
+      const figures = intake.figures?.();
+      return figures ? { ...health.snapshot(), queue: figures } : health.snapshot();
+    },
     async start() {
       await housekeeping.loadCatalog();
       await alerts.start();
@@ -257,6 +283,14 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       const run = { serverId, startedAtSec, cache, catalog, alerts };
       const w = await startWriter(config, deps, run);
       pipeline.begin(w);
+      if (deps.intake) {
+        await returnClaimedToSpool(stages);
+        housekeeping.start(w);
+        health.start(config.stallTimeoutMs);
+        log.info({ serverName: config.serverName, serverId }, 'dataserver started (queue intake)');
+        await intake.start([]);
+        return;
+      }
       const recovered = await recoverClaimed(stages, w);
       housekeeping.start(w);
       health.start(config.stallTimeoutMs);

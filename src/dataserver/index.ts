@@ -12,7 +12,17 @@ export {
   type DataserverConfig,
   type DataserverSettings,
 } from './config.js';
-export { createDataserver, type Dataserver, type DataserverDeps } from './dataserver.js';
+export {
+  createDataserver,
+  type Dataserver,
+  type DataserverDeps,
+  type IntakeFactory,
+} from './dataserver.js';
+export {
+  QUEUE_WORKER_SETTINGS,
+  queueIntakeFactory,
+  type QueueWorkerSettings,
+} from './queue-mode.js';
 export { createInlineParser, type PacketParser, type ParseResult } from './parser.js';
 export { createWorkerParser } from './parse-pool.js';
 export { BADXML_SUFFIX, FAILED_SUFFIX } from './spool/spool-dir.js';

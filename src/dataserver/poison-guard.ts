@@ -6,7 +6,8 @@ import { LEDGER_TABLE, type DbPool } from '../db/index.js';
 import { poisonFileEvent } from './logic/index.js';
 import { fileIdentity } from './spool/file-identity.js';
 import { InFlightJournal } from './spool/in-flight-journal.js';
-import { FAILED_SUFFIX, type SpoolDir, type SpoolEntry } from './spool/spool-dir.js';
+import { FAILED_SUFFIX, type SpoolEntry } from './spool/spool-dir.js';
+import type { FileStore } from './stages/intake.js';
 import type { BatchWriter } from './writer/batch-writer.js';
 
 /** What became of a file the guard set aside. */
@@ -124,8 +125,8 @@ export class PoisonGuard {
 }
 
 /**
- * Sets a poison file aside: `<name>_FAILED` in the spool and a critical `error` event naming
- * why, exactly once. A file whose packet is already in the ledger (committed, then the process
+ * Sets a poison file aside: `<name>_FAILED` in its store (the spool; a queue keeps no file) and
+ * a critical `error` event naming why, exactly once. A file whose packet is already in the ledger (committed, then the process
  * died before the unlink) is only removed. The event is ledgered under an identity of its own,
  * derived from the packet's, so a crash between its COMMIT and the rename does not repeat it and
  * the packet itself, resent later, is still a new packet.
@@ -133,7 +134,7 @@ export class PoisonGuard {
 export async function setAsidePoisonFile(
   file: { entry: SpoolEntry; deaths: number },
   deps: {
-    spool: SpoolDir;
+    store: FileStore;
     writer: BatchWriter;
     pool: DbPool;
     maxXmlSize: number;
@@ -141,14 +142,14 @@ export async function setAsidePoisonFile(
   },
 ): Promise<SetAsideResult> {
   const { entry, deaths } = file;
-  const read = await deps.spool.readClaimed(entry.name, deps.maxXmlSize);
+  const read = await deps.store.readClaimed(entry.name, deps.maxXmlSize);
   const packetId = fileIdentity(entry.name, read, entry.mtimeMs);
   const [rows] = await deps.pool.query<RowDataPacket[]>(
     `SELECT 1 FROM ${LEDGER_TABLE} WHERE file_sha256 = ?`,
     [packetId],
   );
   if (rows.length > 0) {
-    await deps.spool.remove(entry.name);
+    await deps.store.remove(entry.name);
     return 'already_committed';
   }
   const failedName = entry.name + FAILED_SUFFIX;
@@ -159,7 +160,7 @@ export async function setAsidePoisonFile(
   });
   if (r.status === 'abandoned') return 'abandoned';
   // 'failed' too: the file must not come back at the next start either way.
-  await deps.spool.reject(entry.name, FAILED_SUFFIX);
+  await deps.store.reject(entry.name, FAILED_SUFFIX);
   return 'failed';
 }
 

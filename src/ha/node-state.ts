@@ -29,6 +29,8 @@ export interface PipelineHealth {
   readonly queueDepth: number;
   /** The dataserver's stall guard is raised. */
   readonly stalled: boolean;
+  /** Scale-out mode: the shared queue's figures, shown on /status. */
+  readonly queue?: Readonly<Record<string, number>>;
 }
 
 export interface NodeStateDeps {
@@ -56,6 +58,7 @@ export interface NodeState {
     queue_depth: number;
     draining: boolean;
     totals: Readonly<Record<string, number>>;
+    queue?: Readonly<Record<string, number>>;
   }>;
   readiness(): Promise<{ ready: boolean; reasons: string[] }>;
   drain(): Promise<void>;
@@ -72,6 +75,7 @@ const RATE_SOURCES = {
   bytes_received: 'pandora_tentacle_received_bytes_total',
   files_processed: 'pandora_dataserver_files_processed_total',
   module_values: 'pandora_dataserver_module_values_total',
+  queue_jobs_applied: 'pandora_queue_jobs_applied_total',
 } as const;
 
 async function metricSum(registry: Registry, name: string): Promise<number | undefined> {
@@ -123,6 +127,7 @@ export function createNodeState(config: NodeStateConfig, deps: NodeStateDeps): N
     async status() {
       const snap = coordinator.snapshot();
       const totals = await readTotals(deps.registry);
+      const queue = deps.pipeline?.()?.queue;
       return {
         server: snap.server,
         role: snap.role,
@@ -133,6 +138,7 @@ export function createNodeState(config: NodeStateConfig, deps: NodeStateDeps): N
         queue_depth: deps.pipeline?.()?.queueDepth ?? 0,
         draining: isDraining,
         totals,
+        ...(queue ? { queue } : {}),
       };
     },
     async readiness() {

@@ -30,6 +30,8 @@ export interface IntakeHooks {
   readonly onAdopted?: () => void;
   /** The pipeline's queue depth and stall guard (readiness, /status). */
   readonly health?: () => PipelineHealth;
+  /** The intake's own readiness reason (scale-out listener: `queue`), or undefined. */
+  readonly readiness?: () => string | undefined;
 }
 
 export interface HaRuntime {
@@ -90,7 +92,10 @@ export function createHaRuntime(
       registry: deps.registry,
       pipeline: () => intake?.health?.(),
       drainReceiver: () => intake?.drainReceiver() ?? Promise.resolve(),
-      checks: [() => ownerCheck?.() ?? Promise.resolve(undefined)],
+      checks: [
+        () => ownerCheck?.() ?? Promise.resolve(undefined),
+        () => Promise.resolve(intake?.readiness?.()),
+      ],
     },
   );
   let closing: Promise<void> | undefined;

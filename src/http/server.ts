@@ -70,6 +70,7 @@ export function createHttpServer(
       not_ready_reasons: readiness.reasons,
       rates: await meter.rates(),
       totals: status.totals,
+      ...(status.queue ? { queue: status.queue } : {}),
     };
   });
 

@@ -22,6 +22,8 @@ export interface StatusView {
   readonly draining: boolean;
   /** Monotonic totals (files, bytes, values…); the HTTP side turns them into per-second rates. */
   readonly totals: Readonly<Record<string, number>>;
+  /** Scale-out mode: the shared queue (waiting, active, oldest waiting age, jobs held here). */
+  readonly queue?: Readonly<Record<string, number>>;
 }
 
 export interface Readiness {

@@ -4,3 +4,18 @@
  */
 export * from './settings.js';
 export * from './topology.js';
+export * from './durability.js';
+export { queueFileSink, type PacketEnqueuer } from './listener-sink.js';
+export { RefusalReason } from './metrics.js';
+export { guardPartitions, META_PARTITIONS_FIELD, unfinishedJobs } from './partition-guard.js';
+export {
+  ENQUEUE_DEADLINE_MS,
+  openQueueProducer,
+  PACKET_JOB_OPTIONS,
+  QueueProducer,
+  QueueRefusal,
+  type QueueProducerDeps,
+  type QueueProducerOptions,
+} from './producer.js';
+export { SpoolForwarder, type SpoolForwarderOptions } from './spool-forwarder.js';
+export { startQueueListenerMode, type QueueListenerMode } from './listener-mode.js';

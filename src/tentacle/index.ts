@@ -6,6 +6,8 @@
  *   const server = createTentacleServer(options, { logger, registry, connectionLogLevel });
  *     // connectionLogLevel: level of a normal connection's lines (connected, file received or
  *     //   sent), 'debug' unless given; refusals and failures keep their own levels.
+ *   // sink (optional, FileSink): takes the uploads it wants before the final OK instead of the
+ *   //   storage folder; its rejection is `SEND ERR` (scale-out mode hands them to the queue)
  *     // options: TentacleServerOptions (directory required unless proxy; the rest default to the
  *     //   Perl server's defaults plus extensions: sync, transferTimeoutSec, maxDecompressedSize,
  *     //   fileMode, closeTimeoutSec, maxConnectionsPerAddress, firstByteTimeoutSec,
@@ -35,6 +37,7 @@ export {
   type TentacleServerEvents,
 } from './server.js';
 export type { ConnectionLogLevel, FileStoredEvent } from './session.js';
+export type { FileSink } from './file-sink.js';
 export type { ClientAddress } from './proxy-accept.js';
 export {
   compileFilters,

@@ -23,6 +23,7 @@ import {
 } from './session.js';
 import { sweepStaleTempFiles } from './spool-sweep.js';
 import { SpoolWriter } from './spool-writer.js';
+import type { FileSink } from './file-sink.js';
 
 /**
  * The Tentacle listener: one `net.Server` per listen address (implicit TLS is layered per
@@ -43,6 +44,8 @@ export interface TentacleServerDeps {
   readonly spares?: SpareFiles | undefined;
   /** Level of the per-connection lines (session/context.ts); `debug` unless given. */
   readonly connectionLogLevel?: ConnectionLogLevel | undefined;
+  /** Takes the uploads it wants instead of the storage folder (scale-out; file-sink.ts). */
+  readonly sink?: FileSink | undefined;
 }
 
 export interface TentacleServerEvents {
@@ -79,6 +82,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
         this.metrics.folderSyncs.inc();
       },
       spares: deps.spares,
+      sink: deps.sink,
     });
     this.#connectionLogLevel = deps.connectionLogLevel ?? 'debug';
     this.#authThrottle = new AuthThrottle(config.passDelayMaxMs);

@@ -11,6 +11,7 @@ import {
   unlinkQuietly,
   writeAllFd,
 } from '../core/index.js';
+import type { FileSink } from './file-sink.js';
 import { isDiskFull, SpoolError, SpoolErrorKind } from './spool-error.js';
 import type { SpoolWriter } from './spool-writer.js';
 
@@ -76,6 +77,11 @@ export class SpoolTransfer {
    */
   async commit(): Promise<void> {
     if (this.#done) throw new Error('transfer already finished');
+    const sink = this.#writer.options.sink;
+    if (sink?.wants(this.dir, this.name)) {
+      await this.#track(this.#deliver(sink));
+      return;
+    }
     if (
       this.#fd === undefined &&
       this.#bufferedBytes <= MEMORY_BUFFER_BYTES &&
@@ -255,6 +261,27 @@ export class SpoolTransfer {
       if (temp) unlinkQuietly(temp);
       throw err;
     }
+  }
+
+  /** Sink mode: the whole body goes to the sink; a spilled temp file is removed either way. */
+  async #deliver(sink: FileSink): Promise<void> {
+    try {
+      let data: Buffer;
+      if (this.#fd === undefined) {
+        data = Buffer.concat(this.#chunks, this.#bufferedBytes);
+      } else {
+        await this.#flushToDisk();
+        // The temp file is open write-only: read it back by its name.
+        if (this.#tempPath === undefined) throw new Error('no temp file');
+        data = await fs.promises.readFile(this.#tempPath);
+      }
+      this.#chunks = [];
+      await sink.deliver(this.name, data);
+    } catch (err) {
+      await this.#fail(err);
+    }
+    this.#done = true;
+    await this.#cleanup();
   }
 
   async #fail(err: unknown): Promise<never> {

@@ -11,6 +11,7 @@ import {
   unlinkQuietly,
   type SpareFiles,
 } from '../core/index.js';
+import type { FileSink } from './file-sink.js';
 import type { SyncPolicy } from './options.js';
 import { SpoolTransfer } from './spool-transfer.js';
 
@@ -91,6 +92,8 @@ export interface SpoolWriterOptions {
    * an OS crash could leave the final name on the spare's old bytes, a whole older packet.
    */
   readonly spares?: SpareFiles | undefined;
+  /** Files it wants are handed to it at commit instead of being stored (file-sink.ts). */
+  readonly sink?: FileSink | undefined;
 }
 
 export class SpoolWriter {

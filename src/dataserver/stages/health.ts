@@ -7,6 +7,8 @@ export interface PipelineHealth {
   readonly queueDepth: number;
   /** The stall guard is raised: files wait and none has finished for the stall timeout. */
   readonly stalled: boolean;
+  /** Scale-out mode: the shared queue's figures (waiting, active, oldest waiting age…). */
+  readonly queue?: Readonly<Record<string, number>>;
 }
 
 /** A gauge read when scraped. */

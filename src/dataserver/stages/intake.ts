@@ -4,6 +4,11 @@ import type { SpoolEntry } from '../spool/spool-dir.js';
 export interface IntakeFile extends SpoolEntry {
   /** Already claimed by a previous run of this server: handled without claiming again. */
   readonly recovered: boolean;
+  /**
+   * The file was in flight at this many abnormal deaths (the intake counted them): the pipeline
+   * sets it aside as a poison file instead of handling it.
+   */
+  readonly deaths?: number;
 }
 
 /**
@@ -58,8 +63,13 @@ export interface Intake {
   readonly leftAtSource: boolean;
   /** Agent keys with more than `limit` files known (the backlog event). */
   backlog(limit: number): { key: string; count: number }[];
+  /** Figures of the source for `/status` (the shared queue's waiting and active jobs…). */
+  figures?(): Readonly<Record<string, number>>;
   /** Bookkeeping for a stall report. */
   report(): Record<string, number | boolean>;
-  /** Stops listening; resolves once a running look at the source has ended. */
+  /**
+   * Stops listening; resolves once a running look at the source has ended and every handed
+   * file's outcome has reached the source (the pipeline finishes them meanwhile).
+   */
   close(): Promise<void>;
 }

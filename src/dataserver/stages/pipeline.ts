@@ -1,11 +1,11 @@
 import { describeError, type Logger } from '../../core/index.js';
 import type { DbPool } from '../../db/index.js';
 import { setAsidePoisonFile, type PoisonGuard } from '../poison-guard.js';
-import { FAILED_SUFFIX, type SpoolDir, type SpoolEntry } from '../spool/spool-dir.js';
+import { FAILED_SUFFIX, type SpoolEntry } from '../spool/spool-dir.js';
 import type { BatchWriter } from '../writer/batch-writer.js';
 import type { FileHandler } from './file-handler.js';
 import type { DataserverHealth } from './health.js';
-import type { Intake, IntakeFile } from './intake.js';
+import type { FileStore, Intake, IntakeFile } from './intake.js';
 
 export interface PipelineDeps {
   readonly intake: Intake;
@@ -16,7 +16,7 @@ export interface PipelineDeps {
   /** Files in flight at most (enough for the running batches and the next one). */
   readonly maxInFlight: number;
   /** What setting a poison file aside needs (it reads the file and may write its ledger row). */
-  readonly spool: SpoolDir;
+  readonly store: FileStore;
   readonly pool: DbPool;
   readonly maxXmlSize: number;
   readonly nowSec: () => number;
@@ -64,19 +64,29 @@ export class Pipeline {
       if (guard.isolating && this.#inFlight > 0) break; // suspects of a death: one file at a time
       const file = intake.next();
       if (!file) break;
-      this.#handleOne(file, w);
+      const { deaths } = file;
+      // A file the intake counted in flight at too many deaths (a queue's stalled job).
+      if (deaths === undefined) this.#handleOne(file, w);
+      else
+        void this.setAside({ entry: file, deaths }, w, () => {
+          intake.done(file);
+        });
     }
   }
 
-  /** A poison file (in flight at too many deaths) leaves the claim folder; counted as in flight. */
-  async setAside(file: { entry: SpoolEntry; deaths: number }, w: BatchWriter): Promise<void> {
+  /** A poison file (in flight at too many deaths) leaves its store; counted as in flight. */
+  async setAside(
+    file: { entry: SpoolEntry; deaths: number },
+    w: BatchWriter,
+    intakeDone?: () => void,
+  ): Promise<void> {
     const { log, health } = this.#deps;
     const { name } = file.entry;
     this.#inFlight++;
     try {
-      const { spool, pool, maxXmlSize } = this.#deps;
+      const { store, pool, maxXmlSize } = this.#deps;
       const nowSec = this.#deps.nowSec();
-      const result = await setAsidePoisonFile(file, { spool, writer: w, pool, maxXmlSize, nowSec });
+      const result = await setAsidePoisonFile(file, { store, writer: w, pool, maxXmlSize, nowSec });
       if (result === 'failed') {
         log.error(
           { file: name, deaths: file.deaths },
@@ -92,6 +102,7 @@ export class Pipeline {
       health.results.labels('error').inc();
     } finally {
       this.#inFlight--;
+      intakeDone?.();
       this.#finished();
     }
   }

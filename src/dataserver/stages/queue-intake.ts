@@ -1,0 +1,289 @@
+import { performance } from 'node:perf_hooks';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { describeError, type Logger } from '../../core/index.js';
+import { agentKeyOf } from '../../pandora/index.js';
+import { collectedGauge } from './health.js';
+import type { FileStore, Intake, IntakeFile } from './intake.js';
+import type { ArrivedJob, JobOutcome, QueueFigures, QueueSource } from './queue-source.js';
+
+/** How often the cluster-wide queue figures are read from Redis. */
+const FIGURES_EVERY_MS = 1000;
+
+export interface QueueIntakeConfig {
+  /**
+   * Handings a job may have had without finishing (its holders died) before it is quarantined
+   * instead of handled again (`dataserver_poison_deaths`; 0 = never).
+   */
+  readonly poisonStarts: number;
+}
+
+export interface QueueIntakeDeps {
+  readonly source: QueueSource;
+  readonly log: Logger;
+  readonly registry: Registry;
+  /** `next()` may have something new. */
+  readonly ready: () => void;
+}
+
+/** A job of the shared queue held by this process, from its arrival to its outcome. */
+interface HeldJob {
+  readonly job: ArrivedJob;
+  readonly file: IntakeFile;
+  readonly heldAt: number;
+  /** Out to the pipeline (handed by `next()`, `done()` not yet called). */
+  handed: boolean;
+  /** A start was recorded in Redis for the current handing. */
+  counted: boolean;
+  /** The outcome reached BullMQ's processor (it completes or releases the job now). */
+  outcome?: JobOutcome;
+  readonly settle: (outcome: JobOutcome) => void;
+}
+
+/**
+ * The shared Redis queue as an intake (scaleout.md §2). A BullMQ processor is push-based: a
+ * partition's worker holds one job and waits; the pipeline pulls. So each arriving job is
+ * registered here and its processor waits until the pipeline has finished the file:
+ *
+ * - claim = the job is held (the processor is waiting); read = the job's bytes;
+ * - remove (after COMMIT) and reject (`_BADXML`/`_FAILED`: a ledger row and event were written;
+ *   no file is kept, the name is logged) both complete the job;
+ * - a file finished without either (abandoned at shutdown) goes back to the head of its queue.
+ *
+ * Ordering needs nothing more: a partition holds at most one job cluster-wide, so at most one
+ * file per agent key is ever here (intake rules 1 and 2). A job whose earlier handings never
+ * finished (a worker died with it in flight) is a suspect: it is handed alone, once nothing else
+ * is out, so a second death names it; at `poisonStarts` such handings it is quarantined (handed
+ * with `deaths` set, which the pipeline sets aside with an event) instead of handled again.
+ */
+export function createQueueIntake(config: QueueIntakeConfig, deps: QueueIntakeDeps): Intake {
+  const { source, log } = deps;
+  const byName = new Map<string, HeldJob>();
+  /** Held and not handed, in arrival order. */
+  const waiting: HeldJob[] = [];
+  let handedCount = 0;
+  let suspectOut = false;
+  let closing = false;
+  let figures: QueueFigures = { waiting: 0, active: 0, oldestWaitingAgeSec: 0 };
+  let figuresTimer: NodeJS.Timeout | undefined;
+  const metrics = createQueueMetrics(deps.registry, () => ({ ...figures, held: byName.size }));
+
+  const isPoison = (h: HeldJob) => h.file.deaths !== undefined;
+  const isSuspect = (h: HeldJob) => h.job.starts > 0 && !isPoison(h);
+
+  function onJob(job: ArrivedJob): Promise<JobOutcome> {
+    return new Promise<JobOutcome>((settle) => {
+      if (closing || byName.has(job.name)) {
+        // Closing: it goes back untouched. A second job of a held name cannot arrive (one job
+        // per partition); should it, it waits behind the first rather than run beside it.
+        if (!closing) log.error({ file: job.name }, 'a job of a held file name arrived; released');
+        settle('release');
+        return;
+      }
+      const poison = config.poisonStarts > 0 && job.starts >= config.poisonStarts;
+      const held: HeldJob = {
+        job,
+        file: {
+          name: job.name,
+          key: agentKeyOf(job.name) ?? job.name,
+          mtimeMs: job.storedAt,
+          recovered: false,
+          ...(poison ? { deaths: job.starts } : {}),
+        },
+        heldAt: performance.now(),
+        handed: false,
+        counted: false,
+        settle,
+      };
+      if (job.starts > 0)
+        log.warn(
+          { file: job.name, starts: job.starts, partition: job.partition },
+          poison
+            ? 'queued packet held at too many deaths: quarantined'
+            : 'queued packet held at a death: handled alone',
+        );
+      byName.set(job.name, held);
+      waiting.push(held);
+      deps.ready();
+    });
+  }
+
+  function finish(held: HeldJob, outcome: JobOutcome): void {
+    if (held.outcome) return;
+    held.outcome = outcome;
+    metrics.hold.observe((performance.now() - held.heldAt) / 1000);
+    if (outcome === 'complete') metrics.applied.inc();
+    held.settle(outcome);
+  }
+
+  function completeByName(name: string): Promise<void> {
+    const held = byName.get(name);
+    if (held) finish(held, 'complete');
+    return Promise.resolve();
+  }
+
+  const store: FileStore = {
+    claim: (name) => Promise.resolve(byName.has(name)),
+    readClaimed(name, maxBytes, admit) {
+      const held = byName.get(name);
+      if (!held) return Promise.reject(new Error(`queued packet ${name} is not held`));
+      const { bytes } = held.job;
+      if (bytes.length > maxBytes) return Promise.resolve({ tooLarge: bytes.length });
+      return (admit ? admit(bytes.length) : Promise.resolve()).then(() => bytes);
+    },
+    remove: completeByName,
+    reject(name, suffix) {
+      const held = byName.get(name);
+      log.warn(
+        { file: name, suffix, partition: held?.job.partition, via: held?.job.via },
+        'queued packet refused (ledgered with its event); the job completes, no file is kept',
+      );
+      return completeByName(name);
+    },
+  };
+
+  /** The next held job to hand, keeping suspects alone. */
+  function pick(): HeldJob | undefined {
+    if (suspectOut) return undefined;
+    for (let i = 0; i < waiting.length; i++) {
+      const held = waiting[i];
+      if (!held) continue;
+      if (isSuspect(held) && handedCount > 0) return undefined; // the rest wait with it
+      waiting.splice(i, 1);
+      return held;
+    }
+    return undefined;
+  }
+
+  function hand(held: HeldJob): IntakeFile {
+    held.handed = true;
+    handedCount++;
+    if (isSuspect(held)) suspectOut = true;
+    if (!isPoison(held)) {
+      // Recorded before the packet is parsed: a death from here on counts against it.
+      source.countStart(held.job);
+      held.counted = true;
+    }
+    return held.file;
+  }
+
+  async function readFigures(): Promise<void> {
+    try {
+      figures = await source.figures();
+    } catch (err) {
+      log.debug({ err: describeError(err) }, 'queue figures unavailable');
+    }
+  }
+
+  return {
+    store,
+    async start(recovered) {
+      if (recovered.length > 0)
+        log.warn({ files: recovered.length }, 'recovered spool files are not read in queue mode');
+      await source.start(onJob);
+      await readFigures();
+      figuresTimer = setInterval(() => void readFigures(), FIGURES_EVERY_MS);
+      figuresTimer.unref();
+    },
+    next() {
+      if (closing) return undefined;
+      const held = pick();
+      return held && hand(held);
+    },
+    done(file) {
+      const held = byName.get(file.name);
+      if (!held?.handed) return;
+      held.handed = false;
+      handedCount--;
+      if (isSuspect(held)) suspectOut = false;
+      if (held.outcome) {
+        byName.delete(file.name);
+        deps.ready();
+        return;
+      }
+      // Finished without commit or refusal (abandoned: shutdown with the database away). No
+      // death: the start is taken back, and the job goes back to the queue's head (closing) or
+      // to the head of ours.
+      if (held.counted) source.uncountStart(held.job);
+      held.counted = false;
+      if (closing) {
+        byName.delete(file.name);
+        finish(held, 'release');
+      } else {
+        waiting.unshift(held);
+      }
+      deps.ready();
+    },
+    wake: () => undefined,
+    refresh: () => Promise.resolve(),
+    get size() {
+      return byName.size;
+    },
+    leftAtSource: false,
+    backlog: () => [],
+    report: () => ({
+      heldJobs: byName.size,
+      heldNotHanded: waiting.length,
+      handed: handedCount,
+      suspectOut,
+      clusterWaiting: figures.waiting,
+      clusterActive: figures.active,
+    }),
+    figures: () => ({
+      waiting: figures.waiting,
+      active: figures.active,
+      oldest_waiting_age_seconds: Math.round(figures.oldestWaitingAgeSec * 1000) / 1000,
+      held: byName.size,
+    }),
+    async close() {
+      closing = true;
+      if (figuresTimer) clearInterval(figuresTimer);
+      // Held and not handed: back to the head of their queues at once. Handed ones finish
+      // (or are abandoned) in the pipeline's shutdown; the source waits for their outcome.
+      for (const held of waiting.splice(0)) {
+        byName.delete(held.file.name);
+        finish(held, 'release');
+      }
+      await source.close();
+    },
+  };
+}
+
+function createQueueMetrics(registry: Registry, read: () => QueueFigures & { held: number }) {
+  collectedGauge(
+    registry,
+    'pandora_queue_jobs_waiting',
+    'Packets waiting in the shared queue, summed over partitions (cluster-wide)',
+    () => read().waiting,
+  );
+  collectedGauge(
+    registry,
+    'pandora_queue_jobs_active',
+    'Packets being applied, summed over partitions (cluster-wide; at most one per partition)',
+    () => read().active,
+  );
+  collectedGauge(
+    registry,
+    'pandora_queue_oldest_waiting_age_seconds',
+    'Age of the oldest packet waiting at the head of a partition (0 when none waits)',
+    () => read().oldestWaitingAgeSec,
+  );
+  collectedGauge(
+    registry,
+    'pandora_queue_jobs_held',
+    'Jobs this server holds (one per partition at most), handed to the pipeline or not',
+    () => read().held,
+  );
+  return {
+    applied: new Counter({
+      name: 'pandora_queue_jobs_applied_total',
+      help: 'Queued packets finished by this server (committed, duplicate or refused with an event)',
+      registers: [registry],
+    }),
+    hold: new Histogram({
+      name: 'pandora_queue_job_hold_seconds',
+      help: 'Time a job is held by this server, from its arrival to its completion or release',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+  };
+}

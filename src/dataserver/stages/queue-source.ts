@@ -1,0 +1,244 @@
+import { Queue, WaitingError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { ConfigError, describeError, type Logger } from '../../core/index.js';
+import {
+  decodePacketBytes,
+  metaKey,
+  partitionQueueName,
+  PACKET_JOB,
+  type PacketJobData,
+} from '../../queue/index.js';
+
+/**
+ * Stall recoveries BullMQ allows before it fails a job itself. Ours are counted per handing
+ * (`STARTS_FIELD`) and end in a quarantine, so BullMQ's own limit must never be the one reached.
+ */
+const MAX_STALLED_COUNT = 1_000_000;
+/** Our start counter, a field of BullMQ's job hash: it goes when the job is removed. */
+const STARTS_FIELD = 'ti:starts';
+/** An idle worker's blocking fetch times out after this many seconds (then it blocks again). */
+const DRAIN_DELAY_SEC = 5;
+/** Field of `metaKey(prefix)` where the listeners record the partition count P. */
+const META_PARTITIONS_FIELD = 'partitions';
+/** Error logs of one kind (Redis away) at most this often. */
+const ERROR_LOG_EVERY_MS = 10_000;
+
+/** A job this process holds: its packet, decoded, and where it came from. */
+export interface ArrivedJob {
+  readonly partition: number;
+  readonly jobId: string;
+  readonly name: string;
+  readonly bytes: Buffer;
+  readonly storedAt: number;
+  readonly via: string;
+  /** Handings of this job that never finished (deaths of the processes that held it). */
+  readonly starts: number;
+}
+
+/** How a held job leaves this process: completed in Redis, or back at the head of its queue. */
+export type JobOutcome = 'complete' | 'release';
+
+/** Cluster-wide figures of the partition queues (summed), read from Redis. */
+export interface QueueFigures {
+  readonly waiting: number;
+  readonly active: number;
+  /** Age in seconds of the oldest waiting packet (its `storedAt`), 0 when none waits. */
+  readonly oldestWaitingAgeSec: number;
+}
+
+export interface QueueSourceConfig {
+  readonly url: string;
+  readonly prefix: string;
+  readonly partitions: number;
+  /** BullMQ lock duration: a dead worker's job is taken again after about this long. */
+  readonly lockMs: number;
+}
+
+export interface QueueSource {
+  /** Sets global concurrency 1 on every partition and starts one worker per partition. */
+  start(onJob: (job: ArrivedJob) => Promise<JobOutcome>): Promise<void>;
+  /** A start of the job (handed to processing) is recorded before it runs. */
+  countStart(job: ArrivedJob): void;
+  /** The handing ended without the job finishing and without a death (shutdown, outage). */
+  uncountStart(job: ArrivedJob): void;
+  figures(): Promise<QueueFigures>;
+  /** Stops fetching; resolves once every held job has completed or been released. */
+  close(): Promise<void>;
+}
+
+/**
+ * Waiting and active jobs over the partition queues, and the `storedAt` of the oldest job at the
+ * head of a wait list (the next one each partition hands out), in one round trip.
+ * KEYS: wait and active list of each partition; ARGV[1]: the job-key prefix of each, `|`-joined.
+ */
+const FIGURES_LUA = `
+local waiting, active, oldest = 0, 0, 0
+local prefixes = {}
+for p in string.gmatch(ARGV[1], '[^|]+') do prefixes[#prefixes + 1] = p end
+for i = 1, #KEYS, 2 do
+  local n = redis.call('LLEN', KEYS[i])
+  waiting = waiting + n
+  active = active + redis.call('LLEN', KEYS[i + 1])
+  if n > 0 then
+    local id = redis.call('LINDEX', KEYS[i], -1)
+    local key = prefixes[(i + 1) / 2] .. id
+    local ok, data = pcall(cjson.decode, redis.call('HGET', key, 'data') or '')
+    local t = ok and type(data) == 'table' and tonumber(data.storedAt)
+      or tonumber(redis.call('HGET', key, 'timestamp'))
+    if t and (oldest == 0 or t < oldest) then oldest = t end
+  end
+end
+return {waiting, active, oldest}
+`;
+
+/**
+ * The consumer side of the shared queue: one BullMQ worker (concurrency 1) per partition queue,
+ * each queue with global concurrency 1, so the cluster has at most one active job per partition
+ * (scaleout.md §2). A job's processor hands the packet to `onJob` and waits for its outcome:
+ * `complete` returns (BullMQ completes the job and fetches the partition's next one in the same
+ * call); `release` moves it back to the head of its wait list. No BullMQ retries (attempts 1):
+ * they would put the job behind younger packets.
+ */
+export function createQueueSource(config: QueueSourceConfig, log: Logger): QueueSource {
+  const redis = new Redis(config.url, { maxRetriesPerRequest: null, lazyConnect: true });
+  const workers: Worker<PacketJobData>[] = [];
+  const lastErrorLog = new Map<string, number>();
+  const queueNames = Array.from({ length: config.partitions }, (_, p) => partitionQueueName(p));
+  const jobKey = (p: number, id: string) => `${config.prefix}:${queueNames[p] ?? ''}:${id}`;
+  let closed: Promise<void> | undefined;
+
+  function logError(kind: string, err: unknown): void {
+    const now = Date.now();
+    if (now - (lastErrorLog.get(kind) ?? 0) < ERROR_LOG_EVERY_MS) return;
+    lastErrorLog.set(kind, now);
+    log.error({ err: describeError(err), kind }, 'queue error');
+  }
+  redis.on('error', (err) => {
+    logError('redis', err);
+  });
+
+  async function startsOf(p: number, job: Job<PacketJobData>): Promise<number> {
+    // Only a job that stalled (its holder lost it) can have starts left unfinished: skips a
+    // round trip for every other job.
+    if (job.stalledCounter === 0) return 0;
+    return Number((await redis.hget(jobKey(p, job.id ?? ''), STARTS_FIELD)) ?? 0);
+  }
+
+  function processorOf(p: number, onJob: (job: ArrivedJob) => Promise<JobOutcome>) {
+    return async (job: Job<PacketJobData>, token?: string): Promise<void> => {
+      if (job.name !== PACKET_JOB) {
+        log.warn({ partition: p, jobId: job.id, job: job.name }, 'not a packet job; completed');
+        return;
+      }
+      const { data } = job;
+      const outcome = await onJob({
+        partition: p,
+        jobId: job.id ?? '',
+        name: data.name,
+        bytes: decodePacketBytes(data),
+        storedAt: data.storedAt,
+        via: data.via,
+        starts: await startsOf(p, job),
+      });
+      if (outcome === 'complete') return;
+      // Back to the head of the wait list (RPUSH: the next job the partition hands out), so it
+      // keeps its place before the agent's younger packets.
+      await job.moveToWait(token);
+      throw new WaitingError();
+    };
+  }
+
+  function createWorker(p: number, onJob: (job: ArrivedJob) => Promise<JobOutcome>) {
+    const worker = new Worker<PacketJobData>(queueNames[p] ?? '', processorOf(p, onJob), {
+      connection: redis,
+      prefix: config.prefix,
+      concurrency: 1,
+      autorun: false,
+      lockDuration: config.lockMs,
+      stalledInterval: Math.max(500, Math.floor(config.lockMs / 2)),
+      maxStalledCount: MAX_STALLED_COUNT,
+      drainDelay: DRAIN_DELAY_SEC,
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 10_000 },
+    });
+    worker.on('error', (err) => {
+      logError('worker', err);
+    });
+    worker.on('failed', (job, err) => {
+      // Never expected (the processor only throws to release): say so, with the job.
+      log.error({ err: describeError(err), partition: p, jobId: job?.id }, 'queue job failed');
+    });
+    return worker;
+  }
+
+  /**
+   * A worker with another P would read other queues than the listeners fill, and apply an
+   * agent's packets out of order: refused. The listeners own the record (they rewrite it when
+   * the queue is empty); a worker only reads it.
+   */
+  async function checkPartitions(): Promise<void> {
+    const recorded = await redis.hget(metaKey(config.prefix), META_PARTITIONS_FIELD);
+    if (recorded === null || Number(recorded) === config.partitions) return;
+    throw new ConfigError(
+      `queue_partitions is ${String(config.partitions)} but the queue under prefix "${config.prefix}" has ${recorded} partitions: use queue_partitions ${recorded} on every server of the cluster`,
+    );
+  }
+
+  return {
+    async start(onJob) {
+      await redis.connect();
+      await checkPartitions();
+      const queues = queueNames.map(
+        (name) => new Queue(name, { connection: redis, prefix: config.prefix }),
+      );
+      try {
+        await Promise.all(queues.map((q) => q.setGlobalConcurrency(1)));
+      } finally {
+        await Promise.all(queues.map((q) => q.close()));
+      }
+      for (let p = 0; p < config.partitions; p++) workers.push(createWorker(p, onJob));
+      for (const w of workers) {
+        w.run().catch((err: unknown) => {
+          logError('worker', err);
+        });
+      }
+      log.info(
+        { prefix: config.prefix, partitions: config.partitions, lockMs: config.lockMs },
+        'queue workers started',
+      );
+    },
+    countStart(job) {
+      redis.hincrby(jobKey(job.partition, job.jobId), STARTS_FIELD, 1).catch((err: unknown) => {
+        logError('starts', err);
+      });
+    },
+    uncountStart(job) {
+      redis.hincrby(jobKey(job.partition, job.jobId), STARTS_FIELD, -1).catch((err: unknown) => {
+        logError('starts', err);
+      });
+    },
+    async figures() {
+      const keys = queueNames.flatMap((n) => [
+        `${config.prefix}:${n}:wait`,
+        `${config.prefix}:${n}:active`,
+      ]);
+      const prefixes = queueNames.map((n) => `${config.prefix}:${n}:`).join('|');
+      const [waiting, active, oldest] = (await redis.eval(
+        FIGURES_LUA,
+        keys.length,
+        ...keys,
+        prefixes,
+      )) as [number, number, number];
+      const ageSec = oldest > 0 ? Math.max(0, (Date.now() - oldest) / 1000) : 0;
+      return { waiting, active, oldestWaitingAgeSec: ageSec };
+    },
+    close() {
+      closed ??= (async () => {
+        // Not forced: each worker waits for its held job's outcome (the caller settles them).
+        await Promise.all(workers.map((w) => w.close()));
+        await redis.quit().catch(() => undefined);
+      })();
+      return closed;
+    },
+  };
+}
