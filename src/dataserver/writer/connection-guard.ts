@@ -41,106 +41,154 @@ export function createConnectionGuard(
   batchTimeoutMs: number,
   log: Logger,
 ): ConnectionGuard {
+  return new PoolConnectionGuard(pool, batchTimeoutMs, log);
+}
+
+class PoolConnectionGuard implements ConnectionGuard {
+  readonly #pool: DbPool;
+  readonly #batchTimeoutMs: number;
+  readonly #log: Logger;
   /** How to drop the connection of each running batch (abortAll). */
-  const running = new Set<() => void>();
-  /** abortAll() was called (shutdown): no batch starts any more. */
-  let aborted = false;
+  readonly #running = new Set<() => void>();
   /**
    * Server sessions of dropped connections. In a partition the server never sees the socket
    * go, and the session keeps its row and named locks (until wait_timeout or keepalive, hours):
    * each is killed before the next batch, once the database answers again.
    */
-  const zombies = new Set<number>();
+  readonly #zombies = new Set<number>();
+  /** abortAll() was called (shutdown): no batch starts any more. */
+  aborted = false;
 
-  async function killZombies(conn: PoolConnection): Promise<void> {
-    for (const id of [...zombies]) {
-      try {
-        await conn.query(`KILL ${String(id)}`);
-        log.info({ threadId: id }, 'ended the server session of a dropped batch connection');
-      } catch (err) {
-        // ER_NO_SUCH_THREAD: it ended by itself. Anything else: try again next batch.
-        if ((err as { code?: unknown }).code !== 'ER_NO_SUCH_THREAD') throw err;
-      }
-      zombies.delete(id);
-    }
+  constructor(pool: DbPool, batchTimeoutMs: number, log: Logger) {
+    this.#pool = pool;
+    this.#batchTimeoutMs = batchTimeoutMs;
+    this.#log = log;
   }
 
-  function refuseAfterAbort(): void {
-    if (aborted) throw new BatchTimeoutError('shutting down: batch not started');
-  }
-
-  async function acquire(files: number): Promise<GuardedConnection> {
-    refuseAfterAbort();
-    const conn = await pool.getConnection();
+  async acquire(files: number): Promise<GuardedConnection> {
+    this.#refuseAfterAbort();
+    const conn = await this.#pool.getConnection();
     try {
-      refuseAfterAbort();
-      if (zombies.size > 0) await killZombies(conn);
+      this.#refuseAfterAbort();
+      if (this.#zombies.size > 0) await this.#killZombies(conn);
     } catch (err) {
       conn.release();
       throw err;
     }
-    let namedLocks = false;
-    let broken = false;
-    let dropped = false; // set from the timer, read in fail()
-    const drop = () => {
-      dropped = true;
-      const { threadId } = conn.connection as unknown as { threadId?: number | null };
-      if (typeof threadId === 'number') zombies.add(threadId);
-      dropConnection(conn);
-    };
-    running.add(drop);
-    const deadline =
+    return new BatchConnection(conn, {
+      guard: this,
+      files,
+      batchTimeoutMs: this.#batchTimeoutMs,
+      log: this.#log,
+    });
+  }
+
+  abortAll(): void {
+    this.aborted = true;
+    for (const drop of this.#running) drop();
+  }
+
+  /** A batch's connection is running: `drop` ends it on abortAll. */
+  track(drop: () => void): void {
+    this.#running.add(drop);
+  }
+
+  untrack(drop: () => void): void {
+    this.#running.delete(drop);
+  }
+
+  /** The server session of a dropped connection, to KILL before the next batch. */
+  addZombie(threadId: number): void {
+    this.#zombies.add(threadId);
+  }
+
+  #refuseAfterAbort(): void {
+    if (this.aborted) throw new BatchTimeoutError('shutting down: batch not started');
+  }
+
+  async #killZombies(conn: PoolConnection): Promise<void> {
+    for (const id of [...this.#zombies]) {
+      try {
+        await conn.query(`KILL ${String(id)}`);
+        this.#log.info({ threadId: id }, 'ended the server session of a dropped batch connection');
+      } catch (err) {
+        // ER_NO_SUCH_THREAD: it ended by itself. Anything else: try again next batch.
+        if ((err as { code?: unknown }).code !== 'ER_NO_SUCH_THREAD') throw err;
+      }
+      this.#zombies.delete(id);
+    }
+  }
+}
+
+/** One batch's connection under its deadline. */
+class BatchConnection implements GuardedConnection {
+  readonly conn: PoolConnection;
+  readonly #guard: PoolConnectionGuard;
+  readonly #batchTimeoutMs: number;
+  readonly #deadline: NodeJS.Timeout | undefined;
+  readonly #drop = () => {
+    this.#dropped = true;
+    const { threadId } = this.conn.connection as unknown as { threadId?: number | null };
+    if (typeof threadId === 'number') this.#guard.addZombie(threadId);
+    dropConnection(this.conn);
+  };
+  #namedLocks = false;
+  #broken = false;
+  /** Set from the deadline or abortAll, read in fail(). */
+  #dropped = false;
+
+  constructor(
+    conn: PoolConnection,
+    options: { guard: PoolConnectionGuard; files: number; batchTimeoutMs: number; log: Logger },
+  ) {
+    const { guard, files, batchTimeoutMs, log } = options;
+    this.conn = conn;
+    this.#guard = guard;
+    this.#batchTimeoutMs = batchTimeoutMs;
+    guard.track(this.#drop);
+    this.#deadline =
       batchTimeoutMs > 0
         ? setTimeout(() => {
             log.warn(
               { files, timeoutMs: batchTimeoutMs },
               'batch transaction got no answer in time; dropping its connection to retry',
             );
-            drop();
+            this.#drop();
           }, batchTimeoutMs).unref()
         : undefined;
-
-    return {
-      conn,
-      holdsNamedLocks() {
-        namedLocks = true;
-      },
-      async fail(err) {
-        if (dropped) {
-          // Rolled back by the server when it sees the connection gone, if it ever got the batch.
-          broken = true;
-          return new BatchTimeoutError(
-            aborted
-              ? 'shutting down: batch connection dropped'
-              : `batch transaction still running after ${String(batchTimeoutMs)} ms; connection dropped`,
-          );
-        }
-        if (isTransientDbError(err)) broken = true;
-        await conn.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
-        return err;
-      },
-      async close() {
-        // Still under the deadline: a database that stops answering here would hold us too.
-        if (namedLocks && !broken)
-          await conn.query('SELECT RELEASE_ALL_LOCKS()').catch(() => {
-            broken = true;
-          });
-        clearTimeout(deadline);
-        running.delete(drop);
-        // A connection that failed mid-batch may be half-dead: never hand it back to the pool.
-        if (broken) conn.destroy();
-        else conn.release();
-      },
-    };
   }
 
-  return {
-    acquire,
-    abortAll() {
-      aborted = true;
-      for (const drop of running) drop();
-    },
-  };
+  holdsNamedLocks(): void {
+    this.#namedLocks = true;
+  }
+
+  async fail(err: unknown): Promise<unknown> {
+    if (this.#dropped) {
+      // Rolled back by the server when it sees the connection gone, if it ever got the batch.
+      this.#broken = true;
+      return new BatchTimeoutError(
+        this.#guard.aborted
+          ? 'shutting down: batch connection dropped'
+          : `batch transaction still running after ${String(this.#batchTimeoutMs)} ms; connection dropped`,
+      );
+    }
+    if (isTransientDbError(err)) this.#broken = true;
+    await this.conn.query('ROLLBACK').catch(() => {
+      this.#broken = true;
+    });
+    return err;
+  }
+
+  async close(): Promise<void> {
+    // Still under the deadline: a database that stops answering here would hold us too.
+    if (this.#namedLocks && !this.#broken)
+      await this.conn.query('SELECT RELEASE_ALL_LOCKS()').catch(() => {
+        this.#broken = true;
+      });
+    clearTimeout(this.#deadline);
+    this.#guard.untrack(this.#drop);
+    // A connection that failed mid-batch may be half-dead: never hand it back to the pool.
+    if (this.#broken) this.conn.destroy();
+    else this.conn.release();
+  }
 }
