@@ -1,8 +1,9 @@
 /**
- * One `tevento` insert with the columns of `dataserver.md` 5.3 — shared by the ceased event
+ * One `tevento` insert (db/event-row.ts, the columns of `dataserver.md` 5.3) — shared by the ceased event
  * (§4), the warm-up and executor-delay notices, and the events-only execution mode (§5.5).
  * Text columns arrive already in their stored (safe_input) form.
  */
+import { eventInsertSql, eventRow } from '../../db/index.js';
 import type { SqlStatement } from './apply-sql.js';
 import { localDateTimeText } from './clock.js';
 
@@ -37,19 +38,13 @@ export function truncateBytes(text: string, max: number): string {
 }
 
 export function insertEventSql(e: AlertEventRow, now: number): SqlStatement {
-  const row: Record<string, unknown> = {
-    ...e,
-    data: truncateBytes(e.data, 255),
-    id_usuario: '',
-    estado: 0,
-    timestamp: localDateTimeText(now),
-    utimestamp: now,
-    ack_utimestamp: 0,
-    event_custom_id: '',
-  };
-  const columns = Object.keys(row);
-  return {
-    sql: `INSERT INTO tevento (${columns.map((c) => `\`${c}\``).join(', ')}) VALUES (?)`,
-    values: [Object.values(row)],
-  };
+  const { evento, ...rest } = e;
+  return eventInsertSql(
+    eventRow({
+      ...rest,
+      evento,
+      data: truncateBytes(e.data, 255),
+      at: { timestamp: localDateTimeText(now), utimestamp: now },
+    }),
+  );
 }
