@@ -367,7 +367,7 @@ async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'serve':
-        await serve(loaded, logger, createMetricsRegistry());
+        await serve(loaded, logger, createMetricsRegistry({ version: VERSION }));
         return -1; // keeps running until a signal
     }
   } catch (err) {

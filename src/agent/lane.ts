@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { zeroSeries } from '../core/index.js';
 import { Counter, type Registry } from 'prom-client';
 import { describeError, ErrorCode, type Logger } from '../core/index.js';
 import type { Outbox, OutboxFile } from './buffer.js';
@@ -62,6 +63,11 @@ export function createDeliveryMetrics(registry: Registry | undefined): DeliveryM
       labelNames: ['target', 'result'] as const,
       registers: [registry],
     });
+  const roles: TargetRole[] = ['primary', 'secondary'];
+  zeroSeries(
+    files,
+    roles.flatMap((target) => ['ok', 'rejected', 'error'].map((result) => ({ target, result }))),
+  );
   return {
     record: (role, result) => {
       files.labels(role, result).inc();

@@ -1,4 +1,5 @@
 import fs, { constants as fsConstants } from 'node:fs';
+import { zeroSeries } from './metrics.js';
 import * as fsp from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -114,6 +115,7 @@ export class SpareFiles {
         labelNames: ['reason'] as const,
         registers: [options.registry],
       });
+      zeroSeries(this.#released, [{ reason: 'enospc' }, { reason: 'low_space' }]);
     }
   }
 

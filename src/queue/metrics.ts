@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { zeroSeries } from '../core/index.js';
 
 /** Why the listener refused an upload (`SEND ERR`); the agent keeps the file and resends. */
 export const RefusalReason = {
@@ -50,17 +51,19 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
           registers,
         }),
     ),
-    refusals: once(
-      registry,
-      'pandora_queue_refusals_total',
-      () =>
-        new Counter({
-          name: 'pandora_queue_refusals_total',
-          help: 'Packets refused with SEND ERR because the queue could not take them, by reason',
-          labelNames: ['reason'],
-          registers,
-        }),
-    ),
+    refusals: once(registry, 'pandora_queue_refusals_total', () => {
+      const refusals = new Counter({
+        name: 'pandora_queue_refusals_total',
+        help: 'Packets refused with SEND ERR because the queue could not take them, by reason',
+        labelNames: ['reason'],
+        registers,
+      });
+      zeroSeries(
+        refusals,
+        Object.values(RefusalReason).map((reason) => ({ reason })),
+      );
+      return refusals;
+    }),
     waiting: once(
       registry,
       'pandora_queue_waiting_packets',

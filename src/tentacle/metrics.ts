@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { zeroSeries } from '../core/index.js';
 
 /**
  * Why a command, connection or transfer was refused: the bounded value set of the `reason`
@@ -135,6 +136,11 @@ export function createTentacleMetrics(registry: Registry): TentacleMetrics {
     error: files.labels('error'),
   };
   const byReason = new Map<string, Counter.Internal>();
+  zeroSeries(
+    rejections,
+    Object.values(RejectReason).map((reason) => ({ reason })),
+  );
+  for (const child of Object.values(byResult)) child.inc(0);
   return {
     connectionsActive,
     connectionsWaiting,

@@ -4,6 +4,7 @@
  * missing-executor check. Names follow `pandora_<subsystem>_<name>_<unit>`.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { zeroSeries } from '../../core/index.js';
 import type { AlertOutcome } from './engine.js';
 
 export interface AlertMetrics {
@@ -31,17 +32,16 @@ export function createAlertMetrics(registry: Registry): AlertMetrics {
           registers,
         }),
     ),
-    results: getOrCreate(
-      registry,
-      'pandora_alerts_results_total',
-      () =>
-        new Counter({
-          name: 'pandora_alerts_results_total',
-          help: 'Alert evaluations that fired, recovered or ceased (committed)',
-          labelNames: ['result'],
-          registers,
-        }),
-    ),
+    results: getOrCreate(registry, 'pandora_alerts_results_total', () => {
+      const results = new Counter({
+        name: 'pandora_alerts_results_total',
+        help: 'Alert evaluations that fired, recovered or ceased (committed)',
+        labelNames: ['result'],
+        registers,
+      });
+      zeroSeries(results, [{ result: 'fired' }, { result: 'recovered' }, { result: 'ceased' }]);
+      return results;
+    }),
     queueRows: getOrCreate(
       registry,
       'pandora_alert_queue_rows',

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Logger } from '../../core/index.js';
+import { zeroSeries, type Logger } from '../../core/index.js';
 
 /** What HA's readiness and /status read about the pipeline (no metric names involved). */
 export interface PipelineHealth {
@@ -55,6 +55,9 @@ export interface DataserverHealth {
   start(stallTimeoutMs: number): void;
   close(): void;
 }
+
+/** Every `result` a finished file is counted under (file-disposal.ts, pipeline.ts, file-handler.ts). */
+const FILE_RESULTS = ['ok', 'dropped', 'badxml', 'duplicate', 'error', 'poison', 'lost'] as const;
 
 type PipelineState = ReturnType<HealthDeps['state']>;
 
@@ -127,6 +130,10 @@ function pipelineMetrics(
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  zeroSeries(
+    results,
+    FILE_RESULTS.map((result) => ({ result })),
+  );
   collectedGauge(
     registry,
     'pandora_dataserver_spool_files',

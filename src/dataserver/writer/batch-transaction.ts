@@ -1,4 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { zeroSeries } from '../../core/index.js';
 import type { PacketOutcome } from '../types.js';
 import { createAddressWriter } from './agent-sql.js';
 import {
@@ -34,6 +35,13 @@ export interface BatchTransaction {
 }
 
 function batchMetrics(registry: Registry) {
+  const values = new Counter({
+    name: 'pandora_dataserver_module_values_total',
+    help: 'Module data processed',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  zeroSeries(values, [{ result: 'stored' }, { result: 'compacted' }, { result: 'rejected' }]);
   return {
     batchDuration: new Histogram({
       name: 'pandora_dataserver_db_batch_duration_seconds',
@@ -52,12 +60,7 @@ function batchMetrics(registry: Registry) {
       help: 'Agents whose cached state was (re)loaded from the database',
       registers: [registry],
     }),
-    values: new Counter({
-      name: 'pandora_dataserver_module_values_total',
-      help: 'Module data processed',
-      labelNames: ['result'] as const,
-      registers: [registry],
-    }),
+    values,
   };
 }
 

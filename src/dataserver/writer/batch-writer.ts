@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge } from 'prom-client';
-import { describeError } from '../../core/index.js';
+import { describeError, zeroSeries } from '../../core/index.js';
 import { isTransientDbError } from '../../db/index.js';
 import { lookupKey } from '../types.js';
 import { createBatchTransaction } from './batch-transaction.js';
@@ -42,13 +42,18 @@ const BACKOFF_MAX_MS = 5000;
 type WriterLog = BatchWriterDeps['logger'];
 
 function writerMetrics(registry: BatchWriterDeps['registry']) {
+  const retries = new Counter({
+    name: 'pandora_dataserver_db_retries_total',
+    help: 'Batches retried after a database error (reason: duplicate, lock, transient, timeout, error)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  zeroSeries(
+    retries,
+    ['duplicate', 'lock', 'transient', 'timeout', 'error'].map((reason) => ({ reason })),
+  );
   return {
-    retries: new Counter({
-      name: 'pandora_dataserver_db_retries_total',
-      help: 'Batches retried after a database error (reason: duplicate, lock, transient, timeout, error)',
-      labelNames: ['reason'] as const,
-      registers: [registry],
-    }),
+    retries,
     dbUp: new Gauge({
       name: 'pandora_dataserver_db_up',
       help: '1 while the database accepts our batches',
