@@ -114,6 +114,7 @@ function composeStages(
     log,
     registry: deps.registry,
     state: () => pipelineState(intake, pipeline),
+    waiting: intake.waiting?.bind(intake),
     nudge: () => {
       void intake.refresh();
       pipeline.pump();

@@ -26,6 +26,8 @@ export interface FileQueue {
   readonly ready: number;
   /** Keys with more than `limit` queued files (backlog warning, spec §2.1). */
   backlog(limit: number): { key: string; count: number }[];
+  /** The oldest mtime among files not yet handed out (read when scraped: a walk of the queue). */
+  oldestWaitingMtimeMs(): number | undefined;
 }
 
 export function createFileQueue(options: { capacity: number; lifo: boolean }): FileQueue {
@@ -98,6 +100,13 @@ export function createFileQueue(options: { capacity: number; lifo: boolean }): F
         if (count > limit) out.push({ key, count });
       }
       return out;
+    },
+    oldestWaitingMtimeMs() {
+      let oldest: number | undefined;
+      for (const list of byKey.values())
+        for (const file of list)
+          if (oldest === undefined || file.mtimeMs < oldest) oldest = file.mtimeMs;
+      return oldest;
     },
   };
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { zeroSeries, type Logger } from '../../core/index.js';
+import type { WaitingFiles } from './intake.js';
 
 /** What HA's readiness and /status read about the pipeline (no metric names involved). */
 export interface PipelineHealth {
@@ -41,6 +42,8 @@ export interface HealthDeps {
     readonly writerAvailable: boolean;
     readonly report: Record<string, number | boolean | string>;
   };
+  /** The spool's true backlog (spool intake only; scale-out has the queue's own gauges). */
+  readonly waiting?: (() => WaitingFiles) | undefined;
   /** Nudges the pipeline while stalled: a fresh look at the source and a pull. */
   readonly nudge: () => void;
 }
@@ -161,10 +164,33 @@ function pipelineMetrics(
   return results;
 }
 
+/**
+ * The spool's true backlog: `pandora_dataserver_spool_files` stops at max_queue_files, these
+ * count what the last listing left on disk too.
+ */
+function backlogMetrics(registry: Registry, waiting: () => WaitingFiles): void {
+  collectedGauge(
+    registry,
+    'pandora_dataserver_backlog_files',
+    'Data files not yet finished: queued, in flight, or left in the spool by max_queue_files (as of the last listing)',
+    () => waiting().files,
+  );
+  collectedGauge(
+    registry,
+    'pandora_dataserver_oldest_file_age_seconds',
+    'Age (by mtime) of the oldest data file waiting to be handed out (0 when none waits)',
+    () => {
+      const oldest = waiting().oldestMtimeMs;
+      return oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
+    },
+  );
+}
+
 /** Health of the pipeline: the file counters and gauges, and the stall guard. */
 export function createHealth(deps: HealthDeps): DataserverHealth {
   const guard = new StallGuard(deps);
   const results = pipelineMetrics(deps.registry, deps.state, guard);
+  if (deps.waiting) backlogMetrics(deps.registry, deps.waiting);
   return {
     results,
     snapshot: () => ({ queueDepth: deps.state().queued, stalled: guard.stalled }),

@@ -45,6 +45,11 @@ export interface FileStore {
  * 3. Recovered files (claimed by a previous run) come before anything else of their agent.
  * 4. `ready` is called whenever `next()` may have something new; the pipeline then pulls.
  */
+export interface WaitingFiles {
+  readonly files: number;
+  readonly oldestMtimeMs: number | undefined;
+}
+
 export interface Intake {
   readonly store: FileStore;
   /** Takes the recovered files first (rule 3), then starts listening and lists the source. */
@@ -63,6 +68,11 @@ export interface Intake {
   readonly leftAtSource: boolean;
   /** Agent keys with more than `limit` files known (the backlog event). */
   backlog(limit: number): { key: string; count: number }[];
+  /**
+   * Spool intake: every file not yet finished, queued or left on disk by the cap, and the
+   * oldest not yet handed out (its mtime). Read when scraped.
+   */
+  waiting?(): WaitingFiles;
   /** Figures of the source for `/status` (the shared queue's waiting and active jobs…). */
   figures?(): Readonly<Record<string, number>>;
   /** Bookkeeping for a stall report. */

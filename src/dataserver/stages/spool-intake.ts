@@ -67,6 +67,15 @@ export function createSpoolIntake(config: SpoolIntakeConfig, deps: SpoolIntakeDe
       return listing.spilled;
     },
     backlog: (limit) => queue.backlog(limit),
+    waiting() {
+      const onDisk = listing.leftOnDisk;
+      const queued = queue.oldestWaitingMtimeMs();
+      const oldest =
+        queued === undefined || onDisk.oldestMtimeMs === undefined
+          ? (queued ?? onDisk.oldestMtimeMs)
+          : Math.min(queued, onDisk.oldestMtimeMs);
+      return { files: queue.size + onDisk.files, oldestMtimeMs: oldest };
+    },
     report: () => ({
       queued: queue.size,
       readyKeys: queue.ready,

@@ -1,7 +1,7 @@
 import { describeError, type Logger } from '../../core/index.js';
 import { compareEntries } from '../spool/file-order.js';
 import type { FileQueue } from '../spool/file-queue.js';
-import type { SpoolDir } from '../spool/spool-dir.js';
+import type { SpoolDir, SpoolEntry } from '../spool/spool-dir.js';
 
 export interface SpoolListingDeps {
   readonly spool: SpoolDir;
@@ -36,6 +36,11 @@ export class SpoolListing {
    * agent's packet 15 committed before 9-14, and compaction then dropped three history rows).
    */
   listedOnce = false;
+  /**
+   * Files the last listing found on disk and left there (the cap), and the oldest one's mtime:
+   * the true backlog beyond max_queue_files, as of that listing (refills and rescans renew it).
+   */
+  leftOnDisk = { files: 0, oldestMtimeMs: undefined as number | undefined };
   /** A watch event came while a scan ran: scan again when it ends, for what it may have missed. */
   rescanWanted = false;
 
@@ -90,6 +95,16 @@ export class SpoolListing {
     await this.#scanning;
   }
 
+  /** `all` sorted in spool order; its first `taken` went into the queue. */
+  #noteLeftOnDisk(all: readonly SpoolEntry[], taken: number): void {
+    let oldest: number | undefined;
+    for (let i = taken; i < all.length; i++) {
+      const mtime = all[i]?.mtimeMs;
+      if (mtime !== undefined && (oldest === undefined || mtime < oldest)) oldest = mtime;
+    }
+    this.leftOnDisk = { files: all.length - taken, oldestMtimeMs: oldest };
+  }
+
   async #listSpool(): Promise<void> {
     const { spool, queue, log, maxQueueFiles } = this.#deps;
     try {
@@ -102,8 +117,11 @@ export class SpoolListing {
         const taken = queue.add(entries.map((e) => ({ ...e, recovered: false })));
         this.spilled = all.length > entries.length || taken < entries.length;
         this.listedOnce = true;
+        this.#noteLeftOnDisk(all, taken);
       } else {
         this.spilled = true;
+        // The queue is full: count what waits on disk anyway, or the backlog gauges freeze.
+        this.#noteLeftOnDisk(await spool.list(Number.MAX_SAFE_INTEGER, queue.names), 0);
       }
       this.#deps.listed?.();
     } catch (err) {
