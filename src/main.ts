@@ -42,7 +42,7 @@ import {
 } from './tentacle/index.js';
 // --- HA + HTTP wiring (src/ha, src/http) ---
 import { createHaRuntime, type HaRuntime } from './ha/index.js';
-import { createHttpServer, type HttpServer } from './http/index.js';
+import { createHttpServer, drainAuthFor, type HttpServer } from './http/index.js';
 // --- end HA + HTTP wiring ---
 import { checkConfig, listenerFileWarnings, requireIncomingDir } from './serve/index.js';
 import {
@@ -234,7 +234,11 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   if (dataserver) ha.attachAlerts(dataserver.alerts);
   if (s.http_port !== undefined) {
     const http = createHttpServer(
-      { host: s.http_address, port: s.http_port },
+      {
+        host: s.http_address,
+        port: s.http_port,
+        drainAuth: drainAuthFor(s.http_address, s.http_drain_token),
+      },
       { log: logger, registry, state: ha.state },
     );
     running.http = http;

@@ -44,6 +44,12 @@ export const HA_SETTINGS = {
     help: 'Address the HTTP side listens on',
     extension: true,
   },
+  http_drain_token: {
+    kind: 'string',
+    help: 'Bearer token POST /drain requires; unset: /drain works only on a loopback http_address',
+    secret: true,
+    extension: true,
+  },
   ha_preempt: {
     kind: 'bool',
     default: true,

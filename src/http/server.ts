@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController } from 'fastify';
 import type { Logger, Registry } from '../core/index.js';
+import { decideDrain, drainAuthFor, type DrainAuth } from './drain-auth.js';
 import { createRateMeter } from './rates.js';
 import { STATUS_PAGE_HTML } from './status-page.js';
 import type { HttpStateSource } from './types.js';
@@ -9,6 +10,8 @@ export interface HttpServerConfig {
   readonly host: string;
   /** 0 picks a free port (tests). */
   readonly port: number;
+  /** Who may POST /drain (drain-auth.ts); default: from `host` with no token. */
+  readonly drainAuth?: DrainAuth;
 }
 
 export interface HttpServer {
@@ -49,7 +52,13 @@ export function createHttpServer(
     });
   });
 
-  app.post('/drain', async (_request, reply) => {
+  const drainAuth = config.drainAuth ?? drainAuthFor(config.host, undefined);
+  app.post('/drain', async (request, reply) => {
+    const decision = decideDrain(drainAuth, request.headers.authorization);
+    if (!decision.allowed) {
+      request.log.warn({ remote: request.ip, code: decision.code }, 'POST /drain refused');
+      return reply.code(decision.code).send({ error: decision.error });
+    }
     await state.drain();
     return reply.code(202).send({ draining: true, server: (await state.status()).server });
   });
@@ -85,6 +94,12 @@ export function createHttpServer(
   return {
     async listen() {
       await app.listen({ host: config.host, port: config.port });
+      if (drainAuth.kind === 'refused') {
+        deps.log.warn(
+          { httpAddress: config.host },
+          'POST /drain is refused: http_address is not loopback and http_drain_token is unset',
+        );
+      }
       const address = app.server.address() as AddressInfo;
       return { host: address.address, port: address.port };
     },

@@ -12,7 +12,7 @@ import {
   type NodeState,
 } from '../../src/ha/index.js';
 import { resolveSettings } from '../../src/core/settings.js';
-import { createHttpServer, type HttpServer } from '../../src/http/index.js';
+import { createHttpServer, type DrainAuth, type HttpServer } from '../../src/http/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { tempDir } from '../helpers/tmp.js';
 import mysql from 'mysql2/promise';
@@ -38,7 +38,13 @@ export interface HttpNode {
  * a test put a proxy between it and MariaDB.
  */
 export async function startHttpNode(
-  options: { dbPort?: number; db?: TestDatabase; name?: string; master?: number } = {},
+  options: {
+    dbPort?: number;
+    db?: TestDatabase;
+    name?: string;
+    master?: number;
+    drainAuth?: DrainAuth;
+  } = {},
 ): Promise<HttpNode> {
   const ownsDb = options.db === undefined;
   const db = options.db ?? (await createTestDatabase('ti_http'));
@@ -98,7 +104,10 @@ export async function startHttpNode(
     },
   );
   await coordinator.start();
-  const http = createHttpServer({ host: '127.0.0.1', port: 0 }, { log, registry, state });
+  const http = createHttpServer(
+    { host: '127.0.0.1', port: 0, ...(options.drainAuth ? { drainAuth: options.drainAuth } : {}) },
+    { log, registry, state },
+  );
   const address = await http.listen();
   return {
     db,
