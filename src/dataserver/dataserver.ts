@@ -6,6 +6,7 @@ import { createAlertService, type AlertService } from './alerts/index.js';
 import type { DataserverConfig } from './config.js';
 import type { PacketParser } from './parser.js';
 import { PoisonGuard } from './poison-guard.js';
+import { startServerLoad } from './server-load.js';
 import { ensureServerRow } from './server-row.js';
 import { inFlightJournalPath } from './spool/in-flight-journal.js';
 import { createSpoolDir, type SpoolDir } from './spool/spool-dir.js';
@@ -40,6 +41,8 @@ export interface DataserverDeps {
    * into the incoming folder, where queue mode forwards spool files.
    */
   readonly intake?: IntakeFactory | undefined;
+  /** How often tserver.threads / queued_modules are written (server-load.ts; tests shorten it). */
+  readonly serverLoadIntervalMs?: number;
 }
 
 /** Builds an intake; `ready` is the pipeline's pull. */
@@ -265,6 +268,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
   const { log, spool, intake, housekeeping, health, pipeline } = stages;
   let serverId = 0;
   let closed: Promise<void> | undefined;
+  let serverLoad: { close(): void } | undefined;
 
   return {
     get serverId() {
@@ -280,6 +284,16 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
       await housekeeping.loadCatalog();
       await alerts.start();
       serverId = await ensureServerRow(deps.pool, config.serverName, deps.version ?? '');
+      serverLoad = startServerLoad(
+        {
+          pool: deps.pool,
+          log,
+          serverId: () => serverId,
+          threads: Math.max(1, config.parseThreads),
+          waitingFiles: () => intake.waiting?.().files ?? intake.size,
+        },
+        deps.serverLoadIntervalMs,
+      );
       const catalog = housekeeping.catalog;
       const run = { serverId, startedAtSec, cache, catalog, alerts };
       const w = await startWriter(config, deps, run);
@@ -305,6 +319,7 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     },
     drain: () => pipeline.drain(),
     close() {
+      serverLoad?.close();
       closed ??= closeStages(config, stages, alerts);
       return closed;
     },
