@@ -93,6 +93,14 @@ ensure_haproxy() {
   command -v haproxy >/dev/null 2>&1 || { log "haproxy install failed"; exit 1; }
 }
 
+ensure_promtool() {
+  if command -v promtool >/dev/null 2>&1; then log "promtool present"; return; fi
+  # Debian ships promtool in the prometheus package; policy-rc.d keeps its daemon stopped.
+  log "installing prometheus (for promtool)"
+  as_root bash -c "$(declare -f apt_install); apt_updated=0; apt_install prometheus"
+  command -v promtool >/dev/null 2>&1 || { log "prometheus install failed"; exit 1; }
+}
+
 ensure_chromium() {
   if [ -x /usr/bin/chromium ]; then log "chromium present"; return; fi
   log "installing chromium"
@@ -119,6 +127,7 @@ case "${1:-ensure}" in
   redis) ensure_redis ;;
   haproxy) ensure_haproxy ;;
   chromium) ensure_chromium ;;
+  promtool) ensure_promtool ;;
   stop) stop_started ;;
-  *) echo "usage: $0 ensure|mariadb|redis|haproxy|chromium|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 ensure|mariadb|redis|haproxy|chromium|promtool|stop" >&2; exit 2 ;;
 esac

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, statfs } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Gauge } from 'prom-client';
 import { describeError, type Logger, type Registry } from '../core/index.js';
 import type { HaCoordinator, Role } from './coordinator.js';
 import type { Peer } from './membership.js';
@@ -120,7 +121,7 @@ export function createNodeState(config: NodeStateConfig, deps: NodeStateDeps): N
     return undefined;
   }
 
-  return {
+  const state: NodeState = {
     get isDraining() {
       return isDraining;
     },
@@ -178,4 +179,22 @@ export function createNodeState(config: NodeStateConfig, deps: NodeStateDeps): N
     },
     whenDrained: () => drained ?? Promise.resolve(),
   };
+  if (deps.registry) registerReadyGauge(deps.registry, () => state.readiness());
+  return state;
+}
+
+/** `pandora_ready`: what /readyz answers, for dashboards and alert rules (read when scraped). */
+function registerReadyGauge(
+  registry: Registry,
+  readiness: () => Promise<{ ready: boolean }>,
+): void {
+  if (registry.getSingleMetric('pandora_ready')) return;
+  new Gauge({
+    name: 'pandora_ready',
+    help: '1 while /readyz answers 200 (ready for new agent connections), else 0',
+    registers: [registry],
+    async collect() {
+      this.set((await readiness()).ready ? 1 : 0);
+    },
+  });
 }
