@@ -115,6 +115,8 @@ test(
           `dbname ${db.name}`,
           'servername hup01',
           `log_file ${log}`,
+          // JSON lines: the test reads the reload line's fields.
+          'log_format json',
           `verbosity ${String(verbosity)}`,
           `tentacle_address 127.0.0.1`,
           `tentacle_port ${String(port)}`,
@@ -191,7 +193,7 @@ test(
     );
     assert.match(
       serve.logs(),
-      /"failed":\{"settings":"[^"]*pandora_server\.conf:11: verbosity must be an integer/,
+      /"failed":\{"settings":"[^"]*pandora_server\.conf:12: verbosity must be an integer/,
     );
     const d = await tlsConnect(port);
     await sendFile(d, 'agent3.1709287200.data', '<agent_data/>');

@@ -56,30 +56,140 @@ interface HeldJob {
  * with `deaths` set, which the pipeline sets aside with an event) instead of handled again.
  */
 export function createQueueIntake(config: QueueIntakeConfig, deps: QueueIntakeDeps): Intake {
-  const { source, log } = deps;
-  const byName = new Map<string, HeldJob>();
+  return new QueueIntake(config, deps);
+}
+
+const isPoison = (h: HeldJob): boolean => h.file.deaths !== undefined;
+const isSuspect = (h: HeldJob): boolean => h.job.starts > 0 && !isPoison(h);
+
+class QueueIntake implements Intake {
+  readonly store: FileStore;
+  readonly leftAtSource = false;
+  readonly #config: QueueIntakeConfig;
+  readonly #deps: QueueIntakeDeps;
+  readonly #byName = new Map<string, HeldJob>();
   /** Held and not handed, in arrival order. */
-  const waiting: HeldJob[] = [];
-  let handedCount = 0;
-  let suspectOut = false;
-  let closing = false;
-  let figures: QueueFigures = { waiting: 0, active: 0, oldestWaitingAgeSec: 0 };
-  let figuresTimer: NodeJS.Timeout | undefined;
-  const metrics = createQueueMetrics(deps.registry, () => ({ ...figures, held: byName.size }));
+  readonly #waiting: HeldJob[] = [];
+  #handedCount = 0;
+  #suspectOut = false;
+  #closing = false;
+  #figures: QueueFigures = { waiting: 0, active: 0, oldestWaitingAgeSec: 0 };
+  #figuresTimer: NodeJS.Timeout | undefined;
+  readonly #metrics: ReturnType<typeof createQueueMetrics>;
 
-  const isPoison = (h: HeldJob) => h.file.deaths !== undefined;
-  const isSuspect = (h: HeldJob) => h.job.starts > 0 && !isPoison(h);
+  constructor(config: QueueIntakeConfig, deps: QueueIntakeDeps) {
+    this.#config = config;
+    this.#deps = deps;
+    this.#metrics = createQueueMetrics(deps.registry, () => ({
+      ...this.#figures,
+      held: this.#byName.size,
+    }));
+    this.store = this.#createStore();
+  }
 
-  function onJob(job: ArrivedJob): Promise<JobOutcome> {
+  get size(): number {
+    return this.#byName.size;
+  }
+
+  async start(recovered: readonly IntakeFile[]): Promise<void> {
+    const { source, log } = this.#deps;
+    if (recovered.length > 0)
+      log.warn({ files: recovered.length }, 'recovered spool files are not read in queue mode');
+    await source.start((job) => this.#onJob(job));
+    await this.#readFigures();
+    this.#figuresTimer = setInterval(() => void this.#readFigures(), FIGURES_EVERY_MS);
+    this.#figuresTimer.unref();
+  }
+
+  next(): IntakeFile | undefined {
+    if (this.#closing) return undefined;
+    const held = this.#pick();
+    return held && this.#hand(held);
+  }
+
+  done(file: IntakeFile): void {
+    const held = this.#byName.get(file.name);
+    if (!held?.handed) return;
+    held.handed = false;
+    this.#handedCount--;
+    if (isSuspect(held)) this.#suspectOut = false;
+    if (held.outcome) {
+      this.#byName.delete(file.name);
+      this.#deps.ready();
+      return;
+    }
+    // Finished without commit or refusal (abandoned: shutdown with the database away). No
+    // death: the start is taken back, and the job goes back to the queue's head (closing) or
+    // to the head of ours.
+    if (held.counted) this.#deps.source.uncountStart(held.job);
+    held.counted = false;
+    if (this.#closing) {
+      this.#byName.delete(file.name);
+      this.#finish(held, 'release');
+    } else {
+      this.#waiting.unshift(held);
+    }
+    this.#deps.ready();
+  }
+
+  wake(): void {
+    // Jobs arrive by themselves (the partition workers push them).
+  }
+
+  refresh(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  backlog(): { key: string; count: number }[] {
+    return [];
+  }
+
+  report(): Record<string, number | boolean> {
+    return {
+      heldJobs: this.#byName.size,
+      heldNotHanded: this.#waiting.length,
+      handed: this.#handedCount,
+      suspectOut: this.#suspectOut,
+      clusterWaiting: this.#figures.waiting,
+      clusterActive: this.#figures.active,
+    };
+  }
+
+  figures(): Readonly<Record<string, number>> {
+    const f = this.#figures;
+    return {
+      waiting: f.waiting,
+      active: f.active,
+      oldest_waiting_age_seconds: Math.round(f.oldestWaitingAgeSec * 1000) / 1000,
+      held: this.#byName.size,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    if (this.#figuresTimer) clearInterval(this.#figuresTimer);
+    // Held and not handed: back to the head of their queues at once. Handed ones finish
+    // (or are abandoned) in the pipeline's shutdown; the source waits for their outcome.
+    for (const held of this.#waiting.splice(0)) {
+      this.#byName.delete(held.file.name);
+      this.#finish(held, 'release');
+    }
+    await this.#deps.source.close();
+  }
+
+  #onJob(job: ArrivedJob): Promise<JobOutcome> {
+    const { log } = this.#deps;
     return new Promise<JobOutcome>((settle) => {
-      if (closing || byName.has(job.name)) {
+      if (this.#closing || this.#byName.has(job.name)) {
         // Closing: it goes back untouched. A second job of a held name cannot arrive (one job
         // per partition); should it, it waits behind the first rather than run beside it.
-        if (!closing) log.error({ file: job.name }, 'a job of a held file name arrived; released');
+        if (!this.#closing)
+          log.error({ file: job.name }, 'a job of a held file name arrived; released');
         settle('release');
         return;
       }
-      const poison = config.poisonStarts > 0 && job.starts >= config.poisonStarts;
+      const poisonStarts = this.#config.poisonStarts;
+      const poison = poisonStarts > 0 && job.starts >= poisonStarts;
       const held: HeldJob = {
         job,
         file: {
@@ -101,151 +211,84 @@ export function createQueueIntake(config: QueueIntakeConfig, deps: QueueIntakeDe
             ? 'queued packet held at too many deaths: quarantined'
             : 'queued packet held at a death: handled alone',
         );
-      byName.set(job.name, held);
-      waiting.push(held);
-      deps.ready();
+      this.#byName.set(job.name, held);
+      this.#waiting.push(held);
+      this.#deps.ready();
     });
   }
 
-  function finish(held: HeldJob, outcome: JobOutcome): void {
+  #finish(held: HeldJob, outcome: JobOutcome): void {
     if (held.outcome) return;
     held.outcome = outcome;
-    metrics.hold.observe((performance.now() - held.heldAt) / 1000);
-    if (outcome === 'complete') metrics.applied.inc();
+    this.#metrics.hold.observe((performance.now() - held.heldAt) / 1000);
+    if (outcome === 'complete') this.#metrics.applied.inc();
     held.settle(outcome);
   }
 
-  function completeByName(name: string): Promise<void> {
-    const held = byName.get(name);
-    if (held) finish(held, 'complete');
+  #completeByName(name: string): Promise<void> {
+    const held = this.#byName.get(name);
+    if (held) this.#finish(held, 'complete');
     return Promise.resolve();
   }
 
-  const store: FileStore = {
-    claim: (name) => Promise.resolve(byName.has(name)),
-    readClaimed(name, maxBytes, admit) {
-      const held = byName.get(name);
-      if (!held) return Promise.reject(new Error(`queued packet ${name} is not held`));
-      const { bytes } = held.job;
-      if (bytes.length > maxBytes) return Promise.resolve({ tooLarge: bytes.length });
-      return (admit ? admit(bytes.length) : Promise.resolve()).then(() => bytes);
-    },
-    remove: completeByName,
-    reject(name, suffix) {
-      const held = byName.get(name);
-      log.warn(
-        { file: name, suffix, partition: held?.job.partition, via: held?.job.via },
-        'queued packet refused (ledgered with its event); the job completes, no file is kept',
-      );
-      return completeByName(name);
-    },
-  };
+  /** claim = the job is held; read = its bytes; remove and reject both complete it. */
+  #createStore(): FileStore {
+    const byName = this.#byName;
+    const { log } = this.#deps;
+    return {
+      claim: (name) => Promise.resolve(byName.has(name)),
+      readClaimed(name, maxBytes, admit) {
+        const held = byName.get(name);
+        if (!held) return Promise.reject(new Error(`queued packet ${name} is not held`));
+        const { bytes } = held.job;
+        if (bytes.length > maxBytes) return Promise.resolve({ tooLarge: bytes.length });
+        return (admit ? admit(bytes.length) : Promise.resolve()).then(() => bytes);
+      },
+      remove: (name) => this.#completeByName(name),
+      reject: (name, suffix) => {
+        const held = byName.get(name);
+        log.warn(
+          { file: name, suffix, partition: held?.job.partition, via: held?.job.via },
+          'queued packet refused (ledgered with its event); the job completes, no file is kept',
+        );
+        return this.#completeByName(name);
+      },
+    };
+  }
 
   /** The next held job to hand, keeping suspects alone. */
-  function pick(): HeldJob | undefined {
-    if (suspectOut) return undefined;
+  #pick(): HeldJob | undefined {
+    if (this.#suspectOut) return undefined;
+    const waiting = this.#waiting;
     for (let i = 0; i < waiting.length; i++) {
       const held = waiting[i];
       if (!held) continue;
-      if (isSuspect(held) && handedCount > 0) return undefined; // the rest wait with it
+      if (isSuspect(held) && this.#handedCount > 0) return undefined; // the rest wait with it
       waiting.splice(i, 1);
       return held;
     }
     return undefined;
   }
 
-  function hand(held: HeldJob): IntakeFile {
+  #hand(held: HeldJob): IntakeFile {
     held.handed = true;
-    handedCount++;
-    if (isSuspect(held)) suspectOut = true;
+    this.#handedCount++;
+    if (isSuspect(held)) this.#suspectOut = true;
     if (!isPoison(held)) {
       // Recorded before the packet is parsed: a death from here on counts against it.
-      source.countStart(held.job);
+      this.#deps.source.countStart(held.job);
       held.counted = true;
     }
     return held.file;
   }
 
-  async function readFigures(): Promise<void> {
+  async #readFigures(): Promise<void> {
     try {
-      figures = await source.figures();
+      this.#figures = await this.#deps.source.figures();
     } catch (err) {
-      log.debug({ err: describeError(err) }, 'queue figures unavailable');
+      this.#deps.log.debug({ err: describeError(err) }, 'queue figures unavailable');
     }
   }
-
-  return {
-    store,
-    async start(recovered) {
-      if (recovered.length > 0)
-        log.warn({ files: recovered.length }, 'recovered spool files are not read in queue mode');
-      await source.start(onJob);
-      await readFigures();
-      figuresTimer = setInterval(() => void readFigures(), FIGURES_EVERY_MS);
-      figuresTimer.unref();
-    },
-    next() {
-      if (closing) return undefined;
-      const held = pick();
-      return held && hand(held);
-    },
-    done(file) {
-      const held = byName.get(file.name);
-      if (!held?.handed) return;
-      held.handed = false;
-      handedCount--;
-      if (isSuspect(held)) suspectOut = false;
-      if (held.outcome) {
-        byName.delete(file.name);
-        deps.ready();
-        return;
-      }
-      // Finished without commit or refusal (abandoned: shutdown with the database away). No
-      // death: the start is taken back, and the job goes back to the queue's head (closing) or
-      // to the head of ours.
-      if (held.counted) source.uncountStart(held.job);
-      held.counted = false;
-      if (closing) {
-        byName.delete(file.name);
-        finish(held, 'release');
-      } else {
-        waiting.unshift(held);
-      }
-      deps.ready();
-    },
-    wake: () => undefined,
-    refresh: () => Promise.resolve(),
-    get size() {
-      return byName.size;
-    },
-    leftAtSource: false,
-    backlog: () => [],
-    report: () => ({
-      heldJobs: byName.size,
-      heldNotHanded: waiting.length,
-      handed: handedCount,
-      suspectOut,
-      clusterWaiting: figures.waiting,
-      clusterActive: figures.active,
-    }),
-    figures: () => ({
-      waiting: figures.waiting,
-      active: figures.active,
-      oldest_waiting_age_seconds: Math.round(figures.oldestWaitingAgeSec * 1000) / 1000,
-      held: byName.size,
-    }),
-    async close() {
-      closing = true;
-      if (figuresTimer) clearInterval(figuresTimer);
-      // Held and not handed: back to the head of their queues at once. Handed ones finish
-      // (or are abandoned) in the pipeline's shutdown; the source waits for their outcome.
-      for (const held of waiting.splice(0)) {
-        byName.delete(held.file.name);
-        finish(held, 'release');
-      }
-      await source.close();
-    },
-  };
 }
 
 function createQueueMetrics(registry: Registry, read: () => QueueFigures & { held: number }) {

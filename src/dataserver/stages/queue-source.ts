@@ -100,34 +100,115 @@ return {waiting, active, oldest}
  * they would put the job behind younger packets.
  */
 export function createQueueSource(config: QueueSourceConfig, log: Logger): QueueSource {
-  const redis = new Redis(config.url, { maxRetriesPerRequest: null, lazyConnect: true });
-  const workers: Worker<PacketJobData>[] = [];
-  const lastErrorLog = new Map<string, number>();
-  const queueNames = Array.from({ length: config.partitions }, (_, p) => partitionQueueName(p));
-  const jobKey = (p: number, id: string) => `${config.prefix}:${queueNames[p] ?? ''}:${id}`;
-  let closed: Promise<void> | undefined;
+  return new BullQueueSource(config, log);
+}
 
-  function logError(kind: string, err: unknown): void {
-    const now = Date.now();
-    if (now - (lastErrorLog.get(kind) ?? 0) < ERROR_LOG_EVERY_MS) return;
-    lastErrorLog.set(kind, now);
-    log.error({ err: describeError(err), kind }, 'queue error');
+type OnJob = (job: ArrivedJob) => Promise<JobOutcome>;
+
+class BullQueueSource implements QueueSource {
+  readonly #config: QueueSourceConfig;
+  readonly #log: Logger;
+  readonly #redis: Redis;
+  readonly #workers: Worker<PacketJobData>[] = [];
+  readonly #lastErrorLog = new Map<string, number>();
+  readonly #queueNames: string[];
+  #closed: Promise<void> | undefined;
+
+  constructor(config: QueueSourceConfig, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+    this.#redis = new Redis(config.url, { maxRetriesPerRequest: null, lazyConnect: true });
+    this.#queueNames = Array.from({ length: config.partitions }, (_, p) => partitionQueueName(p));
+    this.#redis.on('error', (err) => {
+      this.#logError('redis', err);
+    });
   }
-  redis.on('error', (err) => {
-    logError('redis', err);
-  });
 
-  async function startsOf(p: number, job: Job<PacketJobData>): Promise<number> {
+  async start(onJob: OnJob): Promise<void> {
+    const { prefix, partitions, lockMs } = this.#config;
+    await this.#redis.connect();
+    await this.#checkPartitions();
+    const queues = this.#queueNames.map(
+      (name) => new Queue(name, { connection: this.#redis, prefix }),
+    );
+    try {
+      await Promise.all(queues.map((q) => q.setGlobalConcurrency(1)));
+    } finally {
+      await Promise.all(queues.map((q) => q.close()));
+    }
+    for (let p = 0; p < partitions; p++) this.#workers.push(this.#createWorker(p, onJob));
+    for (const w of this.#workers) {
+      w.run().catch((err: unknown) => {
+        this.#logError('worker', err);
+      });
+    }
+    this.#log.info({ prefix, partitions, lockMs }, 'queue workers started');
+  }
+
+  countStart(job: ArrivedJob): void {
+    this.#addStarts(job, 1);
+  }
+
+  uncountStart(job: ArrivedJob): void {
+    this.#addStarts(job, -1);
+  }
+
+  async figures(): Promise<QueueFigures> {
+    const { prefix } = this.#config;
+    const keys = this.#queueNames.flatMap((n) => [`${prefix}:${n}:wait`, `${prefix}:${n}:active`]);
+    const prefixes = this.#queueNames.map((n) => `${prefix}:${n}:`).join('|');
+    const [waiting, active, oldest] = (await this.#redis.eval(
+      FIGURES_LUA,
+      keys.length,
+      ...keys,
+      prefixes,
+    )) as [number, number, number];
+    const ageSec = oldest > 0 ? Math.max(0, (Date.now() - oldest) / 1000) : 0;
+    return { waiting, active, oldestWaitingAgeSec: ageSec };
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      // Not forced: each worker waits for its held job's outcome (the caller settles them).
+      await Promise.all(this.#workers.map((w) => w.close()));
+      await this.#redis.quit().catch(() => undefined);
+    })();
+    return this.#closed;
+  }
+
+  #jobKey(p: number, id: string): string {
+    return `${this.#config.prefix}:${this.#queueNames[p] ?? ''}:${id}`;
+  }
+
+  #addStarts(job: ArrivedJob, by: number): void {
+    this.#redis
+      .hincrby(this.#jobKey(job.partition, job.jobId), STARTS_FIELD, by)
+      .catch((err: unknown) => {
+        this.#logError('starts', err);
+      });
+  }
+
+  #logError(kind: string, err: unknown): void {
+    const now = Date.now();
+    if (now - (this.#lastErrorLog.get(kind) ?? 0) < ERROR_LOG_EVERY_MS) return;
+    this.#lastErrorLog.set(kind, now);
+    this.#log.error({ err: describeError(err), kind }, 'queue error');
+  }
+
+  async #startsOf(p: number, job: Job<PacketJobData>): Promise<number> {
     // Only a job that stalled (its holder lost it) can have starts left unfinished: skips a
     // round trip for every other job.
     if (job.stalledCounter === 0) return 0;
-    return Number((await redis.hget(jobKey(p, job.id ?? ''), STARTS_FIELD)) ?? 0);
+    return Number((await this.#redis.hget(this.#jobKey(p, job.id ?? ''), STARTS_FIELD)) ?? 0);
   }
 
-  function processorOf(p: number, onJob: (job: ArrivedJob) => Promise<JobOutcome>) {
+  #processorOf(p: number, onJob: OnJob) {
     return async (job: Job<PacketJobData>, token?: string): Promise<void> => {
       if (job.name !== PACKET_JOB) {
-        log.warn({ partition: p, jobId: job.id, job: job.name }, 'not a packet job; completed');
+        this.#log.warn(
+          { partition: p, jobId: job.id, job: job.name },
+          'not a packet job; completed',
+        );
         return;
       }
       const { data } = job;
@@ -138,7 +219,7 @@ export function createQueueSource(config: QueueSourceConfig, log: Logger): Queue
         bytes: decodePacketBytes(data),
         storedAt: data.storedAt,
         via: data.via,
-        starts: await startsOf(p, job),
+        starts: await this.#startsOf(p, job),
       });
       if (outcome === 'complete') return;
       // Back to the head of the wait list (RPUSH: the next job the partition hands out), so it
@@ -148,25 +229,33 @@ export function createQueueSource(config: QueueSourceConfig, log: Logger): Queue
     };
   }
 
-  function createWorker(p: number, onJob: (job: ArrivedJob) => Promise<JobOutcome>) {
-    const worker = new Worker<PacketJobData>(queueNames[p] ?? '', processorOf(p, onJob), {
-      connection: redis,
-      prefix: config.prefix,
-      concurrency: 1,
-      autorun: false,
-      lockDuration: config.lockMs,
-      stalledInterval: Math.max(500, Math.floor(config.lockMs / 2)),
-      maxStalledCount: MAX_STALLED_COUNT,
-      drainDelay: DRAIN_DELAY_SEC,
-      removeOnComplete: { count: 0 },
-      removeOnFail: { count: 10_000 },
-    });
+  #createWorker(p: number, onJob: OnJob): Worker<PacketJobData> {
+    const { prefix, lockMs } = this.#config;
+    const worker = new Worker<PacketJobData>(
+      this.#queueNames[p] ?? '',
+      this.#processorOf(p, onJob),
+      {
+        connection: this.#redis,
+        prefix,
+        concurrency: 1,
+        autorun: false,
+        lockDuration: lockMs,
+        stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
+        maxStalledCount: MAX_STALLED_COUNT,
+        drainDelay: DRAIN_DELAY_SEC,
+        removeOnComplete: { count: 0 },
+        removeOnFail: { count: 10_000 },
+      },
+    );
     worker.on('error', (err) => {
-      logError('worker', err);
+      this.#logError('worker', err);
     });
     worker.on('failed', (job, err) => {
       // Never expected (the processor only throws to release): say so, with the job.
-      log.error({ err: describeError(err), partition: p, jobId: job?.id }, 'queue job failed');
+      this.#log.error(
+        { err: describeError(err), partition: p, jobId: job?.id },
+        'queue job failed',
+      );
     });
     return worker;
   }
@@ -176,69 +265,12 @@ export function createQueueSource(config: QueueSourceConfig, log: Logger): Queue
    * agent's packets out of order: refused. The listeners own the record (they rewrite it when
    * the queue is empty); a worker only reads it.
    */
-  async function checkPartitions(): Promise<void> {
-    const recorded = await redis.hget(metaKey(config.prefix), META_PARTITIONS_FIELD);
-    if (recorded === null || Number(recorded) === config.partitions) return;
+  async #checkPartitions(): Promise<void> {
+    const { prefix, partitions } = this.#config;
+    const recorded = await this.#redis.hget(metaKey(prefix), META_PARTITIONS_FIELD);
+    if (recorded === null || Number(recorded) === partitions) return;
     throw new ConfigError(
-      `queue_partitions is ${String(config.partitions)} but the queue under prefix "${config.prefix}" has ${recorded} partitions: use queue_partitions ${recorded} on every server of the cluster`,
+      `queue_partitions is ${String(partitions)} but the queue under prefix "${prefix}" has ${recorded} partitions: use queue_partitions ${recorded} on every server of the cluster`,
     );
   }
-
-  return {
-    async start(onJob) {
-      await redis.connect();
-      await checkPartitions();
-      const queues = queueNames.map(
-        (name) => new Queue(name, { connection: redis, prefix: config.prefix }),
-      );
-      try {
-        await Promise.all(queues.map((q) => q.setGlobalConcurrency(1)));
-      } finally {
-        await Promise.all(queues.map((q) => q.close()));
-      }
-      for (let p = 0; p < config.partitions; p++) workers.push(createWorker(p, onJob));
-      for (const w of workers) {
-        w.run().catch((err: unknown) => {
-          logError('worker', err);
-        });
-      }
-      log.info(
-        { prefix: config.prefix, partitions: config.partitions, lockMs: config.lockMs },
-        'queue workers started',
-      );
-    },
-    countStart(job) {
-      redis.hincrby(jobKey(job.partition, job.jobId), STARTS_FIELD, 1).catch((err: unknown) => {
-        logError('starts', err);
-      });
-    },
-    uncountStart(job) {
-      redis.hincrby(jobKey(job.partition, job.jobId), STARTS_FIELD, -1).catch((err: unknown) => {
-        logError('starts', err);
-      });
-    },
-    async figures() {
-      const keys = queueNames.flatMap((n) => [
-        `${config.prefix}:${n}:wait`,
-        `${config.prefix}:${n}:active`,
-      ]);
-      const prefixes = queueNames.map((n) => `${config.prefix}:${n}:`).join('|');
-      const [waiting, active, oldest] = (await redis.eval(
-        FIGURES_LUA,
-        keys.length,
-        ...keys,
-        prefixes,
-      )) as [number, number, number];
-      const ageSec = oldest > 0 ? Math.max(0, (Date.now() - oldest) / 1000) : 0;
-      return { waiting, active, oldestWaitingAgeSec: ageSec };
-    },
-    close() {
-      closed ??= (async () => {
-        // Not forced: each worker waits for its held job's outcome (the caller settles them).
-        await Promise.all(workers.map((w) => w.close()));
-        await redis.quit().catch(() => undefined);
-      })();
-      return closed;
-    },
-  };
 }

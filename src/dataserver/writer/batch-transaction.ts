@@ -1,4 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Logger } from '../../core/index.js';
 import type { PacketOutcome } from '../types.js';
 import { createAddressWriter } from './agent-sql.js';
 import {
@@ -61,6 +62,32 @@ function batchMetrics(registry: Registry) {
   };
 }
 
+/** A committed batch's values, warnings, size and duration, counted and logged. */
+function recordBatch(
+  metrics: ReturnType<typeof batchMetrics>,
+  log: Logger,
+  files: number,
+  written: readonly PacketOutcome[],
+  started: bigint,
+  detail: { loaded: number; statements: number },
+): void {
+  let data = 0;
+  let rejected = 0;
+  let compacted = 0;
+  for (const o of written) {
+    data += o.stats.data;
+    rejected += o.stats.rejected;
+    compacted += o.stats.compacted;
+    for (const w of o.warnings) log.warn({ warning: w }, 'packet warning');
+  }
+  metrics.values.labels('stored').inc(data - rejected - compacted);
+  metrics.values.labels('compacted').inc(compacted);
+  metrics.values.labels('rejected').inc(rejected);
+  metrics.batchFiles.observe(files);
+  if (log.isLevelEnabled('debug')) log.debug({ files, ...detail }, 'batch committed');
+  metrics.batchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+}
+
 /**
  * One batch, one transaction, as the named steps of batch-steps.ts: find the agents, lock them
  * (id order, so servers cannot deadlock), check the cached state is still what the database
@@ -116,12 +143,10 @@ export function createBatchTransaction(
       alertsEvaluated = false;
       alertsCommitted(deps.alerts, alerts);
       writeThrough(jobs, outcomes, snapshots, locked.signatures, deps);
-      recordBatch(
-        jobs.length,
-        written,
-        { loaded: reloaded, statements: statements.length },
-        started,
-      );
+      recordBatch(metrics, log, jobs.length, written, started, {
+        loaded: reloaded,
+        statements: statements.length,
+      });
       return outcomes;
     } catch (err) {
       alertsRolledBack(deps.alerts, alertsEvaluated);
@@ -129,29 +154,6 @@ export function createBatchTransaction(
     } finally {
       await guarded.close();
     }
-  }
-
-  function recordBatch(
-    files: number,
-    written: readonly PacketOutcome[],
-    detail: { loaded: number; statements: number },
-    started: bigint,
-  ): void {
-    let data = 0;
-    let rejected = 0;
-    let compacted = 0;
-    for (const o of written) {
-      data += o.stats.data;
-      rejected += o.stats.rejected;
-      compacted += o.stats.compacted;
-      for (const w of o.warnings) log.warn({ warning: w }, 'packet warning');
-    }
-    metrics.values.labels('stored').inc(data - rejected - compacted);
-    metrics.values.labels('compacted').inc(compacted);
-    metrics.values.labels('rejected').inc(rejected);
-    metrics.batchFiles.observe(files);
-    if (log.isLevelEnabled('debug')) log.debug({ files, ...detail }, 'batch committed');
-    metrics.batchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   return {

@@ -245,6 +245,21 @@ function isBlank(text: string, from: number, to: number): boolean {
  * `limits`. The limits are counted at each start tag, so a refused document is never built
  * past them: the tree it leaves behind is bounded by the limits, not by the file's size.
  */
+/** Where a scan is: the open elements, the one text goes to, and the packet limits counted. */
+interface ScanState {
+  readonly text: string;
+  readonly build: boolean;
+  readonly limits: XmlLimits;
+  readonly maxDepth: number;
+  readonly document: Frame;
+  readonly open: Frame[];
+  current: Frame;
+  seenRoot: boolean;
+  readonly items: ItemCount;
+  modules: number;
+  moduleValues: number;
+}
+
 export function scanXml(
   text: string,
   maxDepth: number,
@@ -253,13 +268,21 @@ export function scanXml(
 ): XmlElement {
   if (FORBIDDEN_CHARACTER.test(text)) throw invalid('character not allowed in XML');
   const document: Frame = { name: '', attributes: null, children: null, text: '' };
-  const open: Frame[] = [];
-  let current = document;
-  let seenRoot = false;
+  const s: ScanState = {
+    text,
+    build,
+    limits,
+    maxDepth,
+    document,
+    open: [],
+    current: document,
+    seenRoot: false,
+    items: { used: 0, max: limits.maxElements },
+    modules: 0,
+    moduleValues: 0,
+  };
+  const open = s.open;
   let pos = 0;
-  const items: ItemCount = { used: 0, max: limits.maxElements };
-  let modules = 0;
-  let moduleValues = 0;
   for (;;) {
     const lt = text.indexOf('<', pos);
     const textEnd = lt < 0 ? text.length : lt;
@@ -267,102 +290,127 @@ export function scanXml(
       if (!isBlank(text, pos, textEnd)) throw invalid('text outside the root element');
     } else if (textEnd > pos) {
       const decoded = decodeText(text, pos, textEnd);
-      if (build) current.text += decoded;
+      if (build) s.current.text += decoded;
     }
     if (lt < 0) break;
     const c = text.charCodeAt(lt + 1);
-    if (c === QUESTION) {
-      const end = text.indexOf('?>', lt + 2);
-      if (end < 0) throw truncated('inside a processing instruction');
-      if (lt !== 0 && XML_DECLARATION_START.test(text.slice(lt, lt + 6))) {
-        throw invalid('XML declaration not at the start of the document');
-      }
-      pos = end + 2;
-    } else if (c === BANG) {
-      if (text.startsWith('<!--', lt)) {
-        const end = text.indexOf('-->', lt + 4);
-        if (end < 0) throw truncated('inside a comment');
-        pos = end + 3;
-      } else if (text.startsWith('<![CDATA[', lt)) {
-        if (open.length === 0) throw invalid('CDATA outside the root element');
-        const end = text.indexOf(']]>', lt + 9);
-        if (end < 0) throw truncated('inside a CDATA section');
-        if (build) current.text += text.slice(lt + 9, end);
-        pos = end + 3;
-      } else if (text.startsWith('<!DOCTYPE', lt) || text.startsWith('<!ENTITY', lt)) {
-        throw new PandoraError(
-          ErrorCode.XmlDoctype,
-          'DOCTYPE/ENTITY declarations are refused (no Pandora agent sends one)',
-        );
-      } else {
-        throw invalid(`unexpected markup '${text.slice(lt, lt + 12)}'`);
-      }
-    } else if (c === SLASH) {
-      const gt = text.indexOf('>', lt + 2);
-      if (gt < 0) throw truncated('inside an end tag');
-      let nameEnd = gt;
-      while (nameEnd > lt + 2 && isSpace(text.charCodeAt(nameEnd - 1))) nameEnd--;
-      const name = text.slice(lt + 2, nameEnd);
-      const frame = open.pop();
-      if (frame === undefined) throw invalid(`end tag </${name}> without a start tag`);
-      if (name !== frame.name)
-        throw invalid(`mismatched end tag </${name}>, expected </${frame.name}>`);
-      current = open[open.length - 1] ?? document;
-      if (build) closeFrame(frame, current);
-      pos = gt + 1;
-    } else {
-      let nameEnd = lt + 1;
-      while (!isNameEnd(text.charCodeAt(nameEnd))) nameEnd++;
-      if (nameEnd === lt + 1) {
-        if (lt + 1 >= text.length) throw truncated('after <');
-        throw invalid("'<' not starting a tag");
-      }
-      if (open.length === 0 && seenRoot) throw invalid('more than one root element');
-      seenRoot = true;
-      countItem(items);
-      if (open.length === 1 && isNameAt(text, lt + 1, nameEnd, 'module')) {
-        if (++modules > limits.maxModules)
-          throw overLimit('modules', limits.maxModules, 'max_modules_per_packet');
-        moduleValues = 0;
-      } else if (
-        open.length === 3 &&
-        current.name === 'datalist' &&
-        isNameAt(text, lt + 1, nameEnd, 'data') &&
-        open[1]?.name === 'module' &&
-        ++moduleValues > limits.maxDatalistValues
-      ) {
-        throw overLimit(
-          'datalist values in one module',
-          limits.maxDatalistValues,
-          'max_datalist_values',
-        );
-      }
-      const tag = scanStartTag(text, nameEnd, build, items);
-      const frame: Frame = {
-        name: text.slice(lt + 1, nameEnd),
-        attributes: tag.attributes,
-        children: null,
-        text: '',
-      };
-      if (tag.selfClosing) {
-        if (build) closeFrame(frame, current);
-      } else {
-        open.push(frame);
-        if (open.length > maxDepth) {
-          throw new PandoraError(
-            ErrorCode.XmlTooDeep,
-            `elements nested deeper than ${String(maxDepth)}`,
-          );
-        }
-        current = frame;
-      }
-      pos = tag.end;
-    }
+    if (c === QUESTION) pos = skipProcessingInstruction(text, lt);
+    else if (c === BANG) pos = scanBangMarkup(s, lt);
+    else if (c === SLASH) pos = scanEndTag(s, lt);
+    else pos = scanElementStart(s, lt);
   }
-  if (!seenRoot) throw truncated('no root element');
+  if (!s.seenRoot) throw truncated('no root element');
   const last = open[open.length - 1];
   if (last !== undefined) throw truncated(`<${last.name}> not closed`);
   return document.children ?? newElement();
+}
+
+/** `<?…?>`: skipped; an XML declaration only at the very start. Returns the position after it. */
+function skipProcessingInstruction(text: string, lt: number): number {
+  const end = text.indexOf('?>', lt + 2);
+  if (end < 0) throw truncated('inside a processing instruction');
+  if (lt !== 0 && XML_DECLARATION_START.test(text.slice(lt, lt + 6))) {
+    throw invalid('XML declaration not at the start of the document');
+  }
+  return end + 2;
+}
+
+/** `<!…`: a comment (skipped), CDATA (text), or a refused DOCTYPE/ENTITY. */
+function scanBangMarkup(s: ScanState, lt: number): number {
+  const { text } = s;
+  if (text.startsWith('<!--', lt)) {
+    const end = text.indexOf('-->', lt + 4);
+    if (end < 0) throw truncated('inside a comment');
+    return end + 3;
+  }
+  if (text.startsWith('<![CDATA[', lt)) {
+    if (s.open.length === 0) throw invalid('CDATA outside the root element');
+    const end = text.indexOf(']]>', lt + 9);
+    if (end < 0) throw truncated('inside a CDATA section');
+    if (s.build) s.current.text += text.slice(lt + 9, end);
+    return end + 3;
+  }
+  if (text.startsWith('<!DOCTYPE', lt) || text.startsWith('<!ENTITY', lt)) {
+    throw new PandoraError(
+      ErrorCode.XmlDoctype,
+      'DOCTYPE/ENTITY declarations are refused (no Pandora agent sends one)',
+    );
+  }
+  throw invalid(`unexpected markup '${text.slice(lt, lt + 12)}'`);
+}
+
+/** `</name>`: closes the innermost open element, which must have that name. */
+function scanEndTag(s: ScanState, lt: number): number {
+  const { text } = s;
+  const gt = text.indexOf('>', lt + 2);
+  if (gt < 0) throw truncated('inside an end tag');
+  let nameEnd = gt;
+  while (nameEnd > lt + 2 && isSpace(text.charCodeAt(nameEnd - 1))) nameEnd--;
+  const name = text.slice(lt + 2, nameEnd);
+  const frame = s.open.pop();
+  if (frame === undefined) throw invalid(`end tag </${name}> without a start tag`);
+  if (name !== frame.name)
+    throw invalid(`mismatched end tag </${name}>, expected </${frame.name}>`);
+  s.current = s.open[s.open.length - 1] ?? s.document;
+  if (s.build) closeFrame(frame, s.current);
+  return gt + 1;
+}
+
+/** `<name …>` or `<name …/>`: counted against the limits, then opened (or closed at once). */
+function scanElementStart(s: ScanState, lt: number): number {
+  const { text } = s;
+  let nameEnd = lt + 1;
+  while (!isNameEnd(text.charCodeAt(nameEnd))) nameEnd++;
+  if (nameEnd === lt + 1) {
+    if (lt + 1 >= text.length) throw truncated('after <');
+    throw invalid("'<' not starting a tag");
+  }
+  if (s.open.length === 0 && s.seenRoot) throw invalid('more than one root element');
+  s.seenRoot = true;
+  countItem(s.items);
+  countPacketLimits(s, lt, nameEnd);
+  const tag = scanStartTag(text, nameEnd, s.build, s.items);
+  const frame: Frame = {
+    name: text.slice(lt + 1, nameEnd),
+    attributes: tag.attributes,
+    children: null,
+    text: '',
+  };
+  if (tag.selfClosing) {
+    if (s.build) closeFrame(frame, s.current);
+  } else {
+    s.open.push(frame);
+    if (s.open.length > s.maxDepth) {
+      throw new PandoraError(
+        ErrorCode.XmlTooDeep,
+        `elements nested deeper than ${String(s.maxDepth)}`,
+      );
+    }
+    s.current = frame;
+  }
+  return tag.end;
+}
+
+/** Modules per packet and datalist values per module, counted at each start tag. */
+function countPacketLimits(s: ScanState, lt: number, nameEnd: number): void {
+  const { text, open, limits } = s;
+  if (open.length === 1 && isNameAt(text, lt + 1, nameEnd, 'module')) {
+    if (++s.modules > limits.maxModules)
+      throw overLimit('modules', limits.maxModules, 'max_modules_per_packet');
+    s.moduleValues = 0;
+  } else if (
+    open.length === 3 &&
+    s.current.name === 'datalist' &&
+    isNameAt(text, lt + 1, nameEnd, 'data') &&
+    open[1]?.name === 'module' &&
+    ++s.moduleValues > limits.maxDatalistValues
+  ) {
+    throw overLimit(
+      'datalist values in one module',
+      limits.maxDatalistValues,
+      'max_datalist_values',
+    );
+  }
 }
 
 /** Validation only (used before handing the text to fast-xml-parser). */
