@@ -44,7 +44,12 @@ import {
 import { createHaRuntime, type HaRuntime } from './ha/index.js';
 import { createHttpServer, drainAuthFor, type HttpServer } from './http/index.js';
 // --- end HA + HTTP wiring ---
-import { checkConfig, listenerFileWarnings, requireIncomingDir } from './serve/index.js';
+import {
+  checkConfig,
+  listenerFileWarnings,
+  readyMessage,
+  requireIncomingDir,
+} from './serve/index.js';
 import {
   onSighup,
   ReloadActions,
@@ -232,6 +237,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   });
   // The master's alert duties (alerts.md §2.4) need this server's alert service.
   if (dataserver) ha.attachAlerts(dataserver.alerts);
+  let httpAddress: { host: string; port: number } | undefined;
   if (s.http_port !== undefined) {
     const http = createHttpServer(
       {
@@ -242,8 +248,8 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
       { log: logger, registry, state: ha.state },
     );
     running.http = http;
-    const address = await http.listen();
-    logger.info({ port: address.port }, 'HTTP operations side listening');
+    httpAddress = await http.listen();
+    logger.info({ port: httpAddress.port }, 'HTTP operations side listening');
   }
   // --- end HA + HTTP wiring ---
 
@@ -290,8 +296,13 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
     void shutdown('unhandledRejection', 1);
   });
   logger.info(
-    { incomingDir: config.incomingDir, tentacle: s.tentacle, dataserver: s.dataserver },
-    'tentacle-ingest serving',
+    readyMessage({
+      tentacle: running.tentacle?.addresses() ?? [],
+      http: httpAddress,
+      db: config.db,
+      incomingDir: config.incomingDir,
+      dataserver: s.dataserver,
+    }),
   );
   // Lifecycle lines go out now, not when the asynchronous log buffer fills (supervisors wait on it).
   logger.flush();

@@ -170,14 +170,13 @@ export async function closeLogFiles(): Promise<void> {
 export const LOG_FILE_SETTINGS = {
   log_file: {
     kind: 'string',
-    help: 'append logs here (in log_format) instead of JSON on stdout',
+    help: 'append logs here (in log_format) instead of stdout',
   },
   log_format: {
     kind: 'string',
-    default: 'text',
     values: ['text', 'json'],
     extension: true,
-    help: "log_file layout: text (Pandora's: date time servername [Vn] message) or json",
+    help: "log layout: text (Pandora's: date time servername [Vn] message) or json; default: text in log_file and on a terminal, json on piped stdout",
   },
   max_log_size: {
     kind: 'int',
@@ -204,8 +203,14 @@ export function logFileOptions(
   maxFileBytes?: number;
   fileGenerations?: number;
   serverName?: string;
+  stdoutFormat?: LogFileFormat;
 } {
-  if (s.log_file === undefined || s.log_file === '') return {};
+  if (s.log_file === undefined || s.log_file === '') {
+    const format = s.log_format;
+    return format === 'text' || format === 'json'
+      ? { stdoutFormat: format, serverName }
+      : { serverName };
+  }
   return {
     file: s.log_file,
     fileFormat: s.log_format === 'json' ? 'json' : 'text',

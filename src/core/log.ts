@@ -1,5 +1,5 @@
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
-import { type LogFileFormat, openLogFile } from './log-file.js';
+import { type LogFileFormat, openLogFile, pandoraLine } from './log-file.js';
 
 export type { Logger } from 'pino';
 
@@ -16,6 +16,30 @@ export interface LogOptions {
   fileGenerations?: number;
   /** The name the text layout prints (servername). */
   serverName?: string;
+  /** stdout's layout when set (`log_format`); unset: text on a terminal, JSON lines when piped. */
+  stdoutFormat?: LogFileFormat;
+}
+
+/**
+ * stdout's layout: the one asked for, else Pandora's text lines for a person at a terminal and
+ * JSON lines for whatever reads a pipe (journald, docker logs, a collector).
+ */
+export function stdoutLogFormat(
+  requested: LogFileFormat | undefined,
+  isTTY: boolean = process.stdout.isTTY,
+): LogFileFormat {
+  return requested ?? (isTTY ? 'text' : 'json');
+}
+
+/** pino's stdout destination, its JSON lines turned into Pandora's text layout on the way. */
+function textStdout(serverName: string): DestinationStream {
+  const out = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  return {
+    write: (line: string) => out.write(pandoraLine(line, serverName)),
+    flush: (done?: (err?: Error) => void) => {
+      out.flush(done);
+    },
+  } as DestinationStream;
 }
 
 /** Buffered lines reach the file or terminal at least this often, even on a quiet server. */
@@ -24,7 +48,7 @@ const FLUSH_INTERVAL_MS = 1000;
 const REDACT_PATHS = ['dbpass', 'password', '*.dbpass', '*.password', 'config.dbpass'];
 
 /**
- * JSON logs (pino) on stdout, or a log file (log-file.ts). Writes go through an asynchronous 4 KiB buffer so logging never blocks a
+ * Logs (pino) on stdout, as text or JSON (stdoutLogFormat), or a log file (log-file.ts). Writes go through an asynchronous 4 KiB buffer so logging never blocks a
  * socket loop; a timer flushes it every second so a quiet server's lines are not held back, and
  * `logger.flush()` on shutdown writes the rest.
  */
@@ -43,8 +67,10 @@ export function createLogger(options: LogOptions = {}): Logger {
           generations: options.fileGenerations ?? 1,
           serverName: options.serverName ?? 'tentacle-ingest',
         })
-      : // stdout, or tentacle-server's plain JSON file (sonic-boom: flushed at exit, reopen()).
-        pino.destination({ dest: options.file ?? 1, sync: false, minLength: 4096, mkdir: true });
+      : options.file === undefined && stdoutLogFormat(options.stdoutFormat) === 'text'
+        ? textStdout(options.serverName ?? 'tentacle-ingest')
+        : // stdout, or tentacle-server's plain JSON file (sonic-boom: flushed at exit, reopen()).
+          pino.destination({ dest: options.file ?? 1, sync: false, minLength: 4096, mkdir: true });
   const logger = pino(pinoOptions, destination);
   setInterval(() => {
     logger.flush();

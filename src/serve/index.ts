@@ -6,3 +6,4 @@
 export { checkConfig, effectiveSettings, type CheckConfigInput } from './check-config.js';
 export { LISTENER_IGNORED_KEYS, SERVE_IGNORED_KEYS } from './ignored-keys.js';
 export { listenerFileWarnings, requireIncomingDir, serveFileWarnings } from './startup-review.js';
+export { readyMessage, type ReadyFacts } from './ready-line.js';

@@ -246,7 +246,11 @@ test('dataserver 0: the listener stores files and nothing consumes them', async 
     await dropDatabase(dbName);
     tmp.cleanup();
   });
-  await waitForLine(logFile, /tentacle-ingest serving \{.*"dataserver":false/, child);
+  await waitForLine(
+    logFile,
+    /tentacle-ingest serving: ready, .*spool .*\(dataserver off\)$/m,
+    child,
+  );
   assert.equal(await sendFile(port, 'agent1.data', '<agent_data/>'), 'SEND OK\nSEND OK\n');
   assert.equal(await stop(child), 0);
   // The data file waits in the folder (beside the remote-configuration folders serve creates).
