@@ -458,7 +458,11 @@ function diffCounts(
 ): Record<string, number> | undefined {
   if (after === undefined) return undefined;
   const diff: Record<string, number> = {};
-  for (const [key, value] of Object.entries(after)) diff[key] = value - (before?.[key] ?? 0);
+  for (const [key, value] of Object.entries(after)) {
+    const n = value - (before?.[key] ?? 0);
+    // The server exports every result from the start at 0: report only those this pass saw.
+    if (n !== 0) diff[key] = n;
+  }
   return diff;
 }
 

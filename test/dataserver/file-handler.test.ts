@@ -164,8 +164,10 @@ test('over the byte budget a file waits before it is read, and goes once the fir
     close: () => Promise.resolve(),
   };
   const first = s.handler.handle(s.drop('a1.1709287200.data', GOOD), w);
+  // a1 holds the budget before a2 arrives, so which file waits is fixed (not a claim race).
+  await eventually(() => jobs.length === 1);
   const second = s.handler.handle(s.drop('a2.1709287200.data', GOOD.replace("'a1'", "'a2'")), w);
-  await eventually(() => jobs.length === 1 && budget.waiting === 1);
+  await eventually(() => budget.waiting === 1);
   assert.equal(budget.held, GOOD.length);
   // Claimed, size known, not read: it waits in the claim folder beside the first.
   assert.deepEqual(s.left().claimed.sort(), ['a1.1709287200.data', 'a2.1709287200.data']);
