@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { ConfigError, describeError, type Logger } from '../../core/index.js';
 import {
   decodePacketBytes,
+  META_PARTITIONS_FIELD,
   metaKey,
   partitionQueueName,
   PACKET_JOB,
@@ -18,8 +19,6 @@ const MAX_STALLED_COUNT = 1_000_000;
 const STARTS_FIELD = 'ti:starts';
 /** An idle worker's blocking fetch times out after this many seconds (then it blocks again). */
 const DRAIN_DELAY_SEC = 5;
-/** Field of `metaKey(prefix)` where the listeners record the partition count P. */
-const META_PARTITIONS_FIELD = 'partitions';
 /** Error logs of one kind (Redis away) at most this often. */
 const ERROR_LOG_EVERY_MS = 10_000;
 
