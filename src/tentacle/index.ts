@@ -40,18 +40,16 @@ export type { ConnectionLogLevel, FileStoredEvent } from './session.js';
 export type { FileSink } from './file-sink.js';
 export type { ClientAddress } from './proxy-accept.js';
 export {
-  compileFilters,
   passDigest,
   resolveTentacleConfig,
-  resolveTentacleSettings,
   serverOptionsFromSettings,
-  TENTACLE_SETTINGS,
   type SyncPolicy,
   type TentacleConfig,
   type TentacleServerOptions,
-  type TentacleSettings,
   type TentacleTlsOptions,
 } from './options.js';
+export { compileFilters } from './name-rules.js';
+export { resolveTentacleSettings, TENTACLE_SETTINGS, type TentacleSettings } from './settings.js';
 export { RejectReason } from './metrics.js';
 export type { Reconfiguration } from './reconfigure.js';
 export { parseServerArgs, SERVER_USAGE, ServerUsageError, type ServerArgs } from './server-args.js';

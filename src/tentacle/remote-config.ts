@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileFilters } from './options.js';
+import { compileFilters } from './name-rules.js';
 
 /**
  * Remote agent configuration as Pandora lays it out (tentacle.md §4.3, ha.md §4.3): the filters

@@ -1,5 +1,5 @@
 import { ConfigError, settingsHelp } from '../core/index.js';
-import { TENTACLE_SETTINGS } from './options.js';
+import { TENTACLE_SETTINGS } from './settings.js';
 
 /**
  * Command line of `tentacle-server`: the Perl server's short options, parsed like its

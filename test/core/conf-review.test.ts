@@ -14,7 +14,7 @@ import {
 import { resolveSettings, type SettingsTable } from '../../src/core/settings.js';
 import { deliveryFileWarnings } from '../../src/agent/config.js';
 import { DATASERVER_SETTINGS } from '../../src/dataserver/config.js';
-import { resolveTentacleSettings } from '../../src/tentacle/options.js';
+import { resolveTentacleSettings } from '../../src/tentacle/settings.js';
 
 const TABLE = {
   dataserver: { kind: 'bool', default: true, help: 'switch' },

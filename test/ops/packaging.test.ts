@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readConfFile } from '../../src/core/index.js';
-import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_WAITING } from '../../src/tentacle/options.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_WAITING } from '../../src/tentacle/settings.js';
 import { descriptorsNeeded } from '../../src/tentacle/fd-limit.js';
 import { tempDir } from '../helpers/tmp.js';
 
