@@ -1,4 +1,12 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import {
+  Counter,
+  type CounterConfiguration,
+  Gauge,
+  type GaugeConfiguration,
+  Histogram,
+  type HistogramConfiguration,
+  type Registry,
+} from 'prom-client';
 import { zeroSeries } from '../core/index.js';
 
 /**
@@ -53,110 +61,99 @@ function getOrCreate<M>(registry: Registry, name: string, create: () => M): M {
   return (registry.getSingleMetric(name) as M | undefined) ?? create();
 }
 
-/** Creates (or, on a registry that already has them, reuses) the Tentacle metrics. */
+function gaugeIn(registry: Registry, config: GaugeConfiguration<string>): Gauge {
+  return getOrCreate(registry, config.name, () => new Gauge({ ...config, registers: [registry] }));
+}
+
+function counterIn(registry: Registry, config: CounterConfiguration<string>): Counter {
+  return getOrCreate(
+    registry,
+    config.name,
+    () => new Counter({ ...config, registers: [registry] }),
+  );
+}
+
+function histogramIn(registry: Registry, config: HistogramConfiguration<string>): Histogram {
+  return getOrCreate(
+    registry,
+    config.name,
+    () => new Histogram({ ...config, registers: [registry] }),
+  );
+}
+
+/**
+ * Creates (or, on a registry that already has them, reuses) the Tentacle metrics, registered in
+ * the order `/metrics` lists them.
+ */
 export function createTentacleMetrics(registry: Registry): TentacleMetrics {
-  const registers = [registry];
-  const connectionsActive = getOrCreate(
-    registry,
-    'pandora_tentacle_connections_active',
-    () =>
-      new Gauge({
-        name: 'pandora_tentacle_connections_active',
-        help: 'Tentacle connections being served',
-        registers,
-      }),
-  );
-  const connectionsWaiting = getOrCreate(
-    registry,
-    'pandora_tentacle_connections_waiting',
-    () =>
-      new Gauge({
-        name: 'pandora_tentacle_connections_waiting',
-        help: 'Accepted Tentacle connections waiting for a free slot (max_connections)',
-        registers,
-      }),
-  );
-  const files = getOrCreate(
-    registry,
-    'pandora_tentacle_files_received_total',
-    () =>
-      new Counter({
-        name: 'pandora_tentacle_files_received_total',
-        help: 'SEND/ZSEND uploads by result (ok, rejected by a check, error while storing)',
-        labelNames: ['result'],
-        registers,
-      }),
-  );
-  const receivedBytes = getOrCreate(
-    registry,
-    'pandora_tentacle_received_bytes_total',
-    () =>
-      new Counter({
-        name: 'pandora_tentacle_received_bytes_total',
-        help: 'Body bytes of SEND/ZSEND uploads received in full',
-        registers,
-      }),
-  );
-  const rejections = getOrCreate(
-    registry,
-    'pandora_tentacle_rejections_total',
-    () =>
-      new Counter({
-        name: 'pandora_tentacle_rejections_total',
-        help: 'Refused commands, connections and transfers by reason (an error code)',
-        labelNames: ['reason'],
-        registers,
-      }),
-  );
-  const receiveDuration = getOrCreate(
-    registry,
-    'pandora_tentacle_file_receive_duration_seconds',
-    () =>
-      new Histogram({
-        name: 'pandora_tentacle_file_receive_duration_seconds',
-        help: 'From the SEND/ZSEND line to the final OK of a stored file',
-        buckets: RECEIVE_BUCKETS_SEC,
-        registers,
-      }),
-  );
-  const folderSyncs = getOrCreate(
-    registry,
-    'pandora_tentacle_folder_fsyncs_total',
-    () =>
-      new Counter({
-        name: 'pandora_tentacle_folder_fsyncs_total',
-        help: 'Folder fsyncs under sync always (group commit: one covers many files)',
-        registers,
-      }),
-  );
-  // Bound children once: these run per file.
-  const byResult = {
-    ok: files.labels('ok'),
-    rejected: files.labels('rejected'),
-    error: files.labels('error'),
-  };
-  const byReason = new Map<string, Counter.Internal>();
-  zeroSeries(
-    rejections,
-    Object.values(RejectReason).map((reason) => ({ reason })),
-  );
-  for (const child of Object.values(byResult)) child.inc(0);
+  const connectionsActive = gaugeIn(registry, {
+    name: 'pandora_tentacle_connections_active',
+    help: 'Tentacle connections being served',
+  });
+  const connectionsWaiting = gaugeIn(registry, {
+    name: 'pandora_tentacle_connections_waiting',
+    help: 'Accepted Tentacle connections waiting for a free slot (max_connections)',
+  });
+  const files = counterIn(registry, {
+    name: 'pandora_tentacle_files_received_total',
+    help: 'SEND/ZSEND uploads by result (ok, rejected by a check, error while storing)',
+    labelNames: ['result'],
+  });
+  const receivedBytes = counterIn(registry, {
+    name: 'pandora_tentacle_received_bytes_total',
+    help: 'Body bytes of SEND/ZSEND uploads received in full',
+  });
+  const rejections = counterIn(registry, {
+    name: 'pandora_tentacle_rejections_total',
+    help: 'Refused commands, connections and transfers by reason (an error code)',
+    labelNames: ['reason'],
+  });
+  const receiveDuration = histogramIn(registry, {
+    name: 'pandora_tentacle_file_receive_duration_seconds',
+    help: 'From the SEND/ZSEND line to the final OK of a stored file',
+    buckets: RECEIVE_BUCKETS_SEC,
+  });
+  const folderSyncs = counterIn(registry, {
+    name: 'pandora_tentacle_folder_fsyncs_total',
+    help: 'Folder fsyncs under sync always (group commit: one covers many files)',
+  });
   return {
     connectionsActive,
     connectionsWaiting,
     receivedBytes,
     receiveDuration,
     folderSyncs,
-    file(result) {
-      byResult[result].inc();
-    },
-    reject(reason) {
-      let child = byReason.get(reason);
-      if (!child) {
-        child = rejections.labels(reason);
-        byReason.set(reason, child);
-      }
-      child.inc();
-    },
+    file: fileResultCounter(files),
+    reject: rejectionCounter(rejections),
+  };
+}
+
+/** Counts a file by result, through children bound once (this runs per file). */
+function fileResultCounter(files: Counter): (result: FileResult) => void {
+  const byResult = {
+    ok: files.labels('ok'),
+    rejected: files.labels('rejected'),
+    error: files.labels('error'),
+  };
+  for (const child of Object.values(byResult)) child.inc(0);
+  return (result) => {
+    byResult[result].inc();
+  };
+}
+
+/** Counts a refusal by reason; every reason's series exists from the start at 0. */
+function rejectionCounter(rejections: Counter): (reason: RejectReason) => void {
+  const byReason = new Map<string, Counter.Internal>();
+  zeroSeries(
+    rejections,
+    Object.values(RejectReason).map((reason) => ({ reason })),
+  );
+  return (reason) => {
+    let child = byReason.get(reason);
+    if (!child) {
+      child = rejections.labels(reason);
+      byReason.set(reason, child);
+    }
+    child.inc();
   };
 }
