@@ -66,25 +66,13 @@ export function createAlertService(
     metrics,
   });
   let isMaster: () => boolean = () => false;
-  let timer: NodeJS.Timeout | undefined;
-
-  function scheduleCheck(): void {
-    const seconds =
-      config.warnSeconds > 0
-        ? Math.min(config.warnSeconds, QUEUE_CHECK_MAX_SECONDS)
-        : QUEUE_CHECK_MAX_SECONDS;
-    timer = setTimeout(() => {
-      monitor
-        .check(now(), isMaster())
-        .catch((err: unknown) => {
-          log.warn({ err: describeError(err) }, 'alert queue check failed');
-        })
-        .finally(() => {
-          if (timer !== undefined) scheduleCheck();
-        });
-    }, seconds * 1000);
-    timer.unref();
-  }
+  const queueCheck = queueCheckTimer({
+    monitor,
+    warnSeconds: config.warnSeconds,
+    now,
+    isMaster: () => isMaster(),
+    log,
+  });
 
   return {
     engine,
@@ -95,32 +83,14 @@ export function createAlertService(
     async start() {
       // Loaded before the first batch, which would otherwise wait for it.
       await definitions.get();
-      if (config.warmupSeconds > 0) {
-        for (const statement of warmUpStartedSql(now())) await run(deps.pool, statement);
-        log.info({ seconds: config.warmupSeconds }, 'Warmup mode for alerts started.');
-      }
-      if (config.execution === 'events') {
-        log.info('alert_execution events: alert events written here, no command is run');
-      } else if (config.delegatedToAlertServer) {
-        log.info('execution is delegated to a Pandora Alert Server');
-      } else {
-        log.info("alerts are queued in talert_execution_queue for Pandora's Alert Server");
-      }
-      scheduleCheck();
+      await announceStart(config, deps.pool, log, now());
+      queueCheck.start();
     },
     close() {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
+      queueCheck.stop();
     },
     async unknownModules(conn, modules) {
-      const total: AlertOutcome = { evaluated: 0, fired: 0, recovered: 0, ceased: 0, queued: 0 };
-      for (const m of modules) {
-        const o = await engine.evaluateUnknown(conn, m);
-        total.evaluated += o.evaluated;
-        total.fired += o.fired;
-        total.recovered += o.recovered;
-        total.ceased += o.ceased;
-      }
+      const total = await evaluateUnknownModules(engine, conn, modules);
       // Counted before the master's COMMIT: a fenced-out run may count what it did not write.
       recordAlertOutcome(metrics, total);
     },
@@ -134,4 +104,79 @@ export function createAlertService(
       isMaster = check;
     },
   };
+}
+
+/** The start-up notices: the warm-up events (when warm-up is on) and where alerts go. */
+async function announceStart(
+  config: AlertConfig,
+  pool: Pick<mysql.Pool, 'query'>,
+  log: Logger,
+  nowSec: number,
+): Promise<void> {
+  if (config.warmupSeconds > 0) {
+    for (const statement of warmUpStartedSql(nowSec)) await run(pool, statement);
+    log.info({ seconds: config.warmupSeconds }, 'Warmup mode for alerts started.');
+  }
+  if (config.execution === 'events') {
+    log.info('alert_execution events: alert events written here, no command is run');
+  } else if (config.delegatedToAlertServer) {
+    log.info('execution is delegated to a Pandora Alert Server');
+  } else {
+    log.info("alerts are queued in talert_execution_queue for Pandora's Alert Server");
+  }
+}
+
+/**
+ * The queue check on a timer: every `alertserver_warn` seconds, at most QUEUE_CHECK_MAX_SECONDS
+ * apart; the next check is scheduled when the last one has finished.
+ */
+function queueCheckTimer(deps: {
+  monitor: AlertQueueMonitor;
+  warnSeconds: number;
+  now: () => number;
+  isMaster: () => boolean;
+  log: Logger;
+}): { start(): void; stop(): void } {
+  const seconds =
+    deps.warnSeconds > 0
+      ? Math.min(deps.warnSeconds, QUEUE_CHECK_MAX_SECONDS)
+      : QUEUE_CHECK_MAX_SECONDS;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (): void => {
+    timer = setTimeout(() => {
+      deps.monitor
+        .check(deps.now(), deps.isMaster())
+        .catch((err: unknown) => {
+          deps.log.warn({ err: describeError(err) }, 'alert queue check failed');
+        })
+        .finally(() => {
+          if (timer !== undefined) schedule();
+        });
+    }, seconds * 1000);
+    timer.unref();
+  };
+  return {
+    start: schedule,
+    stop() {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
+
+/** The master's unknown path: each module's alerts evaluated in turn, the outcomes summed. */
+async function evaluateUnknownModules(
+  engine: AlertEngine,
+  conn: AlertConnection,
+  modules: readonly UnknownModule[],
+): Promise<AlertOutcome> {
+  const total: AlertOutcome = { evaluated: 0, fired: 0, recovered: 0, ceased: 0, queued: 0 };
+  for (const m of modules) {
+    const o = await engine.evaluateUnknown(conn, m);
+    total.evaluated += o.evaluated;
+    total.fired += o.fired;
+    total.recovered += o.recovered;
+    total.ceased += o.ceased;
+  }
+  return total;
 }
