@@ -117,19 +117,32 @@ export async function inTransaction<T>(
   }
 }
 
+/** What every lease statement needs: the pool, our identity and the statement timeout. */
+interface LeaseContext {
+  readonly pool: Pool;
+  readonly config: HaConfig;
+  readonly instanceId: string;
+  readonly timeout: number;
+}
+
 export function createLeaseSql(
   pool: Pool,
   config: HaConfig,
   me: { instanceId: string; queryTimeoutMs: number },
 ): LeaseSql {
-  const { instanceId, queryTimeoutMs: timeout } = me;
-  const ttlUs = config.leaseTtlMs * 1000;
-  const deadUs = config.memberDeadAfterMs * 1000;
-  const outranksMeValues = (): [number, number, string] => [
-    config.priority,
-    config.priority,
-    config.serverName,
-  ];
+  const ctx: LeaseContext = { pool, config, instanceId: me.instanceId, timeout: me.queryTimeoutMs };
+  return {
+    ...holdStatements(ctx),
+    ...acquireStatements(ctx),
+    ...noMasterFlagStatements(ctx),
+    ...fencedStatements(ctx),
+  };
+}
+
+/** The holder's side: read the row, extend our lease, expire it. */
+function holdStatements(ctx: LeaseContext): Pick<LeaseSql, 'read' | 'renew' | 'release'> {
+  const { pool, instanceId, timeout } = ctx;
+  const ttlUs = ctx.config.leaseTtlMs * 1000;
 
   async function read(): Promise<LeaseRow> {
     const [rows] = await pool.query<RowDataPacket[]>({
@@ -146,6 +159,41 @@ export function createLeaseSql(
       isValid: Number(row['is_valid']) === 1,
     };
   }
+
+  async function renew(epoch: number): Promise<boolean> {
+    const [result] = await pool.query<ResultSetHeader>({
+      sql: `UPDATE tha_lease SET expires_at = NOW(3) + INTERVAL ? MICROSECOND
+            WHERE role = 'master' AND holder_instance = ? AND epoch = ? AND expires_at > NOW(3)`,
+      values: [ttlUs, instanceId, epoch],
+      timeout,
+    });
+    return result.affectedRows === 1;
+  }
+
+  async function release(epoch: number): Promise<void> {
+    await pool.query({
+      sql: `UPDATE tha_lease SET expires_at = NOW(3)
+            WHERE role = 'master' AND holder_instance = ? AND epoch = ?`,
+      values: [instanceId, epoch],
+      timeout,
+    });
+  }
+
+  return { read, renew, release };
+}
+
+/** Who may take the lease: acquisition when free, and the preemption check of a holder. */
+function acquireStatements(
+  ctx: LeaseContext,
+): Pick<LeaseSql, 'tryAcquire' | 'hasHigherPriorityWaiting'> {
+  const { pool, config, instanceId, timeout } = ctx;
+  const ttlUs = config.leaseTtlMs * 1000;
+  const deadUs = config.memberDeadAfterMs * 1000;
+  const outranksMeValues = (): [number, number, string] => [
+    config.priority,
+    config.priority,
+    config.serverName,
+  ];
 
   /** In the acquiring transaction: does a live candidate that outranks us block the take-over? */
   async function isOutranked(conn: PoolConnection, freeForUs: number): Promise<boolean> {
@@ -195,25 +243,6 @@ export function createLeaseSql(
     });
   }
 
-  async function renew(epoch: number): Promise<boolean> {
-    const [result] = await pool.query<ResultSetHeader>({
-      sql: `UPDATE tha_lease SET expires_at = NOW(3) + INTERVAL ? MICROSECOND
-            WHERE role = 'master' AND holder_instance = ? AND epoch = ? AND expires_at > NOW(3)`,
-      values: [ttlUs, instanceId, epoch],
-      timeout,
-    });
-    return result.affectedRows === 1;
-  }
-
-  async function release(epoch: number): Promise<void> {
-    await pool.query({
-      sql: `UPDATE tha_lease SET expires_at = NOW(3)
-            WHERE role = 'master' AND holder_instance = ? AND epoch = ?`,
-      values: [instanceId, epoch],
-      timeout,
-    });
-  }
-
   async function hasHigherPriorityWaiting(): Promise<boolean> {
     const [rows] = await pool.query<RowDataPacket[]>({
       sql: `SELECT COUNT(*) AS n FROM tha_member
@@ -225,6 +254,15 @@ export function createLeaseSql(
     });
     return Number(rows[0]?.['n'] ?? 0) > 0;
   }
+
+  return { tryAcquire, hasHigherPriorityWaiting };
+}
+
+/** The installation-wide "no master-eligible server" flag and its one system event. */
+function noMasterFlagStatements(
+  ctx: LeaseContext,
+): Pick<LeaseSql, 'clearNoMaster' | 'flagNoMaster'> {
+  const { pool, timeout } = ctx;
 
   async function clearNoMaster(): Promise<void> {
     await pool.query({
@@ -244,6 +282,13 @@ export function createLeaseSql(
       await conn.query({ ...NO_MASTER_EVENT, timeout });
     });
   }
+
+  return { clearNoMaster, flagNoMaster };
+}
+
+/** Inside a fenced transaction: the lease check that holds to commit, and the audit row. */
+function fencedStatements(ctx: LeaseContext): Pick<LeaseSql, 'lockIfHeld' | 'audit'> {
+  const { config, instanceId, timeout } = ctx;
 
   async function lockIfHeld(conn: PoolConnection, epoch: number): Promise<string | undefined> {
     // Share lock on the lease row, held to commit: an acquisition (exclusive lock) cannot
@@ -279,15 +324,5 @@ export function createLeaseSql(
     });
   }
 
-  return {
-    read,
-    tryAcquire,
-    renew,
-    release,
-    hasHigherPriorityWaiting,
-    clearNoMaster,
-    flagNoMaster,
-    lockIfHeld,
-    audit,
-  };
+  return { lockIfHeld, audit };
 }
