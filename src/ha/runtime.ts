@@ -98,6 +98,7 @@ export function createHaRuntime(
       ],
     },
   );
+  const duty = { coordinator, log: deps.logger };
   let closing: Promise<void> | undefined;
 
   return {
@@ -105,66 +106,22 @@ export function createHaRuntime(
     state,
     async start() {
       await ensureHaSchema(deps.pool);
-      jobs.push(
-        createMasterJob(
-          { name: 'unknown-detection', intervalMs: settings.ha_unknown_check_ms },
-          { coordinator, log: deps.logger },
-          async () => {
-            const changed = await coordinator.runFenced('unknown-detection', (ctx) =>
-              markUnknownModules(ctx, alerts),
-            );
-            if (changed > 0) deps.logger.info({ changed }, 'modules went to unknown');
-          },
-        ),
-      );
+      jobs.push(unknownDetectionJob(duty, settings.ha_unknown_check_ms, () => alerts));
       await coordinator.start();
     },
     attachIntake(hooks) {
       intake = hooks;
       ownerCheck = createOwnerMarkerCheck(
         { incomingDir: hooks.spoolDir, serverName: config.serverName },
-        { coordinator, log: deps.logger },
+        duty,
       );
       if (!settings.ha_adopt_peer_folders) return;
-      const takeover = {
-        incomingDir: hooks.spoolDir,
-        serverName: config.serverName,
-        memberDeadAfterMs: config.memberDeadAfterMs,
-      };
-      jobs.push(
-        createMasterJob(
-          { name: 'folder-takeover', intervalMs: 2 * config.tickMs },
-          { coordinator, log: deps.logger },
-          async () => {
-            const adoptions = await coordinator.runFenced('folder-takeover', (ctx) =>
-              adoptDeadPeerFolders(ctx, takeover),
-            );
-            for (const a of adoptions) {
-              deps.logger.warn(
-                {
-                  event: 'peerFilesAdopted',
-                  peer: a.peer,
-                  moved: a.moved,
-                  collisions: a.collisions,
-                },
-                `re-queued ${a.moved} file(s) of dead server ${a.peer}`,
-              );
-            }
-            if (adoptions.length > 0) hooks.onAdopted?.();
-          },
-        ),
-      );
+      jobs.push(folderTakeoverJob(duty, config, hooks));
     },
     attachAlerts(hooks) {
       alerts = hooks;
       hooks.setMasterCheck(() => coordinator.isMaster());
-      jobs.push(
-        createMasterJob(
-          { name: 'alert-duties', intervalMs: ALERT_DUTY_INTERVAL_MS },
-          { coordinator, log: deps.logger },
-          () => coordinator.runFenced('alert-duties', (ctx) => hooks.masterDuty(ctx.conn)),
-        ),
-      );
+      jobs.push(alertDutyJob(duty, hooks));
     },
     onFatal(listener) {
       coordinator.events.on('fatal', listener);
@@ -176,4 +133,60 @@ export function createHaRuntime(
         await coordinator.close();
       })()),
   };
+}
+
+/** What every master duty runs on: the coordinator (fencing) and the log. */
+interface DutyDeps {
+  readonly coordinator: HaCoordinator;
+  readonly log: Logger;
+}
+
+/** Modules whose agents stopped reporting go UNKNOWN, with their alerts (§2.4). */
+function unknownDetectionJob(
+  deps: DutyDeps,
+  intervalMs: number,
+  alerts: () => AlertDutyHooks | undefined,
+): MasterJob {
+  return createMasterJob({ name: 'unknown-detection', intervalMs }, deps, async () => {
+    const changed = await deps.coordinator.runFenced('unknown-detection', (ctx) =>
+      markUnknownModules(ctx, alerts()),
+    );
+    if (changed > 0) deps.log.info({ changed }, 'modules went to unknown');
+  });
+}
+
+/** A dead peer's spooled files are moved into our incoming folder and processed here. */
+function folderTakeoverJob(
+  deps: DutyDeps,
+  config: { serverName: string; memberDeadAfterMs: number; tickMs: number },
+  hooks: IntakeHooks,
+): MasterJob {
+  const takeover = {
+    incomingDir: hooks.spoolDir,
+    serverName: config.serverName,
+    memberDeadAfterMs: config.memberDeadAfterMs,
+  };
+  return createMasterJob(
+    { name: 'folder-takeover', intervalMs: 2 * config.tickMs },
+    deps,
+    async () => {
+      const adoptions = await deps.coordinator.runFenced('folder-takeover', (ctx) =>
+        adoptDeadPeerFolders(ctx, takeover),
+      );
+      for (const a of adoptions) {
+        deps.log.warn(
+          { event: 'peerFilesAdopted', peer: a.peer, moved: a.moved, collisions: a.collisions },
+          `re-queued ${a.moved} file(s) of dead server ${a.peer}`,
+        );
+      }
+      if (adoptions.length > 0) hooks.onAdopted?.();
+    },
+  );
+}
+
+/** Forced alert executions and fired counts, every ~5 s. */
+function alertDutyJob(deps: DutyDeps, hooks: AlertDutyHooks): MasterJob {
+  return createMasterJob({ name: 'alert-duties', intervalMs: ALERT_DUTY_INTERVAL_MS }, deps, () =>
+    deps.coordinator.runFenced('alert-duties', (ctx) => hooks.masterDuty(ctx.conn)),
+  );
 }
