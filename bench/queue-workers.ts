@@ -27,17 +27,30 @@ import {
   partitionOf,
   partitionQueueName,
 } from '../src/queue/index.js';
-import { formatMarkdownTable, median, readProcSnapshot } from './lib/index.js';
+import { settingsHelp, type SettingsTable } from '../src/core/index.js';
+import { formatMarkdownTable, median, readBenchFlags, readProcSnapshot } from './lib/index.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+/** The bench's flags, read by the repository's one long-flag parser (core/settings.ts). */
+const FLAGS = {
+  packets: { kind: 'int', default: 3000, min: 1, help: 'packets written per run' },
+  partitions: { kind: 'int', default: 64, min: 1, help: 'queue partitions' },
+  agents: { kind: 'int', default: 300, min: 1, help: 'agents the packets cycle through' },
+  runs: { kind: 'int', default: 3, min: 1, help: 'runs per mode (medians printed)' },
+  workers: { kind: 'string', default: '1,2', help: 'queue-mode server counts, comma-separated' },
+  spool: { kind: 'bool', default: true, help: 'also run the local-spool mode (--no-spool: not)' },
+  help: { kind: 'bool', default: false, help: 'this text' },
+} as const satisfies SettingsTable;
+
+const flags = readBenchFlags(process.argv.slice(2), FLAGS);
+if (flags === undefined) {
+  console.log(`Usage: tsx bench/queue-workers.ts [flags]\n${settingsHelp(FLAGS)}`);
+  process.exit(0);
 }
-const PACKETS = Number(arg('packets', '3000'));
-const PARTITIONS = Number(arg('partitions', '64'));
-const AGENTS = Number(arg('agents', '300'));
-const RUNS = Number(arg('runs', '3'));
-const WORKER_COUNTS = arg('workers', '1,2').split(',').map(Number);
+const PACKETS = flags.packets;
+const PARTITIONS = flags.partitions;
+const AGENTS = flags.agents;
+const RUNS = flags.runs;
+const WORKER_COUNTS = flags.workers.split(',').map(Number);
 
 interface Packet {
   readonly name: string;
@@ -210,7 +223,7 @@ async function enqueue(url: string, data: readonly Packet[]): Promise<void> {
 }
 
 const data = packets();
-const withSpool = !process.argv.includes('--no-spool');
+const withSpool = flags.spool;
 const modes: ('spool' | number)[] = [...(withSpool ? ['spool' as const] : []), ...WORKER_COUNTS];
 const rows: Record<string, string>[] = [];
 for (const mode of modes) {
