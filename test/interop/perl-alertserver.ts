@@ -25,6 +25,9 @@ import { tempDir } from '../helpers/tmp.js';
 
 type Row = Record<string, unknown>;
 
+/** A datum with Latin-1, BMP and astral characters (reference defect D-A3). */
+const NON_ASCII = 'café ✓ 🙂';
+
 const results: { ok: boolean; what: string; detail: string }[] = [];
 
 function expect(ok: boolean, what: string, detail = ''): void {
@@ -50,11 +53,12 @@ function agentNow(): string {
   return new Date().toISOString().slice(0, 19).replace('T', ' ').replaceAll('-', '/');
 }
 
-function agentXml(cpu: number, load: number): string {
+function agentXml(cpu: number, load: number, text: string): string {
   return `<?xml version='1.0' encoding='UTF-8'?>
 <agent_data agent_name='host1' group='Servers' os_name='Linux' interval='300' timestamp='${agentNow()}'>
 <module><name>cpu</name><type>generic_data</type><data>${cpu}</data></module>
 <module><name>load</name><type>generic_data</type><min_warning>70</min_warning><min_critical>90</min_critical><data>${load}</data></module>
+<module><name>msg</name><type>generic_data_string</type><data><![CDATA[${text}]]></data></module>
 </agent_data>`;
 }
 
@@ -202,6 +206,7 @@ async function main(): Promise<void> {
       `scratch database ${db.name}; from pandoradb.sql: ${added.length - addedColumns.length} tables our subset lacks, and columns ${addedColumns.join(' ')}`,
     );
     const outFile = join(tmp.path, 'alerts-out');
+    const textFile = join(tmp.path, 'alerts-text-out');
     const incoming = join(tmp.path, 'data_in');
 
     // Our server: the data path and its queue rows.
@@ -214,9 +219,9 @@ async function main(): Promise<void> {
     cleanups.push(() => stop(ours, 10_000));
     await ours.ready;
     let seq = 0;
-    const send = async (cpu: number, load: number): Promise<void> => {
+    const send = async (cpu: number, load: number, text: string): Promise<void> => {
       const name = `host1.${++seq}.data`;
-      dropFile(incoming, name, agentXml(cpu, load));
+      dropFile(incoming, name, agentXml(cpu, load, text));
       await waitFor(
         () => Promise.resolve(!existsSync(join(incoming, name))),
         60_000,
@@ -229,9 +234,9 @@ async function main(): Promise<void> {
         `${name} committed`,
       );
     };
-    await send(10, 10);
-    const [cpu, load] = await Promise.all(
-      ['cpu', 'load'].map(async (m) => {
+    await send(10, 10, 'start');
+    const [cpu, load, msg] = await Promise.all(
+      ['cpu', 'load', 'msg'].map(async (m) => {
         const [r] = await rows('SELECT id_agente_modulo FROM tagente_modulo WHERE nombre = ?', [m]);
         return Number(r?.['id_agente_modulo']);
       }),
@@ -273,11 +278,35 @@ async function main(): Promise<void> {
       'INSERT INTO talert_template_module_actions (id_alert_template_module, id_alert_action) VALUES (?, 3)',
       [b],
     );
+    // Alert `c` (issue 15: non-ASCII data in fired alerts; test 37 through the real consumer): a
+    // regex template on the string module, a shell action writing the datum.
+    const textCommand = await insert(
+      'INSERT INTO talert_commands (name, command, internal) VALUES (?, ?, 0)',
+      [safeInput('Echo data to file'), safeInput(`echo _field1_ _module_ _data_ >> ${textFile}`)],
+    );
+    const textAction = await insert(
+      'INSERT INTO talert_actions (name, id_alert_command, field1, field1_recovery) VALUES (?, ?, ?, ?)',
+      [safeInput('Echo data action'), textCommand, 'FIRED', 'RECOVERED'],
+    );
+    const textTemplate = await insert(
+      `INSERT INTO talert_templates (name, type, value, matches_value, time_threshold, max_alerts,
+         min_alerts, recovery_notify, priority, schedule)
+       VALUES (?, 'regex', 'caf', 1, 86400, 1, 0, 1, 3, NULL)`,
+      [safeInput('Tcaf')],
+    );
+    const c = await insert(
+      'INSERT INTO talert_template_modules (id_agent_module, id_alert_template) VALUES (?, ?)',
+      [msg, textTemplate],
+    );
+    await insert(
+      'INSERT INTO talert_template_module_actions (id_alert_template_module, id_alert_action) VALUES (?, ?)',
+      [c, textAction],
+    );
 
     // Fire, then recover; a second apart, so the Alert Server's ORDER BY utimestamp keeps them.
-    await send(95, 95);
+    await send(95, 95, NON_ASCII);
     await new Promise((r) => setTimeout(r, 1100));
-    await send(10, 10);
+    await send(10, 10, 'all good');
     await stop(ours, 10_000);
 
     const queued = await rows(
@@ -288,8 +317,8 @@ async function main(): Promise<void> {
       decoded.filter((d) => Number((d[3] as Row | undefined)?.['id_template_module']) === id);
     const [aFire, aRecover] = ofAlert(a);
     expect(
-      queued.length === 4,
-      'our server queued 4 rows (a and b, fired and recovered)',
+      queued.length === 6,
+      'our server queued 6 rows (a, b and c, fired and recovered)',
       `${queued.length}`,
     );
     expect(
@@ -299,6 +328,12 @@ async function main(): Promise<void> {
         aRecover[4] === 0,
       'test 1/3 rows of a: [0] "95.00000" mode 1, then "10.00000" mode 0',
       JSON.stringify([aFire?.[0], aFire?.[4], aRecover?.[0], aRecover?.[4]]),
+    );
+    const [cFire] = ofAlert(c);
+    expect(
+      cFire?.[0] === NON_ASCII,
+      `row of c: UTF-8 JSON with [0] ${JSON.stringify(NON_ASCII)}`,
+      JSON.stringify(cFire?.[0]),
     );
 
     // The Perl Alert Server consumes the queue.
@@ -367,6 +402,17 @@ async function main(): Promise<void> {
         JSON.stringify(['FIRED host1 cpu 95 1', 'RECOVERED host1 cpu 10 1']),
       'test 38: the file has exactly "FIRED host1 cpu 95 1" and "RECOVERED host1 cpu 10 1"',
       JSON.stringify(lines),
+    );
+    const textLines = existsSync(textFile)
+      ? readFileSync(textFile, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+      : [];
+    expect(
+      JSON.stringify(textLines) ===
+        JSON.stringify([`FIRED msg ${NON_ASCII}`, 'RECOVERED msg all good']),
+      `non-ASCII: the Perl server ran c's action with ${JSON.stringify(NON_ASCII)} as _data_`,
+      JSON.stringify(textLines),
     );
     const bFired = of(b, 'alert_fired');
     expect(
