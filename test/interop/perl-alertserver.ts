@@ -6,7 +6,8 @@
  *
  * 1. Our `serve` queues the scenario's alerts (scenario.ts): fire then recover of a, b and c.
  * 2. Reference rows: the Perl dataserver (`alertserver_queue 1`) processes the same packets with
- *    the same alerts in a second database; its rows and ours are compared key by key.
+ *    the same alerts in a second database; its fired and recovered rows of a and b and ours are
+ *    compared key by key.
  * 3. The Perl Alert Server alone (`dataserver 0`, `alertserver 1`, `alertserver_threads 1`)
  *    consumes our queue; each expectation of tests 38 and 39 prints PASS or FAIL.
  */
@@ -130,7 +131,10 @@ async function referenceRows(
       text: join(dir, 'unused-text'),
     });
     await send(95, 95, 'start');
-    await waitFor(async () => (await queued()) >= 2, 30_000, 'the reference queue rows');
+    await waitFor(async () => (await queued()) >= 2, 30_000, 'the reference fired rows');
+    await pause(1100);
+    await send(10, 10, 'start');
+    await waitFor(async () => (await queued()) >= 4, 30_000, 'the reference recovered rows');
     return { alerts, queue: await queueOf(db), output: perl.output() };
   } finally {
     await stop(perl.child, 20_000);
@@ -163,7 +167,7 @@ async function main(): Promise<void> {
     const { a, b, c } = await ourRows(db, tmp.path, files);
     const queue = await queueOf(db);
     const [aFire, aRecover] = rowsOfAlert(queue, a);
-    const [bFire] = rowsOfAlert(queue, b);
+    const [bFire, bRecover] = rowsOfAlert(queue, b);
     const [cFire] = rowsOfAlert(queue, c);
     expect(queue.length === 6, 'our server queued 6 rows (a, b, c fired and recovered)');
     expect(
@@ -182,13 +186,15 @@ async function main(): Promise<void> {
 
     // 2. The reference's rows for the same packets and alerts.
     const reference = await referenceRows(refDb, tmp.path, serverDir, login);
-    for (const [label, ourRow, alertId] of [
-      ['a (Tmax on cpu)', aFire, reference.alerts.a],
-      ['b (Critical condition on load)', bFire, reference.alerts.b],
+    for (const [label, ourRow, alertId, index] of [
+      ['fired row of a (Tmax on cpu)', aFire, reference.alerts.a, 0],
+      ['recovered row of a', aRecover, reference.alerts.a, 1],
+      ['fired row of b (Critical condition on load)', bFire, reference.alerts.b, 0],
+      ['recovered row of b', bRecover, reference.alerts.b, 1],
     ] as const) {
-      const [refRow] = rowsOfAlert(reference.queue, alertId);
+      const refRow = rowsOfAlert(reference.queue, alertId)[index];
       if (ourRow === undefined || refRow === undefined) {
-        expect(false, `fired row of ${label}: ours and the Perl dataserver's`, 'missing');
+        expect(false, `${label}: ours and the Perl dataserver's`, 'missing');
         continue;
       }
       const diffs = diffQueueRows(ourRow, refRow);
@@ -199,7 +205,7 @@ async function main(): Promise<void> {
       const real = diffs.filter((x) => !x.typeOnly);
       expect(
         real.length === 0,
-        `fired row of ${label}: same keys and values as the Perl dataserver's (clocks and server name aside)`,
+        `${label}: same keys and values as the Perl dataserver's (clocks and server name aside)`,
         real
           .map(
             (d) =>

@@ -105,6 +105,9 @@ const INCIDENTAL = new Set([
   'ultimo_contacto',
   'ultimo_contacto_remoto',
   'last_compact',
+  // The alert's fire time (recovered rows): each server's clock at its own run.
+  'last_fired',
+  'last_reference',
   'server_name',
   '_modulelaststatuschange_',
 ]);
