@@ -61,7 +61,8 @@ const MODULE_TABLE = {
   /** 1 = agent module */
   id_modulo: { value: 'number', use: ['insert'] },
   id_module_group: { value: 'number', use: ['insert'] },
-  unit: { value: 'text', use: ['tag', 'insert'] },
+  // NULL (the column default) unless the packet has the tag, as the reference leaves it.
+  unit: { value: 'text or null', use: ['tag', 'insert'] },
   custom_id: { value: 'text', use: ['tag', 'insert'] },
   module_macros: { value: 'text', use: ['insert'] },
   parent_module_id: { value: 'number', use: ['state'] },

@@ -157,6 +157,27 @@ test('35: thresholds are adopted at creation only', async () => {
   assert.equal((await status())['estado'], 0);
 });
 
+test('35: unit stays NULL unless the packet has the tag, as the reference leaves it', async () => {
+  await h.reset();
+  await h.feed(
+    packet(
+      T(0),
+      mod('absent', 'generic_data', '5') +
+        mod('empty', 'generic_data', '5', '<unit></unit>') +
+        mod('set', 'generic_data', '5', '<unit>%</unit>'),
+    ),
+  );
+  const rows = await h.rows('SELECT nombre, unit FROM tagente_modulo ORDER BY nombre');
+  assert.deepEqual(
+    rows.map((r) => ({ ...r })),
+    [
+      { nombre: 'absent', unit: null },
+      { nombre: 'empty', unit: '' },
+      { nombre: 'set', unit: '%' },
+    ],
+  );
+});
+
 test('35: str_warning and str_critical stay NULL unless the packet has the tag, as the reference leaves them', async () => {
   await h.reset();
   const s = (name: string, data: string, tags = '') => mod(name, 'generic_data_string', data, tags);

@@ -158,7 +158,8 @@ export function newModuleRow(
     str_critical: c.str_critical ?? null,
     warning_inverse: flagOf(c.warning_inverse),
     critical_inverse: flagOf(c.critical_inverse),
-    unit: c.unit ?? '',
+    // Absent: NULL, like str_*; the reference's queue rows show `"unit":null` (alerts §5.2).
+    unit: c.unit ?? null,
     custom_id: (c.custom_id ?? '').slice(0, VARCHAR_255),
     disabled: flagOf(c.disabled),
     quiet: flagOf(c.quiet),
