@@ -18,6 +18,7 @@ import {
 } from './e2e/render.js';
 import { runE2e, type E2eResult } from './e2e/scenario.js';
 import { runAlertsComparison } from './e2e/alerts.js';
+import { runSoakBench } from './e2e/soak-report.js';
 import {
   baselineMismatch,
   buildBaseline,
@@ -83,6 +84,15 @@ async function runSelected(options: E2eOptions, outDir: string): Promise<number>
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (options.soakMs !== undefined) {
+    return runSoakBench(
+      { ...options, soakMs: options.soakMs },
+      outDir,
+      log,
+      stop.signal,
+      commandLine(),
+    );
+  }
   if (options.alerts) {
     return runAlertsComparison(options, outDir, log, stop.signal, commandLine());
   }
