@@ -116,7 +116,7 @@ async function soakPasses(
     const ready = creation.complete && (calibration?.complete ?? true) && ratePerSec > 0;
     if (!ready) errors.push('creation or full-speed pass incomplete: no soak');
 
-    const sampler = startSoakSampler(ctx, db, options.soakSampleMs);
+    const sampler = startSoakSampler(ctx, db, options.soakSampleMs, log);
     const soakStartMs = performance.now();
     const endMs = soakStartMs + options.soakMs;
     let soakPasses = 0;
@@ -225,8 +225,17 @@ interface SoakSampler {
   stop(): Promise<SoakSample[]>;
 }
 
-function startSoakSampler(ctx: RunContext, db: mysql.Connection, periodMs: number): SoakSampler {
+/** A progress line this often during a soak (the passes themselves run quiet). */
+const PROGRESS_LOG_MS = 60_000;
+
+function startSoakSampler(
+  ctx: RunContext,
+  db: mysql.Connection,
+  periodMs: number,
+  log: (line: string) => void,
+): SoakSampler {
   const samples: SoakSample[] = [];
+  const samplesPerLog = Math.max(1, Math.round(PROGRESS_LOG_MS / periodMs));
   const all: number[] = [];
   let windowLatencies: number[] = [];
   ctx.onCommit = (ms) => {
@@ -267,6 +276,8 @@ function startSoakSampler(ctx: RunContext, db: mysql.Connection, periodMs: numbe
       overdueModules: unknown.overdue,
       loadAverage1m: readLoadAverage(),
     });
+    const sample = samples[samples.length - 1];
+    if (sample && samples.length % samplesPerLog === 0) log(describeSample(sample));
     lastMs = nowMs;
     lastServerCpu = serverCpu;
     lastDbCpu = dbCpu;
@@ -290,6 +301,15 @@ function startSoakSampler(ctx: RunContext, db: mysql.Connection, periodMs: numbe
       return samples;
     },
   };
+}
+
+function describeSample(s: SoakSample): string {
+  return (
+    `soak ${formatNumber(s.t / 60)} min: RSS ${formatNumber(s.serverRssMB)} MB, ` +
+    `server CPU ${formatNumber(s.serverCpuPercent)} %, MariaDB ${formatNumber(s.dbCpuPercent)} %, ` +
+    `latency p50 ${formatNumber(s.latencyP50Ms)} p99 ${formatNumber(s.latencyP99Ms)} ms, ` +
+    `backlog ${s.backlog}, unknown ${s.unknownModules + s.overdueModules}, load ${formatNumber(s.loadAverage1m, 2)}`
+  );
 }
 
 async function countUnknown(db: mysql.Connection): Promise<{ unknown: number; overdue: number }> {
