@@ -215,3 +215,46 @@ test('npm run bench -- --alerts: both variants, the alerts set up and evaluated,
   assert.match(markdown, /<!-- bench:alerts -->\n### With and without alerts/);
   assert.match(markdown, /\| variant \| runs \| alerts \| steady pkt\/s \|/);
 });
+
+test('npm run bench -- --soak: paced passes sampled into trends, the ledger checked, the soak section', async (t) => {
+  const { out, readme, output } = await runBench(t, 'bench-soak-', [
+    `--agents=${AGENTS}`,
+    `--modules=${MODULES}`,
+    '--soak=10s',
+    '--soak-sample=1s',
+    '--rate=20',
+    '--soak-share=0.5',
+    '--concurrency=2',
+  ]);
+  const files = readdirSync(out.path);
+  const jsonName = files.find((f) => f.startsWith('soak-') && f.endsWith('.json'));
+  assert.ok(jsonName, output);
+  const report = JSON.parse(readFileSync(join(out.path, jsonName), 'utf8')) as {
+    results: {
+      status: string;
+      ratePerSec: number;
+      soakPasses: number;
+      soakPackets: number;
+      samples: { t: number; serverRssMB: number; unknownModules: number }[];
+      trends: { metric: string; n: number; verdict: string }[];
+      ledger: { rows: number; acked: number; committed: number; ok: boolean };
+    };
+  };
+  const r = report.results;
+  assert.equal(r.status, 'ok');
+  assert.equal(r.ratePerSec, 10);
+  // 10 s at 10 packets/s over a 12-agent fleet: several passes, the last one cut to fit.
+  assert.ok(r.soakPasses >= 2 && r.soakPackets > AGENTS, output);
+  assert.ok(r.samples.length >= 4, output);
+  for (const s of r.samples) assert.ok(s.serverRssMB > 0 && s.unknownModules === 0);
+  assert.ok(r.trends.some((tr) => tr.metric === 'server RSS' && tr.n >= 3));
+  // Creation pass + soak packets, each with its ledger row.
+  assert.equal(r.ledger.acked, AGENTS + r.soakPackets);
+  assert.deepEqual(
+    [r.ledger.rows, r.ledger.committed, r.ledger.ok],
+    [r.ledger.acked, r.ledger.acked, true],
+  );
+  assert.ok(files.some((f) => f.startsWith('soak-') && f.endsWith('.svg')));
+  assert.ok(files.includes('bench-soak.svg'));
+  assert.match(readFileSync(readme, 'utf8'), /<!-- bench:soak -->\n### Soak \(stability\)/);
+});
