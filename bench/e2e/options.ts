@@ -54,6 +54,7 @@ export interface E2eOptions {
   rate: number | undefined;
   soakSampleMs: number;
   soakWarmupMs: number | undefined;
+  soakFrom: string | undefined;
   quiet: boolean;
   help: boolean;
 }
@@ -383,6 +384,12 @@ export const KNOBS: readonly Knob[] = [
     kind: 'duration',
     help: 'with --soak: samples left out of the trends at the start (default 10 % of the run, at most 5m)',
   },
+  {
+    flag: 'soak-from',
+    key: 'soakFrom',
+    kind: 'string',
+    help: 'with --readme: write the soak section and charts again from a saved soak result (JSON), without running',
+  },
   { flag: 'quiet', key: 'quiet', kind: 'bool', help: 'no progress bar' },
   { flag: 'help', key: 'help', kind: 'bool', help: 'this text' },
 ];
@@ -453,6 +460,8 @@ function validate(o: E2eOptions): void {
   if (o.soakMs !== undefined && (o.alerts || o.scaling))
     throw new Error('--soak is a run of its own (not with --alerts or --scaling)');
   if (o.soakMs !== undefined && o.soakMs < 10_000) throw new Error('--soak: at least 10s');
+  if (o.soakFrom !== undefined && o.readme === undefined)
+    throw new Error('--soak-from needs --readme');
   if (o.soakShare <= 0 || o.soakShare > 1) throw new Error('--soak-share must be within (0, 1]');
   if (o.rate !== undefined && o.rate <= 0) throw new Error('--rate must be positive');
   if (o.soakSampleMs < 1000) throw new Error('--soak-sample: at least 1s');

@@ -2,7 +2,7 @@
  * The soak's output: console table, JSON result, SVG chart and the `<!-- bench:soak -->`
  * section of docs/bench.md.
  */
-import { copyFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import {
   createReport,
@@ -17,6 +17,7 @@ import {
   writeMarkdownSection,
   writeReport,
   type BenchEnv,
+  type BenchReport,
   type Row,
 } from '../lib/index.js';
 import type { E2eOptions } from './options.js';
@@ -35,21 +36,59 @@ export async function runSoakBench(
   console.log(ledgerLine(result));
   for (const error of result.errors) console.log(`error: ${error}`);
   const stem = resultStem('soak');
-  const report = createReport('soak', paramsOf(options), result, {
+  const report = createReport('soak', { ...paramsOf(options), command }, result, {
     database: result.databaseVersion,
   });
   const jsonPath = writeReport(report, stem, outDir);
-  const svgPath = writeArtifact(`${stem}.svg`, soakSvg(result), outDir);
-  log(`results: ${relative(process.cwd(), jsonPath)}, chart: ${relative(process.cwd(), svgPath)}`);
+  const charts = soakSvgs(result);
+  const chartPaths = Object.entries(charts).map(([name, svg]) =>
+    writeArtifact(`${stem}-${name}.svg`, svg, outDir),
+  );
+  log(
+    `results: ${relative(process.cwd(), jsonPath)}, charts: ${chartPaths.map((p) => relative(process.cwd(), p)).join(', ')}`,
+  );
   if (options.readme !== undefined) {
-    const chartName = 'bench-soak.svg';
-    copyFileSync(svgPath, join(dirname(options.readme), chartName));
-    const markdown = soakMarkdown(result, report.env, options, command, chartName);
-    writeMarkdownSection(options.readme, 'soak', markdown);
-    writeArtifact(`${stem}.md`, markdown, outDir);
+    writeSoakDocs(result, report.env, options, command, options.readme);
+    writeArtifact(`${stem}.md`, soakMarkdown(result, report.env, options, command, CHARTS), outDir);
     log(`markdown: ${options.readme}`);
   }
   return result.status === 'ok' && result.ledger.ok ? 0 : 1;
+}
+
+/** The charts' file names next to the markdown file. */
+const CHARTS = { resources: 'bench-soak.svg', latency: 'bench-soak-latency.svg' } as const;
+
+function writeSoakDocs(
+  result: SoakResult,
+  env: BenchEnv,
+  options: E2eOptions,
+  command: string,
+  readme: string,
+): void {
+  const charts = soakSvgs(result);
+  const dir = dirname(readme);
+  writeFileSync(join(dir, CHARTS.resources), charts.resources);
+  writeFileSync(join(dir, CHARTS.latency), charts.latency);
+  writeMarkdownSection(readme, 'soak', soakMarkdown(result, env, options, command, CHARTS));
+}
+
+/**
+ * `--soak-from FILE --readme docs/bench.md`: the section and charts again from a saved soak
+ * result, e.g. after a change to the rendering; the figures and the machine are the run's.
+ */
+export function renderSavedSoak(path: string, readme: string, log: (line: string) => void): number {
+  const report = JSON.parse(readFileSync(path, 'utf8')) as BenchReport<
+    E2eOptions & { soakMs: number; command?: string },
+    SoakResult
+  >;
+  if (report.scenario !== 'soak') throw new Error(`${path} is not a soak result`);
+  // Results saved before the command was stored name only the soak's length.
+  const command =
+    report.params.command ??
+    `npm run bench -- --soak ${formatNumber(report.params.soakMs / 60_000)}m`;
+  writeSoakDocs(report.results, report.env, report.params, command, readme);
+  log(`markdown: ${readme} (from ${path})`);
+  return 0;
 }
 
 export function trendRows(trends: readonly Trend[]): Row[] {
@@ -75,34 +114,48 @@ function ledgerLine(r: SoakResult): string {
   );
 }
 
-export function soakSvg(r: SoakResult): string {
-  const pick = (key: keyof SoakSample): [number, number][] =>
-    r.samples.filter((s) => Number.isFinite(s[key])).map((s) => [s.t / 60, s[key]]);
-  return lineChartSvg({
-    title: `Soak: ${formatNumber(r.ratePerSec)} packets/s for ${formatNumber(r.soakSeconds / 60)} min`,
-    xLabel: 'minutes',
-    yLabel: 'MB, CPU %, load × 100',
-    y2Label: 'ms, packets, modules',
-    series: [
-      { name: 'server RSS MB', points: pick('serverRssMB') },
-      { name: 'server CPU %', points: pick('serverCpuPercent') },
-      { name: 'MariaDB CPU %', points: pick('dbCpuPercent') },
-      {
-        name: 'load average × 100',
-        points: pick('loadAverage1m').map(([t, v]) => [t, v * 100]),
-      },
-      { name: 'commit p99 ms', points: pick('latencyP99Ms'), axis: 'right' },
-      { name: 'backlog packets', points: pick('backlog'), axis: 'right' },
-      { name: 'unknown + overdue modules', points: unknownPoints(r), axis: 'right' },
-    ],
-    markers: r.warmupSeconds > 0 ? [{ x: r.warmupSeconds / 60, label: 'trends from here' }] : [],
-    width: 900,
-    height: 400,
-  });
-}
-
-function unknownPoints(r: SoakResult): [number, number][] {
-  return r.samples.map((s) => [s.t / 60, s.unknownModules + s.overdueModules]);
+/** Two charts, so that quantities of very different size each get a readable axis. */
+export function soakSvgs(r: SoakResult): { resources: string; latency: string } {
+  const pick = (key: keyof SoakSample, scale = 1): [number, number][] =>
+    r.samples.filter((s) => Number.isFinite(s[key])).map((s) => [s.t / 60, s[key] * scale]);
+  const title = `${formatNumber(r.ratePerSec)} packets/s for ${formatNumber(r.soakSeconds / 60)} min`;
+  const markers =
+    r.warmupSeconds > 0 ? [{ x: r.warmupSeconds / 60, label: 'trends from here' }] : [];
+  return {
+    resources: lineChartSvg({
+      title: `Soak, ${title}: memory and CPU`,
+      xLabel: 'minutes',
+      yLabel: 'MB, CPU %, load × 10',
+      series: [
+        { name: 'server RSS MB', points: pick('serverRssMB') },
+        { name: 'server CPU %', points: pick('serverCpuPercent') },
+        { name: 'MariaDB CPU %', points: pick('dbCpuPercent') },
+        { name: 'load average × 10', points: pick('loadAverage1m', 10) },
+      ],
+      markers,
+      width: 900,
+      height: 380,
+    }),
+    latency: lineChartSvg({
+      title: `Soak, ${title}: commit latency, backlog, unknown modules`,
+      xLabel: 'minutes',
+      yLabel: 'SEND OK → commit, ms',
+      y2Label: 'packets, modules',
+      series: [
+        { name: 'commit p50 ms', points: pick('latencyP50Ms') },
+        { name: 'commit p99 ms', points: pick('latencyP99Ms') },
+        { name: 'backlog packets', points: pick('backlog'), axis: 'right' },
+        {
+          name: 'unknown + overdue modules',
+          points: r.samples.map((s) => [s.t / 60, s.unknownModules + s.overdueModules]),
+          axis: 'right',
+        },
+      ],
+      markers,
+      width: 900,
+      height: 380,
+    }),
+  };
 }
 
 export function soakMarkdown(
@@ -110,7 +163,7 @@ export function soakMarkdown(
   env: BenchEnv,
   options: E2eOptions,
   command: string,
-  chartPath: string,
+  charts: { readonly resources: string; readonly latency: string },
 ): string {
   const loads = r.samples.map((s) => s.loadAverage1m).filter(Number.isFinite);
   const capacity =
@@ -153,7 +206,9 @@ export function soakMarkdown(
     `- ${ledgerLine(r)}.`,
     ...(r.errors.length > 0 ? [`- Errors: ${r.errors.join('; ')}`] : []),
     '',
-    `![Soak: RSS, CPU, load, commit latency, backlog and unknown modules over time](${chartPath})`,
+    `![Soak: server RSS and CPU, MariaDB CPU and the load average over time](${charts.resources})`,
+    '',
+    `![Soak: commit latency, backlog and unknown modules over time](${charts.latency})`,
     '',
   ].join('\n');
 }

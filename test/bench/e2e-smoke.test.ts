@@ -4,7 +4,7 @@
  * timed assertion: it checks that every packet and value was committed and the report's shape.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -255,6 +255,22 @@ test('npm run bench -- --soak: paced passes sampled into trends, the ledger chec
     [r.ledger.acked, r.ledger.acked, true],
   );
   assert.ok(files.some((f) => f.startsWith('soak-') && f.endsWith('.svg')));
-  assert.ok(files.includes('bench-soak.svg'));
-  assert.match(readFileSync(readme, 'utf8'), /<!-- bench:soak -->\n### Soak \(stability\)/);
+  assert.ok(files.includes('bench-soak.svg') && files.includes('bench-soak-latency.svg'));
+  const section = readFileSync(readme, 'utf8');
+  assert.match(section, /<!-- bench:soak -->\n### Soak \(stability\)/);
+  // The same section again from the saved result, without a run.
+  const again = join(out.path, 'again.md');
+  const rerender = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bench/run.ts',
+      `--soak-from=${join(out.path, jsonName)}`,
+      `--readme=${again}`,
+    ],
+    { cwd: REPO, encoding: 'utf8' },
+  );
+  assert.equal(rerender.status, 0, rerender.stderr);
+  assert.equal(readFileSync(again, 'utf8'), section);
 });

@@ -69,4 +69,5 @@ test('--soak takes a duration; its share and rate are checked', () => {
   assert.equal(parseE2eArgs([]).soakMs, undefined);
   assert.throws(() => parseE2eArgs(['--soak', '1h', '--soak-share', '1.5']), /soak-share/);
   assert.throws(() => parseE2eArgs(['--soak', '10m', '--alerts']), /run of its own/);
+  assert.throws(() => parseE2eArgs(['--soak-from', 'soak.json']), /needs --readme/);
 });
