@@ -18,6 +18,7 @@ import {
 } from './e2e/render.js';
 import { runE2e, type E2eResult } from './e2e/scenario.js';
 import { runAlertsComparison } from './e2e/alerts.js';
+import { renderSavedSoak, runSoakBench } from './e2e/soak-report.js';
 import {
   baselineMismatch,
   buildBaseline,
@@ -55,7 +56,7 @@ async function main(): Promise<number> {
   }
   const outDir = options.outDir ?? DEFAULT_RESULTS_DIR;
   let buildDir: string | undefined;
-  if (options.build && options.target === undefined) {
+  if (options.build && options.target === undefined && options.soakFrom === undefined) {
     console.error('compiling the server (tsc) into a temporary folder…');
     const built = buildServer();
     buildDir = built.dir;
@@ -83,6 +84,18 @@ async function runSelected(options: E2eOptions, outDir: string): Promise<number>
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (options.soakFrom !== undefined && options.readme !== undefined) {
+    return renderSavedSoak(options.soakFrom, options.readme, log);
+  }
+  if (options.soakMs !== undefined) {
+    return runSoakBench(
+      { ...options, soakMs: options.soakMs },
+      outDir,
+      log,
+      stop.signal,
+      commandLine(),
+    );
+  }
   if (options.alerts) {
     return runAlertsComparison(options, outDir, log, stop.signal, commandLine());
   }

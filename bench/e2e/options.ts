@@ -49,6 +49,12 @@ export interface E2eOptions {
   scalingModules: number[];
   scalingModuleAgents: number;
   scalingMaxDurationMs: number;
+  soakMs: number | undefined;
+  soakShare: number;
+  rate: number | undefined;
+  soakSampleMs: number;
+  soakWarmupMs: number | undefined;
+  soakFrom: string | undefined;
   quiet: boolean;
   help: boolean;
 }
@@ -346,6 +352,44 @@ export const KNOBS: readonly Knob[] = [
     default: '15m',
     help: 'hard cap on the whole scaling run',
   },
+  {
+    flag: 'soak',
+    key: 'soakMs',
+    kind: 'duration',
+    help: 'stability run of this length (e.g. 1h): after the creation pass, paced steady load at --soak-share of capacity, sampled and reported as trends per hour',
+  },
+  {
+    flag: 'soak-share',
+    key: 'soakShare',
+    kind: 'number',
+    default: '0.4',
+    help: 'with --soak: the pace as a fraction of --rate, or of the rate of one full-speed steady pass',
+  },
+  {
+    flag: 'rate',
+    key: 'rate',
+    kind: 'number',
+    help: 'with --soak: the capacity in packets/s the share applies to (skips the full-speed pass)',
+  },
+  {
+    flag: 'soak-sample',
+    key: 'soakSampleMs',
+    kind: 'duration',
+    default: '10s',
+    help: 'with --soak: sampling period (RSS, CPU, latency, backlog, unknown modules, load average)',
+  },
+  {
+    flag: 'soak-warmup',
+    key: 'soakWarmupMs',
+    kind: 'duration',
+    help: 'with --soak: samples left out of the trends at the start (default 10 % of the run, at most 5m)',
+  },
+  {
+    flag: 'soak-from',
+    key: 'soakFrom',
+    kind: 'string',
+    help: 'with --readme: write the soak section and charts again from a saved soak result (JSON), without running',
+  },
   { flag: 'quiet', key: 'quiet', kind: 'bool', help: 'no progress bar' },
   { flag: 'help', key: 'help', kind: 'bool', help: 'this text' },
 ];
@@ -413,6 +457,14 @@ function validate(o: E2eOptions): void {
   if (o.repeat < 1) throw new Error('--repeat must be at least 1');
   if (o.alertsPerAgent < 1) throw new Error('--alerts-per-agent must be at least 1');
   if (o.alerts && o.scaling) throw new Error('--alerts and --scaling are separate runs');
+  if (o.soakMs !== undefined && (o.alerts || o.scaling))
+    throw new Error('--soak is a run of its own (not with --alerts or --scaling)');
+  if (o.soakMs !== undefined && o.soakMs < 10_000) throw new Error('--soak: at least 10s');
+  if (o.soakFrom !== undefined && o.readme === undefined)
+    throw new Error('--soak-from needs --readme');
+  if (o.soakShare <= 0 || o.soakShare > 1) throw new Error('--soak-share must be within (0, 1]');
+  if (o.rate !== undefined && o.rate <= 0) throw new Error('--rate must be positive');
+  if (o.soakSampleMs < 1000) throw new Error('--soak-sample: at least 1s');
   if (o.concurrency < 1) throw new Error('--concurrency must be at least 1');
   // Strings from the command line: the declared unions are only true after these checks.
   const mode: string = o.mode;
@@ -453,6 +505,7 @@ export function helpText(): string {
     '  npm run bench -- --target 127.0.0.1:41121 --db mysql://pandora:pandora@127.0.0.1/pandora',
     '  npm run bench -- --scaling                      # packets/s vs agents and modules',
     '  npm run bench -- --alerts --repeat 3            # packets/s with and without alerts',
+    '  npm run bench -- --soak 1h --readme docs/bench.md # stability: trends per hour at 40 % load',
     '  npm run bench -- --readme docs/bench.md         # regenerate the README section',
   );
   return lines.join('\n');

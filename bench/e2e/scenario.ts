@@ -113,7 +113,8 @@ export interface E2eHooks {
   afterPass?(target: BenchTarget, pass: PassResult): Promise<void>;
 }
 
-interface RunContext {
+/** One run's open target, fleet and counters; a soak (`soak.ts`) drives passes through it. */
+export interface RunContext {
   readonly options: E2eOptions;
   readonly hooks: E2eHooks;
   readonly target: BenchTarget;
@@ -127,6 +128,13 @@ interface RunContext {
   totalAcked: number;
   totalCommitted: number;
   serverPeakRss: number;
+  /** Called with each packet's SEND OK → commit latency as its commit is seen (soak windows). */
+  onCommit?: ((latencyMs: number) => void) | undefined;
+}
+
+/** What a soak changes in the fleet: its first data time (many passes must stay in the past). */
+export interface FleetOverrides {
+  readonly startEpoch?: number;
 }
 
 export async function runE2e(
@@ -135,6 +143,18 @@ export async function runE2e(
   stop?: AbortSignal,
   hooks: E2eHooks = {},
 ): Promise<E2eResult> {
+  return withRunContext(options, log, stop, hooks, {}, (ctx) => runPasses(ctx, log));
+}
+
+/** Opens the target, fleet and commit watcher, runs `body` and always closes them. */
+export async function withRunContext<T>(
+  options: E2eOptions,
+  log: (line: string) => void,
+  stop: AbortSignal | undefined,
+  hooks: E2eHooks,
+  fleetOverrides: FleetOverrides,
+  body: (ctx: RunContext) => Promise<T>,
+): Promise<T> {
   const runStartMs = performance.now();
   const deadline = AbortSignal.timeout(Math.max(1, Math.floor(options.maxDurationMs)));
   const signal = stop ? AbortSignal.any([deadline, stop]) : deadline;
@@ -149,6 +169,7 @@ export async function runE2e(
     changeRate: options.changeRate,
     windowsShare: options.windowsShare,
     intervalSec: options.intervalSec,
+    ...fleetOverrides,
   });
   const last = modules[modules.length - 1];
   let watcher: CommitWatcher | undefined;
@@ -176,7 +197,7 @@ export async function runE2e(
       totalCommitted: 0,
       serverPeakRss: 0,
     };
-    return await runPasses(ctx, log);
+    return await body(ctx);
   } finally {
     await watcher?.close();
     await target.close();
@@ -229,7 +250,6 @@ async function runPasses(ctx: RunContext, log: (line: string) => void): Promise<
     }
     if (step.kind === 'creation') await ctx.hooks.afterCreation?.(ctx.target);
   }
-  const timeline = ctx.timeline.points();
   return {
     status,
     target: ctx.target.description,
@@ -239,19 +259,25 @@ async function runPasses(ctx: RunContext, log: (line: string) => void): Promise<
     serverPeakRssBytes: ctx.target.serverPid === undefined ? undefined : ctx.serverPeakRss,
     generateSeconds: generateMs / 1000,
     wallSeconds: (performance.now() - ctx.runStartMs) / 1000,
-    timeline: {
-      t: timeline.map((p) => round(p.t, 2)),
-      acked: timeline.map((p) => p.values['acked'] ?? 0),
-      committed: timeline.map((p) => p.values['committed'] ?? 0),
-      inFlight: timeline.map((p) => p.values['inFlight'] ?? 0),
-      spool: timeline.map((p) => p.values['spool'] ?? 0),
-      serverQueue: timeline.map((p) => p.values['serverQueue'] ?? Number.NaN),
-      serverRssMB: timeline.map((p) => p.values['serverRssMB'] ?? 0),
-    },
+    timeline: timelineOf(ctx),
   };
 }
 
-async function runPass(
+function timelineOf(ctx: RunContext): E2eResult['timeline'] {
+  const timeline = ctx.timeline.points();
+  return {
+    t: timeline.map((p) => round(p.t, 2)),
+    acked: timeline.map((p) => p.values['acked'] ?? 0),
+    committed: timeline.map((p) => p.values['committed'] ?? 0),
+    inFlight: timeline.map((p) => p.values['inFlight'] ?? 0),
+    spool: timeline.map((p) => p.values['spool'] ?? 0),
+    serverQueue: timeline.map((p) => p.values['serverQueue'] ?? Number.NaN),
+    serverRssMB: timeline.map((p) => p.values['serverRssMB'] ?? 0),
+  };
+}
+
+/** Sends `files` (paced at `ratePerSec` when given) and measures them into the database. */
+export async function runPass(
   ctx: RunContext,
   kind: PassKind,
   name: string,
@@ -334,6 +360,7 @@ async function runPass(
     for (const index of agentIndexes) {
       if (!pending.delete(index)) continue;
       commitMs[index] = estimateMs;
+      ctx.onCommit?.(Math.max(0, estimateMs - (ackMs[index] ?? estimateMs)));
       committed += 1;
       ctx.totalCommitted += 1;
       lastCommitMs = observedMs;

@@ -25,11 +25,12 @@ export function formatMs(ms: number): string {
   return ms >= 1000 ? `${formatNumber(ms / 1000, 2)} s` : `${formatNumber(ms, 1)} ms`;
 }
 
-/** Parses `20s`, `500ms`, `2m` or a bare number of seconds into milliseconds. */
+const MS_PER_UNIT = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** Parses `20s`, `500ms`, `2m`, `1h` or a bare number of seconds into milliseconds. */
 export function parseDurationMs(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!match) throw new Error(`not a duration: ${text}`);
-  const value = Number(match[1]);
-  const unit = match[2] ?? 's';
-  return unit === 'ms' ? value : unit === 's' ? value * 1000 : value * 60_000;
+  const unit = (match[2] ?? 's') as keyof typeof MS_PER_UNIT;
+  return Number(match[1]) * MS_PER_UNIT[unit];
 }

@@ -4,7 +4,7 @@
  * timed assertion: it checks that every packet and value was committed and the report's shape.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -214,4 +214,63 @@ test('npm run bench -- --alerts: both variants, the alerts set up and evaluated,
   const markdown = readFileSync(readme, 'utf8');
   assert.match(markdown, /<!-- bench:alerts -->\n### With and without alerts/);
   assert.match(markdown, /\| variant \| runs \| alerts \| steady pkt\/s \|/);
+});
+
+test('npm run bench -- --soak: paced passes sampled into trends, the ledger checked, the soak section', async (t) => {
+  const { out, readme, output } = await runBench(t, 'bench-soak-', [
+    `--agents=${AGENTS}`,
+    `--modules=${MODULES}`,
+    '--soak=10s',
+    '--soak-sample=1s',
+    '--rate=20',
+    '--soak-share=0.5',
+    '--concurrency=2',
+  ]);
+  const files = readdirSync(out.path);
+  const jsonName = files.find((f) => f.startsWith('soak-') && f.endsWith('.json'));
+  assert.ok(jsonName, output);
+  const report = JSON.parse(readFileSync(join(out.path, jsonName), 'utf8')) as {
+    results: {
+      status: string;
+      ratePerSec: number;
+      soakPasses: number;
+      soakPackets: number;
+      samples: { t: number; serverRssMB: number; unknownModules: number }[];
+      trends: { metric: string; n: number; verdict: string }[];
+      ledger: { rows: number; acked: number; committed: number; ok: boolean };
+    };
+  };
+  const r = report.results;
+  assert.equal(r.status, 'ok');
+  assert.equal(r.ratePerSec, 10);
+  // 10 s at 10 packets/s over a 12-agent fleet: several passes, the last one cut to fit.
+  assert.ok(r.soakPasses >= 2 && r.soakPackets > AGENTS, output);
+  assert.ok(r.samples.length >= 4, output);
+  for (const s of r.samples) assert.ok(s.serverRssMB > 0 && s.unknownModules === 0);
+  assert.ok(r.trends.some((tr) => tr.metric === 'server RSS' && tr.n >= 3));
+  // Creation pass + soak packets, each with its ledger row.
+  assert.equal(r.ledger.acked, AGENTS + r.soakPackets);
+  assert.deepEqual(
+    [r.ledger.rows, r.ledger.committed, r.ledger.ok],
+    [r.ledger.acked, r.ledger.acked, true],
+  );
+  assert.ok(files.some((f) => f.startsWith('soak-') && f.endsWith('.svg')));
+  assert.ok(files.includes('bench-soak.svg') && files.includes('bench-soak-latency.svg'));
+  const section = readFileSync(readme, 'utf8');
+  assert.match(section, /<!-- bench:soak -->\n### Soak \(stability\)/);
+  // The same section again from the saved result, without a run.
+  const again = join(out.path, 'again.md');
+  const rerender = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bench/run.ts',
+      `--soak-from=${join(out.path, jsonName)}`,
+      `--readme=${again}`,
+    ],
+    { cwd: REPO, encoding: 'utf8' },
+  );
+  assert.equal(rerender.status, 0, rerender.stderr);
+  assert.equal(readFileSync(again, 'utf8'), section);
 });

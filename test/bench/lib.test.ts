@@ -123,6 +123,8 @@ test('durations parse with units', () => {
   assert.equal(parseDurationMs('500ms'), 500);
   assert.equal(parseDurationMs('2m'), 120_000);
   assert.equal(parseDurationMs('3'), 3000);
+  assert.equal(parseDurationMs('1h'), 3_600_000);
+  assert.equal(parseDurationMs('1.5h'), 5_400_000);
   assert.throws(() => parseDurationMs('soon'));
 });
 

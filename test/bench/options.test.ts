@@ -59,3 +59,15 @@ test('--help lists every knob', () => {
   for (const knob of KNOBS)
     assert.ok(help.includes(`--${knob.flag}`) || help.includes(`--[no-]${knob.flag}`), knob.flag);
 });
+
+test('--soak takes a duration; its share and rate are checked', () => {
+  const o = parseE2eArgs(['--soak', '1h', '--soak-share', '0.3', '--rate', '400']);
+  assert.equal(o.soakMs, 3_600_000);
+  assert.equal(o.soakShare, 0.3);
+  assert.equal(o.rate, 400);
+  assert.equal(o.soakSampleMs, 10_000);
+  assert.equal(parseE2eArgs([]).soakMs, undefined);
+  assert.throws(() => parseE2eArgs(['--soak', '1h', '--soak-share', '1.5']), /soak-share/);
+  assert.throws(() => parseE2eArgs(['--soak', '10m', '--alerts']), /run of its own/);
+  assert.throws(() => parseE2eArgs(['--soak-from', 'soak.json']), /needs --readme/);
+});
