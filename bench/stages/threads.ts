@@ -1,0 +1,81 @@
+/**
+ * CPU time of each thread of a process from /proc/PID/task/TID/stat (user and system ticks).
+ * Node names none of its threads (all are "node"), so `groupThreadCpu` sorts them by behaviour:
+ * the main thread is the one whose id is the pid; a thread that spent more time in the kernel
+ * than in user space is one of libuv's pool threads (file writes, fsync, rename); the rest are
+ * V8's helper threads (concurrent GC, compiling) and the worker threads (the parse workers).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+const CLOCK_TICKS_PER_SEC = 100;
+
+export interface ThreadCpu {
+  readonly tid: number;
+  readonly userSeconds: number;
+  readonly systemSeconds: number;
+}
+
+/** Every live thread's CPU so far; empty when the process is gone. */
+export function readThreadCpu(pid: number): ThreadCpu[] {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const threads: ThreadCpu[] = [];
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // Field 2 (comm) may hold spaces and parentheses: split after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      threads.push({
+        tid: Number(tid),
+        userSeconds: Number(fields[11]) / CLOCK_TICKS_PER_SEC,
+        systemSeconds: Number(fields[12]) / CLOCK_TICKS_PER_SEC,
+      });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return threads;
+}
+
+export interface ThreadGroups {
+  /** The main thread (JavaScript, event loop, synchronous syscalls). */
+  readonly mainSeconds: number;
+  /** Threads that spent more time in the kernel than in user space: libuv's pool. */
+  readonly kernelHeavySeconds: number;
+  /** The other threads: V8 helpers and worker threads. */
+  readonly otherSeconds: number;
+  readonly totalSeconds: number;
+}
+
+/**
+ * CPU between two readings, by group. A thread born in between counts from zero; one that
+ * ended in between is lost (none does in a pass: the pools are fixed).
+ */
+export function groupThreadCpu(
+  pid: number,
+  before: readonly ThreadCpu[],
+  after: readonly ThreadCpu[],
+): ThreadGroups {
+  const start = new Map(before.map((t) => [t.tid, t]));
+  let mainSeconds = 0;
+  let kernelHeavySeconds = 0;
+  let otherSeconds = 0;
+  for (const thread of after) {
+    const from = start.get(thread.tid);
+    const user = thread.userSeconds - (from?.userSeconds ?? 0);
+    const system = thread.systemSeconds - (from?.systemSeconds ?? 0);
+    if (thread.tid === pid) mainSeconds += user + system;
+    else if (system > user) kernelHeavySeconds += user + system;
+    else otherSeconds += user + system;
+  }
+  return {
+    mainSeconds,
+    kernelHeavySeconds,
+    otherSeconds,
+    totalSeconds: mainSeconds + kernelHeavySeconds + otherSeconds,
+  };
+}
