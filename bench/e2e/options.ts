@@ -43,6 +43,8 @@ export interface E2eOptions {
   readme: string | undefined;
   scaling: boolean;
   alerts: boolean;
+  stages: boolean;
+  stagesInterval: number;
   alertsPerAgent: number;
   alertCacheWaitMs: number;
   scalingAgents: number[];
@@ -305,6 +307,19 @@ export const KNOBS: readonly Knob[] = [
     help: "capacity study's alert scenario: the standard scenario without and with alerts, side by side",
   },
   {
+    flag: 'stages',
+    key: 'stages',
+    kind: 'bool',
+    help: 'per-stage cost table: CPU µs per packet and stage (creation and steady pass) from a --cpu-prof run, and the same run unprofiled for its overhead',
+  },
+  {
+    flag: 'stages-interval',
+    key: 'stagesInterval',
+    kind: 'int',
+    default: '500',
+    help: 'with --stages: the CPU profile sampling interval in µs (--cpu-prof-interval)',
+  },
+  {
     flag: 'alerts-per-agent',
     key: 'alertsPerAgent',
     kind: 'int',
@@ -413,6 +428,10 @@ function validate(o: E2eOptions): void {
   if (o.repeat < 1) throw new Error('--repeat must be at least 1');
   if (o.alertsPerAgent < 1) throw new Error('--alerts-per-agent must be at least 1');
   if (o.alerts && o.scaling) throw new Error('--alerts and --scaling are separate runs');
+  if (o.stages && (o.alerts || o.scaling)) {
+    throw new Error('--stages is a run of its own, without --alerts or --scaling');
+  }
+  if (o.stagesInterval < 50) throw new Error('--stages-interval must be at least 50 µs');
   if (o.concurrency < 1) throw new Error('--concurrency must be at least 1');
   // Strings from the command line: the declared unions are only true after these checks.
   const mode: string = o.mode;
@@ -453,6 +472,7 @@ export function helpText(): string {
     '  npm run bench -- --target 127.0.0.1:41121 --db mysql://pandora:pandora@127.0.0.1/pandora',
     '  npm run bench -- --scaling                      # packets/s vs agents and modules',
     '  npm run bench -- --alerts --repeat 3            # packets/s with and without alerts',
+    '  npm run bench -- --stages                       # CPU µs per packet and stage (profiled)',
     '  npm run bench -- --readme docs/bench.md         # regenerate the README section',
   );
   return lines.join('\n');

@@ -161,11 +161,14 @@ function isRoot(node: ProfileNode | undefined): boolean {
 
 /**
  * µs per stage of the samples taken in [fromUs, toUs) (the profile's monotonic clock; the whole
- * profile when omitted). A sample lasts until the next one; the last one until `endTime`.
+ * profile when omitted). With `sampleUs` each sample counts that long: the profiler's interval,
+ * an estimate of CPU time, since a thread waiting for a core takes no samples meanwhile and its
+ * next sample's gap would count the wait. Without it a sample lasts until the next one (wall
+ * time; the last one until `endTime`).
  */
 export function attributeProfile(
   profile: CpuProfile,
-  window: { fromUs?: number; toUs?: number } = {},
+  window: { fromUs?: number; toUs?: number; sampleUs?: number } = {},
 ): Map<Stage, number> {
   const stages = nodeStages(profile);
   const from = window.fromUs ?? Number.NEGATIVE_INFINITY;
@@ -175,10 +178,11 @@ export function attributeProfile(
   const count = Math.min(profile.samples.length, profile.timeDeltas.length);
   for (let i = 0; i < count; i++) {
     t += profile.timeDeltas[i] ?? 0;
-    const next = i + 1 < count ? t + (profile.timeDeltas[i + 1] ?? 0) : profile.endTime;
     if (t < from || t >= to) continue;
+    const next = i + 1 < count ? t + (profile.timeDeltas[i + 1] ?? 0) : profile.endTime;
+    const us = window.sampleUs ?? Math.max(0, Math.min(next, to) - t);
     const stage = stages.get(profile.samples[i] ?? -1) ?? 'Node internals only';
-    totals.set(stage, (totals.get(stage) ?? 0) + Math.max(0, Math.min(next, to) - t));
+    totals.set(stage, (totals.get(stage) ?? 0) + us);
   }
   return totals;
 }

@@ -93,6 +93,23 @@ test('attribution: only samples inside the window count, the last one up to endT
   });
 });
 
+test('attribution by sample count: each sample weighs the interval, whatever the gap before the next', () => {
+  const p: CpuProfile = {
+    nodes: NODES,
+    startTime: 0,
+    endTime: 10_000,
+    samples: [9, 14, 14, 2],
+    // The thread waited 5 ms for a core after its first sample: one sample, not five ms of CPU.
+    timeDeltas: [0, 5000, 100, 100],
+  };
+  assert.deepEqual(Object.fromEntries(attributeProfile(p, { sampleUs: 100 })), {
+    'accept + protocol': 100,
+    'driver (mysql2)': 200,
+    idle: 100,
+  });
+  assert.equal(attributeProfile(p).get('accept + protocol'), 5000);
+});
+
 test('frame rules: project files by path, packages by name, generic helpers none', () => {
   const stage = (url: string) => frameStage({ functionName: 'f', url });
   assert.equal(stage(`${BUILD}/tentacle/spool-writer.js`), 'durable write');
