@@ -22,7 +22,7 @@ import {
 import { attributeProfile, type CpuProfile, type Stage } from './attribute.js';
 import { stagesMarkdown, stagesRows, type StagesResult } from './render-stages.js';
 import { stageTable, type StageRow } from './table.js';
-import { groupThreadCpu, readThreadCpu, type ThreadCpu, type ThreadGroups } from './threads.js';
+import { groupThreadCpu, readThreadCpu, type ThreadCpu } from './threads.js';
 
 interface PassWindow {
   readonly name: string;
@@ -30,7 +30,8 @@ interface PassWindow {
   readonly fromUs: number;
   readonly before: readonly ThreadCpu[];
   toUs?: number;
-  threads?: ThreadGroups;
+  after?: readonly ThreadCpu[];
+  pid?: number;
   committed?: number;
 }
 
@@ -71,11 +72,8 @@ function windowHooks(windows: PassWindow[]): E2eHooks {
       const window = windows.at(-1);
       if (target.serverPid === undefined || window?.name !== pass.name) return Promise.resolve();
       window.toUs = monotonicUs();
-      window.threads = groupThreadCpu(
-        target.serverPid,
-        window.before,
-        readThreadCpu(target.serverPid),
-      );
+      window.after = readThreadCpu(target.serverPid);
+      window.pid = target.serverPid;
       window.committed = pass.committed;
       return Promise.resolve();
     },
@@ -126,20 +124,22 @@ async function runOnce(
   const profiles = profileDir === undefined ? undefined : readProfiles(profileDir);
   const passes: MeasuredPass[] = [];
   for (const w of windows) {
-    if (w.threads === undefined || w.committed === undefined || w.toUs === undefined) continue;
+    if (w.after === undefined || w.pid === undefined || w.committed === undefined) continue;
+    if (w.toUs === undefined) continue;
     const span = { fromUs: w.fromUs, toUs: w.toUs, sampleUs: options.stagesInterval };
     const main =
       profiles?.main === undefined
         ? new Map<Stage, number>()
         : attributeProfile(profiles.main, span);
     const workers = (profiles?.workers ?? []).map((p) => attributeProfile(p, span));
+    const threads = groupThreadCpu(w.pid, w.before, w.after, workers.length);
     const pass = result.passes.find((p) => p.name === w.name);
     passes.push({
       name: w.name,
       kind: w.kind,
       committed: w.committed,
       packetsPerSec: pass?.packetsPerSec ?? Number.NaN,
-      rows: stageTable({ committed: w.committed, threads: w.threads, main, workers }),
+      rows: stageTable({ committed: w.committed, threads, main, workers }),
     });
   }
   return { profiled: profileDir !== undefined, status: result.status, passes, windows, profileDir };

@@ -1,8 +1,8 @@
 /**
  * The per-stage cost table of one pass: µs of CPU per committed packet for each stage, from the
- * main thread's and the parse workers' CPU profiles plus the per-thread CPU of /proc for what a
- * profile cannot see (V8's helper threads, libuv's pool, the kernel). The rows add up to the
- * process's CPU: the last one is the rest no measurement attributes.
+ * main thread's CPU profile, the parse workers' CPU (/proc) shared out by their profiles' samples,
+ * and /proc's per-thread CPU for what no profile sees (V8's helper threads, libuv's pool). The
+ * rows add up to the process's CPU: the last one is the main thread's CPU its samples miss.
  */
 import { STAGES, type Stage } from './attribute.js';
 import type { ThreadGroups } from './threads.js';
@@ -23,7 +23,7 @@ export interface StageRow {
 }
 
 export const MAIN_SOURCE = 'profile, main thread';
-export const WORKER_SOURCE = 'profile, parse worker';
+export const WORKER_SOURCE = 'parse worker: /proc CPU shared by its samples';
 export const PROC_SOURCE = '/proc, per thread';
 export const REST_STAGE = 'rest: main thread CPU not in its samples';
 export const TOTAL_STAGE = 'total: process CPU (user + sys)';
@@ -43,6 +43,9 @@ export function stageTable(m: PassMeasure): StageRow[] {
   const perPacket = (us: number): number => (m.committed > 0 ? us / m.committed : Number.NaN);
   const workerBusy = m.workers.reduce((sum, w) => sum + busyUs(w), 0);
   const workerGc = m.workers.reduce((sum, w) => sum + (w.get('GC on the thread') ?? 0), 0);
+  // The workers' samples share out their threads' CPU; without /proc's figure, they count as is.
+  const workerCpu = m.threads.workerSeconds > 0 ? m.threads.workerSeconds * 1e6 : workerBusy;
+  const workerGcCpu = workerBusy > 0 ? (workerCpu * workerGc) / workerBusy : 0;
   const rows: StageRow[] = MAIN_ROWS.map((stage) => ({
     stage,
     measuredBy: MAIN_SOURCE,
@@ -50,8 +53,8 @@ export function stageTable(m: PassMeasure): StageRow[] {
   }));
   rows.splice(MAIN_ROWS.indexOf('processing'), 0, {
     stage: 'parse',
-    measuredBy: `${WORKER_SOURCE} (+ main)`,
-    usPerPacket: perPacket(workerBusy - workerGc + (m.main.get('parse') ?? 0)),
+    measuredBy: WORKER_SOURCE,
+    usPerPacket: perPacket(workerCpu - workerGcCpu + (m.main.get('parse') ?? 0)),
   });
   rows.push(
     {
@@ -59,11 +62,11 @@ export function stageTable(m: PassMeasure): StageRow[] {
       measuredBy: MAIN_SOURCE,
       usPerPacket: perPacket(m.main.get('GC on the thread') ?? 0),
     },
-    { stage: 'GC, parse worker', measuredBy: WORKER_SOURCE, usPerPacket: perPacket(workerGc) },
+    { stage: 'GC, parse worker', measuredBy: WORKER_SOURCE, usPerPacket: perPacket(workerGcCpu) },
     {
       stage: 'V8 helper threads (concurrent GC, compiling)',
-      measuredBy: `${PROC_SOURCE} − parse worker samples`,
-      usPerPacket: perPacket(Math.max(0, m.threads.otherSeconds * 1e6 - workerBusy)),
+      measuredBy: PROC_SOURCE,
+      usPerPacket: perPacket(m.threads.otherSeconds * 1e6),
     },
     {
       stage: "libuv's pool (fsync, file I/O; mostly kernel)",

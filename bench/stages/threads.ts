@@ -2,8 +2,10 @@
  * CPU time of each thread of a process from /proc/PID/task/TID/stat (user and system ticks).
  * Node names none of its threads (all are "node"), so `groupThreadCpu` sorts them by behaviour:
  * the main thread is the one whose id is the pid; a thread that spent more time in the kernel
- * than in user space is one of libuv's pool threads (file writes, fsync, rename); the rest are
- * V8's helper threads (concurrent GC, compiling) and the worker threads (the parse workers).
+ * than in user space is one of libuv's pool threads (file writes, fsync, rename); of the rest,
+ * the youngest are the worker threads (the parse workers start with the dataserver, seconds
+ * after V8's helper threads, which start before any JavaScript runs) and the others V8's helper
+ * threads (concurrent GC, compiling).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -13,6 +15,8 @@ export interface ThreadCpu {
   readonly tid: number;
   readonly userSeconds: number;
   readonly systemSeconds: number;
+  /** When the thread started, in clock ticks after boot. */
+  readonly startTicks: number;
 }
 
 /** Every live thread's CPU so far; empty when the process is gone. */
@@ -33,6 +37,7 @@ export function readThreadCpu(pid: number): ThreadCpu[] {
         tid: Number(tid),
         userSeconds: Number(fields[11]) / CLOCK_TICKS_PER_SEC,
         systemSeconds: Number(fields[12]) / CLOCK_TICKS_PER_SEC,
+        startTicks: Number(fields[19]),
       });
     } catch {
       // the thread ended between the listing and the read
@@ -46,8 +51,10 @@ export interface ThreadGroups {
   readonly mainSeconds: number;
   /** Threads that spent more time in the kernel than in user space: libuv's pool. */
   readonly kernelHeavySeconds: number;
-  /** The other threads: V8 helpers and worker threads. */
+  /** The other threads: V8's helpers. */
   readonly otherSeconds: number;
+  /** The `workerThreads` youngest threads that are neither main nor kernel-heavy. */
+  readonly workerSeconds: number;
   readonly totalSeconds: number;
 }
 
@@ -59,23 +66,32 @@ export function groupThreadCpu(
   pid: number,
   before: readonly ThreadCpu[],
   after: readonly ThreadCpu[],
+  workerThreads = 0,
 ): ThreadGroups {
   const start = new Map(before.map((t) => [t.tid, t]));
   let mainSeconds = 0;
   let kernelHeavySeconds = 0;
-  let otherSeconds = 0;
+  const userHeavy: { thread: ThreadCpu; seconds: number }[] = [];
   for (const thread of after) {
     const from = start.get(thread.tid);
     const user = thread.userSeconds - (from?.userSeconds ?? 0);
     const system = thread.systemSeconds - (from?.systemSeconds ?? 0);
     if (thread.tid === pid) mainSeconds += user + system;
     else if (system > user) kernelHeavySeconds += user + system;
-    else otherSeconds += user + system;
+    else userHeavy.push({ thread, seconds: user + system });
   }
+  // Youngest first: the worker threads.
+  userHeavy.sort(
+    (a, b) => b.thread.startTicks - a.thread.startTicks || b.thread.tid - a.thread.tid,
+  );
+  const sum = (list: typeof userHeavy) => list.reduce((total, t) => total + t.seconds, 0);
+  const workerSeconds = sum(userHeavy.slice(0, workerThreads));
+  const otherSeconds = sum(userHeavy.slice(workerThreads));
   return {
     mainSeconds,
     kernelHeavySeconds,
     otherSeconds,
-    totalSeconds: mainSeconds + kernelHeavySeconds + otherSeconds,
+    workerSeconds,
+    totalSeconds: mainSeconds + kernelHeavySeconds + otherSeconds + workerSeconds,
   };
 }

@@ -134,7 +134,13 @@ test('frame rules: project files by path, packages by name, generic helpers none
 test('stage table: rows add up to the process CPU, the rest is its own row', () => {
   const rows = stageTable({
     committed: 1000,
-    threads: { mainSeconds: 1, kernelHeavySeconds: 0.2, otherSeconds: 0.6, totalSeconds: 1.8 },
+    threads: {
+      mainSeconds: 1,
+      kernelHeavySeconds: 0.2,
+      otherSeconds: 0.25,
+      workerSeconds: 0.4,
+      totalSeconds: 1.85,
+    },
     main: new Map([
       ['accept + protocol', 300_000],
       ['SQL building', 200_000],
@@ -152,37 +158,44 @@ test('stage table: rows add up to the process CPU, the rest is its own row', () 
   });
   const byStage = new Map(rows.map((r) => [r.stage, r.usPerPacket]));
   assert.equal(byStage.get('accept + protocol'), 300);
-  assert.equal(byStage.get('parse'), 160); // the worker's non-GC samples + the main thread's
+  // The worker's 400 µs of CPU shared by its samples (3:1), plus the main thread's parse samples.
+  assert.equal(byStage.get('parse'), 310);
   assert.equal(byStage.get('GC, main thread'), 100);
-  assert.equal(byStage.get('GC, parse worker'), 50);
-  assert.equal(byStage.get('V8 helper threads (concurrent GC, compiling)'), 400);
+  assert.equal(byStage.get('GC, parse worker'), 100);
+  assert.equal(byStage.get('V8 helper threads (concurrent GC, compiling)'), 250);
   assert.equal(byStage.get("libuv's pool (fsync, file I/O; mostly kernel)"), 200);
-  assert.equal(byStage.get(TOTAL_STAGE), 1800);
-  // 1,800 µs of CPU, 1,410 attributed: the main thread's 1,000 µs against its 610 µs of samples.
+  assert.equal(byStage.get(TOTAL_STAGE), 1850);
+  // 1,850 µs of CPU, 1,460 attributed: the main thread's 1,000 µs against its 610 µs of samples.
   assert.equal(byStage.get(REST_STAGE), 390);
   const sum = rows.filter((r) => r.stage !== TOTAL_STAGE).reduce((s, r) => s + r.usPerPacket, 0);
-  assert.equal(sum, 1800);
+  assert.equal(sum, 1850);
   assert.deepEqual(
     topStages(rows).map((r: StageRow) => r.stage),
-    ['V8 helper threads (concurrent GC, compiling)', 'accept + protocol', 'SQL building'],
+    ['parse', 'accept + protocol', 'V8 helper threads (concurrent GC, compiling)'],
   );
 });
 
-test('thread groups: main by pid, kernel-heavy threads as the pool, newborn threads from zero', () => {
+test('thread groups: main by pid, kernel-heavy as the pool, the youngest others as workers', () => {
   const before = [
-    { tid: 10, userSeconds: 5, systemSeconds: 1 },
-    { tid: 11, userSeconds: 2, systemSeconds: 0 },
-    { tid: 12, userSeconds: 0.1, systemSeconds: 3 },
+    { tid: 10, userSeconds: 5, systemSeconds: 1, startTicks: 1000 },
+    { tid: 11, userSeconds: 2, systemSeconds: 0, startTicks: 1001 },
+    { tid: 12, userSeconds: 0.1, systemSeconds: 3, startTicks: 1400 },
+    { tid: 13, userSeconds: 1, systemSeconds: 0, startTicks: 1300 },
   ];
   const after = [
-    { tid: 10, userSeconds: 6, systemSeconds: 1.5 },
-    { tid: 11, userSeconds: 2.5, systemSeconds: 0.1 },
-    { tid: 12, userSeconds: 0.2, systemSeconds: 4 },
-    { tid: 13, userSeconds: 0.3, systemSeconds: 0 },
+    { tid: 10, userSeconds: 6, systemSeconds: 1.5, startTicks: 1000 },
+    { tid: 11, userSeconds: 2.5, systemSeconds: 0.1, startTicks: 1001 },
+    { tid: 12, userSeconds: 0.2, systemSeconds: 4, startTicks: 1400 },
+    { tid: 13, userSeconds: 1.7, systemSeconds: 0.1, startTicks: 1300 },
+    { tid: 14, userSeconds: 0.3, systemSeconds: 0, startTicks: 1005 },
   ];
-  const groups = groupThreadCpu(10, before, after);
-  assert.ok(Math.abs(groups.mainSeconds - 1.5) < 1e-9);
-  assert.ok(Math.abs(groups.kernelHeavySeconds - 1.1) < 1e-9);
-  assert.ok(Math.abs(groups.otherSeconds - 0.9) < 1e-9);
-  assert.ok(Math.abs(groups.totalSeconds - 3.5) < 1e-9);
+  const groups = groupThreadCpu(10, before, after, 1);
+  const near = (a: number, b: number) => Math.abs(a - b) < 1e-9;
+  assert.ok(near(groups.mainSeconds, 1.5));
+  assert.ok(near(groups.kernelHeavySeconds, 1.1));
+  // tid 13 (born at 1300) is the youngest of 11, 13 and 14, the newborn counted from zero.
+  assert.ok(near(groups.workerSeconds, 0.8), String(groups.workerSeconds));
+  assert.ok(near(groups.otherSeconds, 0.9), String(groups.otherSeconds));
+  assert.ok(near(groups.totalSeconds, 4.3));
+  assert.ok(near(groupThreadCpu(10, before, after).otherSeconds, 1.7));
 });
