@@ -107,9 +107,10 @@ export function stagesMarkdown(result: StagesResult, env: BenchEnv, command: str
     'takes no samples, so the gap before its next one is not CPU. What no profile sees comes from each',
     "thread's user + system time in `/proc/PID/task`: libuv's pool (the threads with more system than",
     'user time: the fsyncs before `SEND OK` and their kernel work), the parse worker (its CPU shared',
-    "out by its samples) and V8's helper threads (the rest: concurrent marking and sweeping,",
-    "compiling). The row before the total is what is left: the main thread's CPU its samples do",
-    'not explain (negative when it took more samples than its CPU time).',
+    "out by its samples), the profiler's own sampling threads (`v8:ProfEvntProc`, only in the",
+    "profiled run) and V8's helper threads (the rest: concurrent marking and sweeping, compiling).",
+    "The row before the total is what is left: the main thread's CPU its samples do not explain",
+    '(negative when it took more samples than its CPU time).',
     '',
   ].join('\n');
 }

@@ -26,6 +26,7 @@ export const MAIN_SOURCE = 'profile, main thread';
 export const WORKER_SOURCE = 'parse worker: /proc CPU shared by its samples';
 export const PROC_SOURCE = '/proc, per thread';
 export const REST_STAGE = 'rest: main thread CPU not in its samples';
+export const PROFILER_STAGE = "--cpu-prof's sampling threads (profiling only)";
 export const TOTAL_STAGE = 'total: process CPU (user + sys)';
 
 /** Stages whose main-thread samples are rows of their own (parse joins the worker's). */
@@ -73,6 +74,11 @@ export function stageTable(m: PassMeasure): StageRow[] {
       measuredBy: PROC_SOURCE,
       usPerPacket: perPacket(m.threads.kernelHeavySeconds * 1e6),
     },
+    {
+      stage: PROFILER_STAGE,
+      measuredBy: PROC_SOURCE,
+      usPerPacket: perPacket(m.threads.profilerSeconds * 1e6),
+    },
   );
   const total = perPacket(m.threads.totalSeconds * 1e6);
   const attributed = rows.reduce((sum, r) => sum + r.usPerPacket, 0);
@@ -83,10 +89,10 @@ export function stageTable(m: PassMeasure): StageRow[] {
   return rows;
 }
 
-/** The three costliest stages (the rest and the total excluded), most expensive first. */
+/** The three costliest stages (the rest, the profiler and the total excluded), costliest first. */
 export function topStages(rows: readonly StageRow[], count = 3): StageRow[] {
   return rows
-    .filter((r) => r.stage !== REST_STAGE && r.stage !== TOTAL_STAGE)
+    .filter((r) => r.stage !== REST_STAGE && r.stage !== TOTAL_STAGE && r.stage !== PROFILER_STAGE)
     .sort((a, b) => b.usPerPacket - a.usPerPacket)
     .slice(0, count);
 }
