@@ -4,9 +4,10 @@ import {
   formatMarkdownTable,
   formatNumber,
   type BenchEnv,
+  type Cell,
   type Row,
 } from '../lib/index.js';
-import { topStages, TOTAL_STAGE, type StageRow } from './table.js';
+import { PROFILER_STAGE, topStages, TOTAL_STAGE, type StageRow } from './table.js';
 
 interface PassRows {
   readonly rows: readonly StageRow[];
@@ -24,17 +25,25 @@ export interface StagesResult {
   readonly loadAverage: number;
 }
 
-function us(value: number | undefined): string {
+function us(value: number | undefined): Cell {
+  return value === undefined || !Number.isFinite(value) ? '–' : Math.round(value);
+}
+
+function share(value: number | undefined, total: number | undefined): Cell {
+  if (value === undefined || total === undefined || !(total > 0)) return '–';
+  return Math.round((value / total) * 1000) / 10;
+}
+
+function usText(value: number | undefined): string {
   return value === undefined || !Number.isFinite(value) ? '–' : formatNumber(value, 0);
 }
 
-function share(value: number | undefined, total: number | undefined): string {
-  if (value === undefined || total === undefined || !(total > 0)) return '–';
-  return formatNumber((value / total) * 100, 1);
+function rowOf(pass: PassRows | undefined, stage: string): number | undefined {
+  return pass?.rows.find((r) => r.stage === stage)?.usPerPacket;
 }
 
 function totalOf(pass: PassRows | undefined): number | undefined {
-  return pass?.rows.find((r) => r.stage === TOTAL_STAGE)?.usPerPacket;
+  return rowOf(pass, TOTAL_STAGE);
 }
 
 export function stagesRows(result: StagesResult): Row[] {
@@ -65,15 +74,26 @@ export function stagesRows(result: StagesResult): Row[] {
   return rows;
 }
 
-function overhead(profiled: number | undefined, plain: number | undefined): string {
-  if (profiled === undefined || plain === undefined || !(plain > 0)) return 'not measured';
-  const pct = ((profiled - plain) / plain) * 100;
-  return `${pct >= 0 ? '+' : ''}${formatNumber(pct, 0)} % (${us(profiled)} against ${us(plain)} µs)`;
+function percentOver(value: number, base: number): string {
+  const pct = ((value - base) / base) * 100;
+  return `${pct >= 0 ? '+' : ''}${formatNumber(pct, 0)} %`;
+}
+
+/** The profiled run's CPU per packet against the unprofiled run's, and without the samplers. */
+function overhead(profiled: PassRows | undefined, plain: PassRows | undefined): string {
+  const total = totalOf(profiled);
+  const base = totalOf(plain);
+  if (total === undefined || base === undefined || !(base > 0)) return 'not measured';
+  const samplers = rowOf(profiled, PROFILER_STAGE) ?? 0;
+  return (
+    `${percentOver(total, base)} (${usText(total)} against ${usText(base)} µs), ` +
+    `${percentOver(total - samplers, base)} without the sampling threads' own row`
+  );
 }
 
 function topLine(name: string, pass: PassRows | undefined): string {
   if (pass === undefined) return `- ${name}: no data`;
-  const top = topStages(pass.rows).map((r) => `${r.stage} ${us(r.usPerPacket)} µs`);
+  const top = topStages(pass.rows).map((r) => `${r.stage} ${usText(r.usPerPacket)} µs`);
   return `- ${name} (${formatNumber(pass.packetsPerSec, 0)} pkt/s profiled): ${top.join(', ')}`;
 }
 
@@ -87,7 +107,7 @@ export function stagesMarkdown(result: StagesResult, env: BenchEnv, command: str
     '',
     formatMarkdownTable(stagesRows(result)),
     '',
-    `Overhead of \`--cpu-prof\` (sampling every ${result.intervalUs} µs) on the process's CPU per packet: creation ${overhead(totalOf(result.creation), totalOf(result.plainCreation))}, steady ${overhead(totalOf(result.steady), totalOf(result.plainSteady))}. The stage rows are the profiled run's; scale them by the ratio for the unprofiled cost.`,
+    `Overhead of \`--cpu-prof\` (sampling every ${result.intervalUs} µs) on the process's CPU per packet: creation ${overhead(result.creation, result.plainCreation)}; steady ${overhead(result.steady, result.plainSteady)}. The sampling threads cost CPU per second, not per packet, so their row grows with a pass's length; what is left of the overhead (signals and stack walks on the sampled threads) is spread over the stage rows, which are the profiled run's.`,
     '',
     'Costliest stages:',
     '',
