@@ -19,6 +19,7 @@ import {
 import { runE2e, type E2eResult } from './e2e/scenario.js';
 import { runAlertsComparison } from './e2e/alerts.js';
 import { renderSavedSoak, runSoakBench } from './e2e/soak-report.js';
+import { runStagesBench } from './stages/run-stages.js';
 import {
   baselineMismatch,
   buildBaseline,
@@ -98,6 +99,9 @@ async function runSelected(options: E2eOptions, outDir: string): Promise<number>
   }
   if (options.alerts) {
     return runAlertsComparison(options, outDir, log, stop.signal, commandLine());
+  }
+  if (options.stages) {
+    return runStagesBench(options, outDir, log, stop.signal, commandLine());
   }
   return options.scaling
     ? runScaling(options, outDir, log, stop.signal)

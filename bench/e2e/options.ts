@@ -43,6 +43,8 @@ export interface E2eOptions {
   readme: string | undefined;
   scaling: boolean;
   alerts: boolean;
+  stages: boolean;
+  stagesInterval: number;
   alertsPerAgent: number;
   alertCacheWaitMs: number;
   scalingAgents: number[];
@@ -311,6 +313,19 @@ export const KNOBS: readonly Knob[] = [
     help: "capacity study's alert scenario: the standard scenario without and with alerts, side by side",
   },
   {
+    flag: 'stages',
+    key: 'stages',
+    kind: 'bool',
+    help: 'per-stage cost table: CPU µs per packet and stage (creation and steady pass) from a --cpu-prof run, and the same run unprofiled for its overhead',
+  },
+  {
+    flag: 'stages-interval',
+    key: 'stagesInterval',
+    kind: 'int',
+    default: '500',
+    help: 'with --stages: the CPU profile sampling interval in µs (--cpu-prof-interval)',
+  },
+  {
     flag: 'alerts-per-agent',
     key: 'alertsPerAgent',
     kind: 'int',
@@ -465,6 +480,10 @@ function validate(o: E2eOptions): void {
   if (o.soakShare <= 0 || o.soakShare > 1) throw new Error('--soak-share must be within (0, 1]');
   if (o.rate !== undefined && o.rate <= 0) throw new Error('--rate must be positive');
   if (o.soakSampleMs < 1000) throw new Error('--soak-sample: at least 1s');
+  if (o.stages && (o.alerts || o.scaling)) {
+    throw new Error('--stages is a run of its own, without --alerts or --scaling');
+  }
+  if (o.stagesInterval < 50) throw new Error('--stages-interval must be at least 50 µs');
   if (o.concurrency < 1) throw new Error('--concurrency must be at least 1');
   // Strings from the command line: the declared unions are only true after these checks.
   const mode: string = o.mode;
@@ -506,6 +525,7 @@ export function helpText(): string {
     '  npm run bench -- --scaling                      # packets/s vs agents and modules',
     '  npm run bench -- --alerts --repeat 3            # packets/s with and without alerts',
     '  npm run bench -- --soak 1h --readme docs/bench.md # stability: trends per hour at 40 % load',
+    '  npm run bench -- --stages                       # CPU µs per packet and stage (profiled)',
     '  npm run bench -- --readme docs/bench.md         # regenerate the README section',
   );
   return lines.join('\n');

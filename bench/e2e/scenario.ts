@@ -107,6 +107,8 @@ const TIMELINE_SAMPLE_MS = 500;
 
 /** Scenario variants (e.g. `--alerts`) act on the target's database between passes. */
 export interface E2eHooks {
+  /** Right before a pass sends its first file (its files are generated). */
+  beforePass?(target: BenchTarget, kind: PassKind, name: string): void;
   /** After a complete creation pass (agents and modules exist), before the next pass. */
   afterCreation?(target: BenchTarget): Promise<void>;
   /** After every pass, while the target's database still exists. */
@@ -240,6 +242,7 @@ async function runPasses(ctx: RunContext, log: (line: string) => void): Promise<
       files.push({ name: file.name, bytes: file.bytes, agentIndex: file.agentIndex });
     }
     generateMs += performance.now() - genStart;
+    ctx.hooks.beforePass?.(ctx.target, step.kind, step.name);
     const result = await runPass(ctx, step.kind, step.name, pass, files, rate);
     passes.push(result);
     log(describePass(result));
