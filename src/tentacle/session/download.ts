@@ -5,7 +5,7 @@ import { zipSingleFile } from '../zip.js';
 import { awaitConfirm, sendFile, writeToPeer } from './confirm.js';
 import type { SessionCore } from './core.js';
 import { filterIndex, folderOf } from './folders.js';
-import { closeFd, openRegularFile, readAt } from './read-file.js';
+import { closeServedFile, openRegularFile, readAt } from './read-file.js';
 import {
   ascii,
   hasForbidden,
@@ -79,7 +79,7 @@ function offerFile(
       try {
         await sendFile(session, file.fd, file.size);
       } finally {
-        closeFd(file.fd);
+        closeServedFile(file.fd);
       }
       if (kind === MV) await fs.promises.unlink(path);
       const level = session.ctx.connectionLogLevel;
@@ -93,7 +93,7 @@ function offerFile(
       }
     },
     cancel: () => {
-      closeFd(file.fd);
+      closeServedFile(file.fd);
     },
   });
 }
@@ -126,7 +126,7 @@ async function offerZip(
     session.close();
     return;
   } finally {
-    closeFd(file.fd);
+    closeServedFile(file.fd);
   }
   session.reply(ascii(`${ZRECV.sizePrefix}${zip.length}\n`));
   awaitConfirm(session, {
