@@ -7,6 +7,7 @@ export * from './topology.js';
 export * from './durability.js';
 export { queueFileSink, type PacketEnqueuer } from './listener-sink.js';
 export { RefusalReason } from './metrics.js';
+export { ENQUEUE_HEAP_BYTES_PER_BYTE, enqueueByteBudget } from './enqueue-memory.js';
 export { guardPartitions, META_PARTITIONS_FIELD, unfinishedJobs } from './partition-guard.js';
 export {
   ENQUEUE_DEADLINE_MS,

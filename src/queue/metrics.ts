@@ -9,7 +9,7 @@ export const RefusalReason = {
   Unavailable: 'unavailable',
   /** The add returned but the job was not durable in time (WAITAOF / WAIT). */
   Durability: 'durability',
-  /** Packets being enqueued already hold ENQUEUE_MEMORY_BYTES of this process' memory. */
+  /** Packets being enqueued already hold their byte budget (enqueue-memory.ts). */
   Memory: 'memory',
 } as const;
 export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];
