@@ -30,8 +30,13 @@ export interface FileStore {
   ): Promise<Buffer | { tooLarge: number }>;
   /** Committed: the file leaves the store (`size` lets the spool keep it as a spare). */
   remove(name: string, size?: number): Promise<void>;
-  /** Refused: kept for an operator as `<name><suffix>`. */
+  /** Refused: kept for an operator as `<name><suffix>` (where: `keptAs`). */
   reject(name: string, suffix: string): Promise<void>;
+  /**
+   * Where `reject(name, suffix)` keeps the file, as the words after "set aside" in an event or
+   * log line: `as '<name><suffix>'` in the spool folder, the quarantine list in queue mode.
+   */
+  keptAs(name: string, suffix: string): string;
 }
 
 /**

@@ -46,7 +46,7 @@ interface HeldJob {
  *
  * - claim = the job is held (the processor is waiting); read = the job's bytes;
  * - remove (after COMMIT) and reject (`_BADXML`/`_FAILED`: a ledger row and event were written;
- *   no file is kept, the name is logged) both complete the job;
+ *   the packet is kept in the quarantine list, topology.ts quarantineKey) both complete the job;
  * - a file finished without either (abandoned at shutdown) goes back to the head of its queue.
  *
  * Ordering needs nothing more: a partition holds at most one job cluster-wide, so at most one
@@ -234,7 +234,8 @@ class QueueIntake implements Intake {
   /** claim = the job is held; read = its bytes; remove and reject both complete it. */
   #createStore(): FileStore {
     const byName = this.#byName;
-    const { log } = this.#deps;
+    const { log, source } = this.#deps;
+    const keptIn = `in the Redis list '${source.quarantineKey}'`;
     return {
       claim: (name) => Promise.resolve(byName.has(name)),
       readClaimed(name, maxBytes, admit) {
@@ -245,14 +246,16 @@ class QueueIntake implements Intake {
         return (admit ? admit(bytes.length) : Promise.resolve()).then(() => bytes);
       },
       remove: (name) => this.#completeByName(name),
-      reject: (name, suffix) => {
+      reject: async (name, suffix) => {
         const held = byName.get(name);
+        if (held) await source.quarantine(held.job, suffix);
         log.warn(
           { file: name, suffix, partition: held?.job.partition, via: held?.job.via },
-          'queued packet refused (ledgered with its event); the job completes, no file is kept',
+          `queued packet refused (ledgered with its event); set aside ${keptIn}, the job completes`,
         );
-        return this.#completeByName(name);
+        await this.#completeByName(name);
       },
+      keptAs: () => keptIn,
     };
   }
 
