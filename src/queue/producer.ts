@@ -10,7 +10,12 @@ import {
   waitDurable,
   type DurabilityPlan,
 } from './durability.js';
-import { createProducerMetrics, RefusalReason, type ProducerMetrics } from './metrics.js';
+import {
+  createProducerMetrics,
+  RefusalReason,
+  reportJobsWaiting,
+  type ProducerMetrics,
+} from './metrics.js';
 import { enqueueByteBudget } from './enqueue-memory.js';
 import { guardPartitions } from './partition-guard.js';
 import { RefusalBurstLog } from './refusal-log.js';
@@ -128,6 +133,7 @@ export class QueueProducer {
   readonly #deadlineMs: number;
   readonly #memoryBytes: number;
   readonly #refusalLog: RefusalBurstLog;
+  readonly #stopReportingWaiting: () => void;
   /** Waiting count read from Redis, and the adds already in it when it was read. */
   #waitingBase = 0;
   #acceptedAtBase = 0;
@@ -159,6 +165,7 @@ export class QueueProducer {
     this.#memoryBytes = options.memoryBytes ?? enqueueByteBudget(options.appliesToo ?? true);
     this.#refusalLog = new RefusalBurstLog(deps.logger);
     this.metrics = createProducerMetrics(deps.registry);
+    this.#stopReportingWaiting = reportJobsWaiting(deps.registry, () => this.#waitingBase);
     const { queue_prefix: prefix, queue_partitions: partitions } = options.settings;
     this.#queues = Array.from({ length: partitions }, (_, p) => {
       const queue = new Queue<PacketJobData>(partitionQueueName(p), {
@@ -332,7 +339,6 @@ export class QueueProducer {
       this.#waitingBase = total;
       this.#acceptedAtBase = this.#accepted;
       this.#countedOnce = true;
-      this.metrics.waiting.set(total);
     } catch (err) {
       this.#logError(err, 'could not read the waiting count');
     } finally {
@@ -363,6 +369,7 @@ export class QueueProducer {
     this.#closing ??= (async () => {
       clearInterval(this.#timer);
       this.#refusalLog.close();
+      this.#stopReportingWaiting();
       await this.#refreshing;
       await Promise.all(this.#queues.map((q) => q.close().catch(() => undefined)));
       await closeConnection(this.#redis);

@@ -164,6 +164,10 @@ describe('queue listener against its own redis-server', () => {
     assert.equal(producer.readinessReason(), 'queue', 'not ready at the limit');
     const refusals = await registry.getSingleMetricAsString('pandora_queue_refusals_total');
     assert.match(refusals, /reason="full"} 100/);
+    // The waiting count under the one name workers use too (scaleout.md §5: waiting jobs).
+    await producer.refreshWaiting();
+    assert.match(await registry.metrics(), /^pandora_queue_jobs_waiting 100$/m);
+    assert.doesNotMatch(await registry.metrics(), /pandora_queue_waiting_packets/);
   });
 
   test('enqueues in flight are bounded in bytes: past the budget one is refused', async (t) => {

@@ -3,6 +3,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { describeError, type Logger } from '../../core/index.js';
 import { agentKeyOf } from '../../pandora/index.js';
 import { collectedGauge } from './health.js';
+import { reportJobsWaiting } from '../../queue/index.js';
 import type { FileStore, Intake, IntakeFile } from './intake.js';
 import type { ArrivedJob, JobOutcome, QueueFigures, QueueSource } from './queue-source.js';
 
@@ -168,6 +169,7 @@ class QueueIntake implements Intake {
   async close(): Promise<void> {
     this.#closing = true;
     if (this.#figuresTimer) clearInterval(this.#figuresTimer);
+    this.#metrics.stopReportingWaiting();
     // Held and not handed: back to the head of their queues at once. Handed ones finish
     // (or are abandoned) in the pipeline's shutdown; the source waits for their outcome.
     for (const held of this.#waiting.splice(0)) {
@@ -295,12 +297,8 @@ class QueueIntake implements Intake {
 }
 
 function createQueueMetrics(registry: Registry, read: () => QueueFigures & { held: number }) {
-  collectedGauge(
-    registry,
-    'pandora_queue_jobs_waiting',
-    'Packets waiting in the shared queue, summed over partitions (cluster-wide)',
-    () => read().waiting,
-  );
+  // Shared with a listener in the same process (one name for one meaning).
+  const stopReportingWaiting = reportJobsWaiting(registry, () => read().waiting);
   collectedGauge(
     registry,
     'pandora_queue_jobs_active',
@@ -320,6 +318,7 @@ function createQueueMetrics(registry: Registry, read: () => QueueFigures & { hel
     () => read().held,
   );
   return {
+    stopReportingWaiting,
     applied: new Counter({
       name: 'pandora_queue_jobs_applied_total',
       help: 'Queued packets finished by this server (committed, duplicate or refused with an event)',
