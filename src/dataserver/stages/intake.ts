@@ -83,6 +83,12 @@ export interface Intake {
   /** Bookkeeping for a stall report. */
   report(): Record<string, number | boolean>;
   /**
+   * `POST /drain` of a shared source (the queue): take no new work, give back what is held and
+   * not handed (other servers take it), and resolve once every handed file's outcome has
+   * reached the source. Without it (the spool) draining means emptying the source.
+   */
+  stopTaking?(): Promise<void>;
+  /**
    * Stops listening; resolves once a running look at the source has ended and every handed
    * file's outcome has reached the source (the pipeline finishes them meanwhile).
    */

@@ -74,6 +74,7 @@ class QueueIntake implements Intake {
   #handedCount = 0;
   #suspectOut = false;
   #closing = false;
+  #stopped: Promise<void> | undefined;
   #figures: QueueFigures = { waiting: 0, active: 0, oldestWaitingAgeSec: 0 };
   #figuresTimer: NodeJS.Timeout | undefined;
   readonly #metrics: ReturnType<typeof createQueueMetrics>;
@@ -167,16 +168,31 @@ class QueueIntake implements Intake {
   }
 
   async close(): Promise<void> {
-    this.#closing = true;
     if (this.#figuresTimer) clearInterval(this.#figuresTimer);
     this.#metrics.stopReportingWaiting();
-    // Held and not handed: back to the head of their queues at once. Handed ones finish
-    // (or are abandoned) in the pipeline's shutdown; the source waits for their outcome.
-    for (const held of this.#waiting.splice(0)) {
-      this.#byName.delete(held.file.name);
-      this.#finish(held, 'release');
-    }
-    await this.#deps.source.close();
+    await this.stopTaking();
+  }
+
+  /**
+   * Drain and shutdown: held and not handed jobs go back to the head of their queues at once
+   * (their partitions are free for other servers); handed ones finish (or are abandoned) in the
+   * pipeline; the workers close once their outcomes are in, so this server holds no partition.
+   */
+  stopTaking(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#closing = true;
+      const released = this.#waiting.length;
+      for (const held of this.#waiting.splice(0)) {
+        this.#byName.delete(held.file.name);
+        this.#finish(held, 'release');
+      }
+      this.#deps.log.info(
+        { event: 'queue_stop_taking', released, handed: this.#handedCount },
+        'queue: taking no new jobs; held ones released, handed ones finishing',
+      );
+      await this.#deps.source.close();
+    })();
+    return this.#stopped;
   }
 
   #onJob(job: ArrivedJob): Promise<JobOutcome> {
