@@ -176,7 +176,11 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
       : undefined;
   if (!spares) rmSync(spareDir, { recursive: true, force: true });
   // Scale-out: uploads and spool files go to the shared queue (src/queue/listener-mode.ts).
-  const queueListener = await startQueueListenerMode(s, config, { logger, registry });
+  const queueListener = await startQueueListenerMode(
+    s,
+    { ...config, appliesToo: s.dataserver },
+    { logger, registry },
+  );
   if (queueListener) running.queueListener = queueListener;
   // `dataserver 0`: listener only; stored files wait in incomingdir (or go to the queue).
   const dataserver = s.dataserver

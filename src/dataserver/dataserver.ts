@@ -52,7 +52,11 @@ export interface Dataserver {
   start(): Promise<void>;
   /** A file was stored in the spool (Tentacle's 'fileStored'): look at it now. */
   wake(name?: string): void;
-  /** Resolves once the spool holds no data file and nothing is in flight. */
+  /**
+   * Resolves once the spool holds no data file and nothing is in flight; in queue mode, once
+   * the workers have stopped taking jobs and the ones in flight are applied (the rest stays in
+   * the queue for the other servers).
+   */
   drain(): Promise<void>;
   /** Stops intake, finishes in-flight files (commit, delete), stops timers. Idempotent. */
   close(): Promise<void>;
@@ -317,7 +321,11 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     wake: (name) => {
       intake.wake(name);
     },
-    drain: () => pipeline.drain(),
+    async drain() {
+      const stopped = intake.stopTaking?.();
+      await pipeline.drain();
+      await stopped;
+    },
     close() {
       serverLoad?.close();
       closed ??= closeStages(config, stages, alerts);

@@ -125,8 +125,8 @@ export class PoisonGuard {
 }
 
 /**
- * Sets a poison file aside: `<name>_FAILED` in its store (the spool; a queue keeps no file) and
- * a critical `error` event naming why, exactly once. A file whose packet is already in the ledger (committed, then the process
+ * Sets a poison file aside: `<name>_FAILED` in the spool, the quarantine list in queue mode
+ * (FileStore.keptAs), and a critical `error` event naming why and where, exactly once. A file whose packet is already in the ledger (committed, then the process
  * died before the unlink) is only removed. The event is ledgered under an identity of its own,
  * derived from the packet's, so a crash between its COMMIT and the rename does not repeat it and
  * the packet itself, resent later, is still a new packet.
@@ -152,10 +152,10 @@ export async function setAsidePoisonFile(
     await deps.store.remove(entry.name);
     return 'already_committed';
   }
-  const failedName = entry.name + FAILED_SUFFIX;
+  const keptAs = deps.store.keptAs(entry.name, FAILED_SUFFIX);
   const r = await deps.writer.submit({
     kind: 'event',
-    event: poisonFileEvent(entry.name, deaths, failedName, deps.nowSec),
+    event: poisonFileEvent(entry.name, deaths, keptAs, deps.nowSec),
     file: { fileName: entry.name, sha256: poisonIdentity(packetId) },
   });
   if (r.status === 'abandoned') return 'abandoned';

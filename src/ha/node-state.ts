@@ -170,6 +170,10 @@ export function createNodeState(config: NodeStateConfig, deps: NodeStateDeps): N
       await coordinator.setCandidate(false);
       drained = delay(config.drainDelayMs)
         .then(() => deps.drainReceiver?.())
+        .then(() => {
+          // An operator (or a script) waits for this line before stopping the process.
+          deps.log.info({ event: 'drained' }, 'drained: accepted work finished');
+        })
         .catch((err: unknown) => {
           deps.log.error({ err: describeError(err) }, 'drain failed');
         });

@@ -6,7 +6,8 @@ export * from './settings.js';
 export * from './topology.js';
 export * from './durability.js';
 export { queueFileSink, type PacketEnqueuer } from './listener-sink.js';
-export { RefusalReason } from './metrics.js';
+export { JOBS_WAITING_METRIC, RefusalReason, reportJobsWaiting } from './metrics.js';
+export { ENQUEUE_HEAP_BYTES_PER_BYTE, enqueueByteBudget } from './enqueue-memory.js';
 export { guardPartitions, META_PARTITIONS_FIELD, unfinishedJobs } from './partition-guard.js';
 export {
   ENQUEUE_DEADLINE_MS,

@@ -22,11 +22,19 @@ export interface QueueListenerMode {
  */
 export async function startQueueListenerMode(
   settings: QueueSettings,
-  options: { readonly incomingDir: string; readonly serverName: string },
+  options: {
+    readonly incomingDir: string;
+    readonly serverName: string;
+    /** A dataserver runs in this process too (it shares the heap: a smaller byte budget). */
+    readonly appliesToo: boolean;
+  },
   deps: { readonly logger: Logger; readonly registry: Registry },
 ): Promise<QueueListenerMode | undefined> {
   if (settings.queue_url === '') return undefined;
-  const producer = await openQueueProducer({ settings, serverName: options.serverName }, deps);
+  const producer = await openQueueProducer(
+    { settings, serverName: options.serverName, appliesToo: options.appliesToo },
+    deps,
+  );
   const forwarder = new SpoolForwarder(
     {
       dir: options.incomingDir,

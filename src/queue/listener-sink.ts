@@ -3,6 +3,8 @@ import { isDataFileName } from '../pandora/index.js';
 /** What the sink needs of the producer. */
 export interface PacketEnqueuer {
   enqueue(name: string, bytes: Buffer): Promise<void>;
+  /** Decides admission by `size` before it calls `read` (a refused packet is never loaded). */
+  enqueueFrom(name: string, size: number, read: () => Promise<Buffer>): Promise<void>;
 }
 
 /**
@@ -15,11 +17,11 @@ export function queueFileSink(
   incomingDir: string,
 ): {
   wants(dir: Buffer, name: Buffer): boolean;
-  deliver(name: Buffer, data: Buffer): Promise<void>;
+  deliver(name: Buffer, size: number, read: () => Promise<Buffer>): Promise<void>;
 } {
   const incoming = Buffer.from(incomingDir.replace(/\/+$/, ''), 'utf8');
   return {
     wants: (dir, name) => dir.equals(incoming) && isDataFileName(name.toString('utf8')),
-    deliver: (name, data) => producer.enqueue(name.toString('utf8'), data),
+    deliver: (name, size, read) => producer.enqueueFrom(name.toString('utf8'), size, read),
   };
 }

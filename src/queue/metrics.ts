@@ -9,7 +9,7 @@ export const RefusalReason = {
   Unavailable: 'unavailable',
   /** The add returned but the job was not durable in time (WAITAOF / WAIT). */
   Durability: 'durability',
-  /** Packets being enqueued already hold ENQUEUE_MEMORY_BYTES of this process' memory. */
+  /** Packets being enqueued already hold their byte budget (enqueue-memory.ts). */
   Memory: 'memory',
 } as const;
 export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];
@@ -18,8 +18,41 @@ export interface ProducerMetrics {
   readonly enqueueDuration: Histogram;
   readonly enqueued: Counter;
   readonly refusals: Counter<'reason'>;
-  readonly waiting: Gauge;
   readonly forwarded: Counter;
+}
+
+/** The one name of the shared queue's waiting count (scaleout.md §5: waiting jobs). */
+export const JOBS_WAITING_METRIC = 'pandora_queue_jobs_waiting';
+
+/** Readers of the waiting count per registry; the gauge reports the newest one. */
+const waitingReaders = new WeakMap<Registry, (() => number)[]>();
+
+/**
+ * Reports the cluster's waiting jobs as `pandora_queue_jobs_waiting`. A listener (its periodic
+ * count) and a worker (its figures) both know it; in one process they share the one series,
+ * the one registered last (the worker) speaking. Returns the unregistration.
+ */
+export function reportJobsWaiting(registry: Registry, read: () => number): () => void {
+  let readers = waitingReaders.get(registry);
+  if (!readers) {
+    const list: (() => number)[] = [];
+    readers = list;
+    waitingReaders.set(registry, list);
+    new Gauge({
+      name: JOBS_WAITING_METRIC,
+      help: 'Packets waiting in the shared queue, summed over partitions (cluster-wide: every server reports the same queue)',
+      registers: [registry],
+      collect() {
+        this.set(list.at(-1)?.() ?? 0);
+      },
+    });
+  }
+  const list = readers;
+  list.push(read);
+  return () => {
+    const at = list.lastIndexOf(read);
+    if (at !== -1) list.splice(at, 1);
+  };
 }
 
 function once<T>(registry: Registry, name: string, make: () => T): T {
@@ -64,16 +97,6 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
       );
       return refusals;
     }),
-    waiting: once(
-      registry,
-      'pandora_queue_waiting_packets',
-      () =>
-        new Gauge({
-          name: 'pandora_queue_waiting_packets',
-          help: 'Packets waiting in the queue, summed over partitions (refreshed periodically)',
-          registers,
-        }),
-    ),
     forwarded: once(
       registry,
       'pandora_queue_spool_forwarded_total',

@@ -10,8 +10,15 @@ import {
   waitDurable,
   type DurabilityPlan,
 } from './durability.js';
-import { createProducerMetrics, RefusalReason, type ProducerMetrics } from './metrics.js';
+import {
+  createProducerMetrics,
+  RefusalReason,
+  reportJobsWaiting,
+  type ProducerMetrics,
+} from './metrics.js';
+import { enqueueByteBudget } from './enqueue-memory.js';
 import { guardPartitions } from './partition-guard.js';
+import { RefusalBurstLog } from './refusal-log.js';
 import type { QueueSettings } from './settings.js';
 import {
   encodePacketJob,
@@ -25,12 +32,6 @@ import {
 export const ENQUEUE_DEADLINE_MS = 2500;
 /** WAITAOF / WAIT timeout inside that deadline. */
 export const DURABILITY_WAIT_MS = 1000;
-/**
- * Bytes of packets this process may hold while they are enqueued (the body, its base64 copy in
- * the job and the command buffer: about 3x each). Small packets never come near it; it bounds
- * many large ones at once (up to max_size each) the way the ZSEND budget bounds archives.
- */
-export const ENQUEUE_MEMORY_BYTES = 64 * 1024 * 1024;
 /** How often the waiting count is read from Redis (never per packet). */
 export const WAITING_REFRESH_MS = 500;
 
@@ -64,7 +65,13 @@ export interface QueueProducerOptions {
   readonly serverName: string;
   readonly enqueueDeadlineMs?: number;
   readonly waitingRefreshMs?: number;
+  /**
+   * Packet bytes that may be enqueued at once (enqueue-memory.ts); default: derived from the
+   * heap limit, smaller when this process also applies packets (`appliesToo`).
+   */
   readonly memoryBytes?: number;
+  /** This process runs a dataserver beside the listener (its heap is shared). */
+  readonly appliesToo?: boolean;
 }
 
 export interface QueueProducerDeps {
@@ -124,6 +131,9 @@ export class QueueProducer {
   readonly #options: QueueProducerOptions;
   readonly #log: Logger;
   readonly #deadlineMs: number;
+  readonly #memoryBytes: number;
+  readonly #refusalLog: RefusalBurstLog;
+  readonly #stopReportingWaiting: () => void;
   /** Waiting count read from Redis, and the adds already in it when it was read. */
   #waitingBase = 0;
   #acceptedAtBase = 0;
@@ -152,7 +162,10 @@ export class QueueProducer {
     this.#options = options;
     this.#log = deps.logger;
     this.#deadlineMs = options.enqueueDeadlineMs ?? ENQUEUE_DEADLINE_MS;
+    this.#memoryBytes = options.memoryBytes ?? enqueueByteBudget(options.appliesToo ?? true);
+    this.#refusalLog = new RefusalBurstLog(deps.logger);
     this.metrics = createProducerMetrics(deps.registry);
+    this.#stopReportingWaiting = reportJobsWaiting(deps.registry, () => this.#waitingBase);
     const { queue_prefix: prefix, queue_partitions: partitions } = options.settings;
     this.#queues = Array.from({ length: partitions }, (_, p) => {
       const queue = new Queue<PacketJobData>(partitionQueueName(p), {
@@ -189,12 +202,25 @@ export class QueueProducer {
     return this.#redis.status === 'ready';
   }
 
+  /** Packet bytes that may be enqueued at once (one packet alone always is). */
+  get memoryBytes(): number {
+    return this.#memoryBytes;
+  }
+
   /**
    * Adds the packet to its partition and waits until the job is durable; resolves only then
    * (the listener answers `SEND OK`). Rejects with a QueueRefusal within the deadline when the
    * queue is full, Redis is unreachable, or durability was not reached.
    */
-  async enqueue(name: string, bytes: Buffer): Promise<void> {
+  enqueue(name: string, bytes: Buffer): Promise<void> {
+    return this.enqueueFrom(name, bytes.length, () => Promise.resolve(bytes));
+  }
+
+  /**
+   * enqueue() of a packet of `size` bytes that `read` returns: admission (queue_max_waiting and
+   * the byte budget) is decided before `read` is called, so a refused packet is never loaded.
+   */
+  async enqueueFrom(name: string, size: number, read: () => Promise<Buffer>): Promise<void> {
     if (this.#closing || !this.isConnected) {
       throw this.#refuse(RefusalReason.Unavailable, 'Redis is not connected');
     }
@@ -203,17 +229,17 @@ export class QueueProducer {
     try {
       // While the waiting count is read, no add starts (so the count is exact; ~1 ms).
       if (this.#countGate) await Promise.race([this.#countGate, deadline.expired]);
-      this.#admit(bytes.length);
+      this.#admit(size);
       this.#inFlight++;
       this.#accepted++;
-      this.#bytesInFlight += bytes.length;
+      this.#bytesInFlight += size;
       try {
-        await Promise.race([this.#addDurably(name, bytes), deadline.expired]);
+        await Promise.race([this.#addDurably(name, read), deadline.expired]);
       } catch (err) {
         this.#accepted--;
         throw err;
       } finally {
-        this.#bytesInFlight -= bytes.length;
+        this.#bytesInFlight -= size;
         this.#inFlight--;
         if (this.#inFlight === 0) for (const wake of this.#whenIdle.splice(0)) wake();
       }
@@ -235,8 +261,7 @@ export class QueueProducer {
     if (this.waitingEstimate >= max) {
       throw this.#refuse(RefusalReason.Full, `queue_max_waiting (${String(max)}) packets wait`);
     }
-    const memory = this.#options.memoryBytes ?? ENQUEUE_MEMORY_BYTES;
-    if (this.#bytesInFlight > 0 && this.#bytesInFlight + size > memory) {
+    if (this.#bytesInFlight > 0 && this.#bytesInFlight + size > this.#memoryBytes) {
       throw this.#refuse(RefusalReason.Memory, 'too many bytes being enqueued at once');
     }
   }
@@ -258,11 +283,11 @@ export class QueueProducer {
     };
   }
 
-  async #addDurably(name: string, bytes: Buffer): Promise<void> {
+  async #addDurably(name: string, read: () => Promise<Buffer>): Promise<void> {
     const { queue_partitions: partitions } = this.#options.settings;
     const queue = this.#queues[partitionOf(name, partitions)];
     if (!queue) throw new Error('no partition queue');
-    const data = encodePacketJob(name, bytes, this.#options.serverName);
+    const data = encodePacketJob(name, await read(), this.#options.serverName);
     await queue.add(PACKET_JOB, data, PACKET_JOB_OPTIONS);
     try {
       await waitDurable(this.#redis, this.plan, DURABILITY_WAIT_MS);
@@ -273,6 +298,7 @@ export class QueueProducer {
 
   #refuse(reason: RefusalReason, message: string, cause?: unknown): QueueRefusal {
     this.metrics.refusals.inc({ reason });
+    this.#refusalLog.note(reason, message);
     const refusal = new QueueRefusal(reason, `queue refused the packet: ${message}`, { cause });
     refusal.counted = true;
     return refusal;
@@ -313,7 +339,6 @@ export class QueueProducer {
       this.#waitingBase = total;
       this.#acceptedAtBase = this.#accepted;
       this.#countedOnce = true;
-      this.metrics.waiting.set(total);
     } catch (err) {
       this.#logError(err, 'could not read the waiting count');
     } finally {
@@ -343,6 +368,8 @@ export class QueueProducer {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#timer);
+      this.#refusalLog.close();
+      this.#stopReportingWaiting();
       await this.#refreshing;
       await Promise.all(this.#queues.map((q) => q.close().catch(() => undefined)));
       await closeConnection(this.#redis);

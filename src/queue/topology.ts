@@ -17,6 +17,27 @@ export function metaKey(prefix: string): string {
 }
 
 /**
+ * Redis list (under the prefix) of refused queued packets (`_BADXML`, `_FAILED`, quarantined
+ * after too many deaths): the queue keeps no file, so their bytes are kept here for an operator,
+ * newest first, the last QUARANTINE_KEPT of them.
+ */
+export function quarantineKey(prefix: string): string {
+  return `${prefix}:ingest:quarantine`;
+}
+
+/** Entries the quarantine list keeps (LTRIM): bounded, as Redis memory is. */
+export const QUARANTINE_KEPT = 1000;
+
+/** One entry of the quarantine list (JSON): the job's data and why it was set aside. */
+export interface QuarantineEntry extends PacketJobData {
+  /** `_BADXML` or `_FAILED`, as the spool would have named the file. */
+  readonly suffix: string;
+  readonly partition: number;
+  /** Unix ms when it was set aside. */
+  readonly at: number;
+}
+
+/**
  * FNV-1a (32-bit) of the UTF-8 agent key: stable across processes, versions and platforms (a
  * cluster's servers must map a key to the same partition), and cheap.
  */

@@ -266,17 +266,23 @@ export class SpoolTransfer {
   /** Sink mode: the whole body goes to the sink; a spilled temp file is removed either way. */
   async #deliver(sink: FileSink): Promise<void> {
     try {
-      let data: Buffer;
+      let size: number;
+      let read: () => Promise<Buffer>;
       if (this.#fd === undefined) {
-        data = Buffer.concat(this.#chunks, this.#bufferedBytes);
+        const data = Buffer.concat(this.#chunks, this.#bufferedBytes);
+        size = data.length;
+        read = () => Promise.resolve(data);
       } else {
         await this.#flushToDisk();
-        // The temp file is open write-only: read it back by its name.
-        if (this.#tempPath === undefined) throw new Error('no temp file');
-        data = await fs.promises.readFile(this.#tempPath);
+        // The temp file is open write-only: read it back by its name, once the sink asks.
+        const temp = this.#tempPath;
+        if (temp === undefined) throw new Error('no temp file');
+        size = this.#written;
+        // A reused spare may be longer than what this upload wrote.
+        read = async () => (await fs.promises.readFile(temp)).subarray(0, size);
       }
       this.#chunks = [];
-      await sink.deliver(this.name, data);
+      await sink.deliver(this.name, size, read);
     } catch (err) {
       await this.#fail(err);
     }

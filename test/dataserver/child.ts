@@ -12,7 +12,11 @@ export type ServeChild = ChildProcess & {
   /** Resolves when the server logged that it is serving; rejects if it exits first. */
   readonly ready: Promise<void>;
   stderrText(): string;
+  /** Its log so far (stdout, the last STDOUT_KEPT_CHARS characters). */
+  stdoutText(): string;
 };
+
+const STDOUT_KEPT_CHARS = 4_000_000;
 
 export function spawnServe(options: {
   incomingDir: string;
@@ -76,10 +80,16 @@ export function spawnServe(options: {
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
+  const kept: string[] = [];
+  let keptChars = 0;
   const ready = new Promise<void>((resolve, reject) => {
     let seen = '';
     child.stdout.on('data', (chunk: Buffer) => {
-      seen = (seen + chunk.toString()).slice(-2000);
+      const text = chunk.toString();
+      kept.push(text);
+      keptChars += text.length;
+      while (keptChars > STDOUT_KEPT_CHARS) keptChars -= kept.shift()?.length ?? keptChars;
+      seen = (seen + text).slice(-2000);
       if (seen.includes('tentacle-ingest serving')) resolve();
     });
     child.once('exit', (code, signal) => {
@@ -87,7 +97,7 @@ export function spawnServe(options: {
     });
   });
   ready.catch(() => undefined); // a killed child may never be awaited
-  return Object.assign(child, { ready, stderrText: () => stderr });
+  return Object.assign(child, { ready, stderrText: () => stderr, stdoutText: () => kept.join('') });
 }
 
 export async function killHard(child: ChildProcess): Promise<void> {

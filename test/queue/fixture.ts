@@ -68,8 +68,8 @@ export async function enqueue(
 }
 
 /** Jobs in each state over all partitions, and job hashes left (a completed job leaves none). */
-export async function queueState(prefix: string, partitions: number) {
-  const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+export async function queueState(prefix: string, partitions: number, url = testRedisUrl()) {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
     const sum = async (f: (q: string) => Promise<number>) => {
       let total = 0;

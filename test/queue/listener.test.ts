@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { HEAP_RESERVE_BYTES } from '../../src/core/index.js';
 import {
+  ENQUEUE_HEAP_BYTES_PER_BYTE,
+  enqueueByteBudget,
   metaKey,
   openQueueProducer,
   partitionOf,
@@ -54,6 +57,24 @@ describe('durability plan from Redis settings', () => {
   test('a replica is waited for; no AOF warns', () => {
     assert.equal(planDurability(facts({ replicas: 1 })).waitReplica, true);
     assert.match(planDurability(facts({ appendonly: false })).warning ?? '', /appendonly no/);
+  });
+});
+
+describe('enqueue byte budget from the heap limit', () => {
+  const heap256 = 304 * 1024 * 1024; // heap_size_limit under --max-old-space-size=256
+  test('a listener only gets the heap beyond the reserve, priced at 4 bytes a byte', () => {
+    assert.equal(
+      enqueueByteBudget(false, heap256),
+      (heap256 - HEAP_RESERVE_BYTES) / ENQUEUE_HEAP_BYTES_PER_BYTE,
+    );
+  });
+  test('beside a dataserver it gets a quarter of the reserve; budget x price fits the heap', () => {
+    const shared = enqueueByteBudget(true, heap256);
+    assert.equal(shared, HEAP_RESERVE_BYTES / 4 / ENQUEUE_HEAP_BYTES_PER_BYTE);
+    for (const appliesToo of [true, false]) {
+      const held = enqueueByteBudget(appliesToo, heap256) * ENQUEUE_HEAP_BYTES_PER_BYTE;
+      assert.ok(held + HEAP_RESERVE_BYTES / 2 <= heap256, 'room left for the rest of the server');
+    }
   });
 });
 
@@ -143,10 +164,16 @@ describe('queue listener against its own redis-server', () => {
     assert.equal(producer.readinessReason(), 'queue', 'not ready at the limit');
     const refusals = await registry.getSingleMetricAsString('pandora_queue_refusals_total');
     assert.match(refusals, /reason="full"} 100/);
+    // The waiting count under the one name workers use too (scaleout.md §5: waiting jobs).
+    await producer.refreshWaiting();
+    assert.match(await registry.metrics(), /^pandora_queue_jobs_waiting 100$/m);
+    assert.doesNotMatch(await registry.metrics(), /pandora_queue_waiting_packets/);
   });
 
   test('enqueues in flight are bounded in bytes: past the budget one is refused', async (t) => {
     const redis = await RedisServer.start(t);
+    const { logger, records } = memoryLogger();
+    const registry = new Registry();
     const producer = await openQueueProducer(
       {
         settings: {
@@ -158,17 +185,31 @@ describe('queue listener against its own redis-server', () => {
         serverName: 'x',
         memoryBytes: 150_000,
       },
-      { logger: memoryLogger().logger, registry: new Registry() },
+      { logger, registry },
     );
     t.after(() => producer.close());
     const big = Buffer.alloc(100_000, 0x41);
+    let reads = 0;
+    const readBig = () => {
+      reads++;
+      return Promise.resolve(big);
+    };
     const results = await Promise.allSettled([
       producer.enqueue('a.1.data', big),
-      producer.enqueue('b.1.data', big),
+      producer.enqueueFrom('b.1.data', big.length, readBig),
+      producer.enqueueFrom('c.1.data', big.length, readBig),
     ]);
     assert.equal(results[0].status, 'fulfilled');
     assert.equal(results[1].status, 'rejected');
+    assert.equal(results[2].status, 'rejected');
     assert.match(String(results[1].reason), /too many bytes/);
+    assert.equal(reads, 0, 'a refused packet is never read');
+    const refusing = records.filter((r) => r['event'] === 'queue_refusing');
+    assert.equal(refusing.length, 1, 'one line for the burst, not one per refusal');
+    assert.match(
+      await registry.getSingleMetricAsString('pandora_queue_refusals_total'),
+      /reason="memory"} 2/,
+    );
     // Once the first is in, the budget is free again.
     await producer.enqueue('b.1.data', big);
     assert.deepEqual((await jobsIn(redis.url, 'mem')).map((j) => j.name).sort(), [

@@ -24,6 +24,11 @@ function recordingSource() {
     countStart: (job) => calls.push(`count ${job.name}`),
     uncountStart: (job) => calls.push(`uncount ${job.name}`),
     figures: () => Promise.resolve({ waiting: 0, active: 0, oldestWaitingAgeSec: 0 }),
+    quarantineKey: 'test:ingest:quarantine',
+    quarantine: (job, suffix) => {
+      calls.push(`quarantine ${job.name}${suffix}`);
+      return Promise.resolve();
+    },
     close: () => Promise.resolve(),
   };
   let id = 0;
@@ -72,7 +77,12 @@ test('a suspect is handed alone and nothing is handed beside it', async (t) => {
   await intake.store.reject('b.1.data', '_BADXML');
   intake.done(b);
   assert.equal(intake.next()?.name, 'c.1.data');
-  assert.deepEqual(calls, ['count a.1.data', 'count b.1.data', 'count c.1.data']);
+  assert.deepEqual(calls, [
+    'count a.1.data',
+    'count b.1.data',
+    'quarantine b.1.data_BADXML', // a refused packet's bytes are kept before its job completes
+    'count c.1.data',
+  ]);
 });
 
 test('a job at poison_deaths unfinished handings is handed marked for quarantine', async (t) => {

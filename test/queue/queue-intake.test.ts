@@ -12,7 +12,14 @@ import {
   processPacket,
   queueIntakeFactory,
 } from '../../src/dataserver/index.js';
-import { metaKey, partitionOf, partitionQueueName } from '../../src/queue/index.js';
+import {
+  metaKey,
+  partitionOf,
+  partitionQueueName,
+  quarantineKey,
+  type QuarantineEntry,
+} from '../../src/queue/index.js';
+import { safeOutput } from '../../src/pandora/index.js';
 import { dropFile, flagsMap, startHarness } from '../dataserver/harness.js';
 import { waitFor } from '../dataserver/child.js';
 import { createTestDatabase, testDbServer } from '../helpers/db.js';
@@ -150,6 +157,17 @@ test(
       "SELECT evento FROM tevento WHERE event_type = 'error' AND evento LIKE '%qp-1.1000.data%died%2%times%'",
     );
     assert.equal((events as unknown[]).length, 1, 'one poison event');
+    // It says where the packet went: the quarantine list, not a _FAILED file the queue never keeps.
+    const text = safeOutput(String((events as { evento: string }[])[0]?.evento));
+    const key = quarantineKey(q.prefix);
+    assert.match(text, new RegExp(`set aside in the Redis list '${key}'\\.$`));
+    assert.doesNotMatch(text, /_FAILED/);
+    const kept = (await redis.lrange(key, 0, -1)).map((e) => JSON.parse(e) as QuarantineEntry);
+    assert.deepEqual(
+      kept.map((e) => [e.name, Buffer.from(e.bytes, 'base64').toString(), e.suffix]),
+      [[poison.name, poison.xml, '_FAILED']],
+      'the packet is in that list, bytes and all',
+    );
     // The poison packet wrote no data; the agent's next packet was applied after it.
     const history = await count(q.db.pool, 'SELECT COUNT(*) n FROM tagente_datos');
     assert.equal(history, 2, 'only the second packet (cpu and proc) became history');

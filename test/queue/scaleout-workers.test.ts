@@ -5,6 +5,7 @@ import { test, type TestContext } from 'node:test';
 import { killHard, spawnServe, waitFor, type ServeChild } from '../dataserver/child.js';
 import { dropFile, startHarness } from '../dataserver/harness.js';
 import { createSchemaDatabase, type TestDatabase } from '../helpers/db.js';
+import { freePort } from '../helpers/net.js';
 import { createTestRedisPrefix } from '../helpers/redis.js';
 import { teardown } from '../helpers/teardown.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -34,13 +35,13 @@ async function cluster(t: TestContext, label: string, partitions: number, extra:
   });
   const workers: ServeChild[] = [];
   let started = 0;
-  const spawnWorker = (): ServeChild => {
+  const spawnWorker = (more: string[] = []): ServeChild => {
     const n = ++started;
     const child = spawnServe({
       incomingDir: join(tmp.path, `w${String(n)}`),
       dbName: db.name,
       serverName: `${label}${String(n).padStart(2, '0')}`,
-      extra: [...queueFlags(redis.prefix, partitions), ...extra],
+      extra: [...queueFlags(redis.prefix, partitions), ...extra, ...more],
     });
     workers.push(child);
     cleanup(() => killHard(child));
@@ -199,3 +200,57 @@ test(
       assert.deepEqual(after[key], single[key], `${key} differ`);
   },
 );
+
+test(
+  'POST /drain: the worker stops taking jobs, finishes its batch, the other applies the rest',
+  { timeout: 300_000 },
+  async (t) => {
+    const c = await cluster(t, 'qdrain', 8, ['--dataserver_batch_wait_ms', '30']);
+    const httpPort = await freePort();
+    const http = (path: string, init?: RequestInit) =>
+      fetch(`http://127.0.0.1:${String(httpPort)}${path}`, init);
+    const drained = c.spawnWorker(['--http_port', String(httpPort)]);
+    const other = c.spawnWorker();
+    await Promise.all([drained.ready, other.ready]);
+    const packets = roundRobin('drain', 100, 8);
+    await enqueue(c.prefix, c.partitions, packets);
+    await waitFor(async () => (await ledgerCount(c.db)) >= 100, 120_000, 'ingest under way');
+
+    assert.equal((await http('/drain', { method: 'POST' })).status, 202);
+    const readyz = await http('/readyz');
+    assert.equal(readyz.status, 503);
+    assert.ok(((await readyz.json()) as { reasons: string[] }).reasons.includes('draining'));
+    // After ha_drain_delay_ms its in-flight batch finishes and it holds no job (no partition).
+    await waitFor(
+      () => Promise.resolve(drained.stdoutText().includes('"event":"drained"')),
+      60_000,
+      'the drain to finish',
+    );
+    const text = await (await http('/metrics')).text();
+    const held = /^pandora_queue_jobs_held (\S+)$/m.exec(text)?.[1];
+    assert.equal(held, '0', 'the drained worker holds nothing');
+    const byDrained = await appliedBy(c.db, 'qdrain01');
+    assert.ok(byDrained > 0, 'it applied some before the drain');
+    assert.ok(byDrained < packets.length, 'and left the rest');
+
+    await waitFor(async () => (await ledgerCount(c.db)) === packets.length, 120_000, 'the rest');
+    await waitFor(() => c.empty(), 10_000, 'queues empty');
+    assert.equal(await appliedBy(c.db, 'qdrain01'), byDrained, 'nothing more after the drain');
+    assert.equal(await appliedBy(c.db, 'qdrain02'), packets.length - byDrained, 'the other');
+    const [rows] = await c.db.pool.query('SELECT COUNT(DISTINCT file_name) n FROM tingest_ledger');
+    assert.equal(
+      Number((rows as Record<string, unknown>[])[0]?.['n']),
+      packets.length,
+      'each packet applied once',
+    );
+    assert.equal(drained.exitCode, null, 'drained, not stopped');
+  },
+);
+
+async function appliedBy(db: TestDatabase, serverName: string): Promise<number> {
+  const [rows] = await db.pool.query(
+    'SELECT COUNT(*) n FROM tingest_ledger WHERE server_name = ?',
+    [serverName],
+  );
+  return Number((rows as Record<string, unknown>[])[0]?.['n']);
+}

@@ -25,9 +25,11 @@ function recordingSink(options: { fail?: boolean; delayMs?: number } = {}): {
     delivered,
     sink: {
       wants: (_dir, name) => name.toString('latin1').endsWith('.data'),
-      async deliver(name, data) {
+      async deliver(name, size, read) {
         if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
         if (options.fail) throw new Error('queue unavailable');
+        const data = await read();
+        assert.equal(data.length, size, 'the announced size is the size read');
         delivered.push({ name: name.toString('utf8'), data: Buffer.from(data) });
       },
     },

@@ -79,18 +79,20 @@ export function badXmlEvent(fileName: string, nowSec: number, reason?: string): 
 }
 
 /**
- * A file the process died on, again and again, set aside as `<name>_FAILED` by the poison-file
- * guard (an extension: the reference keeps dying). Critical: an operator must look at it.
+ * A file the process died on, again and again, set aside by the poison-file guard (an
+ * extension: the reference keeps dying). Critical: an operator must look at it. `keptAs` says
+ * where it went (FileStore.keptAs): `as '<name>_FAILED'` in the spool, the quarantine list in
+ * queue mode.
  */
 export function poisonFileEvent(
   fileName: string,
   deaths: number,
-  failedName: string,
+  keptAs: string,
   nowSec: number,
 ): EventRow {
   return eventRow(
     { agentRef: null, moduleRef: null, id_grupo: 0, event_type: 'error', criticity: 4 },
-    `Unable to process XML data file '${fileName}': the server died ${String(deaths)} times while processing it (out of memory or a crash); set aside as '${failedName}'.`,
+    `Unable to process XML data file '${fileName}': the server died ${String(deaths)} times while processing it (out of memory or a crash); set aside ${keptAs}.`,
     nowSec,
   );
 }

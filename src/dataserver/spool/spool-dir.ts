@@ -128,5 +128,6 @@ export function createSpoolDir(
     async reject(name, suffix) {
       await renamePath(join(claimDir, name), join(incomingDir, name + suffix));
     },
+    keptAs: (name, suffix) => `as '${name}${suffix}'`,
   };
 }

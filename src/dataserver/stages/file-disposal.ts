@@ -86,7 +86,7 @@ export async function submitPacket(
     case 'failed':
       log.error(
         { file: file.name, reason: r.error },
-        `file refused by the database; kept as ${file.name}${FAILED_SUFFIX}`,
+        `file refused by the database; set aside ${store.keptAs(file.name, FAILED_SUFFIX)}`,
       );
       await store.reject(file.name, FAILED_SUFFIX);
       results.labels('error').inc();

@@ -30,8 +30,13 @@ export interface FileStore {
   ): Promise<Buffer | { tooLarge: number }>;
   /** Committed: the file leaves the store (`size` lets the spool keep it as a spare). */
   remove(name: string, size?: number): Promise<void>;
-  /** Refused: kept for an operator as `<name><suffix>`. */
+  /** Refused: kept for an operator as `<name><suffix>` (where: `keptAs`). */
   reject(name: string, suffix: string): Promise<void>;
+  /**
+   * Where `reject(name, suffix)` keeps the file, as the words after "set aside" in an event or
+   * log line: `as '<name><suffix>'` in the spool folder, the quarantine list in queue mode.
+   */
+  keptAs(name: string, suffix: string): string;
 }
 
 /**
@@ -77,6 +82,12 @@ export interface Intake {
   figures?(): Readonly<Record<string, number>>;
   /** Bookkeeping for a stall report. */
   report(): Record<string, number | boolean>;
+  /**
+   * `POST /drain` of a shared source (the queue): take no new work, give back what is held and
+   * not handed (other servers take it), and resolve once every handed file's outcome has
+   * reached the source. Without it (the spool) draining means emptying the source.
+   */
+  stopTaking?(): Promise<void>;
   /**
    * Stops listening; resolves once a running look at the source has ended and every handed
    * file's outcome has reached the source (the pipeline finishes them meanwhile).

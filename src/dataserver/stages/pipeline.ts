@@ -90,7 +90,7 @@ export class Pipeline {
       if (result === 'failed') {
         log.error(
           { file: name, deaths: file.deaths },
-          `file in flight at ${String(file.deaths)} abnormal deaths; set aside as ${name}${FAILED_SUFFIX}`,
+          `file in flight at ${String(file.deaths)} abnormal deaths; set aside ${this.#deps.store.keptAs(name, FAILED_SUFFIX)}`,
         );
         health.results.labels('poison').inc();
       } else if (result === 'already_committed') {

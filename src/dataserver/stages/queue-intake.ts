@@ -3,6 +3,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { describeError, type Logger } from '../../core/index.js';
 import { agentKeyOf } from '../../pandora/index.js';
 import { collectedGauge } from './health.js';
+import { reportJobsWaiting } from '../../queue/index.js';
 import type { FileStore, Intake, IntakeFile } from './intake.js';
 import type { ArrivedJob, JobOutcome, QueueFigures, QueueSource } from './queue-source.js';
 
@@ -46,7 +47,7 @@ interface HeldJob {
  *
  * - claim = the job is held (the processor is waiting); read = the job's bytes;
  * - remove (after COMMIT) and reject (`_BADXML`/`_FAILED`: a ledger row and event were written;
- *   no file is kept, the name is logged) both complete the job;
+ *   the packet is kept in the quarantine list, topology.ts quarantineKey) both complete the job;
  * - a file finished without either (abandoned at shutdown) goes back to the head of its queue.
  *
  * Ordering needs nothing more: a partition holds at most one job cluster-wide, so at most one
@@ -73,6 +74,7 @@ class QueueIntake implements Intake {
   #handedCount = 0;
   #suspectOut = false;
   #closing = false;
+  #stopped: Promise<void> | undefined;
   #figures: QueueFigures = { waiting: 0, active: 0, oldestWaitingAgeSec: 0 };
   #figuresTimer: NodeJS.Timeout | undefined;
   readonly #metrics: ReturnType<typeof createQueueMetrics>;
@@ -166,15 +168,31 @@ class QueueIntake implements Intake {
   }
 
   async close(): Promise<void> {
-    this.#closing = true;
     if (this.#figuresTimer) clearInterval(this.#figuresTimer);
-    // Held and not handed: back to the head of their queues at once. Handed ones finish
-    // (or are abandoned) in the pipeline's shutdown; the source waits for their outcome.
-    for (const held of this.#waiting.splice(0)) {
-      this.#byName.delete(held.file.name);
-      this.#finish(held, 'release');
-    }
-    await this.#deps.source.close();
+    this.#metrics.stopReportingWaiting();
+    await this.stopTaking();
+  }
+
+  /**
+   * Drain and shutdown: held and not handed jobs go back to the head of their queues at once
+   * (their partitions are free for other servers); handed ones finish (or are abandoned) in the
+   * pipeline; the workers close once their outcomes are in, so this server holds no partition.
+   */
+  stopTaking(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#closing = true;
+      const released = this.#waiting.length;
+      for (const held of this.#waiting.splice(0)) {
+        this.#byName.delete(held.file.name);
+        this.#finish(held, 'release');
+      }
+      this.#deps.log.info(
+        { event: 'queue_stop_taking', released, handed: this.#handedCount },
+        'queue: taking no new jobs; held ones released, handed ones finishing',
+      );
+      await this.#deps.source.close();
+    })();
+    return this.#stopped;
   }
 
   #onJob(job: ArrivedJob): Promise<JobOutcome> {
@@ -234,7 +252,8 @@ class QueueIntake implements Intake {
   /** claim = the job is held; read = its bytes; remove and reject both complete it. */
   #createStore(): FileStore {
     const byName = this.#byName;
-    const { log } = this.#deps;
+    const { log, source } = this.#deps;
+    const keptIn = `in the Redis list '${source.quarantineKey}'`;
     return {
       claim: (name) => Promise.resolve(byName.has(name)),
       readClaimed(name, maxBytes, admit) {
@@ -245,14 +264,16 @@ class QueueIntake implements Intake {
         return (admit ? admit(bytes.length) : Promise.resolve()).then(() => bytes);
       },
       remove: (name) => this.#completeByName(name),
-      reject: (name, suffix) => {
+      reject: async (name, suffix) => {
         const held = byName.get(name);
+        if (held) await source.quarantine(held.job, suffix);
         log.warn(
           { file: name, suffix, partition: held?.job.partition, via: held?.job.via },
-          'queued packet refused (ledgered with its event); the job completes, no file is kept',
+          `queued packet refused (ledgered with its event); set aside ${keptIn}, the job completes`,
         );
-        return this.#completeByName(name);
+        await this.#completeByName(name);
       },
+      keptAs: () => keptIn,
     };
   }
 
@@ -292,12 +313,8 @@ class QueueIntake implements Intake {
 }
 
 function createQueueMetrics(registry: Registry, read: () => QueueFigures & { held: number }) {
-  collectedGauge(
-    registry,
-    'pandora_queue_jobs_waiting',
-    'Packets waiting in the shared queue, summed over partitions (cluster-wide)',
-    () => read().waiting,
-  );
+  // Shared with a listener in the same process (one name for one meaning).
+  const stopReportingWaiting = reportJobsWaiting(registry, () => read().waiting);
   collectedGauge(
     registry,
     'pandora_queue_jobs_active',
@@ -317,6 +334,7 @@ function createQueueMetrics(registry: Registry, read: () => QueueFigures & { hel
     () => read().held,
   );
   return {
+    stopReportingWaiting,
     applied: new Counter({
       name: 'pandora_queue_jobs_applied_total',
       help: 'Queued packets finished by this server (committed, duplicate or refused with an event)',

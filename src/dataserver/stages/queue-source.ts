@@ -7,7 +7,10 @@ import {
   metaKey,
   partitionQueueName,
   PACKET_JOB,
+  QUARANTINE_KEPT,
+  quarantineKey,
   type PacketJobData,
+  type QuarantineEntry,
 } from '../../queue/index.js';
 
 /**
@@ -54,6 +57,8 @@ export interface QueueSourceConfig {
 }
 
 export interface QueueSource {
+  /** The Redis list refused packets are kept in (topology.ts quarantineKey). */
+  readonly quarantineKey: string;
   /** Sets global concurrency 1 on every partition and starts one worker per partition. */
   start(onJob: (job: ArrivedJob) => Promise<JobOutcome>): Promise<void>;
   /** A start of the job (handed to processing) is recorded before it runs. */
@@ -61,6 +66,8 @@ export interface QueueSource {
   /** The handing ended without the job finishing and without a death (shutdown, outage). */
   uncountStart(job: ArrivedJob): void;
   figures(): Promise<QueueFigures>;
+  /** Keeps a refused packet's bytes in the quarantine list (before its job completes). */
+  quarantine(job: ArrivedJob, suffix: string): Promise<void>;
   /** Stops fetching; resolves once every held job has completed or been released. */
   close(): Promise<void>;
 }
@@ -144,8 +151,29 @@ class BullQueueSource implements QueueSource {
     this.#log.info({ prefix, partitions, lockMs }, 'queue workers started');
   }
 
+  get quarantineKey(): string {
+    return quarantineKey(this.#config.prefix);
+  }
+
   countStart(job: ArrivedJob): void {
     this.#addStarts(job, 1);
+  }
+
+  async quarantine(job: ArrivedJob, suffix: string): Promise<void> {
+    const entry: QuarantineEntry = {
+      name: job.name,
+      bytes: job.bytes.toString('base64'),
+      storedAt: job.storedAt,
+      via: job.via,
+      suffix,
+      partition: job.partition,
+      at: Date.now(),
+    };
+    await this.#redis
+      .multi()
+      .lpush(this.quarantineKey, JSON.stringify(entry))
+      .ltrim(this.quarantineKey, 0, QUARANTINE_KEPT - 1)
+      .exec();
   }
 
   uncountStart(job: ArrivedJob): void {
