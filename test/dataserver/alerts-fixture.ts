@@ -16,6 +16,8 @@ import {
   AlertEngine,
   AlertWarmUp,
   DEFAULT_ALERT_CONFIG,
+  DeferredAlertWrites,
+  deferringConnection,
   alertClock,
   decodeQueueData,
   type AlertConfig,
@@ -182,7 +184,9 @@ export async function createAlertFixture(
           'INSERT INTO tagente_datos (id_agente_modulo, datos, utimestamp) VALUES (?, ?, ?)',
           [moduleId, stored, u],
         );
-      const outcome = await engine.evaluateDatum(conn, {
+      // The batch's path: writes held back and sent just before COMMIT (deferred-writes.ts).
+      const deferred = new DeferredAlertWrites();
+      const outcome = await engine.evaluateDatum(deferringConnection(conn, deferred), {
         agentId: Number(moduleRow['id_agente']),
         moduleId,
         datum: {
@@ -195,6 +199,7 @@ export async function createAlertFixture(
         lastStatusChange,
         forcedStatus: null,
       });
+      for (const statement of deferred.take()) await conn.query(statement);
       await conn.commit();
       return outcome;
     } catch (err) {

@@ -5,12 +5,18 @@
  */
 import type mysql from 'mysql2/promise';
 import { safeInput, safeOutput } from '../../pandora/index.js';
+import type { DeferredAlertWrites } from './deferred-writes.js';
 import { insertEventSql } from './event-sql.js';
 import { alertNumber, alertText } from './record.js';
 import { AlertResult, type AlertResultCode, type Evaluation } from './types.js';
 
-/** Any connection the batch holds (a pool connection inside a transaction). */
-export type AlertConnection = Pick<mysql.Connection, 'query'>;
+/**
+ * Any connection the batch holds (a pool connection inside a transaction). With `deferred`
+ * (the batch path, deferred-writes.ts) writes are held and sent with the batch's COMMIT.
+ */
+export type AlertConnection = Pick<mysql.Connection, 'query'> & {
+  readonly deferred?: DeferredAlertWrites;
+};
 
 export interface SqlStatement {
   readonly sql: string;
@@ -128,7 +134,27 @@ export function ceasedEventSql(
 }
 
 export async function run(conn: AlertConnection, statement: SqlStatement): Promise<void> {
-  await conn.query(statement.sql, statement.values);
+  if (conn.deferred !== undefined) conn.deferred.statement(statement);
+  else await conn.query(statement.sql, statement.values);
+}
+
+export async function writeCounters(
+  conn: AlertConnection,
+  alertId: number,
+  update: CounterUpdate,
+): Promise<void> {
+  if (conn.deferred !== undefined) conn.deferred.counter(alertId, update);
+  else await run(conn, counterUpdateSql(alertId, update));
+}
+
+export async function writeQueueRow(conn: AlertConnection, data: string, now: number) {
+  if (conn.deferred !== undefined) conn.deferred.queueRow(data, now);
+  else await run(conn, queueInsertSql(data, now));
+}
+
+export async function flagAlertCount(conn: AlertConnection, agentId: number): Promise<void> {
+  if (conn.deferred !== undefined) conn.deferred.flagAgent(agentId);
+  else await run(conn, flagAlertCountSql(agentId));
 }
 
 /** rc values that produce an execution (queue row or inline events). */

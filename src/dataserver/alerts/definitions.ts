@@ -82,6 +82,11 @@ export async function loadAlertDefinitions(db: Reader, now: number): Promise<Ale
 /**
  * Holds the current definitions and reloads them when stale. Concurrent callers share one
  * reload; a failed reload keeps serving the previous definitions and retries on the next use.
+ *
+ * A load is valid until `loadedAt` (when it started) + `refreshSeconds`. From half that age a
+ * reload starts in the background while callers keep the current definitions, so batches do
+ * not stall on it (with 15,000 alerts a reload took every batch's turn for its duration); a
+ * caller waits only when the definitions are past their age, as §5.5 requires.
  */
 export class AlertDefinitionCache {
   private current: AlertDefinitions | undefined;
@@ -104,20 +109,32 @@ export class AlertDefinitionCache {
 
   async get(): Promise<AlertDefinitions> {
     const now = this.nowSeconds();
-    const fresh =
-      this.current !== undefined &&
-      this.refreshSeconds > 0 &&
-      now - this.current.loadedAt < this.refreshSeconds;
-    if (fresh && this.current !== undefined) return this.current;
-    this.loading ??= loadAlertDefinitions(this.db, now).finally(() => {
-      this.loading = undefined;
-    });
-    try {
-      this.current = await this.loading;
-    } catch (err) {
-      if (this.current === undefined) throw err;
+    const current = this.current;
+    const age = current === undefined ? Infinity : now - current.loadedAt;
+    if (current !== undefined && this.refreshSeconds > 0 && age < this.refreshSeconds) {
+      if (age >= this.refreshSeconds / 2) this.reload(now).catch(() => undefined);
+      return current;
     }
-    return this.current;
+    try {
+      return await this.reload(now);
+    } catch (err) {
+      if (current === undefined) throw err;
+      return current;
+    }
+  }
+
+  /** One load at a time; a newer load replaces the current definitions when it ends. */
+  private reload(now: number): Promise<AlertDefinitions> {
+    this.loading ??= loadAlertDefinitions(this.db, now)
+      .then((loaded) => {
+        if (this.current === undefined || loaded.loadedAt >= this.current.loadedAt)
+          this.current = loaded;
+        return loaded;
+      })
+      .finally(() => {
+        this.loading = undefined;
+      });
+    return this.loading;
   }
 
   /** Forget the cached definitions (tests, or after our own writes to definitions). */

@@ -9,11 +9,11 @@ import type { Logger } from '../../core/index.js';
 import {
   ceasedEventSql,
   counterUpdate,
-  counterUpdateSql,
-  flagAlertCountSql,
+  flagAlertCount,
   flipsFiredState,
-  queueInsertSql,
   run,
+  writeCounters,
+  writeQueueRow,
   type AlertConnection,
 } from './apply-sql.js';
 import { alertClock, localDateTimeText } from './clock.js';
@@ -225,12 +225,12 @@ export class AlertEngine {
       const update = counterUpdate(evaluation, now);
       if (flipsFiredState(alertNumber(alertRow, 'times_fired'), update)) flagAgent = true;
       if (update !== undefined) {
-        await run(conn, counterUpdateSql(record.id_template_module, update));
+        await writeCounters(conn, record.id_template_module, update);
         Object.assign(alertRow, update); // a locked row of the batch stays current
       }
       await this.execute(conn, ctx, { agent, module, defs, evaluation, now, outcome });
     }
-    if (flagAgent) await run(conn, flagAlertCountSql(ctx.agentId));
+    if (flagAgent) await flagAlertCount(conn, ctx.agentId);
     return outcome;
   }
 
@@ -329,7 +329,7 @@ export class AlertEngine {
       forced: 0,
       macros: { _modulelaststatuschange_: ctx.lastStatusChange, ...ctx.extraMacros },
     });
-    await run(conn, queueInsertSql(data, now));
+    await writeQueueRow(conn, data, now);
     outcome.queued++;
   }
 

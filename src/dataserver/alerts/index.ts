@@ -17,6 +17,7 @@ export {
   type QueuePayload,
 } from './queue-row.js';
 export { counterUpdate, counterUpdateSql, type AlertConnection } from './apply-sql.js';
+export { DeferredAlertWrites, deferringConnection } from './deferred-writes.js';
 export {
   ALERT_SETTINGS,
   alertConfigFrom,

@@ -6,9 +6,22 @@
 import type { AlertRecord, Row, TemplateType } from './types.js';
 import { TEMPLATE_TYPES } from './types.js';
 
+/**
+ * Copies `source`'s own columns onto `target`, in order (what `{ ...source }` does). Rows of
+ * ~90 columns are dictionary-mode objects in V8, and object spread of those is slow: two
+ * spreads per evaluation cost about 1 ms of CPU under load in the capacity-study bench (the
+ * largest single cost of alert evaluation); this loop gives the same object 20-40x faster.
+ */
+function copyColumns(target: Row, source: Row): Row {
+  for (const column in source) if (Object.hasOwn(source, column)) target[column] = source[column];
+  return target;
+}
+
 /** Alert row columns first, template columns over them, plus `id_template_module`. */
 export function buildAlertRecord(alertRow: Row, templateRow: Row): AlertRecord {
-  return { ...alertRow, ...templateRow, id_template_module: Number(alertRow['id']) };
+  const record = copyColumns(copyColumns({}, alertRow), templateRow);
+  record['id_template_module'] = Number(alertRow['id']);
+  return record as AlertRecord;
 }
 
 /** A numeric column; NULL, missing and non-numbers read as 0 (as the reference's Perl does). */
@@ -43,5 +56,8 @@ export function withCounters(
   timesFired: number,
   internalCounter: number,
 ): AlertRecord {
-  return { ...record, times_fired: timesFired, internal_counter: internalCounter };
+  const copy = copyColumns({}, record) as AlertRecord;
+  copy['times_fired'] = timesFired;
+  copy['internal_counter'] = internalCounter;
+  return copy;
 }

@@ -7,9 +7,11 @@
  * definitions name (one Set lookup per datum) or that this batch creates with
  * `<alert_template>`, and a batch with none of them sends no query.
  */
-import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import mysql, { type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import {
   attachAlertTemplates,
+  DeferredAlertWrites,
+  deferringConnection,
   recordAlertOutcome,
   type AlertDefinitionCache,
   type AlertEngine,
@@ -18,7 +20,12 @@ import {
   type AlertWarmUp,
   type Row,
 } from '../alerts/index.js';
-import type { AlertDatumInput, PacketOutcome, ProcessingContext } from '../types.js';
+import type {
+  AlertAttachment,
+  AlertDatumInput,
+  PacketOutcome,
+  ProcessingContext,
+} from '../types.js';
 
 /** What the batch needs of the alert module; absent: alerts are off (tests, tools). */
 export interface BatchAlerts {
@@ -63,24 +70,29 @@ interface BatchRows {
  * One round trip for what every datum would otherwise read: the full `tagente` and
  * `tagente_modulo` rows (queue row #1, #2), the groups' disabled flags (gate 5) and the alert
  * rows, locked in id order. The batch holds its agents' locks, so these rows are ours until
- * COMMIT and the engine keeps them current.
+ * COMMIT and the engine keeps them current. `before` (the batch's status, history and event
+ * statements, one per entry) runs first in the same round trip.
  */
 async function readBatchRows(
   conn: PoolConnection,
+  before: readonly string[],
   data: readonly AlertDatumInput[],
   alertIds: readonly number[],
 ): Promise<BatchRows> {
   const agentIds = [...new Set(data.map((d) => d.agentRef.id))];
   const moduleIds = [...new Set(data.map((d) => d.moduleRef.id))];
-  const [res] = await conn.query<RowDataPacket[][]>(
+  const reads = mysql.format(
     [
       'SELECT * FROM tagente WHERE id_agente IN (?)',
       'SELECT * FROM tagente_modulo WHERE id_agente_modulo IN (?)',
       'SELECT g.id_grupo, g.disabled FROM tgrupo g WHERE g.id_grupo IN (SELECT id_grupo FROM tagente WHERE id_agente IN (?))',
       'SELECT * FROM talert_template_modules WHERE id IN (?) ORDER BY id FOR UPDATE',
     ].join(';\n'),
-    [agentIds, moduleIds, agentIds, alertIds.length > 0 ? alertIds : [0]],
+    [agentIds, moduleIds, agentIds, alertIds.length > 0 ? [...alertIds] : [0]],
   );
+  const [all] = await conn.query<RowDataPacket[][]>([...before, reads].join(';\n'));
+  // One result per statement: the reads are the last four.
+  const res = all.slice(-4);
   const byId = (rows: RowDataPacket[] | undefined, column: string) =>
     new Map((rows ?? []).map((r) => [Number(r[column]), r as Row]));
   return {
@@ -96,8 +108,9 @@ async function readBatchRows(
 /**
  * Evaluates the batch's alert data in order. `statements` (status, history, events so far) are
  * sent first when there is alert work, so `complex` templates see this datum's history and the
- * ceased event follows the status events; the array is emptied. Returns undefined when the
- * batch had no alert work (nothing was sent).
+ * ceased event follows the status events; the array is emptied and then receives the alert
+ * writes (deferred-writes.ts), which go with the COMMIT. Returns undefined when the batch had
+ * no alert work (nothing was sent).
  */
 export async function evaluateBatchAlerts(
   conn: PoolConnection,
@@ -110,14 +123,7 @@ export async function evaluateBatchAlerts(
   const data = written.flatMap((o) => o.alertData ?? []);
   const attachments = written.flatMap((o) => o.alertAttachments ?? []);
   if (data.length === 0 && attachments.length === 0) return undefined;
-  if (statements.length > 0) await conn.query(statements.splice(0).join(';\n'));
-
-  const attached = new Map<number, number[]>();
-  for (const a of attachments) {
-    const ids = await attachAlertTemplates(conn, a.moduleRef.id, a.names, nowSec);
-    if (ids.length > 0) attached.set(a.moduleRef.id, ids);
-  }
-  if (attached.size > 0) await refreshForNewTemplates(conn, alerts, [...attached.values()].flat());
+  const attached = await attachTemplates(conn, statements, alerts, attachments, nowSec);
   const total = { ...EMPTY_OUTCOME };
   if (data.length === 0) return total;
   const defs = await alerts.definitions.get();
@@ -128,15 +134,18 @@ export async function evaluateBatchAlerts(
   }
   const rows = await readBatchRows(
     conn,
+    statements.splice(0),
     data,
     [...alertIds].sort((a, b) => a - b),
   );
+  const deferred = new DeferredAlertWrites();
+  const alertConn = deferringConnection(conn, deferred);
   for (const d of data) {
     const agentRow = rows.agents.get(d.agentRef.id);
     const moduleRow = rows.modules.get(d.moduleRef.id);
     const attachedAlertIds = attached.get(d.moduleRef.id);
     const groupDisabled = rows.groupDisabled.get(Number(agentRow?.['id_grupo'] ?? -1)) ?? false;
-    const outcome = await alerts.engine.evaluateDatum(conn, {
+    const outcome = await alerts.engine.evaluateDatum(alertConn, {
       agentId: d.agentRef.id,
       moduleId: d.moduleRef.id,
       datum: {
@@ -155,7 +164,30 @@ export async function evaluateBatchAlerts(
     });
     add(total, outcome);
   }
+  statements.push(...deferred.take());
   return total;
+}
+
+/**
+ * `<alert_template>` attachments of modules this batch creates (§2.3): the batch's statements
+ * are sent first (the module rows must exist). Returns the new alert ids by module.
+ */
+async function attachTemplates(
+  conn: PoolConnection,
+  statements: string[],
+  alerts: BatchAlerts,
+  attachments: readonly AlertAttachment[],
+  nowSec: number,
+): Promise<Map<number, number[]>> {
+  const attached = new Map<number, number[]>();
+  if (attachments.length === 0) return attached;
+  if (statements.length > 0) await conn.query(statements.splice(0).join(';\n'));
+  for (const a of attachments) {
+    const ids = await attachAlertTemplates(conn, a.moduleRef.id, a.names, nowSec);
+    if (ids.length > 0) attached.set(a.moduleRef.id, ids);
+  }
+  if (attached.size > 0) await refreshForNewTemplates(conn, alerts, [...attached.values()].flat());
+  return attached;
 }
 
 /**
