@@ -18,6 +18,7 @@ import {
 } from './e2e/render.js';
 import { runE2e, type E2eResult } from './e2e/scenario.js';
 import { runAlertsComparison } from './e2e/alerts.js';
+import { runQueueComparison } from './e2e/queue.js';
 import {
   baselineMismatch,
   buildBaseline,
@@ -85,6 +86,9 @@ async function runSelected(options: E2eOptions, outDir: string): Promise<number>
   process.on('SIGTERM', onSignal);
   if (options.alerts) {
     return runAlertsComparison(options, outDir, log, stop.signal, commandLine());
+  }
+  if (options.queue) {
+    return runQueueComparison(options, outDir, log, stop.signal, commandLine());
   }
   return options.scaling
     ? runScaling(options, outDir, log, stop.signal)

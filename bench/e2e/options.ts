@@ -43,6 +43,8 @@ export interface E2eOptions {
   readme: string | undefined;
   scaling: boolean;
   alerts: boolean;
+  queue: boolean;
+  queueWorkers: number[];
   alertsPerAgent: number;
   alertCacheWaitMs: number;
   scalingAgents: number[];
@@ -305,6 +307,19 @@ export const KNOBS: readonly Knob[] = [
     help: "capacity study's alert scenario: the standard scenario without and with alerts, side by side",
   },
   {
+    flag: 'queue',
+    key: 'queue',
+    kind: 'bool',
+    help: 'scale-out mode: the standard scenario through a redis-server of its own (AOF always), with each --queue-workers count, beside the local-spool mode; CPU per packet with a Redis column and the hop cost',
+  },
+  {
+    flag: 'queue-workers',
+    key: 'queueWorkers',
+    kind: 'list',
+    default: '1,2',
+    help: 'with --queue: worker processes per variant (the listener is one; the others run --no-tentacle)',
+  },
+  {
     flag: 'alerts-per-agent',
     key: 'alertsPerAgent',
     kind: 'int',
@@ -413,6 +428,12 @@ function validate(o: E2eOptions): void {
   if (o.repeat < 1) throw new Error('--repeat must be at least 1');
   if (o.alertsPerAgent < 1) throw new Error('--alerts-per-agent must be at least 1');
   if (o.alerts && o.scaling) throw new Error('--alerts and --scaling are separate runs');
+  if (o.queue && (o.alerts || o.scaling))
+    throw new Error('--queue is a separate run from --alerts and --scaling');
+  if (o.queue && o.target !== undefined)
+    throw new Error('--queue starts its own servers and Redis: no --target');
+  if (o.queueWorkers.length === 0 || o.queueWorkers.some((n) => n < 1))
+    throw new Error('--queue-workers: counts of at least 1');
   if (o.concurrency < 1) throw new Error('--concurrency must be at least 1');
   // Strings from the command line: the declared unions are only true after these checks.
   const mode: string = o.mode;
@@ -453,6 +474,7 @@ export function helpText(): string {
     '  npm run bench -- --target 127.0.0.1:41121 --db mysql://pandora:pandora@127.0.0.1/pandora',
     '  npm run bench -- --scaling                      # packets/s vs agents and modules',
     '  npm run bench -- --alerts --repeat 3            # packets/s with and without alerts',
+    '  npm run bench -- --queue --repeat 3             # local spool against the Redis queue',
     '  npm run bench -- --readme docs/bench.md         # regenerate the README section',
   );
   return lines.join('\n');

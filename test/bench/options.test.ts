@@ -59,3 +59,16 @@ test('--help lists every knob', () => {
   for (const knob of KNOBS)
     assert.ok(help.includes(`--${knob.flag}`) || help.includes(`--[no-]${knob.flag}`), knob.flag);
 });
+
+test('--queue runs the spool and each worker count; it needs our own server', () => {
+  const o = parseE2eArgs(['--queue', '--queue-workers=1,3']);
+  assert.equal(o.queue, true);
+  assert.deepEqual(o.queueWorkers, [1, 3]);
+  assert.deepEqual(parseE2eArgs([]).queueWorkers, [1, 2]);
+  assert.throws(() => parseE2eArgs(['--queue', '--alerts']), /separate run/);
+  assert.throws(
+    () => parseE2eArgs(['--queue', '--target=127.0.0.1:41121', '--db=mysql://u@h/d']),
+    /--target/,
+  );
+  assert.throws(() => parseE2eArgs(['--queue', '--queue-workers=0']), /--queue-workers/);
+});
