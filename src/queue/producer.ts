@@ -3,19 +3,13 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ConfigError, type Logger, type Registry } from '../core/index.js';
 import { closeConnection, createProducerConnection } from './connection.js';
-import {
-  planDurability,
-  readRedisFacts,
-  refusalOf,
-  waitDurable,
-  type DurabilityPlan,
-} from './durability.js';
+import { planDurability, readRedisFacts, refusalOf, type DurabilityPlan } from './durability.js';
 import { createProducerMetrics, RefusalReason, type ProducerMetrics } from './metrics.js';
 import { guardPartitions } from './partition-guard.js';
 import type { QueueSettings } from './settings.js';
+import { DurabilityWaitError, TickBatch } from './tick-batch.js';
 import {
   encodePacketJob,
-  PACKET_JOB,
   partitionOf,
   partitionQueueName,
   type PacketJobData,
@@ -124,6 +118,7 @@ export class QueueProducer {
   readonly #options: QueueProducerOptions;
   readonly #log: Logger;
   readonly #deadlineMs: number;
+  readonly #batch: TickBatch;
   /** Waiting count read from Redis, and the adds already in it when it was read. */
   #waitingBase = 0;
   #acceptedAtBase = 0;
@@ -152,6 +147,7 @@ export class QueueProducer {
     this.#options = options;
     this.#log = deps.logger;
     this.#deadlineMs = options.enqueueDeadlineMs ?? ENQUEUE_DEADLINE_MS;
+    this.#batch = new TickBatch(redis, plan, PACKET_JOB_OPTIONS, DURABILITY_WAIT_MS);
     this.metrics = createProducerMetrics(deps.registry);
     const { queue_prefix: prefix, queue_partitions: partitions } = options.settings;
     this.#queues = Array.from({ length: partitions }, (_, p) => {
@@ -263,11 +259,11 @@ export class QueueProducer {
     const queue = this.#queues[partitionOf(name, partitions)];
     if (!queue) throw new Error('no partition queue');
     const data = encodePacketJob(name, bytes, this.#options.serverName);
-    await queue.add(PACKET_JOB, data, PACKET_JOB_OPTIONS);
     try {
-      await waitDurable(this.#redis, this.plan, DURABILITY_WAIT_MS);
+      await this.#batch.add(queue, data);
     } catch (err) {
-      throw new QueueRefusal(RefusalReason.Durability, (err as Error).message, { cause: err });
+      if (!(err instanceof DurabilityWaitError)) throw err;
+      throw new QueueRefusal(RefusalReason.Durability, err.message, { cause: err });
     }
   }
 
