@@ -20,6 +20,7 @@ import { runE2e, type E2eResult } from './e2e/scenario.js';
 import { runAlertsComparison } from './e2e/alerts.js';
 import { renderSavedSoak, runSoakBench } from './e2e/soak-report.js';
 import { runStagesBench } from './stages/run-stages.js';
+import { runQueueComparison } from './e2e/queue.js';
 import {
   baselineMismatch,
   buildBaseline,
@@ -102,6 +103,9 @@ async function runSelected(options: E2eOptions, outDir: string): Promise<number>
   }
   if (options.stages) {
     return runStagesBench(options, outDir, log, stop.signal, commandLine());
+  }
+  if (options.queue) {
+    return runQueueComparison(options, outDir, log, stop.signal, commandLine());
   }
   return options.scaling
     ? runScaling(options, outDir, log, stop.signal)

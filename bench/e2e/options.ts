@@ -45,6 +45,8 @@ export interface E2eOptions {
   alerts: boolean;
   stages: boolean;
   stagesInterval: number;
+  queue: boolean;
+  queueWorkers: number[];
   alertsPerAgent: number;
   alertCacheWaitMs: number;
   scalingAgents: number[];
@@ -326,6 +328,19 @@ export const KNOBS: readonly Knob[] = [
     help: 'with --stages: the CPU profile sampling interval in µs (--cpu-prof-interval)',
   },
   {
+    flag: 'queue',
+    key: 'queue',
+    kind: 'bool',
+    help: 'scale-out mode: the standard scenario through a redis-server of its own (AOF always), with each --queue-workers count, beside the local-spool mode; CPU per packet with a Redis column and the hop cost',
+  },
+  {
+    flag: 'queue-workers',
+    key: 'queueWorkers',
+    kind: 'list',
+    default: '1,2',
+    help: 'with --queue: worker processes per variant (the listener is one; the others run --no-tentacle)',
+  },
+  {
     flag: 'alerts-per-agent',
     key: 'alertsPerAgent',
     kind: 'int',
@@ -484,6 +499,12 @@ function validate(o: E2eOptions): void {
     throw new Error('--stages is a run of its own, without --alerts or --scaling');
   }
   if (o.stagesInterval < 50) throw new Error('--stages-interval must be at least 50 µs');
+  if (o.queue && (o.alerts || o.scaling))
+    throw new Error('--queue is a separate run from --alerts and --scaling');
+  if (o.queue && o.target !== undefined)
+    throw new Error('--queue starts its own servers and Redis: no --target');
+  if (o.queueWorkers.length === 0 || o.queueWorkers.some((n) => n < 1))
+    throw new Error('--queue-workers: counts of at least 1');
   if (o.concurrency < 1) throw new Error('--concurrency must be at least 1');
   // Strings from the command line: the declared unions are only true after these checks.
   const mode: string = o.mode;
@@ -526,6 +547,7 @@ export function helpText(): string {
     '  npm run bench -- --alerts --repeat 3            # packets/s with and without alerts',
     '  npm run bench -- --soak 1h --readme docs/bench.md # stability: trends per hour at 40 % load',
     '  npm run bench -- --stages                       # CPU µs per packet and stage (profiled)',
+    '  npm run bench -- --queue --repeat 3             # local spool against the Redis queue',
     '  npm run bench -- --readme docs/bench.md         # regenerate the README section',
   );
   return lines.join('\n');

@@ -72,8 +72,10 @@ export function medianPassRows(runs: readonly E2eResult[]): Row[] {
 export interface CpuCost {
   readonly serverMs: number;
   readonly dbMs: number;
+  /** The bench's own redis-server (`--queue`); NaN when there was none. */
+  readonly redisMs: number;
   readonly benchMs: number;
-  /** The three together (MariaDB counted as 0 when it was not sampled). */
+  /** All together (MariaDB and Redis counted as 0 when they were not sampled). */
   readonly totalMs: number;
 }
 
@@ -109,9 +111,11 @@ export function cpuCost(passes: readonly PassResult[]): CpuCost | undefined {
   const serverMs = msPerPacket((p) => p.serverCpuPercent);
   if (!Number.isFinite(serverMs)) return undefined;
   const dbMs = msPerPacket((p) => p.dbCpuPercent);
+  const redisMs = msPerPacket((p) => p.redisCpuPercent);
   const benchMs = msPerPacket((p) => p.benchCpuPercent);
-  const totalMs = serverMs + (Number.isFinite(dbMs) ? dbMs : 0) + benchMs;
-  return { serverMs, dbMs, benchMs, totalMs };
+  const orZero = (ms: number): number => (Number.isFinite(ms) ? ms : 0);
+  const totalMs = serverMs + orZero(dbMs) + orZero(redisMs) + benchMs;
+  return { serverMs, dbMs, redisMs, benchMs, totalMs };
 }
 
 /**
@@ -136,12 +140,14 @@ export function cpuBudgetRows(runs: readonly E2eResult[], cores: number): CpuBud
   return rows;
 }
 
-/** cpuBudgetRows as table rows (console and markdown). */
+/** cpuBudgetRows as table rows (console and markdown); a Redis column when Redis was sampled. */
 export function cpuBudgetTable(rows: readonly CpuBudgetRow[], cores: number): Row[] {
+  const withRedis = rows.some((r) => Number.isFinite(r.redisMs));
   return rows.map((r) => ({
     pass: r.pass,
     'server ms': r.serverMs,
     'DB ms': r.dbMs,
+    ...(withRedis ? { 'Redis ms': r.redisMs } : {}),
     'bench ms': r.benchMs,
     'total ms': r.totalMs,
     [`ceiling on ${cores} cores, pkt/s`]: r.ceilingPerSec,

@@ -53,6 +53,8 @@ export interface PassResult {
   readonly latencyMs: Summary;
   readonly serverCpuPercent: number | undefined;
   readonly dbCpuPercent: number | undefined;
+  /** The bench's own redis-server in scale-out mode (`--queue`), else undefined. */
+  readonly redisCpuPercent?: number | undefined;
   /** The bench process itself (load generator + DB polling), to show it was not the limit. */
   readonly benchCpuPercent: number;
   readonly serverRssBytes: number | undefined;
@@ -139,8 +141,14 @@ export interface FleetOverrides {
   readonly startEpoch?: number;
 }
 
+/** The parsed options, plus a variant of the self-started target (`--queue` runs). */
+export type E2eRunOptions = E2eOptions & {
+  /** Scale-out mode with this many worker processes (see TargetOptions.scaleOutWorkers). */
+  readonly scaleOutWorkers?: number | undefined;
+};
+
 export async function runE2e(
-  options: E2eOptions,
+  options: E2eRunOptions,
   log: (line: string) => void,
   stop?: AbortSignal,
   hooks: E2eHooks = {},
@@ -295,8 +303,9 @@ export async function runPass(
   const progress = options.quiet
     ? undefined
     : createProgressBar({ label: name.padEnd(9), total: files.length });
-  const serverCpu0 = snapshotCpu(target.serverPid);
+  const serverCpu0 = snapshotCpu(...target.serverPids);
   const dbCpu0 = snapshotCpu(ctx.dbPid);
+  const redisCpu0 = snapshotCpu(target.redisPid);
   const benchCpu0 = process.cpuUsage();
   const filesBefore = await serverFileCounts(target.metricsUrl);
   const startMs = performance.now();
@@ -405,8 +414,9 @@ export async function runPass(
   }
   const sent = await sending;
   const endMs = lastCommitMs;
-  const serverCpu = cpuPercent(serverCpu0, snapshotCpu(target.serverPid), endMs - startMs);
+  const serverCpu = cpuPercent(serverCpu0, snapshotCpu(...target.serverPids), endMs - startMs);
   const dbCpu = cpuPercent(dbCpu0, snapshotCpu(ctx.dbPid), endMs - startMs);
+  const redisCpu = cpuPercent(redisCpu0, snapshotCpu(target.redisPid), endMs - startMs);
   const benchCpuUsage = process.cpuUsage(benchCpu0);
   const benchCpuSeconds = (benchCpuUsage.user + benchCpuUsage.system) / 1e6;
   progress?.finish(complete ? 'committed' : 'INCOMPLETE', committed);
@@ -447,6 +457,7 @@ export async function runPass(
     latencyMs: roundSummary(summarize(latencies)),
     serverCpuPercent: serverCpu,
     dbCpuPercent: dbCpu,
+    ...(redisCpu === undefined ? {} : { redisCpuPercent: redisCpu }),
     benchCpuPercent: cpuPercent(0, benchCpuSeconds, endMs - startMs) ?? 0,
     serverRssBytes: snapshot?.rssBytes,
     serverFiles,
@@ -576,8 +587,15 @@ function isAborted(signal: AbortSignal): boolean {
   return signal.aborted;
 }
 
-function snapshotCpu(pid: number | undefined): number | undefined {
-  return pid === undefined ? undefined : readProcSnapshot(pid)?.cpuSeconds;
+/** CPU seconds of the processes together; undefined when none is given or one is gone. */
+function snapshotCpu(...pids: (number | undefined)[]): number | undefined {
+  let sum = 0;
+  for (const pid of pids) {
+    const seconds = pid === undefined ? undefined : readProcSnapshot(pid)?.cpuSeconds;
+    if (seconds === undefined) return undefined;
+    sum += seconds;
+  }
+  return pids.length === 0 ? undefined : sum;
 }
 
 function cpuPercent(

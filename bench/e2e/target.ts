@@ -10,7 +10,13 @@ import { silentLogger } from '../../src/core/log.js';
 import { initDatabase } from '../../src/db/index.js';
 import { median } from '../lib/index.js';
 import { parseDbUrl, type DbTarget } from '../load/commit-watcher.js';
-import { freePort, serveSupportsFlag, startServerProcess } from '../load/server-process.js';
+import { startRedisProcess, type RedisProcess } from '../load/redis-process.js';
+import {
+  freePort,
+  serveSupportsFlag,
+  startServerProcess,
+  type ServerProcess,
+} from '../load/server-process.js';
 
 export interface BenchTarget {
   readonly host: string;
@@ -19,6 +25,10 @@ export interface BenchTarget {
   readonly description: string;
   /** Pid of the server when we started it (for CPU/RSS), else undefined. */
   readonly serverPid: number | undefined;
+  /** Every server process whose CPU is the server's (`--queue` with 2 workers: both). */
+  readonly serverPids: readonly number[];
+  /** Pid of the bench's own redis-server (`--queue`), else undefined. */
+  readonly redisPid: number | undefined;
   readonly httpPort: number | undefined;
   /** Prometheus endpoint of the server, when known (`--metrics-url`, or ours via --http-port). */
   readonly metricsUrl: string | undefined;
@@ -45,6 +55,11 @@ export interface TargetOptions {
   readonly serverEntry: string;
   readonly keepDb: boolean;
   readonly logDir: string;
+  /**
+   * Scale-out mode (`--queue`): the self-started server gets a redis-server of its own and this
+   * many worker processes in all (the listener, which is a worker too, and `--no-tentacle` ones).
+   */
+  readonly scaleOutWorkers?: number | undefined;
 }
 
 const SERVER_START_TIMEOUT_MS = 60_000;
@@ -59,6 +74,8 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
       db: parseDbUrl(options.db),
       description: `external server ${options.target}`,
       serverPid: options.serverPid,
+      serverPids: options.serverPid === undefined ? [] : [options.serverPid],
+      redisPid: undefined,
       httpPort: undefined,
       metricsUrl: options.metricsUrl,
       spoolDepth: () => undefined,
@@ -88,51 +105,92 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
   const httpPort = serveSupportsFlag('http-port', options.serverEntry)
     ? await freePort()
     : undefined;
+  const stoppers: (() => Promise<unknown>)[] = [];
   const cleanup = async (): Promise<void> => {
+    // Servers first (newest first), then Redis, then the folders and the database.
+    for (const stop of stoppers.splice(0).reverse()) await stop();
     rmSync(spool, { recursive: true, force: true });
     if (!options.keepDb) await dropDatabase(db);
   };
-  let process;
+  const database = { host: db.host, port: db.port, user: db.user, password: db.password, name };
+  // Like `-c` for the Perl server: sized to the load, unless the user sets it.
+  const serverArgs = options.serverArgs.some((a) => a.startsWith('--tentacle-max-connections'))
+    ? [...options.serverArgs]
+    : [`--tentacle-max-connections=${String(options.concurrency)}`, ...options.serverArgs];
+  const common = {
+    database,
+    nodeArgs: options.serverNodeArgs,
+    entry: options.serverEntry,
+    startTimeoutMs: SERVER_START_TIMEOUT_MS,
+    ...(options.password === undefined ? {} : { password: options.password }),
+  };
+  let started: ServerProcess;
+  const workers: ServerProcess[] = [];
+  let redis: RedisProcess | undefined;
   try {
-    process = await startServerProcess({
+    if (options.scaleOutWorkers !== undefined) {
+      const own = await startRedisProcess(options.spoolDir);
+      redis = own;
+      stoppers.push(() => own.stop());
+      serverArgs.push(`--queue-url=${redis.url}`, '--queue-prefix=bench');
+    }
+    started = await startServerProcess({
+      ...common,
       incomingDir: spool,
-      database: { host: db.host, port: db.port, user: db.user, password: db.password, name },
       tentaclePort,
       ...(httpPort === undefined ? {} : { httpPort }),
-      ...(options.password === undefined ? {} : { password: options.password }),
-      // Like `-c` for the Perl server: sized to the load, unless the user sets it.
-      extraArgs: options.serverArgs.some((a) => a.startsWith('--tentacle-max-connections'))
-        ? options.serverArgs
-        : [`--tentacle-max-connections=${String(options.concurrency)}`, ...options.serverArgs],
-      nodeArgs: options.serverNodeArgs,
-      entry: options.serverEntry,
+      extraArgs: serverArgs,
       logPath: join(options.logDir, `server-${name}.log`),
-      startTimeoutMs: SERVER_START_TIMEOUT_MS,
     });
+    stoppers.push(() => started.stop());
+    for (let i = 2; i <= (options.scaleOutWorkers ?? 1); i++) {
+      const workerSpool = mkdtempSync(join(options.spoolDir, 'bench-spool-'));
+      stoppers.push(() => {
+        rmSync(workerSpool, { recursive: true, force: true });
+        return Promise.resolve();
+      });
+      const worker = await startServerProcess({
+        ...common,
+        incomingDir: workerSpool,
+        tentaclePort: await freePort(),
+        httpPort: await freePort(),
+        extraArgs: [...serverArgs, `--servername=bench-worker-${String(i)}`],
+        listen: false,
+        logPath: join(options.logDir, `server-${name}-worker${String(i)}.log`),
+      });
+      workers.push(worker);
+      stoppers.push(() => worker.stop());
+    }
   } catch (err) {
     await cleanup();
     throw err;
   }
-  const started = process;
+  const all = [started, ...workers];
+  const queueNote =
+    redis === undefined
+      ? ''
+      : `, scale-out through redis-server ${redis.url} (pid ${String(redis.pid)}, AOF always) with ${String(all.length)} worker process(es) (pids ${all.map((p) => p.pid).join(', ')})`;
   return {
     host: '127.0.0.1',
     port: tentaclePort,
     db,
-    description: `tentacle-ingest serve from ${options.serverEntry} (pid ${started.pid}), database ${name}, spool ${spool} (file create+close ${String(createUs)} µs)`,
+    description: `tentacle-ingest serve from ${options.serverEntry} (pid ${started.pid}), database ${name}, spool ${spool} (file create+close ${String(createUs)} µs)${queueNote}`,
     serverPid: started.pid,
+    serverPids: all.map((p) => p.pid),
+    redisPid: redis?.pid,
     httpPort,
     metricsUrl:
       options.metricsUrl ??
       (httpPort === undefined ? undefined : `http://127.0.0.1:${httpPort}/metrics`),
     spoolDepth: () => countDataFiles(spool),
     failure() {
-      const status = started.exitStatus();
-      return status === undefined ? undefined : `server exited (${status})`;
+      for (const p of all) {
+        const status = p.exitStatus();
+        if (status !== undefined) return `server pid ${String(p.pid)} exited (${status})`;
+      }
+      return undefined;
     },
-    async close() {
-      await started.stop();
-      await cleanup();
-    },
+    close: cleanup,
   };
 }
 

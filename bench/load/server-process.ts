@@ -28,6 +28,11 @@ export interface ServerProcessOptions {
   /** Where the server's stdout/stderr go (its JSON log). */
   readonly logPath: string;
   readonly startTimeoutMs: number;
+  /**
+   * false: a worker-only server (`--no-tentacle`, scale-out mode); it is ready when its HTTP
+   * port (required then) accepts connections. Default true.
+   */
+  readonly listen?: boolean;
 }
 
 export interface ServerProcess {
@@ -59,6 +64,7 @@ export function serveArgs(options: ServerProcessOptions): string[] {
     ...(options.httpPort === undefined ? [] : ['--http-port', String(options.httpPort)]),
     ...(options.password === undefined ? [] : ['--tentacle-password', options.password]),
     ...options.extraArgs,
+    ...(options.listen === false ? ['--no-tentacle'] : []),
   ];
 }
 
@@ -80,8 +86,10 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not start the server process');
   const exited = once(child, 'exit');
+  const readyPort = options.listen === false ? options.httpPort : options.tentaclePort;
   try {
-    await waitForPort(options.tentaclePort, options.startTimeoutMs, child);
+    if (readyPort === undefined) throw new Error('a worker-only server needs an HTTP port');
+    await waitForPort(readyPort, options.startTimeoutMs, child);
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`server did not start (log: ${options.logPath}): ${String(err)}`, {

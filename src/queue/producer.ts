@@ -3,13 +3,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ConfigError, type Logger, type Registry } from '../core/index.js';
 import { closeConnection, createProducerConnection } from './connection.js';
-import {
-  planDurability,
-  readRedisFacts,
-  refusalOf,
-  waitDurable,
-  type DurabilityPlan,
-} from './durability.js';
+import { planDurability, readRedisFacts, refusalOf, type DurabilityPlan } from './durability.js';
 import {
   createProducerMetrics,
   RefusalReason,
@@ -20,9 +14,9 @@ import { enqueueByteBudget } from './enqueue-memory.js';
 import { guardPartitions } from './partition-guard.js';
 import { RefusalBurstLog } from './refusal-log.js';
 import type { QueueSettings } from './settings.js';
+import { DurabilityWaitError, TickBatch } from './tick-batch.js';
 import {
   encodePacketJob,
-  PACKET_JOB,
   partitionOf,
   partitionQueueName,
   type PacketJobData,
@@ -134,6 +128,7 @@ export class QueueProducer {
   readonly #memoryBytes: number;
   readonly #refusalLog: RefusalBurstLog;
   readonly #stopReportingWaiting: () => void;
+  readonly #batch: TickBatch;
   /** Waiting count read from Redis, and the adds already in it when it was read. */
   #waitingBase = 0;
   #acceptedAtBase = 0;
@@ -164,6 +159,7 @@ export class QueueProducer {
     this.#deadlineMs = options.enqueueDeadlineMs ?? ENQUEUE_DEADLINE_MS;
     this.#memoryBytes = options.memoryBytes ?? enqueueByteBudget(options.appliesToo ?? true);
     this.#refusalLog = new RefusalBurstLog(deps.logger);
+    this.#batch = new TickBatch(redis, plan, PACKET_JOB_OPTIONS, DURABILITY_WAIT_MS);
     this.metrics = createProducerMetrics(deps.registry);
     this.#stopReportingWaiting = reportJobsWaiting(deps.registry, () => this.#waitingBase);
     const { queue_prefix: prefix, queue_partitions: partitions } = options.settings;
@@ -288,11 +284,11 @@ export class QueueProducer {
     const queue = this.#queues[partitionOf(name, partitions)];
     if (!queue) throw new Error('no partition queue');
     const data = encodePacketJob(name, await read(), this.#options.serverName);
-    await queue.add(PACKET_JOB, data, PACKET_JOB_OPTIONS);
     try {
-      await waitDurable(this.#redis, this.plan, DURABILITY_WAIT_MS);
+      await this.#batch.add(queue, data);
     } catch (err) {
-      throw new QueueRefusal(RefusalReason.Durability, (err as Error).message, { cause: err });
+      if (!(err instanceof DurabilityWaitError)) throw err;
+      throw new QueueRefusal(RefusalReason.Durability, err.message, { cause: err });
     }
   }
 

@@ -12,7 +12,7 @@ import type { E2eResult, PassKind, PassResult } from '../../bench/e2e/scenario.j
 function pass(
   kind: PassKind,
   packetsPerSec: number,
-  cpu: { server?: number; db?: number; bench: number },
+  cpu: { server?: number; db?: number; redis?: number; bench: number },
   complete = true,
 ): PassResult {
   const none = { count: 0, min: 0, mean: 0, p50: 0, p95: 0, p99: 0, max: 0 };
@@ -37,6 +37,7 @@ function pass(
     latencyMs: none,
     serverCpuPercent: cpu.server,
     dbCpuPercent: cpu.db,
+    ...(cpu.redis === undefined ? {} : { redisCpuPercent: cpu.redis }),
     benchCpuPercent: cpu.bench,
     serverRssBytes: undefined,
     serverFiles: undefined,
@@ -104,6 +105,25 @@ test('incomplete passes and passes without a server CPU reading are left out', (
     'total ms',
     'ceiling on 4 cores, pkt/s',
     'target allows ms',
+  ]);
+});
+
+test('a scale-out run adds a Redis column, counted in the total', () => {
+  // 500 pkt/s: server 100 % = 2 ms, DB 25 % = 0.5 ms, Redis 10 % = 0.2 ms, bench 5 % = 0.1 ms.
+  const rows = cpuBudgetRows(
+    [run(pass('steady', 500, { server: 100, db: 25, redis: 10, bench: 5 }))],
+    2,
+  );
+  const [steady] = rows as [CpuBudgetRow];
+  assert.equal(steady.redisMs, 0.2);
+  assert.equal(Math.round(steady.totalMs * 1000) / 1000, 2.8);
+  const [row] = cpuBudgetTable(rows, 2);
+  assert.deepEqual(Object.keys(row ?? {}).slice(0, 5), [
+    'pass',
+    'server ms',
+    'DB ms',
+    'Redis ms',
+    'bench ms',
   ]);
 });
 

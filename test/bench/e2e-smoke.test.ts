@@ -274,3 +274,51 @@ test('npm run bench -- --soak: paced passes sampled into trends, the ledger chec
   assert.equal(rerender.status, 0, rerender.stderr);
   assert.equal(readFileSync(again, 'utf8'), section);
 });
+
+test('npm run bench -- --queue: spool and queue variants, Redis CPU sampled, the queue section', async (t) => {
+  const { out, readme, output } = await runBench(t, 'bench-queue-', [
+    '--queue',
+    '--queue-workers=2',
+    '--agents=8',
+    `--modules=${MODULES}`,
+    '--steady-passes=1',
+    '--latency-load=0',
+    '--concurrency=2',
+    '--commit-timeout=30s',
+    '--max-duration=90s',
+  ]);
+  const jsonName = readdirSync(out.path).find((f) => f.startsWith('queue-') && f.endsWith('.json'));
+  assert.ok(jsonName, output);
+  const report = JSON.parse(readFileSync(join(out.path, jsonName), 'utf8')) as {
+    scenario: string;
+    results: {
+      summary: Record<string, string | number>[];
+      runs: {
+        variant: string;
+        workers?: number;
+        result: { status: string; passes: (PassJson & { redisCpuPercent?: number })[] };
+      }[];
+    };
+  };
+  assert.equal(report.scenario, 'queue');
+  const runs = report.results.runs;
+  assert.deepEqual(
+    runs.map((r) => [r.variant, r.result.status]),
+    [
+      ['local spool', 'ok'],
+      ['queue, 2 workers', 'ok'],
+    ],
+  );
+  for (const run of runs) {
+    for (const pass of run.result.passes) {
+      assert.equal(pass.committed, pass.packets, `${run.variant} ${pass.name}`);
+      assert.equal(pass.moduleValues, pass.packets * MODULES, `${run.variant} ${pass.name}`);
+      // Redis is sampled only where the bench started one.
+      assert.equal(pass.redisCpuPercent !== undefined, run.workers !== undefined);
+    }
+  }
+  assert.ok(report.results.summary.some((row) => row['variant'] === 'queue, 2 workers'));
+  const markdown = readFileSync(readme, 'utf8');
+  assert.match(markdown, /<!-- bench:queue -->\n### Scale-out: the Redis hop/);
+  assert.match(markdown, /\| hop ms\/pkt \|/);
+});

@@ -71,3 +71,16 @@ test('--soak takes a duration; its share and rate are checked', () => {
   assert.throws(() => parseE2eArgs(['--soak', '10m', '--alerts']), /run of its own/);
   assert.throws(() => parseE2eArgs(['--soak-from', 'soak.json']), /needs --readme/);
 });
+
+test('--queue runs the spool and each worker count; it needs our own server', () => {
+  const o = parseE2eArgs(['--queue', '--queue-workers=1,3']);
+  assert.equal(o.queue, true);
+  assert.deepEqual(o.queueWorkers, [1, 3]);
+  assert.deepEqual(parseE2eArgs([]).queueWorkers, [1, 2]);
+  assert.throws(() => parseE2eArgs(['--queue', '--alerts']), /separate run/);
+  assert.throws(
+    () => parseE2eArgs(['--queue', '--target=127.0.0.1:41121', '--db=mysql://u@h/d']),
+    /--target/,
+  );
+  assert.throws(() => parseE2eArgs(['--queue', '--queue-workers=0']), /--queue-workers/);
+});

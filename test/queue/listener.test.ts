@@ -218,6 +218,36 @@ describe('queue listener against its own redis-server', () => {
     ]);
   });
 
+  test('enqueues of one event-loop turn are added together, each in its partition in call order', async (t) => {
+    const redis = await RedisServer.start(t);
+    const producer = await openQueueProducer(
+      {
+        settings: {
+          queue_url: redis.url,
+          queue_prefix: 'tick',
+          queue_partitions: PARTITIONS,
+          queue_max_waiting: 1000,
+        },
+        serverName: 'x',
+      },
+      { logger: memoryLogger().logger, registry: new Registry() },
+    );
+    t.after(() => producer.close());
+    const sent = Array.from({ length: 40 }, (_, i) => packet(`agent${String(i % 7)}`, i));
+    // All in one turn: they share a pipeline; every promise settles after its own job is in.
+    await Promise.all(sent.map((p) => producer.enqueue(p.name, p.body)));
+    const jobs = await jobsIn(redis.url, 'tick');
+    assert.equal(jobs.length, sent.length);
+    for (let a = 0; a < 7; a++) {
+      const prefix = `agent${String(a)}.`;
+      assert.deepEqual(
+        jobs.filter((j) => j.name.startsWith(prefix)).map((j) => j.name),
+        sent.filter((p) => p.name.startsWith(prefix)).map((p) => p.name),
+      );
+    }
+    for (const j of jobs) assert.deepEqual(j.bytes, sent.find((p) => p.name === j.name)?.body);
+  });
+
   test('test 9: another queue_partitions on a non-empty queue refuses; on an empty one it is rewritten', async (t) => {
     const redis = await RedisServer.start(t);
     const first = await startQueueListener(t, redis.url, 'parts');

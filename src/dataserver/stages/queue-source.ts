@@ -73,9 +73,13 @@ export interface QueueSource {
 }
 
 /**
- * Waiting and active jobs over the partition queues, and the `storedAt` of the oldest job at the
+ * Waiting and active jobs over the partition queues, and the add time of the oldest job at the
  * head of a wait list (the next one each partition hands out), in one round trip.
  * KEYS: wait and active list of each partition; ARGV[1]: the job-key prefix of each, `|`-joined.
+ * The add time is BullMQ's own `timestamp` field of the job (set by the listener's add, the same
+ * moment as the packet's `storedAt`): decoding each head job's data for `storedAt` parsed its
+ * whole base64 body, 1.8 ms of Redis CPU per call against 0.13 ms with 64 partitions of 7 KB
+ * packets waiting; every worker server calls it each second.
  */
 const FIGURES_LUA = `
 local waiting, active, oldest = 0, 0, 0
@@ -87,10 +91,7 @@ for i = 1, #KEYS, 2 do
   active = active + redis.call('LLEN', KEYS[i + 1])
   if n > 0 then
     local id = redis.call('LINDEX', KEYS[i], -1)
-    local key = prefixes[(i + 1) / 2] .. id
-    local ok, data = pcall(cjson.decode, redis.call('HGET', key, 'data') or '')
-    local t = ok and type(data) == 'table' and tonumber(data.storedAt)
-      or tonumber(redis.call('HGET', key, 'timestamp'))
+    local t = tonumber(redis.call('HGET', prefixes[(i + 1) / 2] .. id, 'timestamp'))
     if t and (oldest == 0 or t < oldest) then oldest = t end
   end
 end
