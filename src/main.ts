@@ -4,7 +4,7 @@
  * process) and `tentacle-ingest init-db`. Every configuration key is also a flag of the same name
  * (`--incomingdir DIR`, `--dbname NAME`, ...), and an environment variable `PANDORA_<KEY>`.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import {
   cacheHeapWarning,
@@ -17,33 +17,16 @@ import {
   type Logger,
   readConfFile,
   type Registry,
-  spareDirOf,
-  SpareFiles,
 } from './core/index.js';
 import { writePidFile } from './cli/index.js';
-import { createDbPool, initDatabase, type DbPool } from './db/index.js';
+import { initDatabase } from './db/index.js';
 import {
-  createDataserver,
-  createPacketParser,
   packetHeapProblem,
-  processPacket,
   queueIntakeFactory,
   toDataserverConfig,
-  type Dataserver,
   type DataserverConfig,
-  type DataserverDeps,
 } from './dataserver/index.js';
-import {
-  createTentacleServer,
-  ensureFilterFolders,
-  PANDORA_FILTERS,
-  type TentacleServer,
-  type TentacleServerOptions,
-} from './tentacle/index.js';
-// --- HA + HTTP wiring (src/ha, src/http) ---
-import { createHaRuntime, type HaRuntime } from './ha/index.js';
-import { createHttpServer, drainAuthFor, type HttpServer } from './http/index.js';
-// --- end HA + HTTP wiring ---
+import type { TentacleServer, TentacleServerOptions } from './tentacle/index.js';
 import {
   checkConfig,
   listenerFileWarnings,
@@ -57,65 +40,22 @@ import {
   settingsReloadAction,
   tentacleFileValues,
 } from './reload.js';
-import { startQueueListenerMode, type QueueListenerMode } from './queue/index.js';
+import { startQueueListenerMode } from './queue/index.js';
 import {
   FSYNC_THREADPOOL_SIZE,
   loadArgs,
   SERVE_SETTINGS,
   logLevel,
-  SPARE_MAX_BYTES,
   tentacleOptions,
   USAGE,
   VERSION,
   type Loaded,
 } from './serve-args.js';
+import { sparesFor, startDataserver, startHa, startHttp, startListener } from './serve-parts.js';
+import { installShutdown, type Running } from './serve-shutdown.js';
 
 async function prepareDatabase(config: DataserverConfig, logger: Logger): Promise<void> {
   await initDatabase({ ...config.db }, { createDatabase: true }, { logger });
-}
-
-/** What serve runs; stopped in reverse order by shutdown. */
-interface Running {
-  tentacle?: TentacleServer;
-  queueListener?: QueueListenerMode;
-  dataserver?: Dataserver;
-  pool?: DbPool;
-  closeParser?: () => Promise<void>;
-  // HA (src/ha) and HTTP (src/http, --http-port): HA registers before anything runs (a duplicate
-  // servername refuses to start) and resigns first in shutdown(); HTTP stops last (/metrics).
-  ha?: HaRuntime;
-  haPool?: DbPool;
-  http?: HttpServer;
-}
-
-/** The dataserver half: its pool, the parse workers and the pipeline, started. */
-async function startDataserver(
-  config: DataserverConfig,
-  running: Running,
-  deps: {
-    logger: Logger;
-    registry: Registry;
-    spares: SpareFiles | undefined;
-    intake: DataserverDeps['intake'];
-  },
-): Promise<Dataserver> {
-  const pool = createDbPool(
-    { ...config.db, connectionLimit: config.db.connections, queueLimit: 1000 },
-    { logger: deps.logger },
-  );
-  running.pool = pool;
-  const parser = createPacketParser(config, { logger: deps.logger });
-  running.closeParser = () => parser.close();
-  const dataserver = createDataserver(config, {
-    ...deps,
-    pool,
-    processPacket,
-    parser,
-    version: VERSION,
-  });
-  running.dataserver = dataserver;
-  await dataserver.start();
-  return dataserver;
 }
 
 async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promise<void> {
@@ -126,55 +66,11 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   if (listenerOptions && listenerOptions.sync !== 'none') {
     process.env['UV_THREADPOOL_SIZE'] ??= FSYNC_THREADPOOL_SIZE;
   }
-  for (const w of [...loaded.settings.warnings, ...loaded.fileWarnings]) logger.warn(w);
-  if (!s.tentacle && !s.dataserver)
-    throw new ConfigError('tentacle 0 and dataserver 0: nothing to run');
-  requireIncomingDir(config.incomingDir, loaded.confPath !== undefined);
-  mkdirSync(config.incomingDir, { recursive: true });
-  if (loaded.pidFile !== undefined) writePidFile(loaded.pidFile);
-  // SIGHUP from the start (its default action kills): reopen the log, later the settings too.
-  const reload = new ReloadActions();
-  reload.add('log file', reopenLogAction(logger));
-  onSighup(reload, logger);
-  const heapWarning = cacheHeapWarning(config.cacheModules);
-  if (heapWarning !== undefined) logger.warn(heapWarning);
-  // One packet at the limits must fit, or a single upload can exhaust the heap (issue 12).
-  const packetHeap = packetHeapProblem(config.parse, config.parseThreads);
-  if (packetHeap !== undefined) throw new ConfigError(packetHeap);
+  const reload = preflight(loaded, config, logger);
   await prepareDatabase(config, logger);
   const running: Running = {};
-  // --- HA + HTTP wiring: membership and election start before intake ---
-  // Its own small pool: renewals must never queue behind the pipeline's batches.
-  const haPool = createDbPool(
-    { ...config.db, connectionLimit: 4, queueLimit: 100, connectTimeoutMs: 2000 },
-    { logger },
-  );
-  running.haPool = haPool;
-  const ha = createHaRuntime(
-    { ...s, servername: config.serverName },
-    { version: VERSION, incomingDir: config.incomingDir },
-    { pool: haPool, logger, registry },
-  );
-  running.ha = ha;
-  await ha.start();
-  // --- end HA + HTTP wiring ---
-  // Inode recycling between the dataserver and our own listener (core/spare-files.ts).
-  // Under `sync always` only (see SpoolWriterOptions.spares); off, its folder is removed.
-  const spareDir = spareDirOf(config.incomingDir, config.serverName);
-  const spares =
-    listenerOptions &&
-    s.dataserver &&
-    (listenerOptions.sync ?? 'always') === 'always' &&
-    config.spareFiles > 0
-      ? new SpareFiles({
-          dir: spareDir,
-          capacity: config.spareFiles,
-          maxBytes: SPARE_MAX_BYTES,
-          minFreeRatio: config.spoolMinFreeRatio,
-          registry,
-        })
-      : undefined;
-  if (!spares) rmSync(spareDir, { recursive: true, force: true });
+  const ha = await startHa(s, config, running, { logger, registry });
+  const spares = sparesFor(listenerOptions, s, config, registry);
   // Scale-out: uploads and spool files go to the shared queue (src/queue/listener-mode.ts).
   const queueListener = await startQueueListenerMode(
     s,
@@ -192,40 +88,16 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
         intake: queueIntakeFactory(s, config, { registry }),
       })
     : undefined;
-
   if (listenerOptions) {
-    if (listenerOptions.filters === PANDORA_FILTERS) {
-      const created = ensureFilterFolders(config.incomingDir, listenerOptions.filters ?? '');
-      if (created.length > 0) logger.info({ created }, 'remote configuration folders created');
-    }
-    const tentacle = createTentacleServer(listenerOptions, {
+    await startListener(listenerOptions, config, running, {
       logger,
       registry,
       spares,
       sink: queueListener?.sink,
+      wake: (name) => dataserver?.wake(name),
     });
-    tentacle.on('fileStored', (e: { name: string }) => {
-      dataserver?.wake(e.name);
-    });
-    running.tentacle = tentacle;
-    await tentacle.listen();
   }
-  const listener = running.tentacle;
-  const snapshot = (l: Loaded) => ({
-    serve: l.settings.values,
-    tentacleFile: tentacleFileValues(l.settings.values.tentacle_config),
-  });
-  reload.add(
-    'settings',
-    settingsReloadAction({
-      initial: snapshot(loaded),
-      read: () => snapshot(loadArgs(loaded.argv)),
-      applyLogLevel: (v) => (logger.level = logLevel(v.verbosity)),
-      reconfigureListener:
-        listener && ((v) => listener.reconfigure(tentacleOptions(v, config.incomingDir, logger))),
-    }),
-  );
-
+  addSettingsReload(reload, loaded, logger, config.incomingDir, running.tentacle);
   // --- HA + HTTP wiring: readiness/drain see the receiver and the pipeline ---
   ha.attachIntake({
     spoolDir: config.incomingDir,
@@ -241,64 +113,9 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   });
   // The master's alert duties (alerts.md §2.4) need this server's alert service.
   if (dataserver) ha.attachAlerts(dataserver.alerts);
-  let httpAddress: { host: string; port: number } | undefined;
-  if (s.http_port !== undefined) {
-    const http = createHttpServer(
-      {
-        host: s.http_address,
-        port: s.http_port,
-        drainAuth: drainAuthFor(s.http_address, s.http_drain_token),
-      },
-      { log: logger, registry, state: ha.state },
-    );
-    running.http = http;
-    httpAddress = await http.listen();
-    logger.info({ port: httpAddress.port }, 'HTTP operations side listening');
-  }
+  const httpAddress = await startHttp(s, ha, running, { logger, registry });
   // --- end HA + HTTP wiring ---
-
-  let shuttingDown: Promise<void> | undefined;
-  const shutdown = (reason: string, code: number): Promise<void> =>
-    (shuttingDown ??= (async () => {
-      logger.info({ reason }, 'shutting down');
-      setTimeout(() => {
-        logger.error('shutdown timed out');
-        process.exit(1);
-      }, s.shutdown_timeout * 1000).unref();
-      const steps: [string, (() => Promise<void>) | undefined][] = [
-        // Not ready and lease released first, so balancers and peers move on at once.
-        ['ha', running.ha && (() => running.ha?.close() ?? Promise.resolve())],
-        ['tentacle', running.tentacle && (() => running.tentacle?.close() ?? Promise.resolve())],
-        ['queue listener', running.queueListener?.close.bind(running.queueListener)],
-        [
-          'dataserver',
-          running.dataserver && (() => running.dataserver?.close() ?? Promise.resolve()),
-        ],
-        ['parser', running.closeParser],
-        ['database pool', running.pool && (() => running.pool?.end() ?? Promise.resolve())],
-        ['ha pool', running.haPool && (() => running.haPool?.end() ?? Promise.resolve())],
-        ['http', running.http && (() => running.http?.close() ?? Promise.resolve())],
-      ];
-      for (const [name, step] of steps) {
-        if (!step) continue;
-        try {
-          await step();
-        } catch (err) {
-          logger.error({ err: describeError(err), step: name }, 'shutdown step failed');
-        }
-      }
-      logger.info('stopped');
-      logger.flush();
-      await closeLogFiles();
-      process.exitCode = code;
-    })());
-  ha.onFatal((err) => void shutdown(err.message, 1));
-  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
-  process.once('SIGINT', () => void shutdown('SIGINT', 0));
-  process.on('unhandledRejection', (err) => {
-    logger.fatal({ err: describeError(err) }, 'unhandled rejection');
-    void shutdown('unhandledRejection', 1);
-  });
+  installShutdown(running, { logger, timeoutSec: s.shutdown_timeout, ha });
   logger.info(
     readyMessage({
       tentacle: running.tentacle?.addresses() ?? [],
@@ -310,6 +127,55 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
   );
   // Lifecycle lines go out now, not when the asynchronous log buffer fills (supervisors wait on it).
   logger.flush();
+}
+
+/**
+ * What must hold before anything starts: something to run, the incoming folder, the pid file,
+ * heap limits that fit the cache and one packet. SIGHUP is handled from here on (its default
+ * action kills); the returned actions grow as parts start.
+ */
+function preflight(loaded: Loaded, config: DataserverConfig, logger: Logger): ReloadActions {
+  const s = loaded.settings.values;
+  for (const w of [...loaded.settings.warnings, ...loaded.fileWarnings]) logger.warn(w);
+  if (!s.tentacle && !s.dataserver)
+    throw new ConfigError('tentacle 0 and dataserver 0: nothing to run');
+  requireIncomingDir(config.incomingDir, loaded.confPath !== undefined);
+  mkdirSync(config.incomingDir, { recursive: true });
+  if (loaded.pidFile !== undefined) writePidFile(loaded.pidFile);
+  // SIGHUP from the start (its default action kills): reopen the log, later the settings too.
+  const reload = new ReloadActions();
+  reload.add('log file', reopenLogAction(logger));
+  onSighup(reload, logger);
+  const heapWarning = cacheHeapWarning(config.cacheModules);
+  if (heapWarning !== undefined) logger.warn(heapWarning);
+  // One packet at the limits must fit, or a single upload can exhaust the heap (issue 12).
+  const packetHeap = packetHeapProblem(config.parse, config.parseThreads);
+  if (packetHeap !== undefined) throw new ConfigError(packetHeap);
+  return reload;
+}
+
+/** SIGHUP re-reads the settings: the log level, and the listener's reconfigurable part. */
+function addSettingsReload(
+  reload: ReloadActions,
+  loaded: Loaded,
+  logger: Logger,
+  incomingDir: string,
+  listener: TentacleServer | undefined,
+): void {
+  const snapshot = (l: Loaded) => ({
+    serve: l.settings.values,
+    tentacleFile: tentacleFileValues(l.settings.values.tentacle_config),
+  });
+  reload.add(
+    'settings',
+    settingsReloadAction({
+      initial: snapshot(loaded),
+      read: () => snapshot(loadArgs(loaded.argv)),
+      applyLogLevel: (v) => (logger.level = logLevel(v.verbosity)),
+      reconfigureListener:
+        listener && ((v) => listener.reconfigure(tentacleOptions(v, incomingDir, logger))),
+    }),
+  );
 }
 
 /** `serve --check-config`: report on stdout, exit 0 when serve would start, else 1. */

@@ -25,10 +25,12 @@ import {
   createTentacleServer,
   parseServerArgs,
   resolveTentacleSettings,
+  type ServerArgs,
   SERVER_USAGE,
   serverOptionsFromSettings,
   ServerUsageError,
   TENTACLE_SETTINGS,
+  type TentacleServer,
   type TentacleSettings,
 } from '../tentacle/index.js';
 
@@ -157,9 +159,9 @@ function daemonize(argv: readonly string[], passphrase: string | undefined): Pro
   });
 }
 
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  let args;
+/** The command line, with -h, -v and -S answered here (each exits). */
+function readArgs(argv: string[]): ServerArgs {
+  let args: ServerArgs;
   try {
     args = parseServerArgs(argv);
   } catch (err) {
@@ -177,39 +179,38 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   if (args.service !== undefined) fail(EXIT_USAGE, 'Windows services are only available on Win32.');
+  return args;
+}
 
-  let settings: TentacleSettings;
-  let warnings: string[];
-  let unknownKeys: string[];
+/** The settings from the config file (-F) and the flags; what cannot run exits here. */
+function loadSettings(args: ServerArgs): {
+  settings: TentacleSettings;
+  warnings: string[];
+  unknownKeys: string[];
+} {
+  let loaded;
   try {
     const file = args.configFile !== undefined ? readConfFile(args.configFile) : undefined;
     const resolved = resolveTentacleSettings({ ...(file ? { file } : {}), flags: args.flags });
-    settings = resolved.values;
-    warnings = resolved.warnings;
-    unknownKeys = resolved.unknownFileKeys;
+    loaded = {
+      settings: resolved.values,
+      warnings: resolved.warnings,
+      unknownKeys: resolved.unknownFileKeys,
+    };
   } catch (err) {
     fail(EXIT_CONFIG, (err as Error).message);
   }
+  const { settings } = loaded;
   if (settings.directory === undefined && settings.proxy_ip === undefined) {
     process.stdout.write(`a storage directory (-s) is required\n\n${SERVER_USAGE}`);
     process.exit(EXIT_USAGE);
   }
   if (settings.use_libwrap) fail(EXIT_CONFIG, 'TCP wrappers (-T) are not supported.');
+  return loaded;
+}
 
-  // Before anything uses the libuv pool (the log file is opened just below).
-  if (settings.sync === 'always') process.env['UV_THREADPOOL_SIZE'] ??= FSYNC_THREADPOOL_SIZE;
-
-  const isDaemonChild = process.env['TENTACLE_SERVER_DAEMON_CHILD'] === '1';
-  let passphrase: string | undefined;
-  if (settings.ssl_password) {
-    passphrase = isDaemonChild ? await passphraseFromParent() : await askPassphrase();
-  }
-  if (settings.daemon && !isDaemonChild) await daemonize(argv, passphrase);
-
-  const logger: Logger = createLogger({
-    level: levelFor(settings),
-    ...(settings.log_file !== undefined ? { file: settings.log_file } : {}),
-  });
+/** Config warnings, unknown keys (with the nearest known one) and running as root. */
+function logStartupNotes(logger: Logger, warnings: string[], unknownKeys: string[]): void {
   for (const w of warnings) logger.warn({ event: 'config_warning' }, w);
   const known = Object.keys(TENTACLE_SETTINGS);
   for (const key of unknownKeys) {
@@ -226,8 +227,15 @@ async function main(): Promise<void> {
       'running as root: prefer an unprivileged user (the reference refuses root)',
     );
   }
+}
 
-  let server;
+/** Creates the server and listens; a configuration or bind failure exits. */
+async function startServer(
+  settings: TentacleSettings,
+  passphrase: string | undefined,
+  logger: Logger,
+): Promise<TentacleServer> {
+  let server: TentacleServer;
   try {
     server = createTentacleServer(
       serverOptionsFromSettings(settings, passphrase !== undefined ? { passphrase } : {}),
@@ -252,13 +260,11 @@ async function main(): Promise<void> {
     logger.flush();
     fail(EXIT_RUNTIME, (err as Error).message);
   }
-  if (isDaemonChild) {
-    process.chdir('/');
-    if (process.send) {
-      process.send({ ready: true });
-      process.disconnect();
-    }
-  }
+  return server;
+}
+
+/** SIGINT/SIGTERM close the server (a second one exits at once); SIGHUP reopens the log. */
+function handleSignals(server: TentacleServer, logger: Logger): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -289,6 +295,37 @@ async function main(): Promise<void> {
     ];
     stream?.reopen?.();
   });
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const args = readArgs(argv);
+  const { settings, warnings, unknownKeys } = loadSettings(args);
+
+  // Before anything uses the libuv pool (the log file is opened just below).
+  if (settings.sync === 'always') process.env['UV_THREADPOOL_SIZE'] ??= FSYNC_THREADPOOL_SIZE;
+
+  const isDaemonChild = process.env['TENTACLE_SERVER_DAEMON_CHILD'] === '1';
+  let passphrase: string | undefined;
+  if (settings.ssl_password) {
+    passphrase = isDaemonChild ? await passphraseFromParent() : await askPassphrase();
+  }
+  if (settings.daemon && !isDaemonChild) await daemonize(argv, passphrase);
+
+  const logger: Logger = createLogger({
+    level: levelFor(settings),
+    ...(settings.log_file !== undefined ? { file: settings.log_file } : {}),
+  });
+  logStartupNotes(logger, warnings, unknownKeys);
+  const server = await startServer(settings, passphrase, logger);
+  if (isDaemonChild) {
+    process.chdir('/');
+    if (process.send) {
+      process.send({ ready: true });
+      process.disconnect();
+    }
+  }
+  handleSignals(server, logger);
 }
 
 main().catch((err: unknown) => {

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { LogController } from 'fastify';
 import type { Logger, Registry } from '../core/index.js';
 import { decideDrain, drainAuthFor, type DrainAuth } from './drain-auth.js';
-import { createRateMeter } from './rates.js';
+import { createRateMeter, type RateMeter } from './rates.js';
 import { STATUS_PAGE_HTML } from './status-page.js';
 import type { HttpStateSource } from './types.js';
 
@@ -28,15 +28,48 @@ export function createHttpServer(
   deps: { log: Logger; registry: Registry; state: HttpStateSource },
 ): HttpServer {
   const { registry, state } = deps;
-  const app = Fastify({
-    loggerInstance: deps.log.child({ component: 'http' }),
+  const app = createApp(deps.log);
+  const meter = createRateMeter(async () => (await state.status()).totals);
+  const drainAuth = config.drainAuth ?? drainAuthFor(config.host, undefined);
+  addProbeRoutes(app, state);
+  addDrainRoute(app, state, drainAuth);
+  addStatusRoutes(app, { state, registry, meter });
+
+  let closing: Promise<void> | undefined;
+  return {
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      if (drainAuth.kind === 'refused') {
+        deps.log.warn(
+          { httpAddress: config.host },
+          'POST /drain is refused: http_address is not loopback and http_drain_token is unset',
+        );
+      }
+      const address = app.server.address() as AddressInfo;
+      return { host: address.address, port: address.port };
+    },
+    close: () =>
+      (closing ??= (async () => {
+        meter.close();
+        await app.close();
+      })()),
+  };
+}
+
+function createApp(log: Logger) {
+  return Fastify({
+    loggerInstance: log.child({ component: 'http' }),
     // Balancers poll often; request lines at info would drown the log.
     logController: new LogController({ disableRequestLogging: true }),
     // While closing, readiness must already say 503 (STYLE.md §13).
     return503OnClosing: true,
   });
-  const meter = createRateMeter(async () => (await state.status()).totals);
+}
 
+type App = ReturnType<typeof createApp>;
+
+/** What a balancer or supervisor polls: liveness and readiness. */
+function addProbeRoutes(app: App, state: HttpStateSource): void {
   app.get('/livez', async () => ({ live: true, server: (await state.status()).server }));
 
   app.get('/readyz', async (_request, reply) => {
@@ -51,8 +84,10 @@ export function createHttpServer(
       queue_depth: status.queue_depth,
     });
   });
+}
 
-  const drainAuth = config.drainAuth ?? drainAuthFor(config.host, undefined);
+/** `POST /drain`, for callers the drain rule allows (drain-auth.ts). */
+function addDrainRoute(app: App, state: HttpStateSource, drainAuth: DrainAuth): void {
   app.post('/drain', async (request, reply) => {
     const decision = decideDrain(drainAuth, request.headers.authorization);
     if (!decision.allowed) {
@@ -62,7 +97,14 @@ export function createHttpServer(
     await state.drain();
     return reply.code(202).send({ draining: true, server: (await state.status()).server });
   });
+}
 
+/** What an operator reads: `/status`, `/metrics` and the status page. */
+function addStatusRoutes(
+  app: App,
+  deps: { state: HttpStateSource; registry: Registry; meter: RateMeter },
+): void {
+  const { state, registry, meter } = deps;
   app.get('/status', async () => {
     const status = await state.status();
     const readiness = await state.readiness();
@@ -89,24 +131,4 @@ export function createHttpServer(
   });
 
   app.get('/', (_request, reply) => reply.type('text/html; charset=utf-8').send(STATUS_PAGE_HTML));
-
-  let closing: Promise<void> | undefined;
-  return {
-    async listen() {
-      await app.listen({ host: config.host, port: config.port });
-      if (drainAuth.kind === 'refused') {
-        deps.log.warn(
-          { httpAddress: config.host },
-          'POST /drain is refused: http_address is not loopback and http_drain_token is unset',
-        );
-      }
-      const address = app.server.address() as AddressInfo;
-      return { host: address.address, port: address.port };
-    },
-    close: () =>
-      (closing ??= (async () => {
-        meter.close();
-        await app.close();
-      })()),
-  };
 }
