@@ -6,6 +6,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import {
   cacheHeapWarning,
   closeLogFiles,
@@ -199,8 +200,15 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
       registry,
       spares,
       sink: queueListener?.sink,
+      announceStoredBytes: dataserver !== undefined,
     });
-    tentacle.on('fileStored', (e: { name: string }) => {
+    const spoolPath = (name: string): string => join(config.incomingDir, name);
+    tentacle.on('fileStored', (e) => {
+      // The bytes just written go to the dataserver with the wake-up, so it need not read the
+      // file back (the file stays the durable copy). Not for files of the filter folders.
+      if (e.stored && dataserver && join(e.path) === spoolPath(e.name)) {
+        dataserver.handOver(e.name, e.stored);
+      }
       dataserver?.wake(e.name);
     });
     running.tentacle = tentacle;

@@ -13,6 +13,7 @@ import { createSpoolDir, type SpoolDir } from './spool/spool-dir.js';
 import { packetByteBudget } from './packet-heap.js';
 import { createByteBudget, type ByteBudget } from './stages/byte-budget.js';
 import { createFileHandler } from './stages/file-handler.js';
+import { HandedBytes, type HandedFile } from './stages/handed-bytes.js';
 import { createHealth, type DataserverHealth, type PipelineHealth } from './stages/health.js';
 import { createHousekeeping, type Housekeeping } from './stages/housekeeping.js';
 import type { Intake, IntakeFile } from './stages/intake.js';
@@ -52,6 +53,11 @@ export interface Dataserver {
   start(): Promise<void>;
   /** A file was stored in the spool (Tentacle's 'fileStored'): look at it now. */
   wake(name?: string): void;
+  /**
+   * The listener of this process stored `name` in the spool and still holds its bytes: keep
+   * them (within a byte budget) so the file is not read back from disk. Call before `wake`.
+   */
+  handOver(name: string, file: HandedFile): void;
   /** Resolves once the spool holds no data file and nothing is in flight. */
   drain(): Promise<void>;
   /** Stops intake, finishes in-flight files (commit, delete), stops timers. Idempotent. */
@@ -73,8 +79,15 @@ interface Stages {
   readonly housekeeping: Housekeeping;
   readonly health: DataserverHealth;
   readonly budget: ByteBudget;
+  /** Spool intake only: a queue intake's files never pass through this process's listener. */
+  readonly handed: HandedBytes | undefined;
   readonly pipeline: Pipeline;
 }
+
+/** Bytes handed over by the listener and not yet taken: at most this much memory... */
+const HANDED_MAX_BYTES = 32 * 1024 * 1024;
+/** ...and no entry older than this (a name the intake ignores, a file another server took). */
+const HANDED_MAX_AGE_MS = 60_000;
 
 /**
  * The wiring: the intake tells the pipeline when files are ready and housekeeping when a listing
@@ -126,6 +139,9 @@ function composeStages(
   const budget = createByteBudget(
     deps.byteBudget ?? packetByteBudget(config.parse, config.parseThreads, config.cacheModules),
   );
+  const handed = deps.intake
+    ? undefined
+    : new HandedBytes(Math.min(HANDED_MAX_BYTES, budget.limit), HANDED_MAX_AGE_MS);
   const handler = createFileHandler({
     store: intake.store,
     parser: deps.parser,
@@ -135,6 +151,7 @@ function composeStages(
     maxXmlSize: config.parse.maxXmlSize,
     nowSec,
     budget,
+    ...(handed ? { handed } : {}),
   });
   const pipeline: Pipeline = new Pipeline({
     intake,
@@ -148,7 +165,7 @@ function composeStages(
     maxXmlSize: config.parse.maxXmlSize,
     nowSec,
   });
-  return { log, spool, guard, intake, housekeeping, health, budget, pipeline };
+  return { log, spool, guard, intake, housekeeping, health, budget, handed, pipeline };
 }
 
 /** What the stall guard looks at and reports. */
@@ -316,6 +333,9 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     },
     wake: (name) => {
       intake.wake(name);
+    },
+    handOver: (name, file) => {
+      stages.handed?.offer(name, file);
     },
     drain: () => pipeline.drain(),
     close() {

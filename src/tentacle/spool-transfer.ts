@@ -24,6 +24,12 @@ function ignore(): void {
   // best-effort cleanup
 }
 
+/** A body stored from memory and the stored file's mtime (what a reader of it would see). */
+export interface StoredBody {
+  readonly bytes: Buffer;
+  readonly mtimeMs: number;
+}
+
 /**
  * One file being stored, in the sequence spool-writer.ts describes: a small body stays in
  * memory and is stored inline at commit; a larger one streams to the temp file as it arrives.
@@ -44,12 +50,21 @@ export class SpoolTransfer {
   /** The current disk operation; abort() waits for it. */
   #op: Promise<unknown> | undefined;
   #done = false;
+  #stored: StoredBody | undefined;
 
   constructor(writer: SpoolWriter, dir: Buffer, name: Buffer) {
     this.#writer = writer;
     this.dir = dir;
     this.name = name;
     this.finalPath = Buffer.concat([dir, SLASH, name]);
+  }
+
+  /**
+   * After a commit from memory with `keepStored`: the body and the file's mtime; the file under
+   * its final name holds exactly these bytes. Otherwise undefined.
+   */
+  get stored(): StoredBody | undefined {
+    return this.#stored;
   }
 
   /** Bytes held in memory, not yet written to the temp file. */
@@ -232,6 +247,8 @@ export class SpoolTransfer {
         off += fs.writeSync(fd, data, off, data.length - off);
       }
       if (opened.reused) fs.ftruncateSync(fd, data?.length ?? 0);
+      // The last change of the file's content: its mtime identifies these bytes to the reader.
+      const mtimeMs = this.#writer.options.keepStored ? fs.fstatSync(fd).mtimeMs : undefined;
       if (always) {
         timing.inlineMs += performance.now() - t;
         await fsyncFd(fd);
@@ -255,6 +272,7 @@ export class SpoolTransfer {
       temp = undefined;
       timing.inlineMs += performance.now() - t;
       if (always) await this.#writer.dirSyncer.sync(this.dir);
+      if (mtimeMs !== undefined && data) this.#stored = { bytes: data, mtimeMs };
     } catch (err) {
       timing.inlineMs += performance.now() - t;
       if (fd !== undefined) closeQuietly(fd);
