@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import {
   closeFd,
   closeQuietly,
+  fstatFd,
   fsyncFd,
   ftruncateFd,
   linkPath,
@@ -170,13 +171,17 @@ export class SpoolTransfer {
   }
 
   async #commit(): Promise<void> {
-    const { sync, overwrite } = this.#writer.options;
+    const { sync, overwrite, keepStored } = this.#writer.options;
     try {
+      // A body still whole in memory is kept for `stored` (thread-pool twin of the inline path).
+      const whole = keepStored && this.#fd === undefined ? Buffer.concat(this.#chunks) : undefined;
+      if (whole) this.#chunks = [whole];
       await this.#flushToDisk();
       const fd = this.#fd;
       const temp = this.#tempPath;
       if (fd === undefined || temp === undefined) throw new Error('no temp file');
       if (this.#reused) await ftruncateFd(fd, this.#written);
+      const mtimeMs = whole ? (await fstatFd(fd)).mtimeMs : undefined;
       if (sync === 'always') await fsyncFd(fd);
       this.#fd = undefined;
       await closeFd(fd);
@@ -199,6 +204,7 @@ export class SpoolTransfer {
         if (sync === 'always') await this.#writer.dirSyncer.sync(this.dir);
         await unlinked;
       }
+      if (whole && mtimeMs !== undefined) this.#stored = { bytes: whole, mtimeMs };
       this.#done = true;
       this.#writer.release(this);
     } catch (err) {
