@@ -94,7 +94,7 @@ async function serve(loaded: Loaded, logger: Logger, registry: Registry): Promis
       registry,
       spares,
       sink: queueListener?.sink,
-      wake: (name) => dataserver?.wake(name),
+      dataserver,
     });
   }
   addSettingsReload(reload, loaded, logger, config.incomingDir, running.tentacle);

@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Logger, type Registry, spareDirOf, SpareFiles } from './core/index.js';
 import { createDbPool } from './db/index.js';
 import {
@@ -118,7 +119,7 @@ export async function startListener(
     registry: Registry;
     spares: SpareFiles | undefined;
     sink: QueueListenerMode['sink'] | undefined;
-    wake: (name: string) => void;
+    dataserver: Dataserver | undefined;
   },
 ): Promise<void> {
   const { logger } = deps;
@@ -131,9 +132,17 @@ export async function startListener(
     registry: deps.registry,
     spares: deps.spares,
     sink: deps.sink,
+    announceStoredBytes: deps.dataserver !== undefined,
   });
-  tentacle.on('fileStored', (e: { name: string }) => {
-    deps.wake(e.name);
+  const { dataserver } = deps;
+  const spoolPath = (name: string): string => join(config.incomingDir, name);
+  tentacle.on('fileStored', (e) => {
+    // The bytes just written go to the dataserver with the wake-up, so it need not read the
+    // file back (the file stays the durable copy). Not for files of the filter folders.
+    if (e.stored && dataserver && join(e.path) === spoolPath(e.name)) {
+      dataserver.handOver(e.name, e.stored);
+    }
+    dataserver?.wake(e.name);
   });
   running.tentacle = tentacle;
   await tentacle.listen();

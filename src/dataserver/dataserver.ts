@@ -13,6 +13,7 @@ import { createSpoolDir, type SpoolDir } from './spool/spool-dir.js';
 import { packetByteBudget } from './packet-heap.js';
 import { createByteBudget, type ByteBudget } from './stages/byte-budget.js';
 import { createFileHandler } from './stages/file-handler.js';
+import { HandedBytes, type HandedFile } from './stages/handed-bytes.js';
 import { createHealth, type DataserverHealth, type PipelineHealth } from './stages/health.js';
 import { createHousekeeping, type Housekeeping } from './stages/housekeeping.js';
 import type { Intake, IntakeFile } from './stages/intake.js';
@@ -53,6 +54,11 @@ export interface Dataserver {
   /** A file was stored in the spool (Tentacle's 'fileStored'): look at it now. */
   wake(name?: string): void;
   /**
+   * The listener of this process stored `name` in the spool and still holds its bytes: keep
+   * them (within a byte budget) so the file is not read back from disk. Call before `wake`.
+   */
+  handOver(name: string, file: HandedFile): void;
+  /**
    * Resolves once the spool holds no data file and nothing is in flight; in queue mode, once
    * the workers have stopped taking jobs and the ones in flight are applied (the rest stays in
    * the queue for the other servers).
@@ -77,8 +83,15 @@ interface Stages {
   readonly housekeeping: Housekeeping;
   readonly health: DataserverHealth;
   readonly budget: ByteBudget;
+  /** Spool intake only: a queue intake's files never pass through this process's listener. */
+  readonly handed: HandedBytes | undefined;
   readonly pipeline: Pipeline;
 }
+
+/** Bytes handed over by the listener and not yet taken: at most this much memory... */
+const HANDED_MAX_BYTES = 32 * 1024 * 1024;
+/** ...and no entry older than this (a name the intake ignores, a file another server took). */
+const HANDED_MAX_AGE_MS = 60_000;
 
 /**
  * The wiring: the intake tells the pipeline when files are ready and housekeeping when a listing
@@ -130,6 +143,9 @@ function composeStages(
   const budget = createByteBudget(
     deps.byteBudget ?? packetByteBudget(config.parse, config.parseThreads, config.cacheModules),
   );
+  const handed = deps.intake
+    ? undefined
+    : new HandedBytes(Math.min(HANDED_MAX_BYTES, budget.limit), HANDED_MAX_AGE_MS);
   const handler = createFileHandler({
     store: intake.store,
     parser: deps.parser,
@@ -139,6 +155,7 @@ function composeStages(
     maxXmlSize: config.parse.maxXmlSize,
     nowSec,
     budget,
+    ...(handed ? { handed } : {}),
   });
   const pipeline: Pipeline = new Pipeline({
     intake,
@@ -152,7 +169,7 @@ function composeStages(
     maxXmlSize: config.parse.maxXmlSize,
     nowSec,
   });
-  return { log, spool, guard, intake, housekeeping, health, budget, pipeline };
+  return { log, spool, guard, intake, housekeeping, health, budget, handed, pipeline };
 }
 
 /** What the stall guard looks at and reports. */
@@ -320,6 +337,9 @@ export function createDataserver(config: DataserverConfig, deps: DataserverDeps)
     },
     wake: (name) => {
       intake.wake(name);
+    },
+    handOver: (name, file) => {
+      stages.handed?.offer(name, file);
     },
     async drain() {
       const stopped = intake.stopTaking?.();

@@ -470,7 +470,7 @@ export interface ProcessingContext {
   /** servername → tagente.server_name, new_agent event text */
   readonly serverName: string;
   /** Modules (by id) with enabled alerts: their accepted data are listed in `alertData`. */
-  readonly alertModules?: { has(moduleId: number): boolean };
+  readonly alertModules?: { has(moduleId: number): boolean } | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ export interface TentacleServerDeps {
   readonly connectionLogLevel?: ConnectionLogLevel | undefined;
   /** Takes the uploads it wants instead of the storage folder (scale-out; file-sink.ts). */
   readonly sink?: FileSink | undefined;
+  /** `fileStored` events carry the body when it was stored from memory (`stored`). */
+  readonly announceStoredBytes?: boolean | undefined;
 }
 
 export interface TentacleServerEvents {
@@ -83,6 +85,7 @@ export class TentacleServer extends EventEmitter<TentacleServerEvents> {
       },
       spares: deps.spares,
       sink: deps.sink,
+      keepStored: deps.announceStoredBytes,
     });
     this.#connectionLogLevel = deps.connectionLogLevel ?? 'debug';
     this.#authThrottle = new AuthThrottle(config.passDelayMaxMs);

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import {
   closeFd,
   closeQuietly,
+  fstatFd,
   fsyncFd,
   ftruncateFd,
   linkPath,
@@ -22,6 +23,12 @@ const SLASH = Buffer.from('/', 'latin1');
 
 function ignore(): void {
   // best-effort cleanup
+}
+
+/** A body stored from memory and the stored file's mtime (what a reader of it would see). */
+export interface StoredBody {
+  readonly bytes: Buffer;
+  readonly mtimeMs: number;
 }
 
 /**
@@ -44,12 +51,21 @@ export class SpoolTransfer {
   /** The current disk operation; abort() waits for it. */
   #op: Promise<unknown> | undefined;
   #done = false;
+  #stored: StoredBody | undefined;
 
   constructor(writer: SpoolWriter, dir: Buffer, name: Buffer) {
     this.#writer = writer;
     this.dir = dir;
     this.name = name;
     this.finalPath = Buffer.concat([dir, SLASH, name]);
+  }
+
+  /**
+   * After a commit from memory with `keepStored`: the body and the file's mtime; the file under
+   * its final name holds exactly these bytes. Otherwise undefined.
+   */
+  get stored(): StoredBody | undefined {
+    return this.#stored;
   }
 
   /** Bytes held in memory, not yet written to the temp file. */
@@ -155,13 +171,17 @@ export class SpoolTransfer {
   }
 
   async #commit(): Promise<void> {
-    const { sync, overwrite } = this.#writer.options;
+    const { sync, overwrite, keepStored } = this.#writer.options;
     try {
+      // A body still whole in memory is kept for `stored` (thread-pool twin of the inline path).
+      const whole = keepStored && this.#fd === undefined ? Buffer.concat(this.#chunks) : undefined;
+      if (whole) this.#chunks = [whole];
       await this.#flushToDisk();
       const fd = this.#fd;
       const temp = this.#tempPath;
       if (fd === undefined || temp === undefined) throw new Error('no temp file');
       if (this.#reused) await ftruncateFd(fd, this.#written);
+      const mtimeMs = whole ? (await fstatFd(fd)).mtimeMs : undefined;
       if (sync === 'always') await fsyncFd(fd);
       this.#fd = undefined;
       await closeFd(fd);
@@ -184,6 +204,7 @@ export class SpoolTransfer {
         if (sync === 'always') await this.#writer.dirSyncer.sync(this.dir);
         await unlinked;
       }
+      if (whole && mtimeMs !== undefined) this.#stored = { bytes: whole, mtimeMs };
       this.#done = true;
       this.#writer.release(this);
     } catch (err) {
@@ -232,6 +253,8 @@ export class SpoolTransfer {
         off += fs.writeSync(fd, data, off, data.length - off);
       }
       if (opened.reused) fs.ftruncateSync(fd, data?.length ?? 0);
+      // The last change of the file's content: its mtime identifies these bytes to the reader.
+      const mtimeMs = this.#writer.options.keepStored ? fs.fstatSync(fd).mtimeMs : undefined;
       if (always) {
         timing.inlineMs += performance.now() - t;
         await fsyncFd(fd);
@@ -255,6 +278,7 @@ export class SpoolTransfer {
       temp = undefined;
       timing.inlineMs += performance.now() - t;
       if (always) await this.#writer.dirSyncer.sync(this.dir);
+      if (mtimeMs !== undefined && data) this.#stored = { bytes: data, mtimeMs };
     } catch (err) {
       timing.inlineMs += performance.now() - t;
       if (fd !== undefined) closeQuietly(fd);

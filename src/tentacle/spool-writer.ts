@@ -94,6 +94,11 @@ export interface SpoolWriterOptions {
   readonly spares?: SpareFiles | undefined;
   /** Files it wants are handed to it at commit instead of being stored (file-sink.ts). */
   readonly sink?: FileSink | undefined;
+  /**
+   * Keep a stored body that was in memory, with the file's mtime, for `SpoolTransfer.stored`
+   * (`serve` hands it to its dataserver instead of that reading the file back).
+   */
+  readonly keepStored?: boolean | undefined;
 }
 
 export class SpoolWriter {

@@ -14,6 +14,7 @@ import { createInlineParser } from '../../src/dataserver/parser.js';
 import { createSpoolDir } from '../../src/dataserver/spool/spool-dir.js';
 import { createFileHandler } from '../../src/dataserver/stages/file-handler.js';
 import { createByteBudget, type ByteBudget } from '../../src/dataserver/stages/byte-budget.js';
+import { HandedBytes } from '../../src/dataserver/stages/handed-bytes.js';
 import type { IntakeFile } from '../../src/dataserver/stages/intake.js';
 import type {
   BatchWriter,
@@ -44,7 +45,10 @@ function recordingWriter(answer: WriteResult): BatchWriter & { jobs: WriteJob[] 
   };
 }
 
-function setup(t: TestContext, options: { maxXmlSize?: number; budget?: ByteBudget } = {}) {
+function setup(
+  t: TestContext,
+  options: { maxXmlSize?: number; budget?: ByteBudget; handed?: HandedBytes } = {},
+) {
   const tmp = tempDir('ti-handler-');
   t.after(() => {
     tmp.cleanup();
@@ -67,6 +71,7 @@ function setup(t: TestContext, options: { maxXmlSize?: number; budget?: ByteBudg
     maxXmlSize,
     nowSec: () => 1_709_287_500,
     ...(options.budget ? { budget: options.budget } : {}),
+    ...(options.handed ? { handed: options.handed } : {}),
   });
   const drop = (name: string, body: string): IntakeFile => {
     writeFileSync(join(tmp.path, name), body);
@@ -183,6 +188,57 @@ test('over the byte budget a file waits before it is read, and goes once the fir
     ['a1', 'a2'],
   );
   assert.deepEqual(s.left(), { spool: [], claimed: [] });
+});
+
+test('handed-over bytes of the same file are parsed instead of the disk copy; others are read', async (t) => {
+  const handed = new HandedBytes(1024 * 1024, 60_000);
+  const s = setup(t, { handed });
+  const w = recordingWriter({ status: 'committed' });
+  // The disk copy says a1, the handed bytes a2: which one reached the writer shows the source.
+  const file = s.drop('a1.1709287200.data', GOOD);
+  const a2 = Buffer.from(GOOD.replace("'a1'", "'a2'"));
+  handed.offer(file.name, { bytes: a2, mtimeMs: file.mtimeMs });
+  await s.handler.handle(file, w);
+  // Handed over for an older file of that name (another mtime): the disk is read.
+  const again = s.drop('a1.1709287500.data', GOOD);
+  handed.offer(again.name, { bytes: a2, mtimeMs: again.mtimeMs - 1000 });
+  await s.handler.handle(again, w);
+  assert.deepEqual(
+    w.jobs.map((j) => (j.kind === 'packet' ? j.packet.agentName : '')),
+    ['a2', 'a1'],
+  );
+  assert.equal(handed.held, 0, 'taken or dropped, nothing kept');
+  assert.deepEqual(s.left(), { spool: [], claimed: [] });
+  assert.deepEqual(await s.counted(), { ok: 2 });
+});
+
+test('handed-over bytes over max_xml_size are refused like a file read from disk', async (t) => {
+  const handed = new HandedBytes(1024 * 1024, 60_000);
+  const s = setup(t, { maxXmlSize: 100, handed });
+  const w = recordingWriter({ status: 'committed' });
+  const file = s.drop('a1.1709287200.data', GOOD);
+  handed.offer(file.name, { bytes: Buffer.from(GOOD), mtimeMs: file.mtimeMs });
+  await s.handler.handle(file, w);
+  const job = w.jobs[0];
+  assert.ok(job?.kind === 'event');
+  assert.match(job.event.evento, /max_xml_size/);
+});
+
+test('the hand-over holds at most its byte limit and lets old entries go', () => {
+  let now = 0;
+  const handed = new HandedBytes(10, 1000, () => now);
+  const bytes = (n: number) => Buffer.alloc(n);
+  assert.equal(handed.offer('a', { bytes: bytes(6), mtimeMs: 1 }), true);
+  assert.equal(handed.offer('b', { bytes: bytes(6), mtimeMs: 1 }), false, 'over the limit');
+  assert.equal(handed.offer('a', { bytes: bytes(4), mtimeMs: 2 }), true, 'replaces a');
+  assert.equal(handed.held, 4);
+  now = 1000;
+  assert.equal(handed.offer('c', { bytes: bytes(10), mtimeMs: 1 }), true, 'a expired');
+  assert.equal(handed.take('a', 2), undefined);
+  assert.equal(handed.take('c', 0), undefined, 'an older file of that name: not its bytes');
+  assert.equal(handed.held, 10, 'the newer upload keeps its entry for its own turn');
+  assert.equal(handed.take('c', 1)?.length, 10);
+  assert.equal(handed.held, 0);
 });
 
 async function eventually(condition: () => boolean): Promise<void> {

@@ -99,10 +99,13 @@ test(
     t.after(() => {
       tmp.cleanup();
     });
-    const port = await freePort();
+    const [port, httpPort] = [await freePort(), await freePort()];
     const serve = await startServe(
       t,
-      ['--dbname', dbName, '--tentacle_port', String(port), '--servername', 'serve01'],
+      [
+        ...['--dbname', dbName, '--tentacle_port', String(port), '--servername', 'serve01'],
+        ...['--http-port', String(httpPort)],
+      ],
       { PANDORA_INCOMINGDIR: join(tmp.path, 'data_in') },
     );
     const replies = await tentacleSend(
@@ -125,6 +128,10 @@ test(
     await waitForDatumRows(admin, dbName, 2);
     await waitFor(() => Promise.resolve(spareInodes()[0] === inode), 10_000, 'the spare back');
     assert.deepEqual(spareInodes(), [inode]);
+    // Both files were parsed from the bytes the listener handed over, not read back from disk
+    // (the second one written into a spare: its mtime after the truncation still matched).
+    const metrics = await (await fetch(`http://127.0.0.1:${String(httpPort)}/metrics`)).text();
+    assert.match(metrics, /^pandora_dataserver_handed_over_files_total 2$/m);
     await serve.stop();
   },
 );

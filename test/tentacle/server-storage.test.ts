@@ -183,6 +183,26 @@ describe('spool writer', () => {
     );
   });
 
+  test('with announceStoredBytes, a SEND stored from memory hands its bytes and the file mtime along', async (t) => {
+    const h = await startServer(t, {}, undefined, { announceStoredBytes: true });
+    const events: FileStoredEvent[] = [];
+    h.server.on('fileStored', (e) => events.push(e));
+    const peer = await h.connect();
+    const body = Buffer.from('<agent_data/>');
+    assert.equal(await upload(peer, 'st.1.data', body), 'SEND OK');
+    const stored = events[0]?.stored;
+    assert.ok(stored, 'the body came with the event');
+    assert.deepEqual(stored.bytes, readFileSync(join(h.dir, 'st.1.data')));
+    assert.deepEqual(stored.bytes, body);
+    assert.equal(stored.mtimeMs, statSync(join(h.dir, 'st.1.data')).mtimeMs);
+    // Without the option nothing is kept (and no fstat is paid).
+    const plain = await startServer(t);
+    const plainEvents: FileStoredEvent[] = [];
+    plain.server.on('fileStored', (e) => plainEvents.push(e));
+    assert.equal(await upload(await plain.connect(), 'st.2.data', body), 'SEND OK');
+    assert.equal(plainEvents[0]?.stored, undefined);
+  });
+
   test('temp files a crash left behind are removed at startup once stale; fresh ones stay', async (t) => {
     const h = await startServer(t, { filters: '.*\\.conf:conf' }, (dir) => {
       mkdirSync(join(dir, 'conf'));

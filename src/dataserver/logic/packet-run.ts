@@ -72,9 +72,13 @@ export class PacketRun implements DatumSink {
     this.#attachedRefs.add(moduleRef);
   }
 
+  hasAlerts(w: WorkingModule): boolean {
+    // The no-alert path: at most two lookups per datum, nothing allocated.
+    return (this.ctx.alertModules?.has(w.ref.id) ?? false) || this.#attachedRefs.has(w.ref);
+  }
+
   alertDatum(w: WorkingModule, d: AlertDatumFacts): void {
-    // The no-alert path: one lookup per datum, nothing allocated.
-    if (!(this.ctx.alertModules?.has(w.ref.id) ?? false) && !this.#attachedRefs.has(w.ref)) return;
+    if (!this.hasAlerts(w)) return;
     const agentText = d.epoch === this.time.epoch ? this.time.agentText : undefined;
     this.alertData.push({
       agentRef: this.agentRef,

@@ -63,6 +63,8 @@ export interface DatumSink {
   event(row: MutableEventRow): void;
   /** update_module_count = 1 on the agent. */
   markAgent(): void;
+  /** Whether the module has alerts to evaluate (asked first: most modules have none). */
+  hasAlerts(w: WorkingModule): boolean;
   /** An accepted datum updated the status row: its module's alerts may need it (alerts.md §2.1). */
   alertDatum(w: WorkingModule, datum: AlertDatumFacts): void;
 }
@@ -158,14 +160,16 @@ export function processDatum(
   if (epoch >= lastTryEpoch) {
     // Never move the status row backwards (older than the last stored row). Alerts see only
     // data that update it (D-A5), with the value and status-change time from before.
-    sink.alertDatum(w, {
-      value,
-      status: t.status,
-      epoch,
-      previousValue: row.datos,
-      lastStatusChange: row.lastStatusChange,
-      forced,
-    });
+    if (sink.hasAlerts(w)) {
+      sink.alertDatum(w, {
+        value,
+        status: t.status,
+        epoch,
+        previousValue: row.datos,
+        lastStatusChange: row.lastStatusChange,
+        forced,
+      });
+    }
     writeStatusRow(t, escalated.warningCount, save);
   }
 

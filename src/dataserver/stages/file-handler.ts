@@ -1,4 +1,4 @@
-import { Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { ErrorCode, PandoraError, describeError } from '../../core/index.js';
 import { fitPacketToSchema } from '../logic/schema-fit.js';
 import type { PacketParser, ParseResult } from '../parser.js';
@@ -6,6 +6,7 @@ import { fileIdentity } from '../spool/file-identity.js';
 import type { BatchWriter } from '../writer/batch-writer.js';
 import { toParseFailure } from '../xml/index.js';
 import type { ByteBudget } from './byte-budget.js';
+import type { HandedBytes } from './handed-bytes.js';
 import { refuseFile, submitPacket, type DisposalDeps } from './file-disposal.js';
 import { collectedGauge } from './health.js';
 import type { IntakeFile } from './intake.js';
@@ -16,6 +17,8 @@ export interface FileHandlerDeps extends DisposalDeps {
   readonly maxXmlSize: number;
   /** Bytes of files read and not yet finished (packetByteBudget); none = unbounded. */
   readonly budget?: ByteBudget;
+  /** Bytes the listener of this process wrote and handed over; absent or missing: read the disk. */
+  readonly handed?: HandedBytes;
 }
 
 /**
@@ -31,7 +34,11 @@ export interface FileHandler {
 }
 
 /** The parse-time histogram, and the byte budget's gauges when there is a budget. */
-function fileHandlerMetrics(registry: Registry, budget: ByteBudget | undefined): Histogram {
+function fileHandlerMetrics(
+  registry: Registry,
+  budget: ByteBudget | undefined,
+  handed: HandedBytes | undefined,
+): { parseDuration: Histogram; handedTaken: Counter | undefined } {
   const parseDuration = new Histogram({
     name: 'pandora_dataserver_xml_parse_duration_seconds',
     help: 'Time to parse one agent XML file',
@@ -52,7 +59,19 @@ function fileHandlerMetrics(registry: Registry, budget: ByteBudget | undefined):
       () => budget.waiting,
     );
   }
-  return parseDuration;
+  if (!handed) return { parseDuration, handedTaken: undefined };
+  collectedGauge(
+    registry,
+    'pandora_dataserver_handed_over_bytes',
+    'Bytes of stored files the listener handed to the dataserver, not yet taken (bounded)',
+    () => handed.held,
+  );
+  const handedTaken = new Counter({
+    name: 'pandora_dataserver_handed_over_files_total',
+    help: 'Files parsed from the bytes the listener handed over instead of a read of the spool',
+    registers: [registry],
+  });
+  return { parseDuration, handedTaken };
 }
 
 /** The packet in a file's bytes, or the refusal of a file too large to read; timed. */
@@ -80,9 +99,27 @@ async function parseFile(
   return parsed;
 }
 
+/**
+ * The claimed file's bytes: those the listener handed over when they are the file's (no disk
+ * read), else read from the store. Either way within the byte budget and max_xml_size.
+ */
+async function readClaimed(
+  deps: FileHandlerDeps,
+  file: IntakeFile,
+  admit: ((size: number) => Promise<void>) | undefined,
+  taken: Counter | undefined,
+): Promise<Buffer | { tooLarge: number }> {
+  const handed = deps.handed?.take(file.name, file.mtimeMs);
+  if (handed === undefined) return deps.store.readClaimed(file.name, deps.maxXmlSize, admit);
+  taken?.inc();
+  if (handed.length > deps.maxXmlSize) return { tooLarge: handed.length };
+  await admit?.(handed.length);
+  return handed;
+}
+
 export function createFileHandler(deps: FileHandlerDeps): FileHandler {
   const { store, log, results, budget } = deps;
-  const parseDuration = fileHandlerMetrics(deps.registry, budget);
+  const { parseDuration, handedTaken } = fileHandlerMetrics(deps.registry, budget, deps.handed);
 
   /** Parses a file read within the budget, fits it to the schema and sends it on its way. */
   async function ingest(
@@ -104,6 +141,7 @@ export function createFileHandler(deps: FileHandlerDeps): FileHandler {
   return {
     async handle(file, w) {
       if (!file.recovered && !(await store.claim(file.name))) {
+        deps.handed?.drop(file.name);
         results.labels('lost').inc(); // another process claimed it first
         return;
       }
@@ -115,7 +153,7 @@ export function createFileHandler(deps: FileHandlerDeps): FileHandler {
       try {
         let read: Buffer | { tooLarge: number };
         try {
-          read = await store.readClaimed(file.name, deps.maxXmlSize, budget && admit);
+          read = await readClaimed(deps, file, budget && admit, handedTaken);
         } catch (err) {
           log.error({ err: describeError(err), file: file.name }, 'cannot read claimed file');
           results.labels('error').inc();

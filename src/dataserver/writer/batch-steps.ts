@@ -177,7 +177,8 @@ export async function runLogic(
     startedAtSec: config.startedAtSec,
     serverId: config.serverId,
     serverName: config.serverName,
-    ...(at.alertModules === undefined ? {} : { alertModules: at.alertModules }),
+    // Always set (one object shape for the per-datum code), undefined when no module has alerts.
+    alertModules: at.alertModules,
   };
   return jobs.map((j) => {
     if (j.kind !== 'packet') return undefined;

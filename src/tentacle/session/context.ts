@@ -3,6 +3,7 @@ import type { AuthThrottle } from '../auth-throttle.js';
 import type { ByteBudget } from '../memory-budget.js';
 import type { TentacleMetrics } from '../metrics.js';
 import type { TentacleConfig } from '../options.js';
+import type { StoredBody } from '../spool-transfer.js';
 import type { SpoolWriter } from '../spool-writer.js';
 
 /** Emitted after a file is in place under its final name (durable under `sync always`). */
@@ -18,6 +19,11 @@ export interface FileStoredEvent {
   readonly compressed: boolean;
   /** Peer address (no port). */
   readonly peer: string;
+  /**
+   * With `announceStoredBytes`: the stored body and the file's mtime when it was stored from
+   * memory (plain SEND of a body that fit in memory); the file holds exactly these bytes.
+   */
+  readonly stored?: StoredBody | undefined;
 }
 
 /** Limits how many whole files (ZSEND after decompression, ZRECV before compression) are in memory at once. */

@@ -286,6 +286,7 @@ function reportStored(session: SessionCore, upload: Upload, size: number): void 
       size,
       compressed: upload.kind.compressed,
       peer: session.peer,
+      stored: upload.spool?.stored,
     });
   }
 }
