@@ -26,7 +26,8 @@ import { encodeQueuePayload, QueueMode } from './queue-row.js';
 import {
   alertNumber,
   alertText,
-  buildAlertRecord,
+  evaluationRecord,
+  fullAlertRecord,
   templateType,
   textOf,
   withCounters,
@@ -44,6 +45,11 @@ import {
 import type { AlertWarmUp } from './warm-up.js';
 
 const UNKNOWN_PATH_TYPES: readonly TemplateType[] = ['unknown', 'not_normal'];
+
+/** Results that write a queue row or an event (and so need the full alert record). */
+function actsOn(rc: Evaluation['rc']): boolean {
+  return rc === AlertResult.Fire || rc === AlertResult.Recover || rc === AlertResult.Cease;
+}
 
 /** Everything the batch knows about one accepted datum (§2.1 step 6). */
 export interface AlertDatumContext {
@@ -208,7 +214,7 @@ export class AlertEngine {
       if (Number(alertRow['id_agent_module']) !== ctx.moduleId) continue;
       const template = defs.templates.get(Number(alertRow['id_alert_template']));
       if (template === undefined) continue; // a template newer than the cache: next refresh
-      const record = buildAlertRecord(alertRow, template);
+      const record = evaluationRecord(alertRow, template);
       const type = templateType(record);
       if (ctx.onlyTypes !== undefined && (type === undefined || !ctx.onlyTypes.includes(type)))
         continue;
@@ -222,13 +228,18 @@ export class AlertEngine {
         timeSource: this.deps.config.timeSource,
       });
       outcome.evaluated++;
+      // The full record only for what executes or writes an event, from the row as evaluated.
+      const full = actsOn(evaluation.rc)
+        ? { ...evaluation, record: fullAlertRecord(alertRow, template, evaluation.record) }
+        : undefined;
       const update = counterUpdate(evaluation, now);
       if (flipsFiredState(alertNumber(alertRow, 'times_fired'), update)) flagAgent = true;
       if (update !== undefined) {
         await writeCounters(conn, record.id_template_module, update);
         Object.assign(alertRow, update); // a locked row of the batch stays current
       }
-      await this.execute(conn, ctx, { agent, module, defs, evaluation, now, outcome });
+      if (full !== undefined)
+        await this.execute(conn, ctx, { agent, module, defs, evaluation: full, now, outcome });
     }
     if (flagAgent) await flagAlertCount(conn, ctx.agentId);
     return outcome;
