@@ -17,9 +17,11 @@ import {
 } from '../lib/index.js';
 import { createCommitWatcher, type CommitWatcher } from '../load/commit-watcher.js';
 import {
+  countsByLabel,
   countsByResult,
   FILES_PROCESSED,
   QUEUE_GAUGES,
+  TENTACLE_REJECTIONS,
   scrapeMetrics,
 } from '../load/metrics-scraper.js';
 import { openRawConnection } from '../load/raw-tentacle.js';
@@ -38,6 +40,7 @@ export interface PassResult {
   readonly acked: number;
   readonly committed: number;
   readonly failed: number;
+  /** Sends the load driver repeated after a failed attempt (a refused or reset connection). */
   readonly retries: number;
   readonly complete: boolean;
   /** First send to last `SEND OK`. */
@@ -60,6 +63,8 @@ export interface PassResult {
   readonly serverRssBytes: number | undefined;
   /** Files the server finished during the pass by result, from its /metrics (when scraped). */
   readonly serverFiles: Readonly<Record<string, number>> | undefined;
+  /** Connections/commands the server refused during the pass, by reason (when scraped). */
+  readonly serverRejections: Readonly<Record<string, number>> | undefined;
   /** How long each database poll took: the bench's own load on the database. */
   readonly pollMs: Summary;
   readonly errors: readonly string[];
@@ -308,6 +313,7 @@ export async function runPass(
   const redisCpu0 = snapshotCpu(target.redisPid);
   const benchCpu0 = process.cpuUsage();
   const filesBefore = await serverFileCounts(target.metricsUrl);
+  const rejectionsBefore = await serverRejectionCounts(target.metricsUrl);
   const startMs = performance.now();
   let acked = 0;
   let lastAckMs = startMs;
@@ -426,6 +432,10 @@ export async function runPass(
   for (const [result, n] of Object.entries(serverFiles ?? {})) {
     if (result !== 'ok' && n > 0) errors.push(`server finished ${n} file(s) as ${result}`);
   }
+  const serverRejections = diffCounts(
+    rejectionsBefore,
+    await serverRejectionCounts(target.metricsUrl),
+  );
   const historyRows = await watcher.countHistoryRows(pass.epoch);
   const latencies: number[] = [];
   for (let i = 0; i < agentCount; i++) {
@@ -461,9 +471,18 @@ export async function runPass(
     benchCpuPercent: cpuPercent(0, benchCpuSeconds, endMs - startMs) ?? 0,
     serverRssBytes: snapshot?.rssBytes,
     serverFiles,
+    serverRejections,
     pollMs: roundSummary(summarize(pollDurations)),
     errors: [...errors, ...sent.errors],
   };
+}
+
+async function serverRejectionCounts(
+  url: string | undefined,
+): Promise<Record<string, number> | undefined> {
+  if (url === undefined) return undefined;
+  const samples = await scrapeMetrics(url, [TENTACLE_REJECTIONS]);
+  return samples ? countsByLabel(samples, TENTACLE_REJECTIONS, 'reason') : undefined;
 }
 
 async function serverFileCounts(
@@ -572,7 +591,22 @@ function describePass(p: PassResult): string {
     `${formatNumber(p.valuesPerSec)} values/s, latency p50 ${formatNumber(p.latencyMs.p50)} ms ` +
     `p99 ${formatNumber(p.latencyMs.p99)} ms, DB poll p50 ${formatNumber(p.pollMs.p50)} ms` +
     (p.complete ? '' : ' (INCOMPLETE)') +
+    describeRetries(p) +
     (p.errors.length > 0 ? ` errors: ${p.errors.join('; ')}` : '')
+  );
+}
+
+/**
+ * Retries and server refusals, always shown when there were any: each costs CPU on both sides
+ * and a pass whose packets all commit would otherwise hide them.
+ */
+export function describeRetries(p: Pick<PassResult, 'retries' | 'serverRejections'>): string {
+  const refused = Object.entries(p.serverRejections ?? {})
+    .map(([reason, n]) => `${formatNumber(n)} ${reason}`)
+    .join(', ');
+  if (p.retries === 0 && refused === '') return '';
+  return (
+    `, ${formatNumber(p.retries)} retries` + (refused === '' ? '' : `, server refused ${refused}`)
   );
 }
 

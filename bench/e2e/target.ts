@@ -113,10 +113,7 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
     if (!options.keepDb) await dropDatabase(db);
   };
   const database = { host: db.host, port: db.port, user: db.user, password: db.password, name };
-  // Like `-c` for the Perl server: sized to the load, unless the user sets it.
-  const serverArgs = options.serverArgs.some((a) => a.startsWith('--tentacle-max-connections'))
-    ? [...options.serverArgs]
-    : [`--tentacle-max-connections=${String(options.concurrency)}`, ...options.serverArgs];
+  const serverArgs = [...connectionLimitArgs(options), ...options.serverArgs];
   const common = {
     database,
     nodeArgs: options.serverNodeArgs,
@@ -192,6 +189,28 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
     },
     close: cleanup,
   };
+}
+
+/**
+ * The self-started server's connection caps, unless the user sets them. `-c` is sized to the
+ * load, as for the Perl server. The per-address cap is off: every simulated agent connects
+ * from 127.0.0.1, unlike a real fleet, and with one file per connection an agent that QUITs
+ * and reconnects at once arrives before the server has read the QUIT, so a cap equal to the
+ * concurrency refuses it (ECONNRESET, then a retry that costs CPU on both sides).
+ */
+function connectionLimitArgs(options: TargetOptions): string[] {
+  const given = (flag: string): boolean =>
+    options.serverArgs.some((a) => a === flag || a.startsWith(`${flag}=`));
+  return [
+    ...(given('--tentacle-max-connections')
+      ? []
+      : [`--tentacle-max-connections=${String(options.concurrency)}`]),
+    // Older builds (`--server-entry`) have no such cap, nor the flag.
+    ...(given('--tentacle-max-connections-per-address') ||
+    !serveSupportsFlag('tentacle-max-connections-per-address', options.serverEntry)
+      ? []
+      : ['--tentacle-max-connections-per-address=0']),
+  ];
 }
 
 function countDataFiles(dir: string): number | undefined {

@@ -13,6 +13,9 @@ export const QUEUE_GAUGES = [
 /** Files finished by the server, labelled by result (ok, badxml, error, …). */
 export const FILES_PROCESSED = 'pandora_dataserver_files_processed_total';
 
+/** Connections and commands the Tentacle server refused, labelled by reason. */
+export const TENTACLE_REJECTIONS = 'pandora_tentacle_rejections_total';
+
 const SCRAPE_TIMEOUT_MS = 1000;
 
 /**
@@ -41,9 +44,18 @@ export function countsByResult(
   samples: ReadonlyMap<string, number>,
   name: string,
 ): Record<string, number> {
+  return countsByLabel(samples, name, 'result');
+}
+
+/** The labelled samples of a counter keyed by one label's value (`reason`, `result`, …). */
+export function countsByLabel(
+  samples: ReadonlyMap<string, number>,
+  name: string,
+  label: string,
+): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const [key, value] of samples) {
-    const match = new RegExp(`^${name}\\{.*result="([^"]*)".*\\}$`).exec(key);
+    const match = new RegExp(`^${name}\\{(?:.*,)?${label}="([^"]*)".*\\}$`).exec(key);
     if (match?.[1] !== undefined) counts[match[1]] = value;
   }
   return counts;

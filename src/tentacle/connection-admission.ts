@@ -136,15 +136,26 @@ export class ConnectionAdmission {
     );
   };
 
-  /** Counts the connection against its client's address until it closes; false = refused. */
+  /**
+   * Counts the connection against its client's address until the server has ended its side
+   * ('finish': our FIN is out, e.g. after QUIT) or the socket closes, whichever comes first;
+   * false = refused. Not waiting for the peer's FIN matters: an agent that sees our FIN and
+   * reconnects at once may be accepted before its old socket's EOF is read, and would be
+   * refused at the cap. A peer that keeps a finished socket open holds it at most the
+   * session's linger time. (A TLS session ends on its own socket, so there only 'close' counts.)
+   */
   #holdAddressShare(raw: net.Socket, client: ClientAddress): boolean {
     if (!this.#perAddress.tryAcquire(client.address)) {
       this.#refuseOverAddressCap(raw, client);
       return false;
     }
-    raw.once('close', () => {
+    const release = (): void => {
+      raw.off('finish', release);
+      raw.off('close', release);
       this.#perAddress.release(client.address);
-    });
+    };
+    raw.once('finish', release);
+    raw.once('close', release);
     return true;
   }
 

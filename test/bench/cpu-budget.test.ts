@@ -41,6 +41,7 @@ function pass(
     benchCpuPercent: cpu.bench,
     serverRssBytes: undefined,
     serverFiles: undefined,
+    serverRejections: undefined,
     pollMs: none,
     errors: [],
   };

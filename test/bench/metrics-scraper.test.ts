@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { countsByResult, parsePrometheusText } from '../../bench/load/metrics-scraper.js';
+import {
+  countsByLabel,
+  countsByResult,
+  parsePrometheusText,
+} from '../../bench/load/metrics-scraper.js';
 
 const SAMPLE = `# HELP pandora_dataserver_spool_files Data files known to the queue
 # TYPE pandora_dataserver_spool_files gauge
@@ -22,5 +26,18 @@ test('Prometheus text: sums over labels, labelled samples by result', () => {
   assert.deepEqual(countsByResult(samples, 'pandora_dataserver_files_processed_total'), {
     ok: 2990,
     badxml: 10,
+  });
+});
+
+test('Prometheus text: labelled samples by another label (Tentacle rejections by reason)', () => {
+  const text = [
+    'pandora_tentacle_rejections_total{reason="ERR_TENTACLE_ADDRESS_LIMIT"} 238',
+    'pandora_tentacle_rejections_total{listener="a",reason="ERR_TENTACLE_TIMEOUT"} 2',
+    'pandora_tentacle_rejections_total{subreason="x"} 5',
+  ].join('\n');
+  const samples = parsePrometheusText(text, ['pandora_tentacle_rejections_total']);
+  assert.deepEqual(countsByLabel(samples, 'pandora_tentacle_rejections_total', 'reason'), {
+    ERR_TENTACLE_ADDRESS_LIMIT: 238,
+    ERR_TENTACLE_TIMEOUT: 2,
   });
 });

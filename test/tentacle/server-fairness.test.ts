@@ -219,6 +219,24 @@ describe('connections per client address', () => {
     assert.match(text, /reason="ERR_TENTACLE_ADDRESS_LIMIT"} 1$/m);
   });
 
+  test('an agent that QUITs, sees the server close and reconnects at once is admitted at the cap', async (t) => {
+    // Fair only once the server has closed: a client that reconnects right after writing QUIT
+    // (what the bench's load driver did) races the server's read of that QUIT and may be refused.
+    const cap = 64;
+    const h = await startServer(t, { maxConnectionsPerAddress: cap, firstByteTimeoutSec: 60 });
+    for (let i = 0; i < cap - 1; i++) await h.connect({ localAddress: AGENT });
+    await waitFor(() => h.server.activeConnections() === cap - 1, 5000);
+    for (let round = 0; round < 20; round++) {
+      const agent = await h.connect({ localAddress: AGENT });
+      await runSteps(agent, [...uploadSteps(`agent-${String(round)}.data`, 'ok')]);
+      agent.write('QUIT\n');
+      await agent.expectClose(2000);
+      agent.destroy();
+    }
+    assert.equal(h.files().length, 20);
+    assert.equal(rejections(h, RejectReason.AddressLimit), 0);
+  });
+
   test('waiting connections count toward the cap', async (t) => {
     const h = await startServer(t, {
       maxConnections: 1,
