@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { ErrorCode, type Logger } from '../core/index.js';
 import type { PacketParser, ParseResult } from './parser.js';
-import type { ParseOptions, ParseRequest, ParseResponse } from './types.js';
+import { decodeParseReply } from './parse-worker.js';
+import type { ParseOptions, ParseReply, ParseRequest } from './types.js';
 
 interface Task {
   readonly request: ParseRequest;
@@ -118,7 +119,7 @@ class WorkerParsePool implements PacketParser {
   #spawn(): Slot {
     const worker = this.#options.spawn();
     const slot: Slot = { worker, busy: new Map(), messages: 0, isolating: false };
-    worker.on('message', (reply: ParseResponse | ParseResponse[]) => {
+    worker.on('message', (reply: ParseReply | ParseReply[]) => {
       this.#onReply(slot, reply);
     });
     worker.on('error', (err) => {
@@ -131,13 +132,14 @@ class WorkerParsePool implements PacketParser {
     return slot;
   }
 
-  #onReply(slot: Slot, reply: ParseResponse | ParseResponse[]): void {
+  #onReply(slot: Slot, reply: ParseReply | ParseReply[]): void {
     slot.messages = Math.max(0, slot.messages - 1);
     if (slot.messages === 0) slot.isolating = false;
-    for (const msg of Array.isArray(reply) ? reply : [reply]) {
-      const task = slot.busy.get(msg.id);
+    for (const wire of Array.isArray(reply) ? reply : [reply]) {
+      const task = slot.busy.get(wire.id);
       if (!task) continue;
-      slot.busy.delete(msg.id);
+      slot.busy.delete(wire.id);
+      const msg = decodeParseReply(wire);
       task.resolve('packet' in msg ? { packet: msg.packet } : { error: msg.error });
     }
     this.#dispatch();

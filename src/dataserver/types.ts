@@ -753,3 +753,9 @@ export interface ParseRequest {
 export type ParseResponse =
   | { readonly id: number; readonly packet: AgentPacket }
   | { readonly id: number; readonly error: ParseFailure };
+
+/**
+ * What a parse worker posts for one request: a ParseResponse, or the packet as JSON text
+ * (`decodeParseReply` in parse-worker.ts turns it back into a ParseResponse).
+ */
+export type ParseReply = ParseResponse | { readonly id: number; readonly packetJson: string };

@@ -105,3 +105,13 @@ test('small groups go to the upsert instead of one statement each', () => {
   assert.match(statements[0] ?? '', /^INSERT INTO tagente_estado .* ON DUPLICATE KEY UPDATE/s);
   assert.deepEqual(statusUpdateStatements([write(1, BASE, BASE)]), []);
 });
+
+test('rows of two packets that alternate are grouped by their values, not by their order', () => {
+  // Both packets change the same columns (their times), to different values.
+  const writes: StatusWrite[] = [];
+  for (let id = 1; id <= 8; id++) writes.push(write(id, BASE, tick(BASE, id % 2 === 1 ? 60 : 120)));
+  const statements = statusUpdateStatements(writes);
+  assert.equal(statements.length, 2);
+  assert.match(statements[0] ?? '', /03:01:00'.* IN \(1,3,5,7\)$/);
+  assert.match(statements[1] ?? '', /03:02:00'.* IN \(2,4,6,8\)$/);
+});

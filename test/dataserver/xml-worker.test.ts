@@ -6,9 +6,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Worker } from 'node:worker_threads';
-import { parseRequest, spawnParseWorker } from '../../src/dataserver/parse-worker.js';
+import {
+  decodeParseReply,
+  encodeParseReply,
+  parseRequest,
+  spawnParseWorker,
+} from '../../src/dataserver/parse-worker.js';
 import { createSpoolDir } from '../../src/dataserver/spool/spool-dir.js';
-import type { ParseRequest, ParseResponse } from '../../src/dataserver/types.js';
+import type { ParseReply, ParseRequest, ParseResponse } from '../../src/dataserver/types.js';
 import { DEFAULT_PARSE_OPTIONS } from '../../src/dataserver/xml/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -91,8 +96,8 @@ describe('parse worker', () => {
     const responses: ParseResponse[] = [];
     const all = requests();
     const done = new Promise<void>((resolve) => {
-      worker.on('message', (m: ParseResponse) => {
-        responses.push(m);
+      worker.on('message', (m: ParseReply) => {
+        responses.push(decodeParseReply(m));
         if (responses.length === all.length) resolve();
       });
     });
@@ -107,8 +112,10 @@ describe('parse worker', () => {
     const reply = once(worker, 'message');
     const batch = [...requests(), { id: 99, nonsense: true }];
     worker.postMessage(batch);
-    const [answers] = (await reply) as [ParseResponse[]];
-    assert.ok(Array.isArray(answers));
+    const [replies] = (await reply) as [ParseReply[]];
+    assert.ok(Array.isArray(replies));
+    assert.ok('packetJson' in (replies[0] ?? {}), 'a packet travels as JSON text');
+    const answers = replies.map(decodeParseReply);
     assert.deepEqual(
       answers.map((a) => a.id),
       [1, 2, 3, 4, 6, 99],
@@ -125,8 +132,52 @@ describe('parse worker', () => {
     assert.ok('error' in m);
     const next = once(worker, 'message');
     worker.postMessage(requests()[1]);
-    const [ok] = (await next) as [ParseResponse];
-    assert.ok('packet' in ok);
+    const [ok] = (await next) as [ParseReply];
+    assert.ok('packet' in decodeParseReply(ok));
+  });
+});
+
+/** Every property of `a` and `b` reads the same (an absent property reads as undefined). */
+function readsTheSame(a: unknown, b: unknown, path = 'packet'): void {
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) {
+    assert.equal(b, a, path);
+    return;
+  }
+  assert.equal(Array.isArray(b), Array.isArray(a), path);
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  for (const key of new Set([...Object.keys(ra), ...Object.keys(rb)]))
+    readsTheSame(ra[key], rb[key], `${path}.${key}`);
+}
+
+describe('parse worker replies', () => {
+  const parse = (xml: string): ParseResponse =>
+    parseRequest({ id: 5, bytes: owned(xml), info: INFO, options: DEFAULT_PARSE_OPTIONS });
+
+  it('a packet sent as JSON text reads back the same, undefined fields included', () => {
+    const response = parse(
+      "<agent_data agent_name='a' interval='60' os_name='Linux'><module><name>m</name>" +
+        '<type>generic_data</type><data>7</data><min_warning>5</min_warning></module>' +
+        '<module><name>l</name><datalist><data><value>1</value><timestamp>bad</timestamp></data></datalist></module></agent_data>',
+    );
+    const reply = encodeParseReply(response);
+    assert.ok('packetJson' in reply);
+    const decoded = decodeParseReply(structuredClone(reply));
+    assert.ok('packet' in response && 'packet' in decoded);
+    readsTheSame(response.packet, decoded.packet);
+  });
+
+  it('a packet whose JSON would hold null goes by structured clone', () => {
+    const response = parse("<agent_data agent_name='null'/>");
+    const reply = encodeParseReply(response);
+    assert.ok('packet' in reply);
+    assert.equal(reply.packet.agentName, 'null');
+    assert.equal(decodeParseReply(reply), reply);
+  });
+
+  it('errors go as they are', () => {
+    const response = parse("<agent_data agent_name='x'><module>");
+    assert.equal(encodeParseReply(response), response);
   });
 });
 

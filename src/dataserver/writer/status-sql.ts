@@ -91,6 +91,32 @@ function changedColumns(next: ModuleStatus, stored: ModuleStatus): string {
   return set;
 }
 
+/** Bit i set: column STATUS_VALUE_OF[i] of `next` differs from `stored` (0 when none does). */
+function changedMask(next: ModuleStatus, stored: ModuleStatus): number {
+  let mask = 0;
+  for (let i = 0; i < STATUS_VALUE_OF.length; i++) {
+    const value = STATUS_VALUE_OF[i];
+    if (value !== undefined && value(next) !== value(stored)) mask |= 1 << i;
+  }
+  return mask;
+}
+
+/** `a` and `b` hold the same values in the columns of `mask`: the same `SET` clause. */
+function sameInColumns(mask: number, a: ModuleStatus, b: ModuleStatus): boolean {
+  for (let i = 0; i < STATUS_VALUE_OF.length; i++) {
+    const value = STATUS_VALUE_OF[i];
+    if ((mask & (1 << i)) !== 0 && value !== undefined && value(a) !== value(b)) return false;
+  }
+  return true;
+}
+
+/** The group a row joined last: the next row of the same packet most often joins it too. */
+interface RecentGroup {
+  readonly mask: number;
+  readonly status: ModuleStatus;
+  readonly rows: StatusWrite[];
+}
+
 const STATUS_UPSERT_HEAD = `INSERT INTO tagente_estado (${STATUS_COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES `;
 const STATUS_UPSERT_TAIL = ` ON DUPLICATE KEY UPDATE ${STATUS_COLUMNS.slice(1)
   .map((c) => `\`${c}\` = VALUES(\`${c}\`)`)
@@ -101,16 +127,29 @@ export function statusUpdateStatements(writes: readonly StatusWrite[]): string[]
   const full: unknown[][] = [];
   /** `SET` clause → the rows that need exactly it. */
   const groups = new Map<string, StatusWrite[]>();
+  // Rows of one packet mostly change alike (the packet's times), so a row is first compared,
+  // value by value, with the group the previous row joined; only a row that differs from it
+  // builds its SET text to find or start its group (equal values give equal text).
+  let recent: RecentGroup | undefined;
   for (const w of writes) {
     if (w.stored === undefined || w.statusRef.id === 0) {
       full.push(statusRow(w));
       continue;
     }
+    const mask = changedMask(w.status, w.stored);
+    if (mask === 0) continue; // the stored row already says exactly this
+    if (recent?.mask === mask && sameInColumns(mask, recent.status, w.status)) {
+      recent.rows.push(w);
+      continue;
+    }
     const set = changedColumns(w.status, w.stored);
-    if (set === '') continue; // the stored row already says exactly this
-    const group = groups.get(set);
-    if (group === undefined) groups.set(set, [w]);
-    else group.push(w);
+    let group = groups.get(set);
+    if (group === undefined) {
+      group = [];
+      groups.set(set, group);
+    }
+    group.push(w);
+    recent = { mask, status: w.status, rows: group };
   }
   const sql: string[] = [];
   for (const [set, group] of groups) {
