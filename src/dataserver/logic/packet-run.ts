@@ -17,7 +17,7 @@ import type {
 } from '../types.js';
 import { classifyModuleType } from '../../pandora/index.js';
 import type { MutableEventRow } from './events.js';
-import { initialStatus } from './module-config.js';
+import { copyStatus, initialStatus } from './module-config.js';
 import type { AlertDatumFacts, DatumSink, WorkingModule } from './process-datum.js';
 import { formatLocalDateTime } from './time.js';
 
@@ -133,7 +133,8 @@ export class PacketRun implements DatumSink {
       nameEncoded: state.nameEncoded,
       config: state.config,
       type: classifyModuleType(state.config.typeName),
-      status: state.status !== undefined ? { ...state.status } : initialStatus(state.config.typeId),
+      status:
+        state.status !== undefined ? copyStatus(state.status) : initialStatus(state.config.typeId),
       storedStatus: state.status,
       statusExists: state.status !== undefined,
       // D-7: a missing status row is recreated.
