@@ -22,7 +22,7 @@ import {
 } from '../lib/index.js';
 import type { E2eOptions } from './options.js';
 import { runSoak, type SoakResult, type SoakSample } from './soak.js';
-import type { Trend } from './soak-trend.js';
+import { memoryVerdict, type Trend } from './soak-trend.js';
 
 export async function runSoakBench(
   options: E2eOptions & { soakMs: number },
@@ -33,6 +33,7 @@ export async function runSoakBench(
 ): Promise<number> {
   const result = await runSoak(options, log, stop);
   console.log(formatTable(trendRows(result.trends)));
+  console.log(memoryVerdict(result.trends).replaceAll('**', ''));
   console.log(ledgerLine(result));
   for (const error of result.errors) console.log(`error: ${error}`);
   const stem = resultStem('soak');
@@ -128,6 +129,9 @@ export function soakSvgs(r: SoakResult): { resources: string; latency: string } 
       yLabel: 'MB, CPU %, load × 10',
       series: [
         { name: 'server RSS MB', points: pick('serverRssMB') },
+        { name: 'heap used MB', points: pick('heapUsedMB') },
+        { name: 'heap committed MB', points: pick('heapCommittedMB') },
+        { name: 'external MB', points: pick('externalMB') },
         { name: 'server CPU %', points: pick('serverCpuPercent') },
         { name: 'MariaDB CPU %', points: pick('dbCpuPercent') },
         { name: 'load average × 10', points: pick('loadAverage1m', 10) },
@@ -197,7 +201,8 @@ export function soakMarkdown(
     '',
     formatMarkdownTable(trendRows(r.trends)),
     '',
-    `- RSS: **${flat('server RSS')}**; commit latency p50 **${flat('commit latency p50')}**, ` +
+    `- Memory: ${memoryVerdict(r.trends)}.`,
+    `- Commit latency p50 **${flat('commit latency p50')}**, ` +
       `p99 **${flat('commit latency p99')}** (whole soak: p50 ${formatNumber(r.soakLatencyMs.p50)} ms, ` +
       `p99 ${formatNumber(r.soakLatencyMs.p99)} ms over ${formatNumber(r.soakLatencyMs.count)} packets).`,
     `- Unknown modules: at most ${formatNumber(maxUnknown)} of ${formatNumber(r.moduleCount)} ` +
@@ -206,7 +211,7 @@ export function soakMarkdown(
     `- ${ledgerLine(r)}.`,
     ...(r.errors.length > 0 ? [`- Errors: ${r.errors.join('; ')}`] : []),
     '',
-    `![Soak: server RSS and CPU, MariaDB CPU and the load average over time](${charts.resources})`,
+    `![Soak: server RSS, V8 heap (used, committed), external memory and CPU, MariaDB CPU and the load average over time](${charts.resources})`,
     '',
     `![Soak: commit latency, backlog and unknown modules over time](${charts.latency})`,
     '',

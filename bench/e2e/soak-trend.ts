@@ -132,3 +132,31 @@ export function describeTrend(
     verdict: trendVerdict(fit, durationSec),
   };
 }
+
+/**
+ * The soak's memory line. The live heap (`heap used`) decides a leak: RSS follows V8's committed
+ * heap, which grows and shrinks as V8 settles under its limit while the live data stays flat.
+ * Without heap samples (a server without /metrics) RSS is all there is.
+ */
+export function memoryVerdict(trends: readonly Trend[]): string {
+  const verdictOf = (metric: string): TrendVerdict | undefined =>
+    trends.find((t) => t.metric === metric)?.verdict;
+  const rss = verdictOf('server RSS') ?? 'too few samples';
+  const used = verdictOf('heap used');
+  if (used === undefined || used === 'too few samples') {
+    return `leak judged on RSS alone (no heap samples from /metrics): RSS **${rss}**`;
+  }
+  const committed = verdictOf('heap committed') ?? 'too few samples';
+  const external = verdictOf('external');
+  const others =
+    `RSS **${rss}**, heap committed **${committed}**` +
+    (external === undefined || external === 'too few samples' ? '' : `, external **${external}**`);
+  if (used === 'rising') return `possible leak: live heap (heap used) **rising**; ${others}`;
+  const why =
+    rss !== 'rising'
+      ? ''
+      : committed === 'rising'
+        ? ' (RSS follows the committed heap as V8 settles, not the live data)'
+        : ' (RSS grows outside the live heap)';
+  return `no leak: live heap (heap used) **${used}**, which decides; ${others}${why}`;
+}

@@ -2,13 +2,15 @@
  * `npm run bench -- --soak DURATION`: the capacity study's stability check. After the creation
  * pass (and, without --rate, one full-speed steady pass to learn the capacity), the fleet sends
  * pass after pass paced at a fixed share of that rate until the duration is up. Every
- * --soak-sample the server's RSS and CPU, MariaDB's CPU, the commit latency of the window, the
+ * --soak-sample the server's RSS and CPU, its V8 heap (used, committed) and external memory from
+ * its /metrics when it has one, MariaDB's CPU, the commit latency of the window, the
  * backlog, the modules in unknown state and the load average are sampled; the report fits each
  * against time (`soak-trend.ts`) and checks that the ledger holds every acknowledged packet.
  */
 import { loadavg } from 'node:os';
 import mysql from 'mysql2/promise';
 import { formatNumber, readProcSnapshot, summarize } from '../lib/index.js';
+import { EXTERNAL_MEMORY, HEAP_TOTAL, HEAP_USED, scrapeMetrics } from '../load/metrics-scraper.js';
 import type { E2eOptions } from './options.js';
 import { describeTrend, type Trend } from './soak-trend.js';
 import { runPass, withRunContext, type PassResult, type RunContext } from './scenario.js';
@@ -17,6 +19,12 @@ export interface SoakSample {
   /** Seconds since the paced load started. */
   readonly t: number;
   readonly serverRssMB: number;
+  /** V8's live heap, from the server's /metrics (NaN without one): what a leak makes grow. */
+  readonly heapUsedMB: number;
+  /** V8's committed heap (NaN without /metrics): RSS rises and falls with it. */
+  readonly heapCommittedMB: number;
+  /** Memory outside the V8 heap, Buffers mostly (NaN without /metrics). */
+  readonly externalMB: number;
   readonly serverCpuPercent: number;
   readonly dbCpuPercent: number;
   /** SEND OK → commit of the packets whose commit was seen in the window. */
@@ -199,6 +207,9 @@ export function soakTrends(
   const window = Math.max(0, soakSeconds - warmupSeconds);
   const metrics: [keyof SoakSample, string, string][] = [
     ['serverRssMB', 'server RSS', 'MB'],
+    ['heapUsedMB', 'heap used', 'MB'],
+    ['heapCommittedMB', 'heap committed', 'MB'],
+    ['externalMB', 'external', 'MB'],
     ['serverCpuPercent', 'server CPU', '%'],
     ['dbCpuPercent', 'MariaDB CPU', '%'],
     ['latencyP50Ms', 'commit latency p50', 'ms'],
@@ -261,10 +272,19 @@ function startSoakSampler(
     const committed = ctx.totalCommitted;
     const backlog = ctx.totalAcked - ctx.totalCommitted;
     const spool = ctx.target.spoolDepth() ?? Number.NaN;
-    const unknown = await countUnknown(db);
+    const [unknown, heap] = await Promise.all([
+      countUnknown(db),
+      ctx.target.metricsUrl === undefined
+        ? undefined
+        : scrapeMetrics(ctx.target.metricsUrl, [HEAP_USED, HEAP_TOTAL, EXTERNAL_MEMORY]),
+    ]);
+    const heapMB = (name: string): number => round((heap?.get(name) ?? Number.NaN) / 2 ** 20, 1);
     samples.push({
       t: round((nowMs - startMs) / 1000, 1),
       serverRssMB: rss ? round(rss.rssBytes / 2 ** 20, 1) : Number.NaN,
+      heapUsedMB: heapMB(HEAP_USED),
+      heapCommittedMB: heapMB(HEAP_TOTAL),
+      externalMB: heapMB(EXTERNAL_MEMORY),
       serverCpuPercent: round(percentOf(lastServerCpu, serverCpu, wallSec), 1),
       dbCpuPercent: round(percentOf(lastDbCpu, dbCpu, wallSec), 1),
       latencyP50Ms: round(window.p50, 1),
@@ -306,6 +326,7 @@ function startSoakSampler(
 function describeSample(s: SoakSample): string {
   return (
     `soak ${formatNumber(s.t / 60)} min: RSS ${formatNumber(s.serverRssMB)} MB, ` +
+    `heap used ${formatNumber(s.heapUsedMB)} of ${formatNumber(s.heapCommittedMB)} MB, ` +
     `server CPU ${formatNumber(s.serverCpuPercent)} %, MariaDB ${formatNumber(s.dbCpuPercent)} %, ` +
     `latency p50 ${formatNumber(s.latencyP50Ms)} p99 ${formatNumber(s.latencyP99Ms)} ms, ` +
     `backlog ${s.backlog}, unknown ${s.unknownModules + s.overdueModules}, load ${formatNumber(s.loadAverage1m, 2)}`

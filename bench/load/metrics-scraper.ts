@@ -10,6 +10,14 @@ export const QUEUE_GAUGES = [
   'pandora_dataserver_files_in_flight',
 ] as const;
 
+/**
+ * prom-client's default process gauges: V8's live heap, its committed heap and the memory held
+ * outside it (Buffers). RSS follows the committed heap; a leak shows in the live heap.
+ */
+export const HEAP_USED = 'nodejs_heap_size_used_bytes';
+export const HEAP_TOTAL = 'nodejs_heap_size_total_bytes';
+export const EXTERNAL_MEMORY = 'nodejs_external_memory_bytes';
+
 /** Files finished by the server, labelled by result (ok, badxml, error, …). */
 export const FILES_PROCESSED = 'pandora_dataserver_files_processed_total';
 

@@ -238,7 +238,14 @@ test('npm run bench -- --soak: paced passes sampled into trends, the ledger chec
       ratePerSec: number;
       soakPasses: number;
       soakPackets: number;
-      samples: { t: number; serverRssMB: number; unknownModules: number }[];
+      samples: {
+        t: number;
+        serverRssMB: number;
+        heapUsedMB: number;
+        heapCommittedMB: number;
+        externalMB: number;
+        unknownModules: number;
+      }[];
       trends: { metric: string; n: number; verdict: string }[];
       ledger: { rows: number; acked: number; committed: number; ok: boolean };
     };
@@ -250,7 +257,17 @@ test('npm run bench -- --soak: paced passes sampled into trends, the ledger chec
   assert.ok(r.soakPasses >= 2 && r.soakPackets > AGENTS, output);
   assert.ok(r.samples.length >= 4, output);
   for (const s of r.samples) assert.ok(s.serverRssMB > 0 && s.unknownModules === 0);
-  assert.ok(r.trends.some((tr) => tr.metric === 'server RSS' && tr.n >= 3));
+  // Our server has /metrics: its V8 heap is sampled next to RSS, live within committed.
+  for (const s of r.samples) {
+    assert.ok(s.heapUsedMB > 0 && s.heapUsedMB <= s.heapCommittedMB, JSON.stringify(s));
+    assert.ok(s.externalMB > 0, JSON.stringify(s));
+  }
+  for (const metric of ['server RSS', 'heap used', 'heap committed', 'external']) {
+    assert.ok(
+      r.trends.some((tr) => tr.metric === metric && tr.n >= 3),
+      metric,
+    );
+  }
   // Creation pass + soak packets, each with its ledger row.
   assert.equal(r.ledger.acked, AGENTS + r.soakPackets);
   assert.deepEqual(
@@ -261,6 +278,8 @@ test('npm run bench -- --soak: paced passes sampled into trends, the ledger chec
   assert.ok(files.includes('bench-soak.svg') && files.includes('bench-soak-latency.svg'));
   const section = readFileSync(readme, 'utf8');
   assert.match(section, /<!-- bench:soak -->\n### Soak \(stability\)/);
+  assert.match(section, /\| heap used, MB \|/);
+  assert.match(section, /- Memory: (no leak|possible leak): live heap \(heap used\)/);
   // The same section again from the saved result, without a run.
   const again = join(out.path, 'again.md');
   const rerender = spawnSync(

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeTrend, fitSlope, studentT975, trendVerdict } from '../../bench/e2e/soak-trend.js';
+import {
+  describeTrend,
+  fitSlope,
+  memoryVerdict,
+  studentT975,
+  trendVerdict,
+} from '../../bench/e2e/soak-trend.js';
 
 test('an exact line is fitted with its slope and no spread', () => {
   const fit = fitSlope([
@@ -97,4 +103,35 @@ test('fewer than three samples give no verdict', () => {
     'too few samples',
   );
   assert.equal(trendVerdict(fitSlope([]), 1), 'too few samples');
+});
+
+test('the live heap decides a leak: RSS rising with the committed heap is no leak', () => {
+  const noise = [0.3, -0.5, 0.1, 0.4, -0.2, -0.4, 0.5, -0.1, 0.2, -0.3];
+  const level = (mb: number) => noise.map((n, i) => [i * 360, mb + n] as const);
+  const rising = (mb: number) =>
+    noise.map((n, i) => [i * 360, mb + (i * 360 * 20) / 3600 + n] as const);
+  const rss = describeTrend('server RSS', 'MB', rising(200), 3600);
+  const committed = describeTrend('heap committed', 'MB', rising(120), 3600);
+  const external = describeTrend('external', 'MB', level(5), 3600);
+  const flatHeap = describeTrend('heap used', 'MB', level(60), 3600);
+  assert.equal(
+    memoryVerdict([rss, flatHeap, committed, external]),
+    'no leak: live heap (heap used) **flat**, which decides; RSS **rising**, heap committed ' +
+      '**rising**, external **flat** (RSS follows the committed heap as V8 settles, not the live data)',
+  );
+  const flatCommitted = describeTrend('heap committed', 'MB', level(120), 3600);
+  assert.match(
+    memoryVerdict([rss, flatHeap, flatCommitted]),
+    /^no leak: .*\(RSS grows outside the live heap\)$/,
+  );
+  const growingHeap = describeTrend('heap used', 'MB', rising(60), 3600);
+  assert.match(
+    memoryVerdict([rss, growingHeap, committed]),
+    /^possible leak: live heap \(heap used\) \*\*rising\*\*; RSS \*\*rising\*\*/,
+  );
+  // A server without /metrics: RSS is all there is.
+  assert.equal(
+    memoryVerdict([rss]),
+    'leak judged on RSS alone (no heap samples from /metrics): RSS **rising**',
+  );
 });
