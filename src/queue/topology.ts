@@ -27,6 +27,12 @@ export function quarantineKey(prefix: string): string {
 
 /** Entries the quarantine list keeps (LTRIM): bounded, as Redis memory is. */
 export const QUARANTINE_KEPT = 1000;
+/**
+ * Body bytes an entry keeps (nearly every agent packet is smaller): the list never drains, so
+ * without it a peer refused QUARANTINE_KEPT times at max_size would pin gigabytes of Redis
+ * (1000 x 2 MB as base64) until an operator trims it; with it, at most about 90 MB.
+ */
+export const QUARANTINE_ENTRY_BYTES = 64 * 1024;
 
 /** One entry of the quarantine list (JSON): the job's data and why it was set aside. */
 export interface QuarantineEntry extends PacketJobData {
@@ -35,6 +41,8 @@ export interface QuarantineEntry extends PacketJobData {
   readonly partition: number;
   /** Unix ms when it was set aside. */
   readonly at: number;
+  /** The packet's whole size, when `bytes` holds only its first QUARANTINE_ENTRY_BYTES. */
+  readonly truncatedFrom?: number;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   metaKey,
   partitionQueueName,
   PACKET_JOB,
+  QUARANTINE_ENTRY_BYTES,
   QUARANTINE_KEPT,
   quarantineKey,
   type PacketJobData,
@@ -161,14 +162,16 @@ class BullQueueSource implements QueueSource {
   }
 
   async quarantine(job: ArrivedJob, suffix: string): Promise<void> {
+    const truncated = job.bytes.length > QUARANTINE_ENTRY_BYTES;
     const entry: QuarantineEntry = {
       name: job.name,
-      bytes: job.bytes.toString('base64'),
+      bytes: job.bytes.subarray(0, QUARANTINE_ENTRY_BYTES).toString('base64'),
       storedAt: job.storedAt,
       via: job.via,
       suffix,
       partition: job.partition,
       at: Date.now(),
+      ...(truncated && { truncatedFrom: job.bytes.length }),
     };
     await this.#redis
       .multi()
