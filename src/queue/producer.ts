@@ -198,11 +198,6 @@ export class QueueProducer {
     return this.#redis.status === 'ready';
   }
 
-  /** Packet bytes that may be enqueued at once (one packet alone always is). */
-  get memoryBytes(): number {
-    return this.#memoryBytes;
-  }
-
   /**
    * Adds the packet to its partition and waits until the job is durable; resolves only then
    * (the listener answers `SEND OK`). Rejects with a QueueRefusal within the deadline when the
