@@ -16,6 +16,14 @@ export function createMetricsRegistry(
 }
 
 /**
+ * The metric `name` of `registry`, created by `create` the first time: a module built twice on
+ * one registry (a listener and a worker in one process, a restart in tests) shares its series.
+ */
+export function metricOnce<M>(registry: Registry, name: string, create: () => M): M {
+  return (registry.getSingleMetric(name) as M | undefined) ?? create();
+}
+
+/**
  * Makes each known label value's series exist at 0 from the start: without it a counter shows
  * no series until its first increment, and `rate()` or `absent()` in alert rules cannot tell
  * "never happened" from "not exported".

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { zeroSeries } from '../core/index.js';
+import { metricOnce, zeroSeries } from '../core/index.js';
 
 /** Why the listener refused an upload (`SEND ERR`); the agent keeps the file and resends. */
 export const RefusalReason = {
@@ -55,15 +55,11 @@ export function reportJobsWaiting(registry: Registry, read: () => number): () =>
   };
 }
 
-function once<T>(registry: Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
-
 /** The listener side's metrics (scaleout.md §5), registered once per registry. */
 export function createProducerMetrics(registry: Registry): ProducerMetrics {
   const registers = [registry];
   return {
-    enqueueDuration: once(
+    enqueueDuration: metricOnce(
       registry,
       'pandora_queue_enqueue_duration_seconds',
       () =>
@@ -74,7 +70,7 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
           registers,
         }),
     ),
-    enqueued: once(
+    enqueued: metricOnce(
       registry,
       'pandora_queue_enqueued_total',
       () =>
@@ -84,7 +80,7 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
           registers,
         }),
     ),
-    refusals: once(registry, 'pandora_queue_refusals_total', () => {
+    refusals: metricOnce(registry, 'pandora_queue_refusals_total', () => {
       const refusals = new Counter({
         name: 'pandora_queue_refusals_total',
         help: 'Packets refused with SEND ERR because the queue could not take them, by reason',
@@ -97,7 +93,7 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
       );
       return refusals;
     }),
-    forwarded: once(
+    forwarded: metricOnce(
       registry,
       'pandora_queue_spool_forwarded_total',
       () =>

@@ -7,7 +7,7 @@ import {
   type HistogramConfiguration,
   type Registry,
 } from 'prom-client';
-import { zeroSeries } from '../core/index.js';
+import { metricOnce, zeroSeries } from '../core/index.js';
 
 /**
  * Why a command, connection or transfer was refused: the bounded value set of the `reason`
@@ -57,24 +57,16 @@ export interface TentacleMetrics {
   readonly folderSyncs: Counter;
 }
 
-function getOrCreate<M>(registry: Registry, name: string, create: () => M): M {
-  return (registry.getSingleMetric(name) as M | undefined) ?? create();
-}
-
 function gaugeIn(registry: Registry, config: GaugeConfiguration<string>): Gauge {
-  return getOrCreate(registry, config.name, () => new Gauge({ ...config, registers: [registry] }));
+  return metricOnce(registry, config.name, () => new Gauge({ ...config, registers: [registry] }));
 }
 
 function counterIn(registry: Registry, config: CounterConfiguration<string>): Counter {
-  return getOrCreate(
-    registry,
-    config.name,
-    () => new Counter({ ...config, registers: [registry] }),
-  );
+  return metricOnce(registry, config.name, () => new Counter({ ...config, registers: [registry] }));
 }
 
 function histogramIn(registry: Registry, config: HistogramConfiguration<string>): Histogram {
-  return getOrCreate(
+  return metricOnce(
     registry,
     config.name,
     () => new Histogram({ ...config, registers: [registry] }),

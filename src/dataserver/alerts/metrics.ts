@@ -4,7 +4,7 @@
  * missing-executor check. Names follow `pandora_<subsystem>_<name>_<unit>`.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { zeroSeries } from '../../core/index.js';
+import { metricOnce, zeroSeries } from '../../core/index.js';
 import type { AlertOutcome } from './engine.js';
 
 export interface AlertMetrics {
@@ -15,14 +15,10 @@ export interface AlertMetrics {
   readonly queueOldestAge: Gauge;
 }
 
-function getOrCreate<M>(registry: Registry, name: string, create: () => M): M {
-  return (registry.getSingleMetric(name) as M | undefined) ?? create();
-}
-
 export function createAlertMetrics(registry: Registry): AlertMetrics {
   const registers = [registry];
   return {
-    evaluated: getOrCreate(
+    evaluated: metricOnce(
       registry,
       'pandora_alerts_evaluated_total',
       () =>
@@ -32,7 +28,7 @@ export function createAlertMetrics(registry: Registry): AlertMetrics {
           registers,
         }),
     ),
-    results: getOrCreate(registry, 'pandora_alerts_results_total', () => {
+    results: metricOnce(registry, 'pandora_alerts_results_total', () => {
       const results = new Counter({
         name: 'pandora_alerts_results_total',
         help: 'Alert evaluations that fired, recovered or ceased (committed)',
@@ -42,7 +38,7 @@ export function createAlertMetrics(registry: Registry): AlertMetrics {
       zeroSeries(results, [{ result: 'fired' }, { result: 'recovered' }, { result: 'ceased' }]);
       return results;
     }),
-    queueRows: getOrCreate(
+    queueRows: metricOnce(
       registry,
       'pandora_alert_queue_rows',
       () =>
@@ -52,7 +48,7 @@ export function createAlertMetrics(registry: Registry): AlertMetrics {
           registers,
         }),
     ),
-    queueOldestAge: getOrCreate(
+    queueOldestAge: metricOnce(
       registry,
       'pandora_alert_queue_oldest_age_seconds',
       () =>
