@@ -61,15 +61,16 @@ export function installShutdown(
 }
 
 function shutdownSteps(running: Running): [string, (() => Promise<void>) | undefined][] {
+  const { ha, tentacle, queueListener, dataserver, pool, haPool, http } = running;
   return [
     // Not ready and lease released first, so balancers and peers move on at once.
-    ['ha', running.ha && (() => running.ha?.close() ?? Promise.resolve())],
-    ['tentacle', running.tentacle && (() => running.tentacle?.close() ?? Promise.resolve())],
-    ['queue listener', running.queueListener?.close.bind(running.queueListener)],
-    ['dataserver', running.dataserver && (() => running.dataserver?.close() ?? Promise.resolve())],
+    ['ha', ha && (() => ha.close())],
+    ['tentacle', tentacle && (() => tentacle.close())],
+    ['queue listener', queueListener && (() => queueListener.close())],
+    ['dataserver', dataserver && (() => dataserver.close())],
     ['parser', running.closeParser],
-    ['database pool', running.pool && (() => running.pool?.end() ?? Promise.resolve())],
-    ['ha pool', running.haPool && (() => running.haPool?.end() ?? Promise.resolve())],
-    ['http', running.http && (() => running.http?.close() ?? Promise.resolve())],
+    ['database pool', pool && (() => pool.end())],
+    ['ha pool', haPool && (() => haPool.end())],
+    ['http', http && (() => http.close())],
   ];
 }

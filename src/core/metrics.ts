@@ -36,7 +36,7 @@ export function zeroSeries<L extends string>(
 }
 
 /** `tentacle_ingest_build_info{version, node_version} 1`: which build a scrape came from. */
-export function registerBuildInfo(registry: Registry, version: string): void {
+function registerBuildInfo(registry: Registry, version: string): void {
   const name = 'tentacle_ingest_build_info';
   if (registry.getSingleMetric(name)) return;
   const info = new Gauge({

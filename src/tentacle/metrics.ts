@@ -7,7 +7,7 @@ import {
   type HistogramConfiguration,
   type Registry,
 } from 'prom-client';
-import { metricOnce, zeroSeries } from '../core/index.js';
+import { metricOnce } from '../core/index.js';
 
 /**
  * Why a command, connection or transfer was refused: the bounded value set of the `reason`
@@ -133,19 +133,13 @@ function fileResultCounter(files: Counter): (result: FileResult) => void {
   };
 }
 
-/** Counts a refusal by reason; every reason's series exists from the start at 0. */
+/** Counts a refusal by reason, through children bound once; each exists from the start at 0. */
 function rejectionCounter(rejections: Counter): (reason: RejectReason) => void {
-  const byReason = new Map<string, Counter.Internal>();
-  zeroSeries(
-    rejections,
-    Object.values(RejectReason).map((reason) => ({ reason })),
+  const byReason = new Map(
+    Object.values(RejectReason).map((reason) => [reason, rejections.labels(reason)]),
   );
+  for (const child of byReason.values()) child.inc(0);
   return (reason) => {
-    let child = byReason.get(reason);
-    if (!child) {
-      child = rejections.labels(reason);
-      byReason.set(reason, child);
-    }
-    child.inc();
+    byReason.get(reason)?.inc();
   };
 }

@@ -32,7 +32,7 @@ function tlsVersionToken(token: string): readonly tls.SecureVersion[] | undefine
 }
 
 /** Maps Perl's SSL_version (`-z`) to Node's minVersion/maxVersion. */
-export function tlsVersionRange(
+function tlsVersionRange(
   spec: string | undefined,
 ): { minVersion: tls.SecureVersion; maxVersion: tls.SecureVersion } | undefined {
   if (spec === undefined || spec.trim() === '') return undefined;
