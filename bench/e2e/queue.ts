@@ -6,21 +6,10 @@
  * − (server in spool mode), the issue's figure (target ≤ 0.5 ms).
  */
 import { loadavg } from 'node:os';
-import { relative } from 'node:path';
-import {
-  collectEnv,
-  createReport,
-  describeEnv,
-  formatMarkdownTable,
-  formatTable,
-  median,
-  resultStem,
-  writeMarkdownSection,
-  writeReport,
-  type Row,
-} from '../lib/index.js';
+import { describeEnv, formatMarkdownTable, formatTable, median, type Row } from '../lib/index.js';
 import type { E2eOptions } from './options.js';
 import { cpuCost, passRows } from './render.js';
+import { saveResults } from './save-results.js';
 import { runE2e, type E2eResult, type PassKind, type PassResult } from './scenario.js';
 
 /** The issue's target for the hop: server + Redis CPU per packet over the spool's server CPU. */
@@ -132,21 +121,14 @@ export async function runQueueComparison(
     `local spool against the Redis queue (medians over ${String(options.repeat)} run(s)):`,
   );
   console.log(formatTable(rows));
-  const report = createReport(
-    'queue',
-    { ...options, password: undefined },
-    { hopTargetMs: HOP_TARGET_MS, summary: rows, runs },
-  );
-  const jsonPath = writeReport(report, resultStem('queue'), outDir);
-  log(`results: ${relative(process.cwd(), jsonPath)}`);
-  if (options.readme !== undefined) {
-    writeMarkdownSection(
-      options.readme,
-      'queue',
-      queueMarkdown({ rows, command, env: describeEnv(collectEnv()), options }),
-    );
-    log(`markdown: ${options.readme}`);
-  }
+  saveResults({
+    scenario: 'queue',
+    options,
+    results: { hopTargetMs: HOP_TARGET_MS, summary: rows, runs },
+    outDir,
+    log,
+    markdown: (env) => queueMarkdown({ rows, command, env: describeEnv(env), options }),
+  });
   return runs.every((r) => r.result.status === 'ok') ? 0 : 1;
 }
 
