@@ -174,21 +174,21 @@ export async function withRunContext<T>(
   const deadline = AbortSignal.timeout(Math.max(1, Math.floor(options.maxDurationMs)));
   const signal = stop ? AbortSignal.any([deadline, stop]) : deadline;
   const target = await openTarget({ ...options, logDir: options.outDir ?? tmpLogDir() });
-  log(`target: ${target.description}`);
-  const modules = capacityStudyModules(options.modules);
-  const fleet = createFleet({
-    agents: options.agents,
-    modules,
-    seed: options.seed,
-    agentPrefix: options.agentPrefix,
-    changeRate: options.changeRate,
-    windowsShare: options.windowsShare,
-    intervalSec: options.intervalSec,
-    ...fleetOverrides,
-  });
-  const last = modules[modules.length - 1];
   let watcher: CommitWatcher | undefined;
   try {
+    log(`target: ${target.description}`);
+    const modules = capacityStudyModules(options.modules);
+    const fleet = createFleet({
+      agents: options.agents,
+      modules,
+      seed: options.seed,
+      agentPrefix: options.agentPrefix,
+      changeRate: options.changeRate,
+      windowsShare: options.windowsShare,
+      intervalSec: options.intervalSec,
+      ...fleetOverrides,
+    });
+    const last = modules[modules.length - 1];
     watcher = await createCommitWatcher(
       target.db,
       fleet.agentNames,
@@ -214,8 +214,12 @@ export async function withRunContext<T>(
     };
     return await body(ctx);
   } finally {
-    await watcher?.close();
-    await target.close();
+    // The server, its Redis and the database go even when the watcher fails to close.
+    try {
+      await watcher?.close();
+    } finally {
+      await target.close();
+    }
   }
 }
 

@@ -20,6 +20,7 @@ export interface RedisProcess {
 }
 
 const READY_TIMEOUT_MS = 10_000;
+const STOP_GRACE_MS = 10_000;
 
 export async function startRedisProcess(parentDir: string): Promise<RedisProcess> {
   const port = await freePort();
@@ -32,7 +33,10 @@ export async function startRedisProcess(parentDir: string): Promise<RedisProcess
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
+      // A wedged redis-server must not keep the bench (and its folder) alive.
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
       await exited;
+      clearTimeout(timer);
     }
     rmSync(dir, { recursive: true, force: true });
   };
