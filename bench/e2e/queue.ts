@@ -8,7 +8,7 @@
 import { loadavg } from 'node:os';
 import { describeEnv, formatMarkdownTable, formatTable, median, type Row } from '../lib/index.js';
 import type { E2eOptions } from './options.js';
-import { cpuCost, passRows } from './render.js';
+import { cpuCost, cpuMsPerPacket, passRows } from './render.js';
 import { saveResults } from './save-results.js';
 import { runE2e, type E2eResult, type PassKind, type PassResult } from './scenario.js';
 
@@ -45,13 +45,10 @@ function orderFor(variants: readonly Variant[], i: number): Variant[] {
   return [...variants.slice(k), ...variants.slice(0, k)];
 }
 
-const ms = (percent: number | undefined, p: PassResult): number =>
-  percent === undefined || p.packetsPerSec <= 0 ? Number.NaN : (percent * 10) / p.packetsPerSec;
-
 /** Server + Redis CPU of one pass per packet (Redis 0 in spool mode). */
 function serverAndRedisMs(p: PassResult): number {
-  const redis = ms(p.redisCpuPercent, p);
-  return ms(p.serverCpuPercent, p) + (Number.isFinite(redis) ? redis : 0);
+  const redis = cpuMsPerPacket(p.redisCpuPercent, p);
+  return cpuMsPerPacket(p.serverCpuPercent, p) + (Number.isFinite(redis) ? redis : 0);
 }
 
 function passesOf(runs: readonly QueueRun[], variant: string, kind: PassKind): PassResult[] {
