@@ -16,7 +16,7 @@ import {
 import type { E2eOptions } from './options.js';
 import { cpuCost, passRows } from './render.js';
 import { saveResults } from './save-results.js';
-import { runE2e, type E2eHooks, type E2eResult, type PassResult } from './scenario.js';
+import { isAborted, runE2e, type E2eHooks, type E2eResult, type PassResult } from './scenario.js';
 import type { BenchTarget } from './target.js';
 
 type Variant = 'without alerts' | 'with alerts';
@@ -161,14 +161,12 @@ export async function runAlertsComparison(
   command: string,
 ): Promise<number> {
   const runs: AlertRun[] = [];
-  // A function, not the property: a Ctrl-C may arrive while a run awaits.
-  const aborted = (): boolean => stop.aborted;
-  for (let i = 0; i < options.repeat && !aborted(); i++) {
+  for (let i = 0; i < options.repeat && !isAborted(stop); i++) {
     // Alternate the order, so drift on a shared machine does not favour one variant.
     const order: Variant[] =
       i % 2 === 0 ? ['without alerts', 'with alerts'] : ['with alerts', 'without alerts'];
     for (const variant of order) {
-      if (aborted()) break;
+      if (isAborted(stop)) break;
       log(`run ${i + 1}/${options.repeat}: ${variant}`);
       const record: { setup?: AlertSetupCounts; passes: AlertPassCounts[] } = { passes: [] };
       const result = await runE2e(

@@ -10,7 +10,7 @@ import { describeEnv, formatMarkdownTable, formatTable, median, type Row } from 
 import type { E2eOptions } from './options.js';
 import { cpuCost, cpuMsPerPacket, passRows } from './render.js';
 import { saveResults } from './save-results.js';
-import { runE2e, type E2eResult, type PassKind, type PassResult } from './scenario.js';
+import { isAborted, runE2e, type E2eResult, type PassKind, type PassResult } from './scenario.js';
 
 /** The issue's target for the hop: server + Redis CPU per packet over the spool's server CPU. */
 export const HOP_TARGET_MS = 0.5;
@@ -93,11 +93,9 @@ export async function runQueueComparison(
 ): Promise<number> {
   const variants = variantsOf(options);
   const runs: QueueRun[] = [];
-  // A function, not the property: a Ctrl-C may arrive while a run awaits.
-  const aborted = (): boolean => stop.aborted;
-  for (let i = 0; i < options.repeat && !aborted(); i++) {
+  for (let i = 0; i < options.repeat && !isAborted(stop); i++) {
     for (const variant of orderFor(variants, i)) {
-      if (aborted()) break;
+      if (isAborted(stop)) break;
       log(`run ${String(i + 1)}/${String(options.repeat)}: ${variant.label}`);
       const result = await runE2e(
         { ...options, outDir, scaleOutWorkers: variant.workers },

@@ -621,7 +621,7 @@ async function chooseClient(kind: E2eOptions['client']): Promise<OpenConnection>
 }
 
 /** Read through a call: TypeScript narrows `signal.aborted` and cannot see it change. */
-function isAborted(signal: AbortSignal): boolean {
+export function isAborted(signal: AbortSignal): boolean {
   return signal.aborted;
 }
 

@@ -11,7 +11,7 @@ import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import type { E2eOptions } from '../e2e/options.js';
 import { saveResults } from '../e2e/save-results.js';
-import { runE2e, type E2eHooks, type PassKind } from '../e2e/scenario.js';
+import { isAborted, runE2e, type E2eHooks, type PassKind } from '../e2e/scenario.js';
 import { formatTable, median } from '../lib/index.js';
 import { attributeProfile, type CpuProfile, type Stage } from './attribute.js';
 import { stagesMarkdown, stagesRows, type StagesResult } from './render-stages.js';
@@ -44,11 +44,6 @@ export interface StagesRun {
   /** Kept in the JSON so a run's profiles can be attributed again. */
   readonly windows: readonly PassWindow[];
   readonly profileDir: string | undefined;
-}
-
-/** Read through a call: TypeScript narrows `signal.aborted` and cannot see it change. */
-function isAborted(signal: AbortSignal): boolean {
-  return signal.aborted;
 }
 
 function monotonicUs(): number {
