@@ -14,6 +14,7 @@ import {
   summarize,
   type Summary,
   type TimeSeries,
+  round,
 } from '../lib/index.js';
 import { createCommitWatcher, type CommitWatcher } from '../load/commit-watcher.js';
 import {
@@ -663,11 +664,6 @@ function roundSummary(s: Summary): Summary {
     p95: round(s.p95, 1),
     p99: round(s.p99, 1),
   };
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 function sleep(ms: number): Promise<void> {

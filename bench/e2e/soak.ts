@@ -9,7 +9,7 @@
  */
 import { loadavg } from 'node:os';
 import mysql from 'mysql2/promise';
-import { formatNumber, readProcSnapshot, summarize } from '../lib/index.js';
+import { formatNumber, readProcSnapshot, round, summarize } from '../lib/index.js';
 import { EXTERNAL_MEMORY, HEAP_TOTAL, HEAP_USED, scrapeMetrics } from '../load/metrics-scraper.js';
 import type { E2eOptions } from './options.js';
 import { describeTrend, type Trend } from './soak-trend.js';
@@ -382,9 +382,4 @@ function percentOf(from: number, to: number, wallSec: number): number {
 
 function readLoadAverage(): number {
   return loadavg()[0] ?? Number.NaN;
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
