@@ -5,20 +5,8 @@
  * steady packets/s and CPU per packet are reported side by side (table, JSON, markdown).
  */
 import { loadavg } from 'node:os';
-import { relative } from 'node:path';
 import mysql from 'mysql2/promise';
-import {
-  collectEnv,
-  createReport,
-  describeEnv,
-  formatMarkdownTable,
-  formatTable,
-  median,
-  resultStem,
-  writeMarkdownSection,
-  writeReport,
-  type Row,
-} from '../lib/index.js';
+import { describeEnv, formatMarkdownTable, formatTable, median, type Row } from '../lib/index.js';
 import { countsByResult, scrapeMetrics } from '../load/metrics-scraper.js';
 import {
   readAlertTableCounts,
@@ -27,7 +15,8 @@ import {
 } from './alerts-setup.js';
 import type { E2eOptions } from './options.js';
 import { cpuCost, passRows } from './render.js';
-import { runE2e, type E2eHooks, type E2eResult, type PassResult } from './scenario.js';
+import { saveResults } from './save-results.js';
+import { isAborted, runE2e, type E2eHooks, type E2eResult, type PassResult } from './scenario.js';
 import type { BenchTarget } from './target.js';
 
 type Variant = 'without alerts' | 'with alerts';
@@ -172,14 +161,12 @@ export async function runAlertsComparison(
   command: string,
 ): Promise<number> {
   const runs: AlertRun[] = [];
-  // A function, not the property: a Ctrl-C may arrive while a run awaits.
-  const aborted = (): boolean => stop.aborted;
-  for (let i = 0; i < options.repeat && !aborted(); i++) {
+  for (let i = 0; i < options.repeat && !isAborted(stop); i++) {
     // Alternate the order, so drift on a shared machine does not favour one variant.
     const order: Variant[] =
       i % 2 === 0 ? ['without alerts', 'with alerts'] : ['with alerts', 'without alerts'];
     for (const variant of order) {
-      if (aborted()) break;
+      if (isAborted(stop)) break;
       log(`run ${i + 1}/${options.repeat}: ${variant}`);
       const record: { setup?: AlertSetupCounts; passes: AlertPassCounts[] } = { passes: [] };
       const result = await runE2e(
@@ -200,27 +187,15 @@ export async function runAlertsComparison(
   const ratio = alertsRateRatio(runs);
   const verdict = `with alerts: ${(100 * ratio).toFixed(1)} % of the steady rate without (goal ≥ ${100 * ALERTS_RATE_GOAL} %)`;
   console.log(verdict);
-  const report = createReport(
-    'alerts',
-    { ...options, password: undefined },
-    {
-      ratio,
-      goal: ALERTS_RATE_GOAL,
-      summary: rows,
-      runs,
-    },
-  );
-  const stem = resultStem('alerts');
-  const jsonPath = writeReport(report, stem, outDir);
-  log(`results: ${relative(process.cwd(), jsonPath)}`);
-  if (options.readme !== undefined) {
-    writeMarkdownSection(
-      options.readme,
-      'alerts',
-      alertsMarkdown({ rows, runs, verdict, command, env: describeEnv(collectEnv()), options }),
-    );
-    log(`markdown: ${options.readme}`);
-  }
+  saveResults({
+    scenario: 'alerts',
+    options,
+    results: { ratio, goal: ALERTS_RATE_GOAL, summary: rows, runs },
+    outDir,
+    log,
+    markdown: (env) =>
+      alertsMarkdown({ rows, runs, verdict, command, env: describeEnv(env), options }),
+  });
   return runs.every((r) => r.result.status === 'ok') ? 0 : 1;
 }
 

@@ -6,22 +6,11 @@
  * − (server in spool mode), the issue's figure (target ≤ 0.5 ms).
  */
 import { loadavg } from 'node:os';
-import { relative } from 'node:path';
-import {
-  collectEnv,
-  createReport,
-  describeEnv,
-  formatMarkdownTable,
-  formatTable,
-  median,
-  resultStem,
-  writeMarkdownSection,
-  writeReport,
-  type Row,
-} from '../lib/index.js';
+import { describeEnv, formatMarkdownTable, formatTable, median, type Row } from '../lib/index.js';
 import type { E2eOptions } from './options.js';
-import { cpuCost, passRows } from './render.js';
-import { runE2e, type E2eResult, type PassKind, type PassResult } from './scenario.js';
+import { cpuCost, cpuMsPerPacket, passRows } from './render.js';
+import { saveResults } from './save-results.js';
+import { isAborted, runE2e, type E2eResult, type PassKind, type PassResult } from './scenario.js';
 
 /** The issue's target for the hop: server + Redis CPU per packet over the spool's server CPU. */
 export const HOP_TARGET_MS = 0.5;
@@ -56,13 +45,10 @@ function orderFor(variants: readonly Variant[], i: number): Variant[] {
   return [...variants.slice(k), ...variants.slice(0, k)];
 }
 
-const ms = (percent: number | undefined, p: PassResult): number =>
-  percent === undefined || p.packetsPerSec <= 0 ? Number.NaN : (percent * 10) / p.packetsPerSec;
-
 /** Server + Redis CPU of one pass per packet (Redis 0 in spool mode). */
 function serverAndRedisMs(p: PassResult): number {
-  const redis = ms(p.redisCpuPercent, p);
-  return ms(p.serverCpuPercent, p) + (Number.isFinite(redis) ? redis : 0);
+  const redis = cpuMsPerPacket(p.redisCpuPercent, p);
+  return cpuMsPerPacket(p.serverCpuPercent, p) + (Number.isFinite(redis) ? redis : 0);
 }
 
 function passesOf(runs: readonly QueueRun[], variant: string, kind: PassKind): PassResult[] {
@@ -107,11 +93,9 @@ export async function runQueueComparison(
 ): Promise<number> {
   const variants = variantsOf(options);
   const runs: QueueRun[] = [];
-  // A function, not the property: a Ctrl-C may arrive while a run awaits.
-  const aborted = (): boolean => stop.aborted;
-  for (let i = 0; i < options.repeat && !aborted(); i++) {
+  for (let i = 0; i < options.repeat && !isAborted(stop); i++) {
     for (const variant of orderFor(variants, i)) {
-      if (aborted()) break;
+      if (isAborted(stop)) break;
       log(`run ${String(i + 1)}/${String(options.repeat)}: ${variant.label}`);
       const result = await runE2e(
         { ...options, outDir, scaleOutWorkers: variant.workers },
@@ -132,21 +116,14 @@ export async function runQueueComparison(
     `local spool against the Redis queue (medians over ${String(options.repeat)} run(s)):`,
   );
   console.log(formatTable(rows));
-  const report = createReport(
-    'queue',
-    { ...options, password: undefined },
-    { hopTargetMs: HOP_TARGET_MS, summary: rows, runs },
-  );
-  const jsonPath = writeReport(report, resultStem('queue'), outDir);
-  log(`results: ${relative(process.cwd(), jsonPath)}`);
-  if (options.readme !== undefined) {
-    writeMarkdownSection(
-      options.readme,
-      'queue',
-      queueMarkdown({ rows, command, env: describeEnv(collectEnv()), options }),
-    );
-    log(`markdown: ${options.readme}`);
-  }
+  saveResults({
+    scenario: 'queue',
+    options,
+    results: { hopTargetMs: HOP_TARGET_MS, summary: rows, runs },
+    outDir,
+    log,
+    markdown: (env) => queueMarkdown({ rows, command, env: describeEnv(env), options }),
+  });
   return runs.every((r) => r.result.status === 'ok') ? 0 : 1;
 }
 

@@ -93,6 +93,13 @@ const TARGET_OF: Partial<Record<PassKind, number>> = {
   steady: TARGETS.steadyPacketsPerSec,
 };
 
+/** A process's CPU (percent of one core) over a pass's packet rate: ms per packet, or NaN. */
+export function cpuMsPerPacket(percent: number | undefined, p: PassResult): number {
+  return percent === undefined || p.packetsPerSec <= 0
+    ? Number.NaN
+    : (percent * 10) / p.packetsPerSec;
+}
+
 /**
  * Each process's CPU share over the packet rate, median over the complete `passes`; undefined
  * when the server's CPU was not sampled (a --target without --server-pid).
@@ -100,14 +107,7 @@ const TARGET_OF: Partial<Record<PassKind, number>> = {
 export function cpuCost(passes: readonly PassResult[]): CpuCost | undefined {
   const complete = passes.filter((p) => p.complete && p.packetsPerSec > 0);
   const msPerPacket = (pick: (p: PassResult) => number | undefined): number =>
-    median(
-      complete
-        .map((p) => {
-          const percent = pick(p);
-          return percent === undefined ? Number.NaN : (percent * 10) / p.packetsPerSec;
-        })
-        .filter(Number.isFinite),
-    );
+    median(complete.map((p) => cpuMsPerPacket(pick(p), p)).filter(Number.isFinite));
   const serverMs = msPerPacket((p) => p.serverCpuPercent);
   if (!Number.isFinite(serverMs)) return undefined;
   const dbMs = msPerPacket((p) => p.dbCpuPercent);

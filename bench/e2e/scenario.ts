@@ -14,6 +14,7 @@ import {
   summarize,
   type Summary,
   type TimeSeries,
+  round,
 } from '../lib/index.js';
 import { createCommitWatcher, type CommitWatcher } from '../load/commit-watcher.js';
 import {
@@ -174,21 +175,21 @@ export async function withRunContext<T>(
   const deadline = AbortSignal.timeout(Math.max(1, Math.floor(options.maxDurationMs)));
   const signal = stop ? AbortSignal.any([deadline, stop]) : deadline;
   const target = await openTarget({ ...options, logDir: options.outDir ?? tmpLogDir() });
-  log(`target: ${target.description}`);
-  const modules = capacityStudyModules(options.modules);
-  const fleet = createFleet({
-    agents: options.agents,
-    modules,
-    seed: options.seed,
-    agentPrefix: options.agentPrefix,
-    changeRate: options.changeRate,
-    windowsShare: options.windowsShare,
-    intervalSec: options.intervalSec,
-    ...fleetOverrides,
-  });
-  const last = modules[modules.length - 1];
   let watcher: CommitWatcher | undefined;
   try {
+    log(`target: ${target.description}`);
+    const modules = capacityStudyModules(options.modules);
+    const fleet = createFleet({
+      agents: options.agents,
+      modules,
+      seed: options.seed,
+      agentPrefix: options.agentPrefix,
+      changeRate: options.changeRate,
+      windowsShare: options.windowsShare,
+      intervalSec: options.intervalSec,
+      ...fleetOverrides,
+    });
+    const last = modules[modules.length - 1];
     watcher = await createCommitWatcher(
       target.db,
       fleet.agentNames,
@@ -214,8 +215,12 @@ export async function withRunContext<T>(
     };
     return await body(ctx);
   } finally {
-    await watcher?.close();
-    await target.close();
+    // The server, its Redis and the database go even when the watcher fails to close.
+    try {
+      await watcher?.close();
+    } finally {
+      await target.close();
+    }
   }
 }
 
@@ -617,7 +622,7 @@ async function chooseClient(kind: E2eOptions['client']): Promise<OpenConnection>
 }
 
 /** Read through a call: TypeScript narrows `signal.aborted` and cannot see it change. */
-function isAborted(signal: AbortSignal): boolean {
+export function isAborted(signal: AbortSignal): boolean {
   return signal.aborted;
 }
 
@@ -659,11 +664,6 @@ function roundSummary(s: Summary): Summary {
     p95: round(s.p95, 1),
     p99: round(s.p99, 1),
   };
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 function sleep(ms: number): Promise<void> {

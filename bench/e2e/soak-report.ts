@@ -19,6 +19,7 @@ import {
   type BenchEnv,
   type BenchReport,
   type Row,
+  round,
 } from '../lib/index.js';
 import type { E2eOptions } from './options.js';
 import { runSoak, type SoakResult, type SoakSample } from './soak.js';
@@ -220,9 +221,4 @@ export function soakMarkdown(
 
 function paramsOf(options: E2eOptions): Record<string, unknown> {
   return { ...options, password: options.password === undefined ? undefined : '(set)' };
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }

@@ -9,11 +9,17 @@
  */
 import { loadavg } from 'node:os';
 import mysql from 'mysql2/promise';
-import { formatNumber, readProcSnapshot, summarize } from '../lib/index.js';
+import { formatNumber, readProcSnapshot, round, summarize } from '../lib/index.js';
 import { EXTERNAL_MEMORY, HEAP_TOTAL, HEAP_USED, scrapeMetrics } from '../load/metrics-scraper.js';
 import type { E2eOptions } from './options.js';
 import { describeTrend, type Trend } from './soak-trend.js';
-import { runPass, withRunContext, type PassResult, type RunContext } from './scenario.js';
+import {
+  isAborted,
+  runPass,
+  withRunContext,
+  type PassResult,
+  type RunContext,
+} from './scenario.js';
 
 export interface SoakSample {
   /** Seconds since the paced load started. */
@@ -376,14 +382,4 @@ function percentOf(from: number, to: number, wallSec: number): number {
 
 function readLoadAverage(): number {
   return loadavg()[0] ?? Number.NaN;
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
-
-/** Read through a call: TypeScript narrows `signal.aborted` and cannot see it change. */
-function isAborted(signal: AbortSignal): boolean {
-  return signal.aborted;
 }

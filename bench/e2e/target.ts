@@ -108,9 +108,15 @@ export async function openTarget(options: TargetOptions): Promise<BenchTarget> {
   const stoppers: (() => Promise<unknown>)[] = [];
   const cleanup = async (): Promise<void> => {
     // Servers first (newest first), then Redis, then the folders and the database.
-    for (const stop of stoppers.splice(0).reverse()) await stop();
+    // Each step runs even when an earlier one fails, so nothing is left behind.
+    const failures: unknown[] = [];
+    const note = (err: unknown): void => {
+      failures.push(err);
+    };
+    for (const stop of stoppers.splice(0).reverse()) await stop().catch(note);
     rmSync(spool, { recursive: true, force: true });
-    if (!options.keepDb) await dropDatabase(db);
+    if (!options.keepDb) await dropDatabase(db).catch(note);
+    if (failures.length > 0) throw new AggregateError(failures, 'bench cleanup failed');
   };
   const database = { host: db.host, port: db.port, user: db.user, password: db.password, name };
   const serverArgs = [...connectionLimitArgs(options), ...options.serverArgs];

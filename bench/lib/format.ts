@@ -20,6 +20,12 @@ export function formatBytes(bytes: number): string {
   return `${formatNumber(value, 1)} ${units[unit] ?? 'B'}`;
 }
 
+/** `value` rounded to `digits` decimals, as a number (for JSON results and tables). */
+export function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
 export function formatMs(ms: number): string {
   if (!Number.isFinite(ms)) return '–';
   return ms >= 1000 ? `${formatNumber(ms / 1000, 2)} s` : `${formatNumber(ms, 1)} ms`;

@@ -3,7 +3,7 @@
  * Stable surface: import from `bench/lib/index.js` only.
  */
 export { collectEnv, describeEnv, MIN_QUIET_CORES, type BenchEnv } from './env.js';
-export { formatBytes, formatMs, formatNumber, parseDurationMs } from './format.js';
+export { formatBytes, formatMs, formatNumber, parseDurationMs, round } from './format.js';
 export { createProgressBar, type ProgressBar, type ProgressOptions } from './progress.js';
 export {
   findPidsByName,

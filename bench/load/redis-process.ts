@@ -20,36 +20,23 @@ export interface RedisProcess {
 }
 
 const READY_TIMEOUT_MS = 10_000;
+const STOP_GRACE_MS = 10_000;
 
 export async function startRedisProcess(parentDir: string): Promise<RedisProcess> {
   const port = await freePort();
   // Absolute: redis-server changes into --dir before it opens the log file.
   const dir = resolve(mkdtempSync(join(parentDir, 'bench-redis-')));
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--save',
-    '',
-    '--appendonly',
-    'yes',
-    '--appendfsync',
-    'always',
-    '--maxmemory-policy',
-    'noeviction',
-    '--logfile',
-    join(dir, 'redis.log'),
-  ];
+  const args = redisServerArgs(port, dir);
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   const pid = child.pid;
   const exited = once(child, 'exit');
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
+      // A wedged redis-server must not keep the bench (and its folder) alive.
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
       await exited;
+      clearTimeout(timer);
     }
     rmSync(dir, { recursive: true, force: true });
   };
@@ -64,7 +51,44 @@ export async function startRedisProcess(parentDir: string): Promise<RedisProcess
   return { pid, url: `redis://127.0.0.1:${String(port)}`, dir, stop };
 }
 
-async function waitForPong(port: number, timeoutMs: number): Promise<void> {
+export interface RedisServerOptions {
+  /** AOF on (default) or off. */
+  readonly appendonly?: boolean;
+  readonly appendfsync?: 'always' | 'everysec' | 'no';
+  readonly maxmemoryPolicy?: string;
+}
+
+/**
+ * `redis-server` arguments for a private instance (the bench's, a test's): loopback only, no RDB
+ * snapshots, AOF `appendfsync always` and `noeviction` unless told otherwise, its log in `dir`.
+ */
+export function redisServerArgs(
+  port: number,
+  dir: string,
+  options: RedisServerOptions = {},
+): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    (options.appendonly ?? true) ? 'yes' : 'no',
+    '--appendfsync',
+    options.appendfsync ?? 'always',
+    '--maxmemory-policy',
+    options.maxmemoryPolicy ?? 'noeviction',
+    '--logfile',
+    join(dir, 'redis.log'),
+  ];
+}
+
+/** Resolves once 127.0.0.1:port answers PING with PONG; throws after `timeoutMs`. */
+export async function waitForPong(port: number, timeoutMs: number): Promise<void> {
   const until = performance.now() + timeoutMs;
   while (performance.now() < until) {
     if (await ping(port)) return;

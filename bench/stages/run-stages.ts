@@ -10,15 +10,9 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import type { E2eOptions } from '../e2e/options.js';
-import { runE2e, type E2eHooks, type PassKind } from '../e2e/scenario.js';
-import {
-  createReport,
-  formatTable,
-  median,
-  resultStem,
-  writeMarkdownSection,
-  writeReport,
-} from '../lib/index.js';
+import { saveResults } from '../e2e/save-results.js';
+import { isAborted, runE2e, type E2eHooks, type PassKind } from '../e2e/scenario.js';
+import { formatTable, median } from '../lib/index.js';
 import { attributeProfile, type CpuProfile, type Stage } from './attribute.js';
 import { stagesMarkdown, stagesRows, type StagesResult } from './render-stages.js';
 import { stageTable, type StageRow } from './table.js';
@@ -50,11 +44,6 @@ export interface StagesRun {
   /** Kept in the JSON so a run's profiles can be attributed again. */
   readonly windows: readonly PassWindow[];
   readonly profileDir: string | undefined;
-}
-
-/** Read through a call: TypeScript narrows `signal.aborted` and cannot see it change. */
-function isAborted(signal: AbortSignal): boolean {
-  return signal.aborted;
 }
 
 function monotonicUs(): number {
@@ -199,17 +188,14 @@ export async function runStagesBench(
   };
   console.log('CPU µs per committed packet by stage (medians):');
   console.log(formatTable(stagesRows(result)));
-  const report = createReport(
-    'stages',
-    { ...options, password: undefined },
-    { result, profiled, plain },
-  );
-  const jsonPath = writeReport(report, resultStem('stages'), outDir);
-  log(`results: ${relative(process.cwd(), jsonPath)}`);
-  if (options.readme !== undefined) {
-    writeMarkdownSection(options.readme, 'stages', stagesMarkdown(result, report.env, command));
-    log(`markdown: ${options.readme}`);
-  }
+  saveResults({
+    scenario: 'stages',
+    options,
+    results: { result, profiled, plain },
+    outDir,
+    log,
+    markdown: (env) => stagesMarkdown(result, env, command),
+  });
   const ok = [...profiled, ...plain].every((r) => r.status === 'ok');
   return ok && profiled.length > 0 ? 0 : 1;
 }
