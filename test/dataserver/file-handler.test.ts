@@ -14,7 +14,7 @@ import { createInlineParser } from '../../src/dataserver/parser.js';
 import { createSpoolDir } from '../../src/dataserver/spool/spool-dir.js';
 import { createFileHandler } from '../../src/dataserver/stages/file-handler.js';
 import { createByteBudget, type ByteBudget } from '../../src/dataserver/stages/byte-budget.js';
-import { HandedBytes } from '../../src/dataserver/stages/handed-bytes.js';
+import { ENTRY_OVERHEAD_BYTES, HandedBytes } from '../../src/dataserver/stages/handed-bytes.js';
 import type { IntakeFile } from '../../src/dataserver/stages/intake.js';
 import type {
   BatchWriter,
@@ -226,19 +226,32 @@ test('handed-over bytes over max_xml_size are refused like a file read from disk
 
 test('the hand-over holds at most its byte limit and lets old entries go', () => {
   let now = 0;
-  const handed = new HandedBytes(10, 1000, () => now);
+  const entry = ENTRY_OVERHEAD_BYTES;
+  const handed = new HandedBytes(entry + 10, 1000, () => now);
   const bytes = (n: number) => Buffer.alloc(n);
   assert.equal(handed.offer('a', { bytes: bytes(6), mtimeMs: 1 }), true);
   assert.equal(handed.offer('b', { bytes: bytes(6), mtimeMs: 1 }), false, 'over the limit');
   assert.equal(handed.offer('a', { bytes: bytes(4), mtimeMs: 2 }), true, 'replaces a');
-  assert.equal(handed.held, 4);
+  assert.equal(handed.held, entry + 4);
   now = 1000;
   assert.equal(handed.offer('c', { bytes: bytes(10), mtimeMs: 1 }), true, 'a expired');
   assert.equal(handed.take('a', 2), undefined);
   assert.equal(handed.take('c', 0), undefined, 'an older file of that name: not its bytes');
-  assert.equal(handed.held, 10, 'the newer upload keeps its entry for its own turn');
+  assert.equal(handed.held, entry + 10, 'the newer upload keeps its entry for its own turn');
   assert.equal(handed.take('c', 1)?.length, 10);
   assert.equal(handed.held, 0);
+});
+
+test('a hand-over entry pins only its own bytes and counts even when empty', () => {
+  const handed = new HandedBytes(2 * ENTRY_OVERHEAD_BYTES + 2, 60_000);
+  // One byte of a 64 KiB socket chunk (the rest: the peer's next bytes).
+  const chunk = Buffer.alloc(64 * 1024, 0x78);
+  assert.equal(handed.offer('tiny', { bytes: chunk.subarray(100, 101), mtimeMs: 1 }), true);
+  assert.equal(handed.offer('empty', { bytes: Buffer.alloc(0), mtimeMs: 1 }), true);
+  assert.equal(handed.offer('more', { bytes: Buffer.alloc(0), mtimeMs: 1 }), false, 'by count');
+  const taken = handed.take('tiny', 1);
+  assert.deepEqual(taken, Buffer.from('x'));
+  assert.equal(taken.buffer.byteLength, 1, 'not the 64 KiB chunk');
 });
 
 async function eventually(condition: () => boolean): Promise<void> {

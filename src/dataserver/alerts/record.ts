@@ -4,7 +4,7 @@
  * template's `id` and `priority` win over the alert row's.
  */
 import type { AlertRecord, Row, TemplateType } from './types.js';
-import { TEMPLATE_TYPES } from './types.js';
+import { TEMPLATE_TYPES, WEEKDAYS } from './types.js';
 
 /**
  * Copies `source`'s own columns onto `target`, in order (what `{ ...source }` does). Rows of
@@ -49,13 +49,7 @@ export const EVALUATION_COLUMNS = [
   'recovery_notify',
   'special_day',
   'id_group',
-  'monday',
-  'tuesday',
-  'wednesday',
-  'thursday',
-  'friday',
-  'saturday',
-  'sunday',
+  ...WEEKDAYS,
   'holiday',
   'schedule',
   'time_from',

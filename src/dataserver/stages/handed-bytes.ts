@@ -7,8 +7,13 @@
  * An entry is used only for the file it came from: same name and same mtime as the intake saw
  * (an upload that replaced the file under the same name has another mtime). Memory is bounded
  * by `limitBytes`; entries nobody takes (a name the intake ignores, a file another server
- * claimed) leave after `maxAgeMs`.
+ * claimed) leave after `maxAgeMs`. An entry is charged what it pins: its own copy of the bytes
+ * when they were a view into a larger buffer (a socket chunk or the small-buffer pool, which a
+ * peer could otherwise make pin up to 64 KiB per one-byte file), plus ENTRY_OVERHEAD_BYTES so
+ * a flood of tiny or empty files is bounded by count too.
  */
+export const ENTRY_OVERHEAD_BYTES = 256;
+
 export interface HandedFile {
   readonly bytes: Buffer;
   /** The file's mtime as fstat saw it after the last write (ms, like Stats.mtimeMs). */
@@ -33,7 +38,7 @@ export class HandedBytes {
     this.#now = now;
   }
 
-  /** Bytes held for files not yet taken. */
+  /** Bytes held for files not yet taken, with each entry's overhead. */
   get held(): number {
     return this.#held;
   }
@@ -47,9 +52,10 @@ export class HandedBytes {
     const now = this.#now();
     this.#expire(now);
     this.drop(name); // a newer upload under the same name replaces the older one
-    if (this.#held + file.bytes.length > this.limitBytes) return false;
-    this.#entries.set(name, { bytes: file.bytes, mtimeMs: file.mtimeMs, at: now });
-    this.#held += file.bytes.length;
+    const charge = file.bytes.length + ENTRY_OVERHEAD_BYTES;
+    if (this.#held + charge > this.limitBytes) return false;
+    this.#entries.set(name, { bytes: ownCopy(file.bytes), mtimeMs: file.mtimeMs, at: now });
+    this.#held += charge;
     return true;
   }
 
@@ -72,7 +78,7 @@ export class HandedBytes {
     const entry = this.#entries.get(name);
     if (entry === undefined) return;
     this.#entries.delete(name);
-    this.#held -= entry.bytes.length;
+    this.#held -= entry.bytes.length + ENTRY_OVERHEAD_BYTES;
   }
 
   #expire(now: number): void {
@@ -81,4 +87,12 @@ export class HandedBytes {
       this.drop(name);
     }
   }
+}
+
+/** `bytes` alone in its memory: a view into a larger buffer is copied out (unpooled). */
+function ownCopy(bytes: Buffer): Buffer {
+  if (bytes.buffer.byteLength === bytes.length) return bytes;
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
 }

@@ -77,16 +77,14 @@ export function statusRow(w: StatusWrite): unknown[] {
   return row;
 }
 
-/** `col = value, …` for the columns where `next` differs from `stored` ('' when none). */
-function changedColumns(next: ModuleStatus, stored: ModuleStatus): string {
+/** `col = value, …` of `next` for the columns of `mask` (bit i: STATUS_VALUE_OF[i]). */
+function setClause(mask: number, next: ModuleStatus): string {
   let set = '';
   for (let i = 0; i < STATUS_VALUE_OF.length; i++) {
     const value = STATUS_VALUE_OF[i];
-    if (value === undefined) continue;
-    const after = value(next);
-    if (after === value(stored)) continue;
+    if ((mask & (1 << i)) === 0 || value === undefined) continue;
     const column = STATUS_COLUMNS[FIRST_VALUE_COLUMN + i] ?? '';
-    set += `${set === '' ? '' : ', '}\`${column}\` = ${sqlLiteral(after)}`;
+    set += `${set === '' ? '' : ', '}\`${column}\` = ${sqlLiteral(value(next))}`;
   }
   return set;
 }
@@ -142,7 +140,7 @@ export function statusUpdateStatements(writes: readonly StatusWrite[]): string[]
       recent.rows.push(w);
       continue;
     }
-    const set = changedColumns(w.status, w.stored);
+    const set = setClause(mask, w.status);
     let group = groups.get(set);
     if (group === undefined) {
       group = [];
