@@ -9,9 +9,11 @@ import {
 } from '../lib/index.js';
 import { PROFILER_STAGE, topStages, TOTAL_STAGE, type StageRow } from './table.js';
 
-interface PassRows {
+export interface PassRows {
   readonly rows: readonly StageRow[];
   readonly packetsPerSec: number;
+  /** MariaDB's CPU per committed packet in the same pass (the standard bench's figure). */
+  readonly mariadbUsPerPacket: number;
 }
 
 export interface StagesResult {
@@ -69,6 +71,14 @@ export function stagesRows(result: StagesResult): Row[] {
     'creation µs/pkt': us(totalOf(result.plainCreation)),
     'creation %': '',
     'steady µs/pkt': us(totalOf(result.plainSteady)),
+    'steady %': '',
+  });
+  rows.push({
+    stage: 'MariaDB, same run, unprofiled',
+    'measured by': '/proc, mariadbd (first send to last commit)',
+    'creation µs/pkt': us(result.plainCreation?.mariadbUsPerPacket),
+    'creation %': '',
+    'steady µs/pkt': us(result.plainSteady?.mariadbUsPerPacket),
     'steady %': '',
   });
   return rows;

@@ -11,10 +11,11 @@ import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import type { E2eOptions } from '../e2e/options.js';
 import { saveResults } from '../e2e/save-results.js';
+import { cpuMsPerPacket } from '../e2e/render.js';
 import { isAborted, runE2e, type E2eHooks, type PassKind } from '../e2e/scenario.js';
 import { formatTable, median } from '../lib/index.js';
 import { attributeProfile, type CpuProfile, type Stage } from './attribute.js';
-import { stagesMarkdown, stagesRows, type StagesResult } from './render-stages.js';
+import { stagesMarkdown, stagesRows, type PassRows, type StagesResult } from './render-stages.js';
 import { stageTable, type StageRow } from './table.js';
 import { groupThreadCpu, readThreadCpu, type ThreadCpu } from './threads.js';
 
@@ -34,6 +35,8 @@ export interface MeasuredPass {
   readonly kind: PassKind;
   readonly committed: number;
   readonly packetsPerSec: number;
+  /** MariaDB's CPU per committed packet over the pass, as the standard bench measures it. */
+  readonly mariadbUsPerPacket: number;
   readonly rows: readonly StageRow[];
 }
 
@@ -128,6 +131,8 @@ async function runOnce(
       kind: w.kind,
       committed: w.committed,
       packetsPerSec: pass?.packetsPerSec ?? Number.NaN,
+      mariadbUsPerPacket:
+        pass === undefined ? Number.NaN : cpuMsPerPacket(pass.dbCpuPercent, pass) * 1000,
       rows: stageTable({ committed: w.committed, threads, main, workers }),
     });
   }
@@ -135,15 +140,13 @@ async function runOnce(
 }
 
 /** Per pass kind, each row's median over the runs of one variant. */
-export function medianRows(
-  runs: readonly StagesRun[],
-  kind: PassKind,
-): { rows: StageRow[]; packetsPerSec: number } | undefined {
+export function medianRows(runs: readonly StagesRun[], kind: PassKind): PassRows | undefined {
   const passes = runs.flatMap((r) => r.passes.filter((p) => p.kind === kind));
   const first = passes[0];
   if (first === undefined) return undefined;
   return {
     packetsPerSec: median(passes.map((p) => p.packetsPerSec)),
+    mariadbUsPerPacket: median(passes.map((p) => p.mariadbUsPerPacket)),
     rows: first.rows.map((row, i) => ({
       ...row,
       usPerPacket: median(passes.map((p) => p.rows[i]?.usPerPacket ?? Number.NaN)),

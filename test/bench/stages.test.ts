@@ -6,6 +6,7 @@ import {
   type CpuProfile,
   type ProfileNode,
 } from '../../bench/stages/attribute.js';
+import { stagesRows, type PassRows } from '../../bench/stages/render-stages.js';
 import {
   PROFILER_STAGE,
   REST_STAGE,
@@ -14,6 +15,7 @@ import {
   TOTAL_STAGE,
   type StageRow,
 } from '../../bench/stages/table.js';
+import { medianRows, type StagesRun } from '../../bench/stages/run-stages.js';
 import { groupThreadCpu } from '../../bench/stages/threads.js';
 
 const BUILD = 'file:///tmp/bench-build-x/src';
@@ -204,4 +206,66 @@ test('thread groups: main by pid, kernel-heavy as the pool, the youngest others 
   assert.ok(near(groups.profilerSeconds, 0.4));
   assert.ok(near(groups.totalSeconds, 4.7));
   assert.ok(near(groupThreadCpu(10, before, after).otherSeconds, 1.7));
+});
+
+/** One pass's rows as the table builds them, with only the figures the floor reads filled in. */
+function passRows(figures: {
+  durableWrite: number;
+  pool: number;
+  total: number;
+  mariadb: number;
+}): PassRows {
+  const { durableWrite, pool, total, mariadb } = figures;
+  const rows: StageRow[] = [
+    { stage: 'accept + protocol', measuredBy: 'profile, main thread', usPerPacket: 100 },
+    { stage: 'durable write', measuredBy: 'profile, main thread', usPerPacket: durableWrite },
+    {
+      stage: "libuv's pool (fsync, file I/O; mostly kernel)",
+      measuredBy: '/proc, per thread',
+      usPerPacket: pool,
+    },
+    { stage: TOTAL_STAGE, measuredBy: '/proc, per thread', usPerPacket: total },
+  ];
+  return { rows, packetsPerSec: 200, mariadbUsPerPacket: mariadb };
+}
+
+test('stage table: a MariaDB row below the totals, – when not measured', () => {
+  const profiled = passRows({ durableWrite: 169, pool: 343, total: 1900, mariadb: Number.NaN });
+  const plain = passRows({ durableWrite: 0, pool: 0, total: 1413, mariadb: Number.NaN });
+  const rows = stagesRows({
+    creation: profiled,
+    steady: profiled,
+    plainCreation: { ...plain, mariadbUsPerPacket: 1234.4 },
+    plainSteady: plain,
+    runs: 1,
+    intervalUs: 500,
+    loadAverage: 1,
+  });
+  const last = rows.at(-1);
+  assert.ok(last !== undefined);
+  assert.equal(last['stage'], 'MariaDB, same run, unprofiled');
+  assert.equal(last['creation µs/pkt'], 1234);
+  assert.equal(last['steady µs/pkt'], '–');
+  assert.equal(rows.at(-2)?.['stage'], 'total without --cpu-prof (same scenario, own run)');
+});
+
+test("medians: MariaDB's CPU per packet is a pass kind's median over the runs", () => {
+  const run = (mariadb: number): StagesRun => ({
+    profiled: false,
+    status: 'ok',
+    passes: [
+      {
+        name: 'steady 1',
+        kind: 'steady',
+        committed: 3000,
+        packetsPerSec: 200,
+        mariadbUsPerPacket: mariadb,
+        rows: passRows({ durableWrite: 1, pool: 2, total: 10, mariadb }).rows,
+      },
+    ],
+    windows: [],
+    profileDir: undefined,
+  });
+  assert.equal(medianRows([run(700), run(300), run(500)], 'steady')?.mariadbUsPerPacket, 500);
+  assert.equal(medianRows([run(700)], 'creation'), undefined);
 });
