@@ -7,7 +7,15 @@ import {
   type Cell,
   type Row,
 } from '../lib/index.js';
-import { PROFILER_STAGE, topStages, TOTAL_STAGE, type StageRow } from './table.js';
+import { durabilityFloor, floorLine, type Floor } from './floor.js';
+import {
+  DURABLE_WRITE_STAGE,
+  POOL_STAGE,
+  PROFILER_STAGE,
+  topStages,
+  TOTAL_STAGE,
+  type StageRow,
+} from './table.js';
 
 export interface PassRows {
   readonly rows: readonly StageRow[];
@@ -84,6 +92,34 @@ export function stagesRows(result: StagesResult): Row[] {
   return rows;
 }
 
+/**
+ * A pass's durability floor: the durable write and libuv's pool from the profiled run (the only
+ * one with stage rows), the server's total and MariaDB's from the unprofiled one.
+ */
+export function passFloor(
+  profiled: PassRows | undefined,
+  plain: PassRows | undefined,
+): Floor | undefined {
+  return durabilityFloor({
+    durableWriteUs: rowOf(profiled, DURABLE_WRITE_STAGE),
+    poolUs: rowOf(profiled, POOL_STAGE),
+    serverUs: totalOf(plain),
+    mariadbUs: plain?.mariadbUsPerPacket,
+  });
+}
+
+export function floorParagraph(result: StagesResult): string[] {
+  return [
+    "Floor: the durability promise's own cost (the durable write row plus libuv's pool, where the",
+    "fsyncs before `SEND OK` run; profiled run) against MariaDB's whole CPU per packet and the",
+    "server's total, both from the unprofiled run. MariaDB's figure is the whole mariadbd's CPU,",
+    'as in the standard bench: any other client of the same server counts in it.',
+    '',
+    floorLine('creation', passFloor(result.creation, result.plainCreation)),
+    floorLine('steady', passFloor(result.steady, result.plainSteady)),
+  ];
+}
+
 function percentOver(value: number, base: number): string {
   const pct = ((value - base) / base) * 100;
   return `${pct >= 0 ? '+' : ''}${formatNumber(pct, 0)} %`;
@@ -116,6 +152,8 @@ export function stagesMarkdown(result: StagesResult, env: BenchEnv, command: str
     `Command: \`${command}\` — ${result.runs} profiled run(s) of the creation pass and one steady pass (3,000 agents × 33 modules, 64 connections), each followed by the same run unprofiled; medians shown.`,
     '',
     formatMarkdownTable(stagesRows(result)),
+    '',
+    ...floorParagraph(result),
     '',
     `Overhead of \`--cpu-prof\` (sampling every ${result.intervalUs} µs) on the process's CPU per packet: creation ${overhead(result.creation, result.plainCreation)}; steady ${overhead(result.steady, result.plainSteady)}. The sampling threads cost CPU per second, not per packet, so their row grows with a pass's length; what is left of the overhead (signals and stack walks on the sampled threads) is spread over the stage rows, which are the profiled run's.`,
     '',

@@ -15,7 +15,13 @@ import { cpuMsPerPacket } from '../e2e/render.js';
 import { isAborted, runE2e, type E2eHooks, type PassKind } from '../e2e/scenario.js';
 import { formatTable, median } from '../lib/index.js';
 import { attributeProfile, type CpuProfile, type Stage } from './attribute.js';
-import { stagesMarkdown, stagesRows, type PassRows, type StagesResult } from './render-stages.js';
+import {
+  floorParagraph,
+  stagesMarkdown,
+  stagesRows,
+  type PassRows,
+  type StagesResult,
+} from './render-stages.js';
 import { stageTable, type StageRow } from './table.js';
 import { groupThreadCpu, readThreadCpu, type ThreadCpu } from './threads.js';
 
@@ -191,6 +197,7 @@ export async function runStagesBench(
   };
   console.log('CPU µs per committed packet by stage (medians):');
   console.log(formatTable(stagesRows(result)));
+  console.log(floorParagraph(result).join('\n'));
   saveResults({
     scenario: 'stages',
     options,

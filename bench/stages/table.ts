@@ -28,6 +28,8 @@ export const PROC_SOURCE = '/proc, per thread';
 export const REST_STAGE = 'rest: main thread CPU not in its samples';
 export const PROFILER_STAGE = "--cpu-prof's sampling threads (profiling only)";
 export const TOTAL_STAGE = 'total: process CPU (user + sys)';
+export const DURABLE_WRITE_STAGE: Stage = 'durable write';
+export const POOL_STAGE = "libuv's pool (fsync, file I/O; mostly kernel)";
 
 /** Stages whose main-thread samples are rows of their own (parse joins the worker's). */
 const MAIN_ROWS: readonly Stage[] = STAGES.filter(
@@ -70,7 +72,7 @@ export function stageTable(m: PassMeasure): StageRow[] {
       usPerPacket: perPacket(m.threads.otherSeconds * 1e6),
     },
     {
-      stage: "libuv's pool (fsync, file I/O; mostly kernel)",
+      stage: POOL_STAGE,
       measuredBy: PROC_SOURCE,
       usPerPacket: perPacket(m.threads.kernelHeavySeconds * 1e6),
     },

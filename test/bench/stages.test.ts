@@ -6,8 +6,11 @@ import {
   type CpuProfile,
   type ProfileNode,
 } from '../../bench/stages/attribute.js';
-import { stagesRows, type PassRows } from '../../bench/stages/render-stages.js';
+import { floorLine } from '../../bench/stages/floor.js';
+import { passFloor, stagesRows, type PassRows } from '../../bench/stages/render-stages.js';
 import {
+  DURABLE_WRITE_STAGE,
+  POOL_STAGE,
   PROFILER_STAGE,
   REST_STAGE,
   stageTable,
@@ -218,20 +221,59 @@ function passRows(figures: {
   const { durableWrite, pool, total, mariadb } = figures;
   const rows: StageRow[] = [
     { stage: 'accept + protocol', measuredBy: 'profile, main thread', usPerPacket: 100 },
-    { stage: 'durable write', measuredBy: 'profile, main thread', usPerPacket: durableWrite },
-    {
-      stage: "libuv's pool (fsync, file I/O; mostly kernel)",
-      measuredBy: '/proc, per thread',
-      usPerPacket: pool,
-    },
+    { stage: DURABLE_WRITE_STAGE, measuredBy: 'profile, main thread', usPerPacket: durableWrite },
+    { stage: POOL_STAGE, measuredBy: '/proc, per thread', usPerPacket: pool },
     { stage: TOTAL_STAGE, measuredBy: '/proc, per thread', usPerPacket: total },
   ];
   return { rows, packetsPerSec: 200, mariadbUsPerPacket: mariadb };
 }
 
-test('stage table: a MariaDB row below the totals, – when not measured', () => {
+test('floor: durability above MariaDB says the target is out of reach while fsyncing', () => {
+  const profiled = passRows({ durableWrite: 169, pool: 343, total: 1900, mariadb: 470 });
+  const plain = passRows({ durableWrite: 150, pool: 330, total: 1413, mariadb: 480 });
+  const floor = passFloor(profiled, plain);
+  assert.ok(floor !== undefined);
+  // Durability from the profiled run's rows; the totals from the unprofiled run.
+  assert.equal(floor.durabilityUs, 512);
+  assert.equal(floor.serverUs, 1413);
+  assert.equal(floor.mariadbUs, 480);
+  assert.ok(Math.abs(floor.ratio - 1413 / 480) < 1e-9);
+  assert.equal(
+    floorLine('steady', floor),
+    "- steady: durability alone 512 µs (durable write 169 + fsync pool 343) against MariaDB's " +
+      "whole packet 480 µs; the server without --cpu-prof 1,413 µs, 2.9× MariaDB's: " +
+      'at or below MariaDB is out of reach while each file is fsynced before SEND OK.',
+  );
+});
+
+test('floor: durability below MariaDB says how much of the rest must go', () => {
+  const floor = passFloor(
+    passRows({ durableWrite: 100, pool: 200, total: 4000, mariadb: 0 }),
+    passRows({ durableWrite: 0, pool: 0, total: 3000, mariadb: 1500 }),
+  );
+  assert.ok(floor !== undefined);
+  assert.equal(floor.restUs, 2700);
+  assert.equal(floor.restAllowedUs, 1200);
+  assert.equal(
+    floorLine('creation', floor),
+    "- creation: durability alone 300 µs (durable write 100 + fsync pool 200) against MariaDB's " +
+      "whole packet 1,500 µs; the server without --cpu-prof 3,000 µs, 2× MariaDB's: durability " +
+      "leaves the rest of the server 1,200 µs of MariaDB's figure, against the 2,700 µs it " +
+      'takes: 1,500 µs to cut (56 % of the rest).',
+  );
+  const met = passFloor(
+    passRows({ durableWrite: 100, pool: 200, total: 900, mariadb: 0 }),
+    passRows({ durableWrite: 0, pool: 0, total: 800, mariadb: 900 }),
+  );
+  assert.match(floorLine('steady', met), /: the server is at or below MariaDB already\.$/);
+});
+
+test('floor: no MariaDB figure, no floor; the table gets a MariaDB row below the totals', () => {
   const profiled = passRows({ durableWrite: 169, pool: 343, total: 1900, mariadb: Number.NaN });
   const plain = passRows({ durableWrite: 0, pool: 0, total: 1413, mariadb: Number.NaN });
+  assert.equal(passFloor(profiled, plain), undefined);
+  assert.equal(passFloor(profiled, undefined), undefined);
+  assert.equal(floorLine('steady', undefined), '- steady: not measured');
   const rows = stagesRows({
     creation: profiled,
     steady: profiled,
