@@ -15,17 +15,18 @@ export interface WorkerHeapGauges {
 }
 
 const GAUGES = {
-  used: ['pandora_dataserver_parse_worker_heap_used_bytes', 'live objects'],
-  committed: ['pandora_dataserver_parse_worker_heap_committed_bytes', 'heap committed'],
-  external: ['pandora_dataserver_parse_worker_external_bytes', 'memory outside the heap'],
-  malloced: ['pandora_dataserver_parse_worker_malloced_bytes', "V8's malloc'ed memory"],
+  used: ['pandora_dataserver_parse_worker_heap_used_bytes', 'V8 heap in use (live objects)'],
+  committed: ['pandora_dataserver_parse_worker_heap_committed_bytes', 'V8 heap committed'],
+  external: ['pandora_dataserver_parse_worker_external_bytes', 'memory V8 tracks outside its heap'],
+  malloced: ['pandora_dataserver_parse_worker_malloced_bytes', "V8's own malloc'ed memory"],
 } as const;
 
 /**
  * One series per worker slot (`worker="0"`…), not one sum: `sum()` gives the process total a
  * dashboard sets beside RSS, and the per-worker lines show whether one worker (the one a large
  * file went to) or all of them grow. There are dataserver_threads slots at most, and a worker
- * that replaces a dead one reports under its slot's label, so the series do not churn.
+ * that replaces a dead one reports under its slot's label, so the series do not churn. One
+ * pool per registry: two would write the same slot labels.
  */
 export function createWorkerHeapGauges(registry: Registry): WorkerHeapGauges {
   const gauge = ([name, what]: readonly [string, string]): Gauge<'worker'> =>
@@ -35,7 +36,7 @@ export function createWorkerHeapGauges(registry: Registry): WorkerHeapGauges {
       () =>
         new Gauge({
           name,
-          help: `A parse worker's V8 ${what}, in bytes, as it last reported (every ${String(WORKER_HEAP_REPORT_MS / 1000)} s)`,
+          help: `A parse worker's ${what}, in bytes, as it last reported (every ${String(WORKER_HEAP_REPORT_MS / 1000)} s)`,
           labelNames: ['worker'] as const,
           registers: [registry],
         }),
