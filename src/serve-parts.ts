@@ -42,7 +42,7 @@ export async function startDataserver(
     { logger: deps.logger },
   );
   running.pool = pool;
-  const parser = createPacketParser(config, { logger: deps.logger });
+  const parser = createPacketParser(config, { logger: deps.logger, registry: deps.registry });
   running.closeParser = () => parser.close();
   const dataserver = createDataserver(config, {
     ...deps,

@@ -93,18 +93,24 @@ export function renderSavedSoak(path: string, readme: string, log: (line: string
   return 0;
 }
 
+/**
+ * One row per trend that had samples: a quantity the run could not see (the parse workers'
+ * heaps of a server without workers or without /metrics) says nothing in a row of NaN.
+ */
 export function trendRows(trends: readonly Trend[]): Row[] {
-  return trends.map((t) => ({
-    metric: t.unit === '' ? t.metric : `${t.metric}, ${t.unit}`,
-    samples: t.n,
-    mean: round(t.mean, 2),
-    'slope per hour': round(t.slopePerHour, 3),
-    '± 95 %': round(t.halfWidth95PerHour, 3),
-    'std error': round(t.standardErrorPerHour, 3),
-    'drift over run': round(t.driftOverRun, 3),
-    'sample noise (sd)': round(t.residualSd, 3),
-    verdict: t.verdict,
-  }));
+  return trends
+    .filter((t) => t.n > 0)
+    .map((t) => ({
+      metric: t.unit === '' ? t.metric : `${t.metric}, ${t.unit}`,
+      samples: t.n,
+      mean: round(t.mean, 2),
+      'slope per hour': round(t.slopePerHour, 3),
+      '± 95 %': round(t.halfWidth95PerHour, 3),
+      'std error': round(t.standardErrorPerHour, 3),
+      'drift over run': round(t.driftOverRun, 3),
+      'sample noise (sd)': round(t.residualSd, 3),
+      verdict: t.verdict,
+    }));
 }
 
 function ledgerLine(r: SoakResult): string {
@@ -119,7 +125,9 @@ function ledgerLine(r: SoakResult): string {
 /** Two charts, so that quantities of very different size each get a readable axis. */
 export function soakSvgs(r: SoakResult): { resources: string; latency: string } {
   const pick = (key: keyof SoakSample, scale = 1): [number, number][] =>
-    r.samples.filter((s) => Number.isFinite(s[key])).map((s) => [s.t / 60, s[key] * scale]);
+    r.samples
+      .filter((s) => Number.isFinite(s[key]))
+      .map((s) => [s.t / 60, (s[key] ?? Number.NaN) * scale]);
   const title = `${formatNumber(r.ratePerSec)} packets/s for ${formatNumber(r.soakSeconds / 60)} min`;
   const markers =
     r.warmupSeconds > 0 ? [{ x: r.warmupSeconds / 60, label: 'trends from here' }] : [];

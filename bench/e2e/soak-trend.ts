@@ -134,29 +134,49 @@ export function describeTrend(
 }
 
 /**
- * The soak's memory line. The live heap (`heap used`) decides a leak: RSS follows V8's committed
- * heap, which grows and shrinks as V8 settles under its limit while the live data stays flat.
- * Without heap samples (a server without /metrics) RSS is all there is.
+ * The soak's memory line. The live heaps decide a leak: the main thread's (`heap used`) and,
+ * when sampled, the parse workers' (`parse workers heap used`), each a V8 heap of its own in
+ * RSS. RSS follows V8's committed heaps, which grow and shrink as V8 settles under its limit
+ * while the live data stays flat. Without heap samples (a server without /metrics) RSS is all
+ * there is.
  */
 export function memoryVerdict(trends: readonly Trend[]): string {
   const verdictOf = (metric: string): TrendVerdict | undefined =>
     trends.find((t) => t.metric === metric)?.verdict;
+  const known = (v: TrendVerdict | undefined): v is Exclude<TrendVerdict, 'too few samples'> =>
+    v !== undefined && v !== 'too few samples';
   const rss = verdictOf('server RSS') ?? 'too few samples';
   const used = verdictOf('heap used');
-  if (used === undefined || used === 'too few samples') {
+  if (!known(used)) {
     return `leak judged on RSS alone (no heap samples from /metrics): RSS **${rss}**`;
   }
   const committed = verdictOf('heap committed') ?? 'too few samples';
   const external = verdictOf('external');
+  const workersUsed = verdictOf('parse workers heap used');
+  const workersCommitted = verdictOf('parse workers heap committed');
   const others =
     `RSS **${rss}**, heap committed **${committed}**` +
-    (external === undefined || external === 'too few samples' ? '' : `, external **${external}**`);
-  if (used === 'rising') return `possible leak: live heap (heap used) **rising**; ${others}`;
+    (known(external) ? `, external **${external}**` : '') +
+    (known(workersCommitted) ? `, parse workers heap committed **${workersCommitted}**` : '');
+  if (used === 'rising') {
+    const workers = known(workersUsed) ? `, parse workers heap used **${workersUsed}**` : '';
+    return `possible leak: live heap (heap used) **rising**${workers}; ${others}`;
+  }
+  if (workersUsed === 'rising') {
+    return (
+      `possible leak: live heap (heap used) **${used}**, parse workers heap used **rising**; ` +
+      others
+    );
+  }
+  const decides = known(workersUsed)
+    ? `live heap (heap used) **${used}** and parse workers heap used **${workersUsed}**, which decide`
+    : `live heap (heap used) **${used}**, which decides`;
+  const committedRising = committed === 'rising' || workersCommitted === 'rising';
   const why =
     rss !== 'rising'
       ? ''
-      : committed === 'rising'
+      : committedRising
         ? ' (RSS follows the committed heap as V8 settles, not the live data)'
         : ' (RSS grows outside the live heap)';
-  return `no leak: live heap (heap used) **${used}**, which decides; ${others}${why}`;
+  return `no leak: ${decides}; ${others}${why}`;
 }

@@ -2,15 +2,22 @@
  * `npm run bench -- --soak DURATION`: the capacity study's stability check. After the creation
  * pass (and, without --rate, one full-speed steady pass to learn the capacity), the fleet sends
  * pass after pass paced at a fixed share of that rate until the duration is up. Every
- * --soak-sample the server's RSS and CPU, its V8 heap (used, committed) and external memory from
- * its /metrics when it has one, MariaDB's CPU, the commit latency of the window, the
+ * --soak-sample the server's RSS and CPU, its V8 heap (used, committed), external memory and its
+ * parse workers' heaps (used, committed) from its /metrics when it has one, MariaDB's CPU, the commit latency of the window, the
  * backlog, the modules in unknown state and the load average are sampled; the report fits each
  * against time (`soak-trend.ts`) and checks that the ledger holds every acknowledged packet.
  */
 import { loadavg } from 'node:os';
 import mysql from 'mysql2/promise';
 import { formatNumber, readProcSnapshot, round, summarize } from '../lib/index.js';
-import { EXTERNAL_MEMORY, HEAP_TOTAL, HEAP_USED, scrapeMetrics } from '../load/metrics-scraper.js';
+import {
+  EXTERNAL_MEMORY,
+  HEAP_TOTAL,
+  HEAP_USED,
+  scrapeMetrics,
+  WORKER_HEAP_COMMITTED,
+  WORKER_HEAP_USED,
+} from '../load/metrics-scraper.js';
 import type { E2eOptions } from './options.js';
 import { describeTrend, type Trend } from './soak-trend.js';
 import {
@@ -31,6 +38,13 @@ export interface SoakSample {
   readonly heapCommittedMB: number;
   /** Memory outside the V8 heap, Buffers mostly (NaN without /metrics). */
   readonly externalMB: number;
+  /**
+   * The parse workers' live heaps, summed (NaN without /metrics or without workers; absent
+   * in results saved before workers reported): each worker is a V8 heap of its own in RSS.
+   */
+  readonly workerHeapUsedMB?: number;
+  /** The parse workers' committed heaps, summed (NaN or absent as above). */
+  readonly workerHeapCommittedMB?: number;
   readonly serverCpuPercent: number;
   readonly dbCpuPercent: number;
   /** SEND OK → commit of the packets whose commit was seen in the window. */
@@ -216,6 +230,8 @@ export function soakTrends(
     ['heapUsedMB', 'heap used', 'MB'],
     ['heapCommittedMB', 'heap committed', 'MB'],
     ['externalMB', 'external', 'MB'],
+    ['workerHeapUsedMB', 'parse workers heap used', 'MB'],
+    ['workerHeapCommittedMB', 'parse workers heap committed', 'MB'],
     ['serverCpuPercent', 'server CPU', '%'],
     ['dbCpuPercent', 'MariaDB CPU', '%'],
     ['latencyP50Ms', 'commit latency p50', 'ms'],
@@ -231,7 +247,7 @@ export function soakTrends(
     describeTrend(
       name,
       unit,
-      kept.map((s) => [s.t, s[key]]),
+      kept.map((s) => [s.t, s[key] ?? Number.NaN]),
       window,
     ),
   );
@@ -282,7 +298,13 @@ function startSoakSampler(
       countUnknown(db),
       ctx.target.metricsUrl === undefined
         ? undefined
-        : scrapeMetrics(ctx.target.metricsUrl, [HEAP_USED, HEAP_TOTAL, EXTERNAL_MEMORY]),
+        : scrapeMetrics(ctx.target.metricsUrl, [
+            HEAP_USED,
+            HEAP_TOTAL,
+            EXTERNAL_MEMORY,
+            WORKER_HEAP_USED,
+            WORKER_HEAP_COMMITTED,
+          ]),
     ]);
     const heapMB = (name: string): number => round((heap?.get(name) ?? Number.NaN) / 2 ** 20, 1);
     samples.push({
@@ -291,6 +313,8 @@ function startSoakSampler(
       heapUsedMB: heapMB(HEAP_USED),
       heapCommittedMB: heapMB(HEAP_TOTAL),
       externalMB: heapMB(EXTERNAL_MEMORY),
+      workerHeapUsedMB: heapMB(WORKER_HEAP_USED),
+      workerHeapCommittedMB: heapMB(WORKER_HEAP_COMMITTED),
       serverCpuPercent: round(percentOf(lastServerCpu, serverCpu, wallSec), 1),
       dbCpuPercent: round(percentOf(lastDbCpu, dbCpu, wallSec), 1),
       latencyP50Ms: round(window.p50, 1),
@@ -329,10 +353,14 @@ function startSoakSampler(
   };
 }
 
-function describeSample(s: SoakSample): string {
+export function describeSample(s: SoakSample): string {
+  const workers = s.workerHeapUsedMB ?? Number.NaN;
   return (
     `soak ${formatNumber(s.t / 60)} min: RSS ${formatNumber(s.serverRssMB)} MB, ` +
     `heap used ${formatNumber(s.heapUsedMB)} of ${formatNumber(s.heapCommittedMB)} MB, ` +
+    (Number.isFinite(workers)
+      ? `parse workers ${formatNumber(workers)} of ${formatNumber(s.workerHeapCommittedMB ?? Number.NaN)} MB, `
+      : '') +
     `server CPU ${formatNumber(s.serverCpuPercent)} %, MariaDB ${formatNumber(s.dbCpuPercent)} %, ` +
     `latency p50 ${formatNumber(s.latencyP50Ms)} p99 ${formatNumber(s.latencyP99Ms)} ms, ` +
     `backlog ${s.backlog}, unknown ${s.unknownModules + s.overdueModules}, load ${formatNumber(s.loadAverage1m, 2)}`

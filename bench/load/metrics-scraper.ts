@@ -18,6 +18,13 @@ export const HEAP_USED = 'nodejs_heap_size_used_bytes';
 export const HEAP_TOTAL = 'nodejs_heap_size_total_bytes';
 export const EXTERNAL_MEMORY = 'nodejs_external_memory_bytes';
 
+/**
+ * The parse workers' own V8 heaps (live, committed), one series per worker: the default
+ * gauges above see the main thread only. A scrape sums them over the workers.
+ */
+export const WORKER_HEAP_USED = 'pandora_dataserver_parse_worker_heap_used_bytes';
+export const WORKER_HEAP_COMMITTED = 'pandora_dataserver_parse_worker_heap_committed_bytes';
+
 /** Files finished by the server, labelled by result (ok, badxml, error, …). */
 export const FILES_PROCESSED = 'pandora_dataserver_files_processed_total';
 

@@ -1,8 +1,9 @@
 import { getHeapStatistics } from 'node:v8';
-import type { Logger } from '../core/index.js';
+import type { Logger, Registry } from '../core/index.js';
 import type { DataserverConfig } from './config.js';
 import { createWorkerParser } from './parse-pool.js';
 import { spawnParseWorker } from './parse-worker.js';
+import { WORKER_HEAP_REPORT_MS } from './parse-worker-heap.js';
 import { createInlineParser, type PacketParser } from './parser.js';
 
 export {
@@ -29,10 +30,13 @@ export { BADXML_SUFFIX, FAILED_SUFFIX } from './spool/spool-dir.js';
 export { processPacket } from './logic/index.js';
 export { packetHeapProblem } from './packet-heap.js';
 
-/** The parser `dataserver_threads` asks for: that many parse workers, or inline for 0. */
+/**
+ * The parser `dataserver_threads` asks for: that many parse workers, or inline for 0. With a
+ * registry, the workers report their heaps into `pandora_dataserver_parse_worker_*` gauges.
+ */
 export function createPacketParser(
   config: DataserverConfig,
-  deps: { logger: Logger },
+  deps: { logger: Logger; registry?: Registry | undefined },
 ): PacketParser {
   if (config.parseThreads === 0) return createInlineParser(config.parse);
   // A worker gets the main thread's heap limit, as it does anyway under --max-old-space-size:
@@ -42,7 +46,11 @@ export function createPacketParser(
     {
       threads: config.parseThreads,
       parse: config.parse,
-      spawn: () => spawnParseWorker({ resourceLimits: { maxOldGenerationSizeMb: heapLimitMb } }),
+      spawn: () =>
+        spawnParseWorker(
+          { resourceLimits: { maxOldGenerationSizeMb: heapLimitMb } },
+          deps.registry ? { heapReportMs: WORKER_HEAP_REPORT_MS } : {},
+        ),
     },
     deps,
   );

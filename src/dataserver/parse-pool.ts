@@ -1,8 +1,14 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { ErrorCode, type Logger } from '../core/index.js';
+import { ErrorCode, type Logger, type Registry } from '../core/index.js';
 import type { PacketParser, ParseResult } from './parser.js';
 import { decodeParseReply } from './parse-worker.js';
+import { isWorkerHeapReport, type WorkerHeapReport } from './parse-worker-heap.js';
+import {
+  createWorkerHeapGauges,
+  UNREPORTED_WORKER_HEAP,
+  type WorkerHeapGauges,
+} from './parse-worker-heap-gauges.js';
 import type { ParseOptions, ParseReply, ParseRequest } from './types.js';
 
 interface Task {
@@ -13,6 +19,8 @@ interface Task {
 }
 
 interface Slot {
+  /** Its place in the pool, kept by the worker that replaces it (the heap gauges' label). */
+  readonly index: number;
   worker: Worker;
   readonly busy: Map<number, Task>;
   /** Messages posted and not yet answered. */
@@ -51,9 +59,10 @@ function isAlone(task: Task): boolean {
  */
 export function createWorkerParser(
   options: { threads: number; parse: ParseOptions; spawn: () => Worker },
-  deps: { logger: Logger },
+  deps: { logger: Logger; registry?: Registry | undefined },
 ): PacketParser {
-  return new WorkerParsePool(options, deps.logger.child({ component: 'parse-pool' }));
+  const heap = deps.registry ? createWorkerHeapGauges(deps.registry) : UNREPORTED_WORKER_HEAP;
+  return new WorkerParsePool(options, deps.logger.child({ component: 'parse-pool' }), heap);
 }
 
 /**
@@ -91,16 +100,22 @@ function settleOrphans(held: readonly Task[], code: number, closed: boolean, log
 class WorkerParsePool implements PacketParser {
   readonly #options: { threads: number; parse: ParseOptions; spawn: () => Worker };
   readonly #log: Logger;
+  readonly #heap: WorkerHeapGauges;
   readonly #waiting: Task[] = [];
   readonly #slots: Slot[] = [];
   #nextId = 1;
   #closed = false;
 
-  constructor(options: { threads: number; parse: ParseOptions; spawn: () => Worker }, log: Logger) {
+  constructor(
+    options: { threads: number; parse: ParseOptions; spawn: () => Worker },
+    log: Logger,
+    heap: WorkerHeapGauges,
+  ) {
     this.#options = options;
     this.#log = log;
+    this.#heap = heap;
     const threads = Math.max(1, Math.min(options.threads, Math.max(1, availableParallelism() - 1)));
-    for (let i = 0; i < threads; i++) this.#slots.push(this.#spawn());
+    for (let i = 0; i < threads; i++) this.#slots.push(this.#spawn(i));
   }
 
   parse({ bytes, info }: Parameters<PacketParser['parse']>[0]): Promise<ParseResult> {
@@ -113,14 +128,17 @@ class WorkerParsePool implements PacketParser {
 
   async close(): Promise<void> {
     this.#closed = true;
+    for (const s of this.#slots) this.#heap.forget(s.index);
     await Promise.all(this.#slots.map((s) => s.worker.terminate()));
   }
 
-  #spawn(): Slot {
+  #spawn(index: number): Slot {
     const worker = this.#options.spawn();
-    const slot: Slot = { worker, busy: new Map(), messages: 0, isolating: false };
-    worker.on('message', (reply: ParseReply | ParseReply[]) => {
-      this.#onReply(slot, reply);
+    const slot: Slot = { index, worker, busy: new Map(), messages: 0, isolating: false };
+    worker.on('message', (message: ParseReply[] | ParseReply | WorkerHeapReport) => {
+      // Replies come as arrays (#dispatch posts arrays): one check on the hot path.
+      if (!Array.isArray(message) && isWorkerHeapReport(message)) this.#onHeapReport(slot, message);
+      else this.#onReply(slot, message);
     });
     worker.on('error', (err) => {
       this.#log.error({ err }, 'parse worker failed');
@@ -145,6 +163,11 @@ class WorkerParsePool implements PacketParser {
     this.#dispatch();
   }
 
+  /** Kept only while the worker holds its slot: a dead or closed one must leave no value. */
+  #onHeapReport(slot: Slot, report: WorkerHeapReport): void {
+    if (!this.#closed && this.#slots[slot.index] === slot) this.#heap.record(slot.index, report);
+  }
+
   /** A worker died: its files are settled or queued again first, and a new worker takes its slot. */
   #onExit(slot: Slot, code: number): void {
     const held = [...slot.busy.values()];
@@ -158,9 +181,9 @@ class WorkerParsePool implements PacketParser {
       this.#waiting.unshift(...retry);
     }
     slot.messages = 0;
-    if (this.#closed) return;
-    const i = this.#slots.indexOf(slot);
-    if (i !== -1) this.#slots[i] = this.#spawn();
+    if (this.#closed || this.#slots[slot.index] !== slot) return;
+    this.#heap.forget(slot.index);
+    this.#slots[slot.index] = this.#spawn(slot.index);
     this.#dispatch();
   }
 

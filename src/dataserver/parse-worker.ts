@@ -7,7 +7,8 @@
  * back the same (`encodeParseReply`); the pool decodes it with `decodeParseReply`.
  *
  * Use `spawnParseWorker()` from a pool, or `parseRequest` (same contract) for tests. Messages
- * posted before the worker has loaded are queued by the port.
+ * posted before the worker has loaded are queued by the port. Started with `heapReportMs`, a
+ * worker also posts its own heap (`WorkerHeapReport`, parse-worker-heap.ts) that often.
  */
 import {
   isMainThread,
@@ -17,11 +18,18 @@ import {
   type WorkerOptions,
 } from 'node:worker_threads';
 import { ErrorCode } from '../core/errors.js';
+import { startHeapReports } from './parse-worker-heap.js';
 import type { AgentPacket, ParseReply, ParseRequest, ParseResponse } from './types.js';
 import { parseAgentXml, toParseFailure } from './xml/index.js';
 
 /** workerData that marks a parse worker (a worker with no workerData is one too). */
 export const PARSE_WORKER_DATA = { role: 'dataserver-parse' } as const;
+
+/** What a parse worker is told at start, beside its marker. */
+export interface ParseWorkerReporting {
+  /** Post the worker's heap this often (ms); absent: never, so the replies are all it posts. */
+  readonly heapReportMs?: number;
+}
 
 /** This file: .ts under tsx, .js in the build. */
 export const PARSE_WORKER_URL = new URL(import.meta.url);
@@ -32,8 +40,11 @@ export const PARSE_WORKER_URL = new URL(import.meta.url);
  * register it on Node 20 either ("Unknown file extension .ts"), so a two-line bootstrap
  * registers tsx in the worker before importing this file.
  */
-export function spawnParseWorker(options: Omit<WorkerOptions, 'workerData' | 'eval'> = {}): Worker {
-  const workerOptions = { ...options, workerData: PARSE_WORKER_DATA };
+export function spawnParseWorker(
+  options: Omit<WorkerOptions, 'workerData' | 'eval'> = {},
+  reporting: ParseWorkerReporting = {},
+): Worker {
+  const workerOptions = { ...options, workerData: { ...PARSE_WORKER_DATA, ...reporting } };
   if (!PARSE_WORKER_URL.pathname.endsWith('.ts'))
     return new Worker(PARSE_WORKER_URL, workerOptions);
   const tsxApi = import.meta.resolve('tsx/esm/api');
@@ -94,8 +105,16 @@ export function decodeParseReply(reply: ParseReply): ParseResponse {
   return { id: reply.id, packet: JSON.parse(reply.packetJson) as AgentPacket };
 }
 
+/** The heap report period workerData asks for, if a sane one. */
+function heapReportMs(): number | undefined {
+  const ms = (workerData as ParseWorkerReporting | null | undefined)?.heapReportMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
+
 const port = parentPort;
 if (port !== null && isParseWorker()) {
+  const reportMs = heapReportMs();
+  if (reportMs !== undefined) startHeapReports(port, reportMs);
   port.on('message', (message: unknown) => {
     // The pool sends several requests in one message and gets their replies in one.
     if (Array.isArray(message)) {

@@ -135,3 +135,42 @@ test('the live heap decides a leak: RSS rising with the committed heap is no lea
     'leak judged on RSS alone (no heap samples from /metrics): RSS **rising**',
   );
 });
+
+test('the parse workers’ live heap decides too: its rise is a possible leak, its committed heap explains RSS', () => {
+  const noise = [0.3, -0.5, 0.1, 0.4, -0.2, -0.4, 0.5, -0.1, 0.2, -0.3];
+  const level = (mb: number) => noise.map((n, i) => [i * 360, mb + n] as const);
+  const rising = (mb: number) =>
+    noise.map((n, i) => [i * 360, mb + (i * 360 * 20) / 3600 + n] as const);
+  const rss = describeTrend('server RSS', 'MB', rising(200), 3600);
+  const heap = describeTrend('heap used', 'MB', level(60), 3600);
+  const committed = describeTrend('heap committed', 'MB', level(120), 3600);
+  const workersCommitted = describeTrend('parse workers heap committed', 'MB', rising(40), 3600);
+  assert.equal(
+    memoryVerdict([
+      rss,
+      heap,
+      committed,
+      describeTrend('parse workers heap used', 'MB', rising(20), 3600),
+      workersCommitted,
+    ]),
+    'possible leak: live heap (heap used) **flat**, parse workers heap used **rising**; RSS ' +
+      '**rising**, heap committed **flat**, parse workers heap committed **rising**',
+  );
+  assert.equal(
+    memoryVerdict([
+      rss,
+      heap,
+      committed,
+      describeTrend('parse workers heap used', 'MB', level(20), 3600),
+      workersCommitted,
+    ]),
+    'no leak: live heap (heap used) **flat** and parse workers heap used **flat**, which decide; ' +
+      'RSS **rising**, heap committed **flat**, parse workers heap committed **rising** ' +
+      '(RSS follows the committed heap as V8 settles, not the live data)',
+  );
+  // No worker samples (no workers, or an older result): the main thread's heap alone.
+  assert.match(
+    memoryVerdict([rss, heap, committed, describeTrend('parse workers heap used', 'MB', [], 3600)]),
+    /^no leak: live heap \(heap used\) \*\*flat\*\*, which decides; .*\(RSS grows outside the live heap\)$/,
+  );
+});

@@ -107,7 +107,8 @@ test('every metric the dashboard and the rules use is exported by a real serve',
     await serve.ready();
     return (await fetch(`http://127.0.0.1:${String(httpPort)}/metrics`)).text();
   };
-  const text = await scrape('observe1', []);
+  // One parse worker (the fixture parses inline), for the pandora_dataserver_parse_worker_* gauges.
+  const text = await scrape('observe1', ['--dataserver-threads', '1']);
   const queueText = await scrape('observe2', queueFlags(redis.prefix, 2));
   const exported = new Set([...(text + queueText).matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
   const used = metricNames([...ruleExprs(), ...dashboardExprs()]);
