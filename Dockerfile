@@ -27,5 +27,5 @@ EXPOSE 41121 8080
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:8080/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["node", "--max-old-space-size=256", "--max-semi-space-size=16", "dist/src/main.js"]
+ENTRYPOINT ["node", "--max-old-space-size=256", "--max-semi-space-size=16", "--min-semi-space-size=16", "dist/src/main.js"]
 CMD ["serve", "--incomingdir", "/var/spool/pandora/data_in", "--tentacle-address", "0.0.0.0", "--http-address", "0.0.0.0", "--http-port", "8080"]

@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 export SERVICES_STATE_DIR=${SERVICES_STATE_DIR:-/tmp/tentacle-ingest-dev-services}
 bash scripts/services.sh mariadb
 trap 'bash scripts/services.sh stop' EXIT
-node --max-old-space-size=256 --max-semi-space-size=16 --import tsx src/main.ts serve "$@"
+node --max-old-space-size=256 --max-semi-space-size=16 --min-semi-space-size=16 --import tsx src/main.ts serve "$@"

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-old-space-size=256 --max-semi-space-size=16
+#!/usr/bin/env -S node --max-old-space-size=256 --max-semi-space-size=16 --min-semi-space-size=16
 /**
  * Composition root: `tentacle-ingest serve [-c FILE]` (Tentacle listener + dataserver in one
  * process) and `tentacle-ingest init-db`. Every configuration key is also a flag of the same name

@@ -14,8 +14,19 @@ import { getHeapStatistics } from 'node:v8';
  * scavenges instead of 630 (mark-compacts 30 against 34); over 6 alternating runs each: 7-11 %
  * less server CPU per packet, steady +10-20 % and creation +5-10 % packets/s, peak RSS 262-274 MB
  * against 246-251. 32 MB gave 277-305 MB peak RSS in 3 runs, over the 300 MB target.
+ *
+ * The same minimum: the flags are process-wide, so each parse worker gets 16 MB semi-spaces too,
+ * and V8 grows a new space from 1 MB to its maximum only as allocation demands. Under a paced
+ * soak the worker's heap went from 17 to 44 MB committed about 9 minutes in, and stayed there,
+ * which read as RSS rising +88 MB/h over 20 minutes while every heap's live data was flat.
+ * Starting at the maximum makes RSS flat from the start; it adds nothing at the peak.
+ * (`resourceLimits.maxYoungGenerationSizeMb` cannot make a worker's smaller: the flag wins.)
  */
-export const SERVE_NODE_FLAGS = ['--max-old-space-size=256', '--max-semi-space-size=16'] as const;
+export const SERVE_NODE_FLAGS = [
+  '--max-old-space-size=256',
+  '--max-semi-space-size=16',
+  '--min-semi-space-size=16',
+] as const;
 
 /** Measured live heap per cached module state (end-to-end bench, 33 modules per agent). */
 export const CACHED_MODULE_BYTES = 768;
