@@ -3,8 +3,9 @@
  * pass (and, without --rate, one full-speed steady pass to learn the capacity), the fleet sends
  * pass after pass paced at a fixed share of that rate until the duration is up. Every
  * --soak-sample the server's RSS and CPU, its V8 heap (used, committed), external memory and its
- * parse workers' heaps (used, committed) from its /metrics when it has one, MariaDB's CPU, the commit latency of the window, the
- * backlog, the modules in unknown state and the load average are sampled; the report fits each
+ * parse workers' heaps (used, committed) from its /metrics when it has one, MariaDB's CPU, the
+ * commit latency of the window, the backlog, the modules in unknown state and the load average
+ * are sampled; the report fits each
  * against time (`soak-trend.ts`) and checks that the ledger holds every acknowledged packet.
  */
 import { loadavg } from 'node:os';

@@ -66,13 +66,16 @@ test('a constant series (unknown modules staying 0) is flat', () => {
   assert.equal(trend.slopePerHour, 0);
 });
 
+/** Ten samples over an hour, level or rising 20 MB/h, with the same small scatter. */
+const noise = [0.3, -0.5, 0.1, 0.4, -0.2, -0.4, 0.5, -0.1, 0.2, -0.3];
+const level = (mb: number) => noise.map((n, i) => [i * 360, mb + n] as const);
+const rising = (mb: number) =>
+  noise.map((n, i) => [i * 360, mb + (i * 360 * 20) / 3600 + n] as const);
+
 test('noise around a level is flat; a leak well above the noise is rising', () => {
-  const noise = [0.3, -0.5, 0.1, 0.4, -0.2, -0.4, 0.5, -0.1, 0.2, -0.3];
-  const level = noise.map((n, i) => [i * 360, 200 + n] as const);
-  assert.equal(trendVerdict(fitSlope(level), 3600), 'flat');
+  assert.equal(trendVerdict(fitSlope(level(200)), 3600), 'flat');
   // 20 MB an hour against ±0.5 MB of scatter.
-  const leak = noise.map((n, i) => [i * 360, 200 + (i * 360 * 20) / 3600 + n] as const);
-  const trend = describeTrend('rss', 'MB', leak, 3600);
+  const trend = describeTrend('rss', 'MB', rising(200), 3600);
   assert.equal(trend.verdict, 'rising');
   assert.ok(Math.abs(trend.slopePerHour - 20) < 1);
   const drop = noise.map((n, i) => [i * 360, 50 - i * 2 + n] as const);
@@ -106,10 +109,6 @@ test('fewer than three samples give no verdict', () => {
 });
 
 test('the live heap decides a leak: RSS rising with the committed heap is no leak', () => {
-  const noise = [0.3, -0.5, 0.1, 0.4, -0.2, -0.4, 0.5, -0.1, 0.2, -0.3];
-  const level = (mb: number) => noise.map((n, i) => [i * 360, mb + n] as const);
-  const rising = (mb: number) =>
-    noise.map((n, i) => [i * 360, mb + (i * 360 * 20) / 3600 + n] as const);
   const rss = describeTrend('server RSS', 'MB', rising(200), 3600);
   const committed = describeTrend('heap committed', 'MB', rising(120), 3600);
   const external = describeTrend('external', 'MB', level(5), 3600);
@@ -137,10 +136,6 @@ test('the live heap decides a leak: RSS rising with the committed heap is no lea
 });
 
 test('the parse workers’ live heap decides too: its rise is a possible leak, its committed heap explains RSS', () => {
-  const noise = [0.3, -0.5, 0.1, 0.4, -0.2, -0.4, 0.5, -0.1, 0.2, -0.3];
-  const level = (mb: number) => noise.map((n, i) => [i * 360, mb + n] as const);
-  const rising = (mb: number) =>
-    noise.map((n, i) => [i * 360, mb + (i * 360 * 20) / 3600 + n] as const);
   const rss = describeTrend('server RSS', 'MB', rising(200), 3600);
   const heap = describeTrend('heap used', 'MB', level(60), 3600);
   const committed = describeTrend('heap committed', 'MB', level(120), 3600);
